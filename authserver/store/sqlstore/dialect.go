@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Placeholder is how a driver spells bind parameters.
+type Placeholder int
+
+const (
+	// QuestionMark binds every parameter as "?" (SQLite). Queries are used
+	// as written.
+	QuestionMark Placeholder = iota
+	// Dollar numbers the parameters "$1", "$2", ... (PostgreSQL).
+	Dollar
+)
+
+// Dialect is what the store needs to know about a database beyond the shared
+// SQL.
+type Dialect struct {
+	// Name identifies the database in error messages, e.g. "sqlite".
+	Name string
+
+	// Placeholder is the bind parameter style of the driver.
+	Placeholder Placeholder
+
+	// LockMigrations serialises schema migrations between processes. It runs
+	// first in every migration transaction and must hold its lock until that
+	// transaction ends; PostgreSQL uses SELECT pg_advisory_xact_lock(...).
+	// Nil when write transactions already exclude each other (SingleWriter).
+	LockMigrations func(ctx context.Context, tx *sql.Tx) error
+
+	// IsUniqueViolation reports whether err, as returned by the driver, is a
+	// unique or primary key constraint violation. Required.
+	IsUniqueViolation func(err error) bool
+
+	// SingleWriter says the database allows one writer at a time, and that
+	// the writer pool is set up for it: a single connection whose
+	// transactions take the write lock when they begin (SQLite's BEGIN
+	// IMMEDIATE, set with the DSN). Without the up-front lock a transaction
+	// that reads before it writes can fail with SQLITE_BUSY_SNAPSHOT instead
+	// of waiting its turn. New checks the pool size; the begin mode is the
+	// opener's responsibility. False for databases with row locks
+	// (PostgreSQL), where the conditional UPDATEs lock what they touch.
+	SingleWriter bool
+}
+
+func (d Dialect) validate() error {
+	switch {
+	case d.Name == "":
+		return errors.New("dialect has no Name")
+	case d.Placeholder != QuestionMark && d.Placeholder != Dollar:
+		return errors.New("dialect has an unknown Placeholder")
+	case d.IsUniqueViolation == nil:
+		return errors.New("dialect has no IsUniqueViolation")
+	}
+	return nil
+}
+
+// rebind rewrites a query written with "?" placeholders into the dialect's
+// style: unchanged for QuestionMark, "$1".."$n" in order for Dollar.
+//
+// It does not parse SQL, so a "?" inside a string literal, quoted identifier
+// or comment would be rewritten too. Queries in this package therefore never
+// contain a literal "?"; values always travel as parameters.
+func (d Dialect) rebind(query string) string {
+	if d.Placeholder != Dollar || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] != '?' {
+			b.WriteByte(query[i])
+			continue
+		}
+		n++
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}

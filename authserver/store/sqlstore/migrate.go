@@ -1,0 +1,171 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the schema. The list is append-only: a released
+// migration is never edited or reordered, later changes get a new version.
+type migration struct {
+	version int64
+	stmts   []string // run in order, one statement each
+}
+
+// migrations is the schema, oldest first, versions 1, 2, 3, ...
+//
+// Column conventions: times are BIGINT Unix milliseconds (0 = zero time),
+// lists are JSON arrays in TEXT, bytes are base64 in TEXT.
+var migrations = []migration{
+	{version: 1, stmts: []string{
+		`CREATE TABLE gatehouse_sessions (
+			id_hash    TEXT   NOT NULL PRIMARY KEY,
+			subject    TEXT   NOT NULL,
+			auth_time  BIGINT NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			revoked_at BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_sessions_expires_at ON gatehouse_sessions (expires_at)`,
+
+		`CREATE TABLE gatehouse_auth_codes (
+			hash                  TEXT   NOT NULL PRIMARY KEY,
+			grant_id              TEXT   NOT NULL,
+			client_id             TEXT   NOT NULL,
+			subject               TEXT   NOT NULL,
+			session_id_hash       TEXT   NOT NULL,
+			redirect_uri          TEXT   NOT NULL,
+			scopes                TEXT   NOT NULL,
+			resources             TEXT   NOT NULL,
+			nonce                 TEXT   NOT NULL,
+			code_challenge        TEXT   NOT NULL,
+			code_challenge_method TEXT   NOT NULL,
+			auth_time             BIGINT NOT NULL,
+			created_at            BIGINT NOT NULL,
+			expires_at            BIGINT NOT NULL,
+			redeemed_at           BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_auth_codes_expires_at ON gatehouse_auth_codes (expires_at)`,
+
+		`CREATE TABLE gatehouse_grants (
+			id              TEXT   NOT NULL PRIMARY KEY,
+			client_id       TEXT   NOT NULL,
+			subject         TEXT   NOT NULL,
+			session_id_hash TEXT   NOT NULL,
+			scopes          TEXT   NOT NULL,
+			resources       TEXT   NOT NULL,
+			auth_time       BIGINT NOT NULL,
+			created_at      BIGINT NOT NULL,
+			expires_at      BIGINT NOT NULL,
+			revoked_at      BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_grants_expires_at ON gatehouse_grants (expires_at)`,
+
+		// A token lives and dies with its grant. The cascade is a safety
+		// net: garbage collection deletes a grant's tokens explicitly so
+		// it can count them.
+		`CREATE TABLE gatehouse_refresh_tokens (
+			hash       TEXT   NOT NULL PRIMARY KEY,
+			grant_id   TEXT   NOT NULL REFERENCES gatehouse_grants (id) ON DELETE CASCADE,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			rotated_at BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_refresh_tokens_grant_id ON gatehouse_refresh_tokens (grant_id)`,
+		`CREATE INDEX gatehouse_refresh_tokens_expires_at ON gatehouse_refresh_tokens (expires_at)`,
+
+		`CREATE TABLE gatehouse_consents (
+			subject    TEXT   NOT NULL,
+			client_id  TEXT   NOT NULL,
+			scopes     TEXT   NOT NULL,
+			created_at BIGINT NOT NULL,
+			updated_at BIGINT NOT NULL,
+			PRIMARY KEY (subject, client_id)
+		)`,
+
+		`CREATE TABLE gatehouse_signing_keys (
+			id         TEXT   NOT NULL PRIMARY KEY,
+			algorithm  TEXT   NOT NULL,
+			sealed     TEXT   NOT NULL,
+			created_at BIGINT NOT NULL,
+			not_after  BIGINT NOT NULL,
+			retire_at  BIGINT NOT NULL
+		)`,
+
+		`CREATE TABLE gatehouse_secrets (
+			name       TEXT   NOT NULL PRIMARY KEY,
+			value      TEXT   NOT NULL,
+			created_at BIGINT NOT NULL
+		)`,
+	}},
+}
+
+// latestVersion is the schema version this code writes.
+func latestVersion() int64 { return migrations[len(migrations)-1].version }
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS gatehouse_schema_migrations (
+	version    BIGINT NOT NULL PRIMARY KEY,
+	applied_at BIGINT NOT NULL
+)`
+
+// migrate applies the migrations the database lacks, each in its own
+// transaction, and refuses a database written by a newer schema.
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.migrationTx(ctx, func(tx *sql.Tx) error {
+		var current int64
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gatehouse_schema_migrations`).Scan(&current)
+		if err != nil {
+			return err
+		}
+		if current > latestVersion() {
+			return fmt.Errorf("database schema version %d is newer than this build supports (%d)", current, latestVersion())
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("migrate", err)
+	}
+	for _, m := range migrations {
+		if err := s.migrationTx(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m) }); err != nil {
+			return wrap(fmt.Sprintf("migration %d", m.version), err)
+		}
+	}
+	return nil
+}
+
+// migrationTx runs fn in a write transaction that holds the migration lock
+// and in which the migrations table exists.
+func (s *Store) migrationTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		if s.d.LockMigrations != nil {
+			if err := s.d.LockMigrations(ctx, tx); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// apply runs m unless another process already has. The check happens under
+// the migration lock, so two processes starting together apply m once.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+	var n int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM gatehouse_schema_migrations WHERE version = ?`), m.version).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	// There is no caller-supplied now here; applied_at is for operators.
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_schema_migrations (version, applied_at) VALUES (?, ?)`),
+		m.version, time.Now().UnixMilli())
+	return err
+}

@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// GetOrCreateSecret implements store.Store.
+//
+// The common case, a secret that exists, is one read. Otherwise an INSERT
+// that does nothing on conflict races any other creator inside the database,
+// and the value read back in the same transaction is whichever insert won.
+func (s *Store) GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error) {
+	if len(candidate) == 0 {
+		return nil, wrap("get or create secret", errors.New("candidate is empty"))
+	}
+	var stored string
+	err := s.reader.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+			// The interface passes no now; created_at is for operators only.
+			_, err := tx.ExecContext(ctx, s.q(`
+				INSERT INTO gatehouse_secrets (name, value, created_at) VALUES (?, ?, ?)
+				ON CONFLICT (name) DO NOTHING`),
+				name, encodeBytes(candidate), time.Now().UnixMilli())
+			if err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
+		})
+	}
+	if err != nil {
+		return nil, wrap("get or create secret", err)
+	}
+	b, err := decodeBytes(stored)
+	return b, wrap("get or create secret", err)
+}

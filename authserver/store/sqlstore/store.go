@@ -1,0 +1,181 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+)
+
+// Store is a store.Store over a database/sql database. It is safe for
+// concurrent use, and several Stores (in one process or many) may share one
+// database.
+type Store struct {
+	reader *sql.DB // plain reads
+	writer *sql.DB // every write, and the reads a write transaction makes
+	d      Dialect
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store that reads through reader and writes through writer,
+// after bringing the schema up to date. reader may be nil or equal writer when
+// the database has a single pool. The pools must reach the same database, and
+// reader must see what writer has committed as soon as the commit returns.
+//
+// On success the Store owns the pools and Close closes them; on error they
+// are left to the caller.
+func New(ctx context.Context, reader, writer *sql.DB, d Dialect) (*Store, error) {
+	if err := d.validate(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	if writer == nil {
+		return nil, errors.New("sqlstore: writer is nil")
+	}
+	if reader == nil {
+		reader = writer
+	}
+	if d.SingleWriter {
+		if n := writer.Stats().MaxOpenConnections; n != 1 {
+			return nil, fmt.Errorf("sqlstore: %s needs a writer pool of exactly one connection, got a limit of %d", d.Name, n)
+		}
+	}
+	s := &Store{reader: reader, writer: writer, d: d}
+	if err := writer.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	if reader != writer {
+		if err := reader.PingContext(ctx); err != nil {
+			return nil, fmt.Errorf("sqlstore: connect reader: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close closes both pools. Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		// The reader goes first so the writer is the last connection: in
+		// SQLite the last one out checkpoints the WAL, which a query-only
+		// reader may not do.
+		var err error
+		if s.reader != s.writer {
+			err = s.reader.Close()
+		}
+		err = errors.Join(err, s.writer.Close())
+		if err != nil {
+			s.closeErr = fmt.Errorf("sqlstore: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// q adapts a query written with "?" placeholders to the dialect.
+func (s *Store) q(query string) string { return s.d.rebind(query) }
+
+// queryRower is what single-row reads need; *sql.DB and *sql.Tx both have it,
+// so a read can run on the reader pool or inside a write transaction.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// execer runs a statement on the writer pool or inside a write transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// errRaced means a write transaction saw a row in a state its conditional
+// UPDATE should have matched: the row changed between the two statements
+// (possible under PostgreSQL's READ COMMITTED, never under SQLite's single
+// writer). The transaction is rolled back and run again.
+var errRaced = errors.New("row changed concurrently, retry")
+
+// maxAttempts bounds how often a write transaction is run after errRaced.
+const maxAttempts = 3
+
+// committedError carries an error that must reach the caller only after the
+// transaction's writes are committed: reuse detection revokes a grant and
+// then reports the reuse.
+type committedError struct{ err error }
+
+func (e committedError) Error() string { return e.err.Error() }
+
+// commitThenFail makes inWriteTx commit and then return err.
+func commitThenFail(err error) error { return committedError{err} }
+
+// inWriteTx runs fn in a write transaction and commits it when fn returns nil
+// or a commitThenFail error; any other error rolls it back. Transactions that
+// report errRaced are retried a few times.
+func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.writeTxOnce(ctx, fn)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err = fn(tx)
+	var after committedError
+	if err != nil && !errors.As(err, &after) {
+		// The rollback's own error adds nothing: the transaction is void
+		// either way, and fn's error is the one that explains why.
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return after.err
+}
+
+// insertErr turns a unique constraint violation into store.ErrAlreadyExists.
+// The driver error is dropped rather than wrapped because some drivers put
+// the conflicting key, which may be a credential hash, in its text.
+func (s *Store) insertErr(err error) error {
+	if err != nil && s.d.IsUniqueViolation(err) {
+		return store.ErrAlreadyExists
+	}
+	return err
+}
+
+// wrap prefixes err with the operation it came from. Sentinels stay visible
+// to errors.Is.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// nowMillis converts the caller's now. now is also written as a marker
+// (redeemed_at, rotated_at, revoked_at) whose 0 means "not yet", so a zero
+// now would silently do nothing; it is refused instead.
+func nowMillis(now time.Time) (int64, error) {
+	ms := millis(now)
+	if ms == 0 {
+		return 0, errors.New("now is the zero time")
+	}
+	return ms, nil
+}

@@ -1,0 +1,194 @@
+// Package store defines how Gatehouse persists its state: browser sessions,
+// authorization codes, grants with their refresh tokens, consents, signing
+// keys and server secrets.
+//
+// The interface is deliberately dumb about cryptography: callers hash codes,
+// refresh tokens and session ids before they reach the store, and seal
+// private keys and secrets before storing them. A backend never sees a raw
+// credential.
+//
+// Every race that matters (a code redeemed twice, a refresh token rotated
+// twice) is decided inside the database by a conditional write, never by a
+// read-then-write in Go. Time is always passed in by the caller so tests and
+// backends agree on "now".
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap or return them so callers can use errors.Is.
+var (
+	// ErrNotFound means no record has that key (or it has expired where the
+	// method says so).
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists means a create collided with an existing key.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrCodeReused means an authorization code had already been redeemed.
+	// The backend has revoked the grant the first redemption created
+	// (RFC 6749 §4.1.2) before returning it.
+	ErrCodeReused = errors.New("store: authorization code already redeemed")
+	// ErrRefreshTokenReused means a rotated refresh token was presented
+	// again. The backend has revoked the whole grant (the token family,
+	// RFC 9700 §4.14.2) before returning it.
+	ErrRefreshTokenReused = errors.New("store: refresh token reused")
+	// ErrRevoked means the grant behind a token has been revoked.
+	ErrRevoked = errors.New("store: revoked")
+)
+
+// Session is the server-side record of a browser session at the issuer.
+// The cookie carries the raw id; the store keeps only its hash.
+type Session struct {
+	IDHash    string    // hex SHA-256 of the session id
+	Subject   string    // the user's stable id (OIDC "sub")
+	AuthTime  time.Time // when the user last authenticated
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while the session is live
+}
+
+// AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.
+type AuthCode struct {
+	Hash                string // hex SHA-256 of the code
+	GrantID             string // id of the grant its redemption creates
+	ClientID            string
+	Subject             string
+	SessionIDHash       string
+	RedirectURI         string // exactly as sent in the authorization request
+	Scopes              []string
+	Resources           []string // RFC 8707 resource indicators
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	AuthTime            time.Time
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	RedeemedAt          time.Time // zero until redeemed
+}
+
+// Grant is what a redeemed code creates: the user's authorization of a client
+// for a set of scopes. Refresh tokens belong to exactly one grant (their
+// family); revoking the grant revokes all of them and every access token
+// that names the grant.
+type Grant struct {
+	ID            string
+	ClientID      string
+	Subject       string
+	SessionIDHash string
+	Scopes        []string
+	Resources     []string
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // absolute end of the grant and its refresh tokens
+	RevokedAt     time.Time // zero while live
+}
+
+// RefreshToken is one member of a grant's refresh token family, stored by
+// hash. A rotated token has RotatedAt set and must never be accepted again.
+type RefreshToken struct {
+	Hash      string // hex SHA-256 of the token
+	GrantID   string
+	CreatedAt time.Time
+	// ExpiresAt is the sliding (idle) expiry. RedeemAuthCode and
+	// RotateRefreshToken store it as given (callers cap it at the grant's
+	// end); ExtendRefreshToken caps it itself.
+	ExpiresAt time.Time
+	RotatedAt time.Time // zero while current
+}
+
+// Consent records which scopes a user has granted a client.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SigningKey is a JWS signing key. The private key is sealed by the caller
+// (see package seal) before it is stored.
+type SigningKey struct {
+	ID        string // the JWK "kid"
+	Algorithm string // JWS alg, e.g. "ES256", "RS256"
+	Sealed    []byte // encrypted PKCS#8 private key
+	CreatedAt time.Time
+	NotAfter  time.Time // stop signing with it after this; zero = no limit
+	RetireAt  time.Time // drop it from the JWKS after this; zero = never
+}
+
+// Store is the persistence interface every backend implements and the
+// storetest conformance suite checks.
+type Store interface {
+	// CreateSession stores a new session. ErrAlreadyExists on a duplicate id.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with that id hash, revoked or not.
+	// ErrNotFound when there is none.
+	GetSession(ctx context.Context, idHash string) (Session, error)
+	// RevokeSession marks a session revoked. Revoking an unknown or already
+	// revoked session is not an error.
+	RevokeSession(ctx context.Context, idHash string, now time.Time) error
+
+	// CreateAuthCode stores a new code. ErrAlreadyExists on a duplicate hash.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// GetAuthCode returns a code by hash whether redeemed or expired.
+	// ErrNotFound when there is none.
+	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
+	// RedeemAuthCode atomically marks the code redeemed and creates the
+	// grant (g.ID must equal the code's GrantID) and, when rt is non-nil,
+	// its first refresh token. Exactly one of any number of concurrent
+	// calls for the same code succeeds. When the code was already redeemed
+	// the backend revokes the grant it created and returns ErrCodeReused.
+	// ErrNotFound when the code is unknown or expired at now.
+	RedeemAuthCode(ctx context.Context, hash string, now time.Time, g Grant, rt *RefreshToken) error
+
+	// GetGrant returns a grant by id, revoked or not. ErrNotFound if none.
+	GetGrant(ctx context.Context, id string) (Grant, error)
+	// RevokeGrant marks the grant revoked, which revokes its refresh tokens
+	// (they are only valid through a live grant). Unknown or already
+	// revoked grants are not an error; a second revocation keeps the first
+	// time.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+
+	// GetRefreshToken returns a refresh token and its grant by token hash,
+	// whatever their state. ErrNotFound when there is none.
+	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
+	// RotateRefreshToken atomically retires the token with oldHash and
+	// stores next (which must belong to the same grant). Exactly one of any
+	// number of concurrent rotations of the same token succeeds; a rotation
+	// of a token that was already rotated revokes the grant and returns
+	// ErrRefreshTokenReused. ErrNotFound when the token is unknown or
+	// expired at now; ErrRevoked when its grant is revoked or expired.
+	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next RefreshToken) (Grant, error)
+	// ExtendRefreshToken slides the expiry of a current (not rotated) token
+	// to expiresAt, capped at its grant's ExpiresAt. Errors as for
+	// RotateRefreshToken (a rotated token gives ErrRefreshTokenReused and
+	// revokes the grant).
+	ExtendRefreshToken(ctx context.Context, hash string, now, expiresAt time.Time) (Grant, error)
+
+	// GetConsent returns what subject granted clientID. ErrNotFound if none.
+	GetConsent(ctx context.Context, subject, clientID string) (Consent, error)
+	// SaveConsent creates or replaces the consent for (Subject, ClientID).
+	// On replace, CreatedAt of the existing record is kept.
+	SaveConsent(ctx context.Context, c Consent) error
+
+	// CreateSigningKey stores a new key. ErrAlreadyExists on a duplicate id.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every stored key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+
+	// GetOrCreateSecret returns the sealed secret stored under name. When
+	// there is none it stores candidate and returns it. Concurrent callers
+	// (even in other processes) all get the same value.
+	GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+
+	// GarbageCollect deletes up to limit records of each kind that expired
+	// before now: codes, sessions, grants with their refresh tokens, and
+	// expired (or rotated and expired) refresh tokens of live grants. It
+	// returns the number of rows deleted, refresh tokens included.
+	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// Close releases the backend's resources.
+	Close() error
+}
