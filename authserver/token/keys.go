@@ -1,0 +1,464 @@
+package token
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/seal"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+)
+
+// ErrNoSigningKey means the KeyManager has no usable key for the requested
+// algorithm: Load has not run, the algorithm is not configured, or every key
+// of that algorithm is past its NotAfter.
+var ErrNoSigningKey = errors.New("token: no usable signing key")
+
+// KidSaltSecretName is the store secret (see store.Store.GetOrCreateSecret)
+// holding the per-deployment salt from which new kids are derived.
+const KidSaltSecretName = "token/kid-salt"
+
+// maxCachedSigners bounds the per-key cache of go-jose signers, one per
+// distinct typ header value.
+const maxCachedSigners = 8
+
+// KeyOptions configures a KeyManager.
+type KeyOptions struct {
+	// Algorithms to keep a signing key for. Empty means DefaultAlgorithms.
+	// Supported: ES256, RS256, PS256, EdDSA.
+	Algorithms []string
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// KeyManager holds the JWS signing keys: it generates them when missing,
+// keeps them sealed in the store, signs with them and publishes their
+// public halves. Sign, JWKS and VerificationKeys are safe for concurrent
+// use and lock-free; Load may run concurrently with them and swaps in the
+// new key set atomically.
+type KeyManager struct {
+	st     store.Store
+	sealer *seal.Sealer
+	algs   []string
+	algErr error
+	now    func() time.Time
+
+	// mu serialises Load (and the Rotate to come) within the process.
+	// Across processes, agreement comes from deterministic kids and the
+	// store's unique key on kid; see Load.
+	mu  sync.Mutex
+	cur atomic.Pointer[keySet]
+}
+
+// keySet is an immutable snapshot of the keys as of one Load.
+type keySet struct {
+	byKID   map[string]*managedKey   // every key not retired at Load
+	signing map[string][]*managedKey // configured alg -> its keys, newest first
+	jwks    []byte                   // {"keys":[...]} of byKID, public members only
+}
+
+// managedKey is one opened signing key. Everything but the signer cache is
+// immutable after construction; a managedKey is reused across Loads when
+// its record is unchanged, keeping the cache warm.
+type managedKey struct {
+	rec  store.SigningKey // as stored (Sealed included, to detect changes)
+	priv crypto.Signer
+	pub  jose.JSONWebKey // public key with kid, alg and use
+
+	sigMu   sync.RWMutex
+	signers map[string]jose.Signer // typ -> signer
+}
+
+// NewKeyManager returns a KeyManager that keeps its keys in st, sealed with
+// s. Call Load before use.
+func NewKeyManager(st store.Store, s *seal.Sealer, opts KeyOptions) *KeyManager {
+	m := &KeyManager{st: st, sealer: s, now: opts.Now}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	algs := opts.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	for _, a := range algs {
+		if !isSigningAlg(a) {
+			m.algErr = fmt.Errorf("token: unsupported signing algorithm %q (supported: ES256, RS256, PS256, EdDSA)", a)
+			break
+		}
+		if !slices.Contains(m.algs, a) {
+			m.algs = append(m.algs, a)
+		}
+	}
+	return m
+}
+
+// Algorithms returns the algorithms the KeyManager signs with, in
+// configuration order (for discovery metadata such as
+// id_token_signing_alg_values_supported).
+func (m *KeyManager) Algorithms() []string { return slices.Clone(m.algs) }
+
+// Load reads every key from the store, opens those not yet retired and
+// makes sure each configured algorithm has a usable signing key, generating
+// and storing one where it is missing. Call it at startup and again to pick
+// up keys created by other processes.
+//
+// A key that cannot be opened (KEK not configured, tampered record) or
+// whose private key does not match its algorithm makes Load fail rather
+// than be skipped: silently generating a replacement would hide a
+// configuration mistake and break every token signed with the old key.
+// Retired keys are not opened at all.
+//
+// Concurrent generation: a new key's kid is HMAC-SHA-256(salt, alg and the
+// sorted kids of every stored key of that algorithm), truncated to 12 bytes
+// and base64url-encoded, where salt is a random per-deployment secret from
+// the store. Processes that saw the same keys derive the same kid, so of
+// several processes starting at once exactly one CreateSigningKey succeeds
+// and the others get store.ErrAlreadyExists, discard their key and adopt
+// the winner's on the re-read that follows. A process that saw more keys
+// found a usable one and generates nothing. (With random kids, a process
+// that finished its re-read before another inserted would never learn of
+// the second key until its next Load.)
+func (m *KeyManager) Load(ctx context.Context) error {
+	if m.algErr != nil {
+		return m.algErr
+	}
+	if m.st == nil || m.sealer == nil {
+		return errors.New("token: KeyManager needs a store and a Sealer")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	recs, ks, err := m.read(ctx)
+	if err != nil {
+		return err
+	}
+	missing := m.missing(ks)
+	if len(missing) == 0 {
+		m.cur.Store(ks)
+		return nil
+	}
+	salt, err := m.kidSalt(ctx)
+	if err != nil {
+		return err
+	}
+	for _, alg := range missing {
+		if err := m.createKey(ctx, alg, kidFor(salt, alg, recs), time.Time{}, time.Time{}); err != nil {
+			return err
+		}
+	}
+	_, ks, err = m.read(ctx)
+	if err != nil {
+		return err
+	}
+	if still := m.missing(ks); len(still) > 0 {
+		return fmt.Errorf("%w for %s after generating one", ErrNoSigningKey, still[0])
+	}
+	m.cur.Store(ks)
+	return nil
+}
+
+// missing returns the configured algorithms without a key usable for
+// signing now.
+func (m *KeyManager) missing(ks *keySet) []string {
+	now := m.now()
+	var out []string
+	for _, alg := range m.algs {
+		if ks.signer(alg, now) == nil {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// read lists the store and builds a key set from it, reusing already
+// opened keys whose record has not changed.
+func (m *KeyManager) read(ctx context.Context) ([]store.SigningKey, *keySet, error) {
+	recs, err := m.st.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("token: listing signing keys: %w", err)
+	}
+	now := m.now()
+	prev := m.cur.Load()
+	ks := &keySet{
+		byKID:   make(map[string]*managedKey, len(recs)),
+		signing: make(map[string][]*managedKey, len(m.algs)),
+	}
+	for _, r := range recs {
+		if retired(r, now) {
+			continue
+		}
+		if _, dup := ks.byKID[r.ID]; dup {
+			return nil, nil, fmt.Errorf("token: store returned signing key %q twice", r.ID)
+		}
+		var k *managedKey
+		if prev != nil {
+			if old := prev.byKID[r.ID]; old != nil && sameRecord(old.rec, r) {
+				k = old
+			}
+		}
+		if k == nil {
+			if k, err = m.open(r); err != nil {
+				return nil, nil, err
+			}
+		}
+		ks.byKID[r.ID] = k
+	}
+
+	all := make([]*managedKey, 0, len(ks.byKID))
+	for _, k := range ks.byKID {
+		all = append(all, k)
+	}
+	// Newest first by (CreatedAt, ID): the order every process agrees on.
+	slices.SortFunc(all, func(a, b *managedKey) int {
+		if c := b.rec.CreatedAt.Compare(a.rec.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.rec.ID, a.rec.ID)
+	})
+	for _, k := range all {
+		if slices.Contains(m.algs, k.rec.Algorithm) {
+			ks.signing[k.rec.Algorithm] = append(ks.signing[k.rec.Algorithm], k)
+		}
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(all))}
+	for _, k := range all {
+		set.Keys = append(set.Keys, k.pub)
+	}
+	if ks.jwks, err = json.Marshal(set); err != nil {
+		return nil, nil, fmt.Errorf("token: encoding JWK set: %w", err)
+	}
+	return recs, ks, nil
+}
+
+func sameRecord(a, b store.SigningKey) bool {
+	return a.ID == b.ID && a.Algorithm == b.Algorithm &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.NotAfter.Equal(b.NotAfter) &&
+		a.RetireAt.Equal(b.RetireAt) && bytes.Equal(a.Sealed, b.Sealed)
+}
+
+// open unseals a stored key and checks it matches its algorithm.
+func (m *KeyManager) open(r store.SigningKey) (*managedKey, error) {
+	if !verifiableAlgs[r.Algorithm] || !isSigningAlg(r.Algorithm) {
+		return nil, fmt.Errorf("token: signing key %q has unsupported algorithm %q", r.ID, r.Algorithm)
+	}
+	der, err := m.sealer.Open(r.Sealed, []byte(r.ID))
+	if err != nil {
+		return nil, fmt.Errorf("token: opening signing key %q: %w", r.ID, err)
+	}
+	defer clear(der)
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("token: signing key %q: parsing PKCS#8: %w", r.ID, err)
+	}
+	priv, ok := parsed.(crypto.Signer)
+	if !ok || !keyFitsAlg(priv.Public(), r.Algorithm) {
+		return nil, fmt.Errorf("token: signing key %q does not match its algorithm %s", r.ID, r.Algorithm)
+	}
+	rec := r
+	rec.Sealed = bytes.Clone(r.Sealed)
+	return &managedKey{
+		rec:  rec,
+		priv: priv,
+		pub: jose.JSONWebKey{
+			Key:       priv.Public(),
+			KeyID:     r.ID,
+			Algorithm: r.Algorithm,
+			Use:       "sig",
+		},
+	}, nil
+}
+
+// createKey generates a key for alg, seals it with kid as associated data
+// and stores it. A store.ErrAlreadyExists means another process created the
+// same kid first, which is success: the caller re-reads. Rotate will reuse
+// this with a NotAfter and RetireAt.
+func (m *KeyManager) createKey(ctx context.Context, alg, kid string, notAfter, retireAt time.Time) error {
+	priv, err := generateKey(alg)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fmt.Errorf("token: encoding %s key: %w", alg, err)
+	}
+	sealed, err := m.sealer.Seal(der, []byte(kid))
+	clear(der)
+	if err != nil {
+		return fmt.Errorf("token: sealing %s key: %w", alg, err)
+	}
+	err = m.st.CreateSigningKey(ctx, store.SigningKey{
+		ID:        kid,
+		Algorithm: alg,
+		Sealed:    sealed,
+		// Seconds are enough to order keys and survive any backend's
+		// timestamp precision; ties are broken by kid.
+		CreatedAt: m.now().UTC().Truncate(time.Second),
+		NotAfter:  notAfter,
+		RetireAt:  retireAt,
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("token: storing %s key: %w", alg, err)
+	}
+	return nil
+}
+
+// kidSalt returns the deployment's kid salt, creating it on first use.
+func (m *KeyManager) kidSalt(ctx context.Context) ([]byte, error) {
+	candidate := make([]byte, 32)
+	_, _ = rand.Read(candidate)
+	sealed, err := m.sealer.Seal(candidate, []byte(KidSaltSecretName))
+	if err != nil {
+		return nil, fmt.Errorf("token: sealing kid salt: %w", err)
+	}
+	got, err := m.st.GetOrCreateSecret(ctx, KidSaltSecretName, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("token: kid salt: %w", err)
+	}
+	salt, err := m.sealer.Open(got, []byte(KidSaltSecretName))
+	if err != nil {
+		return nil, fmt.Errorf("token: opening kid salt: %w", err)
+	}
+	return salt, nil
+}
+
+// kidFor derives the kid of the next key of alg from the kids of all stored
+// keys of alg (retired or not), so that processes with the same view of the
+// store derive the same kid.
+func kidFor(salt []byte, alg string, recs []store.SigningKey) string {
+	var ids []string
+	for _, r := range recs {
+		if r.Algorithm == alg {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	mac := hmac.New(sha256.New, salt)
+	mac.Write([]byte("gatehouse token kid v1\x00"))
+	mac.Write([]byte(alg))
+	for _, id := range ids {
+		mac.Write([]byte{0})
+		mac.Write([]byte(id))
+	}
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:12])
+}
+
+func retired(r store.SigningKey, now time.Time) bool {
+	return !r.RetireAt.IsZero() && !now.Before(r.RetireAt)
+}
+
+func canSign(r store.SigningKey, now time.Time) bool {
+	return (r.NotAfter.IsZero() || now.Before(r.NotAfter)) && !retired(r, now)
+}
+
+// signer returns the key that signs for alg at now: the newest one that is
+// neither past NotAfter nor retired.
+func (ks *keySet) signer(alg string, now time.Time) *managedKey {
+	if ks == nil {
+		return nil
+	}
+	for _, k := range ks.signing[alg] {
+		if canSign(k.rec, now) {
+			return k
+		}
+	}
+	return nil
+}
+
+// JWKS returns the public JWK Set (RFC 7517 §5) of every key not retired as
+// of the last Load, newest first. Each key has kty, kid, alg, use "sig" and
+// its public parameters only. Before the first Load it is {"keys":[]}.
+func (m *KeyManager) JWKS() []byte {
+	ks := m.cur.Load()
+	if ks == nil {
+		return []byte(`{"keys":[]}`)
+	}
+	return bytes.Clone(ks.jwks)
+}
+
+// Sign serialises claims with encoding/json and returns them as a compact
+// JWS (RFC 7515 §7.1) signed with the current key for alg. The protected
+// header carries alg, kid and, when typ is non-empty, typ (for example
+// TypeAccessToken, TypeIDToken, TypeLogoutToken).
+func (m *KeyManager) Sign(alg string, typ string, claims any) (string, error) {
+	k := m.cur.Load().signer(alg, m.now())
+	if k == nil {
+		return "", fmt.Errorf("%w for %s", ErrNoSigningKey, alg)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("token: encoding claims: %w", err)
+	}
+	s, err := k.signer(typ)
+	if err != nil {
+		return "", err
+	}
+	jws, err := s.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("token: signing with %s: %w", alg, err)
+	}
+	return jws.CompactSerialize()
+}
+
+// signer returns a cached go-jose signer for typ, creating it on first use.
+// go-jose signers hold no mutable state, so one may sign concurrently.
+func (k *managedKey) signer(typ string) (jose.Signer, error) {
+	k.sigMu.RLock()
+	s := k.signers[typ]
+	k.sigMu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
+	s, err := jose.NewSigner(jose.SigningKey{
+		Algorithm: jose.SignatureAlgorithm(k.rec.Algorithm),
+		// A JSONWebKey with KeyID makes go-jose put kid in the header.
+		Key: jose.JSONWebKey{Key: k.priv, KeyID: k.rec.ID},
+	}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("token: signer for %s: %w", k.rec.Algorithm, err)
+	}
+	k.sigMu.Lock()
+	defer k.sigMu.Unlock()
+	if k.signers == nil {
+		k.signers = make(map[string]jose.Signer)
+	}
+	if prev := k.signers[typ]; prev != nil {
+		return prev, nil
+	}
+	if len(k.signers) < maxCachedSigners {
+		k.signers[typ] = s
+	}
+	return s, nil
+}
+
+// VerificationKeys implements KeySource with the keys of the last Load: the
+// public key with that kid, unless it has been retired since.
+func (m *KeyManager) VerificationKeys(_ context.Context, kid string) ([]jose.JSONWebKey, error) {
+	ks := m.cur.Load()
+	if ks == nil {
+		return nil, nil
+	}
+	k := ks.byKID[kid]
+	if k == nil || retired(k.rec, m.now()) {
+		return nil, nil
+	}
+	return []jose.JSONWebKey{k.pub}, nil
+}
