@@ -1,0 +1,381 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+)
+
+// authRequest is a validated authorization request. Between the
+// authorization endpoint, the login page and the consent page it travels
+// sealed (encrypted and authenticated, with an expiry) in the "ar"
+// parameter, so abandoned flows cost no storage.
+type authRequest struct {
+	ClientID    string `json:"c"`
+	RedirectURI string `json:"r"`
+	// RedirectURIGiven records whether the request carried redirect_uri,
+	// in which case the token request must repeat it (RFC 6749 §4.1.3).
+	RedirectURIGiven bool     `json:"rg,omitempty"`
+	Scopes           []string `json:"s"`
+	State            string   `json:"st,omitempty"`
+	Nonce            string   `json:"n,omitempty"`
+	CodeChallenge    string   `json:"cc,omitempty"`
+	Prompt           []string `json:"p,omitempty"`
+	MaxAge           int64    `json:"ma"` // seconds; -1 when absent
+	LoginHint        string   `json:"lh,omitempty"`
+	Resources        []string `json:"res,omitempty"`
+	IssuedAt         int64    `json:"iat"` // unix milliseconds
+}
+
+func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
+
+// maxParamLength bounds free-form parameters (state, nonce, login_hint):
+// they are sealed into URLs and echoed to clients.
+const maxParamLength = 1024
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1, §4.1.1;
+// OIDC Core §3.1.2.1). GET and POST are both supported (OIDC Core
+// §3.1.2.1).
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ar, client, oerr := s.parseAuthorizeRequest(w, r)
+	if oerr != nil {
+		if ar == nil || oerr.NoRedirect {
+			s.log.InfoContext(r.Context(), "authorization request rejected", "error", oerr.Code, "reason", oerr.Description)
+			s.renderOAuthError(w, r, oerr)
+			return
+		}
+		s.redirectError(w, r, ar, oerr)
+		return
+	}
+	s.proceed(w, r, ar, client, nil)
+}
+
+// parseAuthorizeRequest validates the request. When it returns an error
+// and a non-nil authRequest, the error may be redirected to
+// ar.RedirectURI, which has been verified against the client.
+func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (*authRequest, *Client, *oautherr.Error) {
+	form, err := parseForm(w, r)
+	var dup *duplicateParamError
+	switch {
+	case errors.As(err, &dup):
+		if dup.name == "client_id" || dup.name == "redirect_uri" {
+			return nil, nil, oautherr.InvalidRequest("parameter %s is repeated", dup.name).WithoutRedirect()
+		}
+		// Otherwise report it once the redirect URI has been verified.
+	case err != nil:
+		return nil, nil, oautherr.InvalidRequest("%s", err.Error()).WithoutRedirect()
+	}
+
+	// 1. Client and redirect URI: errors here are never redirected
+	// (RFC 6749 §4.1.2.1).
+	clientID := form.Get("client_id")
+	if clientID == "" {
+		return nil, nil, oautherr.InvalidRequest("the client_id parameter is missing").WithoutRedirect()
+	}
+	client, err := s.clientFor(r.Context(), clientID)
+	if errors.Is(err, ErrUnknownClient) {
+		return nil, nil, oautherr.InvalidRequest("the app (client_id) is not registered").WithoutRedirect()
+	} else if err != nil {
+		return nil, nil, oautherr.ServerError("client lookup failed").WithCause(err).WithoutRedirect()
+	}
+	ar := &authRequest{ClientID: client.ID, MaxAge: -1, IssuedAt: s.now().UnixMilli()}
+	if ru := form.Get("redirect_uri"); ru != "" {
+		if !client.MatchRedirectURI(ru) {
+			return nil, client, oautherr.InvalidRequest("the redirect_uri is not registered for this app").WithoutRedirect()
+		}
+		ar.RedirectURI, ar.RedirectURIGiven = ru, true
+	} else if len(client.RedirectURIs) == 1 {
+		// RFC 6749 §3.1.2.3: optional when exactly one is registered.
+		ar.RedirectURI = client.RedirectURIs[0]
+	} else {
+		return nil, client, oautherr.InvalidRequest("the redirect_uri parameter is missing").WithoutRedirect()
+	}
+
+	// 2. Everything else is reported to the verified redirect URI.
+	ar.State = form.Get("state")
+	if len(ar.State) > maxParamLength {
+		ar.State = ""
+		return ar, client, oautherr.InvalidRequest("state is longer than %d characters", maxParamLength)
+	}
+	if dup != nil {
+		return ar, client, oautherr.InvalidRequest("parameter %s is repeated", dup.name)
+	}
+	if form.Has("request") {
+		return ar, client, &oautherr.Error{Code: "request_not_supported", Description: "request objects are not supported", Status: http.StatusBadRequest}
+	}
+	if form.Has("request_uri") {
+		return ar, client, &oautherr.Error{Code: "request_uri_not_supported", Description: "request_uri is not supported", Status: http.StatusBadRequest}
+	}
+	switch rt := form.Get("response_type"); rt {
+	case "code":
+	case "":
+		return ar, client, oautherr.InvalidRequest("the response_type parameter is missing")
+	default:
+		return ar, client, oautherr.UnsupportedResponseType("only response_type=code is supported")
+	}
+	if rm := form.Get("response_mode"); rm != "" && rm != "query" {
+		return ar, client, oautherr.InvalidRequest("only response_mode=query is supported")
+	}
+	if !client.AllowsGrant("authorization_code") {
+		return ar, client, oautherr.UnauthorizedClient("this app may not use the authorization code flow")
+	}
+
+	scopes, ok := parseScope(form.Get("scope"))
+	if !ok {
+		return ar, client, oautherr.InvalidScope("the scope parameter is malformed")
+	}
+	if len(scopes) == 0 {
+		scopes = defaultScopes
+	}
+	for _, sc := range scopes {
+		if !client.AllowsScope(sc, SupportedScopes) {
+			return ar, client, oautherr.InvalidScope("scope %q is not allowed for this app", sc)
+		}
+	}
+	ar.Scopes = scopes
+
+	// PKCE (RFC 7636 §4.3, §4.4.1); only S256 (RFC 9700 §2.1.1), and
+	// required for public clients.
+	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return ar, client, oautherr.InvalidRequest("code_challenge_method without code_challenge")
+	case challenge != "" && method != "S256":
+		return ar, client, oautherr.InvalidRequest("code_challenge_method must be S256")
+	case challenge != "" && !isS256Challenge(challenge):
+		return ar, client, oautherr.InvalidRequest("code_challenge is not a valid S256 challenge")
+	case challenge == "" && client.Type.Public():
+		return ar, client, oautherr.InvalidRequest("this app must use PKCE: code_challenge with code_challenge_method=S256 is required")
+	}
+	ar.CodeChallenge = challenge
+
+	if p := form.Get("prompt"); p != "" {
+		for _, v := range strings.Fields(p) {
+			switch v {
+			case "none", "login", "consent", "select_account":
+			default:
+				return ar, client, oautherr.InvalidRequest("unsupported prompt value %q", v)
+			}
+			if !slices.Contains(ar.Prompt, v) {
+				ar.Prompt = append(ar.Prompt, v)
+			}
+		}
+		// OIDC Core §3.1.2.1: none must not be combined with other values.
+		if ar.hasPrompt("none") && len(ar.Prompt) > 1 {
+			return ar, client, oautherr.InvalidRequest("prompt=none cannot be combined with other values")
+		}
+	}
+	if ma := form.Get("max_age"); ma != "" {
+		n, err := strconv.ParseInt(ma, 10, 64)
+		if err != nil || n < 0 {
+			return ar, client, oautherr.InvalidRequest("max_age must be a non-negative integer")
+		}
+		ar.MaxAge = n
+	}
+	ar.Nonce, ar.LoginHint = form.Get("nonce"), form.Get("login_hint")
+	if len(ar.Nonce) > maxParamLength || len(ar.LoginHint) > maxParamLength {
+		return ar, client, oautherr.InvalidRequest("nonce or login_hint is longer than %d characters", maxParamLength)
+	}
+	if res := form["resource"]; len(res) > 0 {
+		if len(res) > 8 {
+			return ar, client, oautherr.InvalidTarget("too many resource parameters")
+		}
+		for _, r := range res {
+			if err := validateResource(r); err != nil {
+				return ar, client, oautherr.InvalidTarget("%s", err.Error())
+			}
+		}
+		ar.Resources = slices.Compact(slices.Sorted(slices.Values(res)))
+	}
+	return ar, client, nil
+}
+
+// validateResource checks a resource indicator (RFC 8707 §2): an absolute
+// URI without a fragment.
+func validateResource(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || len(raw) > maxParamLength {
+		return errors.New("resource must be an absolute URI without a fragment")
+	}
+	return nil
+}
+
+// proceed decides what an authorization request needs next: a login, a
+// consent, or a code. sess is the session just created by a login, or nil
+// to use the browser's session cookie.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, sess *browserSession) {
+	if sess == nil {
+		sess = s.currentSession(r)
+	}
+	now := s.now()
+	if sess != nil && s.needsLogin(ar, sess, now) {
+		sess = nil
+	}
+	if sess == nil {
+		if ar.hasPrompt("none") {
+			s.redirectError(w, r, ar, oautherr.LoginRequired("the user is not signed in"))
+			return
+		}
+		s.redirectToPage(w, r, "/login", ar)
+		return
+	}
+	need, err := s.needsConsent(r, ar, client, sess)
+	if err != nil {
+		s.redirectError(w, r, ar, oautherr.From(err))
+		return
+	}
+	if need {
+		if ar.hasPrompt("none") {
+			s.redirectError(w, r, ar, oautherr.ConsentRequired("the user has not granted this app access"))
+			return
+		}
+		s.redirectToPage(w, r, "/consent", ar)
+		return
+	}
+	s.issueCode(w, r, ar, client, sess)
+}
+
+// needsLogin applies prompt=login and max_age (OIDC Core §3.1.2.1) to an
+// existing session. A login made after the request was issued satisfies
+// both, which is how the flow continues after the login page.
+func (s *Server) needsLogin(ar *authRequest, sess *browserSession, now time.Time) bool {
+	authTime := sess.AuthTime.UnixMilli()
+	if (ar.hasPrompt("login") || ar.hasPrompt("select_account")) && authTime < ar.IssuedAt {
+		return true
+	}
+	if ar.MaxAge >= 0 && now.UnixMilli()-authTime > ar.MaxAge*1000 && authTime < ar.IssuedAt {
+		return true
+	}
+	return false
+}
+
+// needsConsent reports whether the user must see the consent page:
+// third-party apps only, when asked by prompt=consent, for offline_access
+// (OIDC Core §11), or when the request has scopes not granted before.
+func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *Client, sess *browserSession) (bool, error) {
+	if client.Type.Trusted() {
+		return false, nil
+	}
+	if ar.hasPrompt("consent") || slices.Contains(ar.Scopes, "offline_access") {
+		return true, nil
+	}
+	c, err := s.cfg.Store.GetConsent(r.Context(), sess.Subject, client.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	return !containsAll(c.Scopes, ar.Scopes), nil
+}
+
+// redirectToPage sends the browser to the login or consent page carrying
+// the sealed request.
+func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, page string, ar *authRequest) {
+	sealed, err := s.requests.Encode("ar", ar)
+	if err != nil {
+		s.redirectError(w, r, ar, oautherr.ServerError("could not continue the request").WithCause(err))
+		return
+	}
+	http.Redirect(w, r, s.prefix+page+"?"+url.Values{"ar": {sealed}}.Encode(), redirectStatus(r))
+}
+
+// openAuthRequest decodes the sealed request of a login or consent page.
+func (s *Server) openAuthRequest(r *http.Request, sealed string) (*authRequest, *Client, bool) {
+	var ar authRequest
+	if sealed == "" || s.requests.Decode("ar", sealed, &ar) != nil {
+		return nil, nil, false
+	}
+	client, err := s.clientFor(r.Context(), ar.ClientID)
+	if err != nil || !client.MatchRedirectURI(ar.RedirectURI) {
+		// The client was removed or changed since the request began.
+		return nil, nil, false
+	}
+	return &ar, client, true
+}
+
+// issueCode stores a new authorization code and redirects to the client
+// with it (RFC 6749 §4.1.2).
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, sess *browserSession) {
+	now := s.now()
+	raw, hash := randomToken(codePrefix)
+	code := store.AuthCode{
+		Hash:          hash,
+		GrantID:       randomID(),
+		ClientID:      client.ID,
+		Subject:       sess.Subject,
+		SessionIDHash: sess.IDHash,
+		Scopes:        ar.Scopes,
+		Resources:     ar.Resources,
+		Nonce:         ar.Nonce,
+		CodeChallenge: ar.CodeChallenge,
+		AuthTime:      sess.AuthTime,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(s.cfg.Lifetimes.AuthCode),
+	}
+	if ar.RedirectURIGiven {
+		code.RedirectURI = ar.RedirectURI
+	}
+	if ar.CodeChallenge != "" {
+		code.CodeChallengeMethod = "S256"
+	}
+	if err := s.cfg.Store.CreateAuthCode(r.Context(), code); err != nil {
+		s.redirectError(w, r, ar, oautherr.ServerError("could not issue an authorization code").WithCause(err))
+		return
+	}
+	s.log.InfoContext(r.Context(), "authorization code issued", "client_id", client.ID, "sub", sess.Subject, "scope", joinScopes(ar.Scopes))
+	s.redirectToClient(w, r, ar, url.Values{"code": {raw}})
+}
+
+// redirectError sends an error to the verified redirect URI with state and
+// iss (RFC 6749 §4.1.2.1, RFC 9207 §2).
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar *authRequest, err *oautherr.Error) {
+	lvl := "authorization request failed"
+	if err.Code == "server_error" {
+		s.log.ErrorContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Error())
+	} else {
+		s.log.InfoContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Code, "reason", err.Description)
+	}
+	v := url.Values{"error": {err.Code}}
+	if d := err.SafeDescription(); d != "" {
+		v.Set("error_description", d)
+	}
+	s.redirectToClient(w, r, ar, v)
+}
+
+// redirectToClient redirects to ar.RedirectURI with params, state and iss
+// added to its query, keeping any query it already has (RFC 6749 §3.1.2).
+func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, ar *authRequest, params url.Values) {
+	u, err := url.Parse(ar.RedirectURI)
+	if err != nil { // cannot happen: it matched a validated registration
+		s.renderOAuthError(w, r, oautherr.ServerError("bad redirect URI").WithCause(err))
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if ar.State != "" {
+		q.Set("state", ar.State)
+	}
+	q.Set("iss", s.Issuer())
+	u.RawQuery = q.Encode()
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(redirectStatus(r))
+}
+
+// redirectStatus is 303 after a POST so the browser follows with a GET
+// and never re-posts credentials to the next hop (RFC 9700 §4.12), 302
+// otherwise.
+func redirectStatus(r *http.Request) int {
+	if r.Method == http.MethodPost {
+		return http.StatusSeeOther
+	}
+	return http.StatusFound
+}

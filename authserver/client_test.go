@@ -1,0 +1,131 @@
+package authserver
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateRedirectURI(t *testing.T) {
+	tests := []struct {
+		uri     string
+		public  bool
+		wantErr string
+	}{
+		{"https://app.example.com/cb", false, ""},
+		{"https://app.example.com/cb?x=1", false, ""},
+		{"http://127.0.0.1/callback", false, ""},
+		{"http://127.0.0.1:8080/callback", false, ""},
+		{"http://[::1]/callback", true, ""},
+		{"http://localhost:3000/cb", true, ""},
+		{"com.example.app:/oauth2redirect", true, ""},
+		{"com.example.app:/oauth2redirect", false, "not allowed"},
+		{"myapp:/cb", true, "not allowed"},
+		{"http://app.example.com/cb", false, "plain http"},
+		{"https://app.example.com/cb#frag", false, "fragment"},
+		{"https://app.example.com/cb#", false, "fragment"},
+		{"/relative", false, "absolute"},
+		{"https://user:pw@app.example.com/cb", false, "user information"},
+		{"javascript:alert(1)", true, "not allowed"},
+		{"https:///nohost", false, "no host"},
+		{"ht tp://x", false, "not a valid URI"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			err := ValidateRedirectURI(tc.uri, tc.public)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestMatchRedirectURI(t *testing.T) {
+	c := &Client{RedirectURIs: []string{
+		"https://app.example.com/cb",
+		"http://127.0.0.1/callback",
+		"http://[::1]:9000/native?x=1",
+		"http://localhost:3000/cb",
+	}}
+	tests := []struct {
+		uri  string
+		want bool
+	}{
+		{"https://app.example.com/cb", true},
+		{"https://app.example.com/cb/", false},
+		{"https://APP.example.com/cb", false},
+		{"https://app.example.com/cb?x=1", false},
+		{"https://app.example.com:443/cb", false},
+		{"https://app.example.com/CB", false},
+		// RFC 8252 §7.3: any port on a loopback IP literal.
+		{"http://127.0.0.1/callback", true},
+		{"http://127.0.0.1:1/callback", true},
+		{"http://127.0.0.1:65535/callback", true},
+		{"http://127.0.0.1:5000/callback?extra=1", false},
+		{"http://127.0.0.1:5000/callback/", false},
+		{"http://127.0.0.1:5000/%63allback", false},
+		{"http://127.0.0.1:/callback", false},
+		{"http://127.0.0.1:abc/callback", false},
+		{"http://127.0.0.1:123456/callback", false},
+		{"http://127.0.0.1:5000/callback#x", false},
+		{"http://127.0.0.2:5000/callback", false},
+		{"https://127.0.0.1:5000/callback", false},
+		{"http://evil@127.0.0.1:5000/callback", false},
+		{"http://[::1]/native?x=1", true},
+		{"http://[::1]:1234/native?x=1", true},
+		{"http://[::1]:1234/native", false},
+		{"http://::1:1234/native?x=1", false},
+		// localhost is not an IP literal: exact match only.
+		{"http://localhost:3000/cb", true},
+		{"http://localhost:3001/cb", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			if got := c.MatchRedirectURI(tc.uri); got != tc.want {
+				t.Fatalf("MatchRedirectURI(%q) = %v, want %v", tc.uri, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClientPrepare(t *testing.T) {
+	const hash = "sha256:" + "0000000000000000000000000000000000000000000000000000000000000000"
+	base := func() *Client {
+		return &Client{ID: "c", Type: ThirdParty, SecretHashes: []string{hash}, RedirectURIs: []string{"https://a.example/cb"}}
+	}
+	tests := []struct {
+		name    string
+		change  func(c *Client)
+		wantErr string
+	}{
+		{"valid", func(c *Client) {}, ""},
+		{"name defaults to id", func(c *Client) { c.Name = "" }, ""},
+		{"empty id", func(c *Client) { c.ID = "" }, "id is required"},
+		{"id with colon", func(c *Client) { c.ID = "a:b" }, "id: must be"},
+		{"unknown type", func(c *Client) { c.Type = "robot" }, `unknown client type "robot"`},
+		{"public with secret", func(c *Client) { c.Type = FirstPartyPublic }, "must not have a secret"},
+		{"confidential without secret", func(c *Client) { c.SecretHashes = nil }, "requires a secret hash"},
+		{"bad sha256 secret", func(c *Client) { c.SecretHashes = []string{"sha256:xyz"} }, "64 hex digits"},
+		{"no redirect", func(c *Client) { c.RedirectURIs = nil }, "at least one redirect URI"},
+		{"unknown scope", func(c *Client) { c.Scopes = []string{"root"} }, `unsupported scope "root"`},
+		{"bad grant type", func(c *Client) { c.GrantTypes = []string{"password"} }, `unsupported grant type "password"`},
+		{"bad alg", func(c *Client) { c.IDTokenSigningAlg = "none" }, "id_token_signed_response_alg"},
+		{"negative lifetime", func(c *Client) { c.AccessTokenLifetime = -1 }, "lifetimes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.change(c)
+			err := c.Prepare(SupportedScopes)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,99 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// handleConsent shows what a third-party app asks for (GET) and records
+// the user's decision (POST).
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		s.renderStaleForm(w, r)
+		return
+	}
+	sealed := form.Get("ar")
+	ar, client, ok := s.openAuthRequest(r, sealed)
+	if !ok {
+		s.renderExpiredFlow(w, r)
+		return
+	}
+	setCSP(w.Header(), formActionSource(ar.RedirectURI))
+	sess := s.currentSession(r)
+	if sess == nil {
+		// Signed out in another tab, or the session expired meanwhile.
+		s.redirectToPage(w, r, "/login", ar)
+		return
+	}
+	if r.Method != http.MethodPost {
+		s.renderConsent(w, r, sealed, ar, client, sess)
+		return
+	}
+	if !s.checkCSRF(r, form) {
+		s.renderStaleForm(w, r)
+		return
+	}
+	switch form.Get("decision") {
+	case "allow":
+	case "deny":
+		s.log.InfoContext(r.Context(), "consent denied", "sub", sess.Subject, "client_id", client.ID)
+		s.redirectError(w, r, ar, oautherr.AccessDenied("the user denied access"))
+		return
+	default:
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "Choose Allow or Deny",
+			message: "The consent form was submitted without a decision.", hint: "Go back and choose whether to allow access.", code: "invalid_request"})
+		return
+	}
+	now := s.now()
+	c := store.Consent{Subject: sess.Subject, ClientID: client.ID, Scopes: ar.Scopes, CreatedAt: now, UpdatedAt: now}
+	if prev, err := s.cfg.Store.GetConsent(r.Context(), sess.Subject, client.ID); err == nil {
+		c.Scopes = union(prev.Scopes, ar.Scopes)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		s.redirectError(w, r, ar, oautherr.ServerError("could not record consent").WithCause(err))
+		return
+	}
+	if err := s.cfg.Store.SaveConsent(r.Context(), c); err != nil {
+		s.redirectError(w, r, ar, oautherr.ServerError("could not record consent").WithCause(err))
+		return
+	}
+	s.log.InfoContext(r.Context(), "consent granted", "sub", sess.Subject, "client_id", client.ID, "scope", joinScopes(ar.Scopes))
+	s.issueCode(w, r, ar, client, sess)
+}
+
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, sess *browserSession) {
+	scopes := make([]ui.ScopeView, 0, len(ar.Scopes))
+	for _, sc := range ar.Scopes {
+		scopes = append(scopes, ui.ScopeView{Name: sc, Description: ui.ScopeDescription(sc)})
+	}
+	// Ask for a fresh login as someone else, keeping the request.
+	switchAR := *ar
+	switchAR.Prompt = append(slices.DeleteFunc(slices.Clone(ar.Prompt), func(p string) bool { return p == "none" }), "login")
+	switchAR.IssuedAt = s.now().UnixMilli()
+	switchURL := ""
+	if enc, err := s.requests.Encode("ar", &switchAR); err == nil {
+		switchURL = s.prefix + "/login?" + url.Values{"ar": {enc}}.Encode()
+	}
+	page := ui.ConsentPage{
+		Base:        s.base(""),
+		FormAction:  s.prefix + "/consent",
+		AuthRequest: sealed,
+		CSRFToken:   s.csrfToken(w, r),
+		Client: ui.ClientView{
+			Name: client.Name, LogoURI: client.LogoURI, ClientURI: client.ClientURI,
+			PolicyURI: client.PolicyURI, TOSURI: client.TOSURI, FirstParty: client.Type.Trusted(),
+		},
+		Scopes:           scopes,
+		User:             ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email},
+		SwitchAccountURL: switchURL,
+	}
+	if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering the consent page failed", "error", err)
+	}
+}

@@ -1,0 +1,162 @@
+package authserver
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+const sessionCookie = "gatehouse_session"
+
+// browserSession is a verified browser session: the cookie decoded and
+// its server-side record found live.
+type browserSession struct {
+	IDHash   string
+	Subject  string
+	AuthTime time.Time
+	User     *identity.User
+}
+
+// sessionCookieValue is what the session cookie carries, encrypted.
+type sessionCookieValue struct {
+	ID       string `json:"i"`
+	Subject  string `json:"s"`
+	AuthTime int64  `json:"a"`
+	Expires  int64  `json:"e"`
+}
+
+// currentSession returns the browser's live session, or nil. The cookie
+// alone is not trusted: its server-side record must exist, be unrevoked
+// and unexpired, and name the same user, who must still exist.
+func (s *Server) currentSession(r *http.Request) *browserSession {
+	c, err := r.Cookie(s.cookies.Name(sessionCookie))
+	if err != nil {
+		return nil
+	}
+	var v sessionCookieValue
+	if s.sessions.Decode(sessionCookie, c.Value, &v) != nil {
+		return nil
+	}
+	now := s.now()
+	if now.Unix() >= v.Expires {
+		return nil
+	}
+	rec, err := s.cfg.Store.GetSession(r.Context(), hashToken(v.ID))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.ErrorContext(r.Context(), "session lookup failed", "error", err)
+		}
+		return nil
+	}
+	if !rec.RevokedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.Subject != v.Subject {
+		return nil
+	}
+	u, ok := s.cfg.Users.UserByID(rec.Subject)
+	if !ok {
+		return nil
+	}
+	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, User: u}
+}
+
+// startSession creates a new session for u, always with a fresh id so a
+// session fixed before login is never promoted (session fixation), and
+// revokes the browser's previous session.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User) (*browserSession, error) {
+	now := s.now()
+	raw, hash := randomToken(sessionIDPrefix)
+	rec := store.Session{
+		IDHash:    hash,
+		Subject:   u.ID,
+		AuthTime:  now,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
+	}
+	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
+		return nil, err
+	}
+	if old := s.currentSession(r); old != nil {
+		if err := s.cfg.Store.RevokeSession(r.Context(), old.IDHash, now); err != nil {
+			s.log.ErrorContext(r.Context(), "revoking the previous session failed", "error", err)
+		}
+	}
+	value, err := s.sessions.Encode(sessionCookie, sessionCookieValue{
+		ID: raw, Subject: u.ID, AuthTime: now.Unix(), Expires: rec.ExpiresAt.Unix(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	http.SetCookie(w, s.cookies.Cookie(sessionCookie, value, s.cfg.Lifetimes.Session))
+	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: now, User: u}, nil
+}
+
+// handleLogin serves the login page (GET) and checks credentials (POST).
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		s.renderStaleForm(w, r)
+		return
+	}
+	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))
+	if !ok {
+		s.renderExpiredFlow(w, r)
+		return
+	}
+	setCSP(w.Header(), formActionSource(ar.RedirectURI))
+	if r.Method != http.MethodPost {
+		s.renderLogin(w, r, form.Get("ar"), ar, client, ar.LoginHint, "", http.StatusOK)
+		return
+	}
+	if !s.checkCSRF(r, form) {
+		s.renderLogin(w, r, form.Get("ar"), ar, client, form.Get("username"), "Your sign-in form expired. Please try again.", http.StatusForbidden)
+		return
+	}
+	username, password := form.Get("username"), form.Get("password")
+	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
+		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "Enter your username and password.", http.StatusBadRequest)
+		return
+	}
+	u, known := s.cfg.Users.UserByUsername(username)
+	var hash *identity.PasswordHash
+	if known {
+		hash = u.Password
+	}
+	// An unknown user is hashed against a dummy, so both failures take
+	// the same time and give the same answer (no user enumeration).
+	if err := s.cfg.Hasher.Verify(r.Context(), hash, password); err != nil || !known || u.Password == nil {
+		if errors.Is(err, r.Context().Err()) && err != nil {
+			return // the client went away
+		}
+		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", client.ID)
+		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "The username or password is incorrect.", http.StatusUnauthorized)
+		return
+	}
+	sess, err := s.startSession(w, r, u)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
+			message: "We could not sign you in right now.", hint: "Please try again in a moment.", code: "server_error"})
+		return
+	}
+	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", client.ID)
+	s.proceed(w, r, ar, client, sess)
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, username, msg string, status int) {
+	page := ui.LoginPage{
+		Base:          s.base(""),
+		FormAction:    s.prefix + "/login",
+		AuthRequest:   sealed,
+		CSRFToken:     s.csrfToken(w, r),
+		Username:      username,
+		Error:         msg,
+		ClientName:    client.Name,
+		ClientLogoURI: client.LogoURI,
+	}
+	if err := s.cfg.UI.Render(w, status, page); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering the login page failed", "error", err)
+	}
+}

@@ -1,0 +1,83 @@
+package authserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+)
+
+// clientSecret is one accepted secret of a client, kept only as a hash.
+//
+// Two formats: "sha256:<hex>" for secrets Gatehouse generates itself (256
+// random bits, so a fast hash is as strong as a slow one), and argon2id
+// PHC strings for secrets an operator chose. An argon2id check costs tens
+// of milliseconds; after the first success the SHA-256 of the accepted
+// secret is remembered so the token endpoint does not pay it per request.
+// Only digests are kept, and every comparison is constant-time.
+type clientSecret struct {
+	sha256   []byte                 // fast format
+	argon    *identity.PasswordHash // slow format
+	verified atomic.Pointer[[sha256.Size]byte]
+}
+
+func parseClientSecret(h string) (*clientSecret, error) {
+	if hexDigest, ok := strings.CutPrefix(h, "sha256:"); ok {
+		d, err := hex.DecodeString(hexDigest)
+		if err != nil || len(d) != sha256.Size {
+			return nil, errors.New(`a "sha256:" secret hash needs 64 hex digits`)
+		}
+		return &clientSecret{sha256: d}, nil
+	}
+	ph, err := identity.ParsePasswordHash(h)
+	if err != nil {
+		return nil, fmt.Errorf("not an argon2id PHC string or sha256:<hex> digest: %w", err)
+	}
+	return &clientSecret{argon: ph}, nil
+}
+
+// HashClientSecret returns the fast "sha256:<hex>" form for a generated,
+// high-entropy secret.
+func HashClientSecret(secret string) string {
+	d := sha256.Sum256([]byte(secret))
+	return "sha256:" + hex.EncodeToString(d[:])
+}
+
+// VerifySecret reports whether secret is one of the client's secrets.
+func (c *Client) VerifySecret(ctx context.Context, hasher *identity.Hasher, secret string) bool {
+	if secret == "" {
+		return false
+	}
+	digest := sha256.Sum256([]byte(secret))
+	// Fast pass: generated secrets and argon2id secrets verified before.
+	// Every entry is compared so timing does not reveal which matched.
+	ok := false
+	for _, s := range c.secrets {
+		known := s.sha256
+		if known == nil {
+			if v := s.verified.Load(); v != nil {
+				known = v[:]
+			}
+		}
+		if known != nil && subtle.ConstantTimeCompare(known, digest[:]) == 1 {
+			ok = true
+		}
+	}
+	if ok {
+		return true
+	}
+	// Slow pass: argon2id, bounded by the shared hasher.
+	for _, s := range c.secrets {
+		if s.argon != nil && hasher.Verify(ctx, s.argon, secret) == nil {
+			s.verified.Store(&digest)
+			return true
+		}
+	}
+	return false
+}

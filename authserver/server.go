@@ -1,0 +1,326 @@
+package authserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/session"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// SupportedScopes are the scopes Gatehouse understands.
+var SupportedScopes = []string{"openid", "profile", "email", "phone", "groups", "offline_access"}
+
+// defaultScopes are used when an authorization request has no scope, as
+// Stytch Connected Apps does.
+var defaultScopes = []string{"openid", "email", "profile"}
+
+// Lifetimes of what the server issues. Zero values take the defaults.
+type Lifetimes struct {
+	AuthCode          time.Duration // default 60 s
+	AccessToken       time.Duration // default 10 min
+	IDToken           time.Duration // default 1 h
+	RefreshTokenIdle  time.Duration // sliding expiry, default 30 days
+	RefreshTokenMax   time.Duration // absolute grant lifetime, default 90 days
+	Session           time.Duration // browser session, default 24 h
+	AuthorizationFlow time.Duration // how long a login/consent page stays usable, default 15 min
+}
+
+func (l *Lifetimes) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.AuthCode, 60*time.Second)
+	def(&l.AccessToken, 10*time.Minute)
+	def(&l.IDToken, time.Hour)
+	def(&l.RefreshTokenIdle, 30*24*time.Hour)
+	def(&l.RefreshTokenMax, 90*24*time.Hour)
+	def(&l.Session, 24*time.Hour)
+	def(&l.AuthorizationFlow, 15*time.Minute)
+}
+
+// Config is everything a Server needs. The caller owns the store.
+type Config struct {
+	// Issuer is the issuer identifier: an https URL (http only on a
+	// loopback host, for development) without query or fragment.
+	Issuer  string
+	Store   store.Store
+	Keys    *token.KeyManager
+	Users   identity.Directory
+	Clients ClientSource
+	UI      *ui.Renderer
+	// Hasher bounds concurrent argon2id work; one is created if nil.
+	Hasher *identity.Hasher
+	// CookieSecrets are 32+ byte secrets for cookies and sealed
+	// authorization requests, newest first; older ones still decode.
+	CookieSecrets [][]byte
+	Lifetimes     Lifetimes
+	Logger        *slog.Logger
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+}
+
+// Server is the authorization server. It is an http.Handler.
+type Server struct {
+	cfg       Config
+	issuer    *url.URL
+	prefix    string // the issuer's path, without trailing slash
+	mux       *http.ServeMux
+	paths     map[string]bool
+	log       *slog.Logger
+	now       func() time.Time
+	cookies   session.CookieOptions
+	sessions  *session.Codec // browser session cookie
+	requests  *session.Codec // sealed authorization requests
+	csrfKey   []byte
+	verifier  *token.Verifier
+	discovery []byte
+}
+
+// New validates cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	iss, err := ParseIssuer(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("authserver: Store is required")
+	case cfg.Keys == nil:
+		return nil, errors.New("authserver: Keys is required")
+	case cfg.Users == nil:
+		return nil, errors.New("authserver: Users is required")
+	case cfg.Clients == nil:
+		return nil, errors.New("authserver: Clients is required")
+	case cfg.UI == nil:
+		return nil, errors.New("authserver: UI is required")
+	case len(cfg.CookieSecrets) == 0:
+		return nil, errors.New("authserver: at least one cookie secret is required")
+	}
+	if cfg.Hasher == nil {
+		cfg.Hasher = identity.NewHasher(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Lifetimes.setDefaults()
+
+	s := &Server{
+		cfg:     cfg,
+		issuer:  iss,
+		prefix:  strings.TrimSuffix(iss.Path, "/"),
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
+	}
+	var sessionKeys, requestKeys []session.KeyPair
+	for _, secret := range cfg.CookieSecrets {
+		sk, err := session.DeriveKeyPair(secret, "issuer session")
+		if err != nil {
+			return nil, fmt.Errorf("authserver: cookie secret: %w", err)
+		}
+		rk, err := session.DeriveKeyPair(secret, "authorization request")
+		if err != nil {
+			return nil, fmt.Errorf("authserver: cookie secret: %w", err)
+		}
+		sessionKeys, requestKeys = append(sessionKeys, sk), append(requestKeys, rk)
+	}
+	if s.sessions, err = session.NewCodec(cfg.Lifetimes.Session, sessionKeys...); err != nil {
+		return nil, err
+	}
+	if s.requests, err = session.NewCodec(cfg.Lifetimes.AuthorizationFlow, requestKeys...); err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, cfg.CookieSecrets[0])
+	mac.Write([]byte("gatehouse csrf"))
+	s.csrfKey = mac.Sum(nil)
+	s.verifier = &token.Verifier{
+		Keys:       cfg.Keys,
+		Issuer:     iss.String(),
+		Algorithms: []string{"ES256", "RS256", "EdDSA", "PS256"},
+		Type:       accessTokenType,
+		Now:        cfg.Now,
+	}
+	if s.discovery, err = s.discoveryDocument(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// ParseIssuer checks an issuer identifier (RFC 8414 §2, OIDC Discovery
+// §3): an https URL with no query or fragment; plain http is accepted only
+// for loopback hosts, for local development.
+func ParseIssuer(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || !u.IsAbs() {
+		return nil, fmt.Errorf("issuer: %q is not an absolute URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
+		return nil, fmt.Errorf("issuer: %q must not have a query, fragment or user info", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("issuer: %q must use https (plain http is allowed only on loopback hosts)", raw)
+		}
+	default:
+		return nil, fmt.Errorf("issuer: %q must use https", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Issuer returns the issuer identifier.
+func (s *Server) Issuer() string { return s.issuer.String() }
+
+// endpoint returns the absolute URL of one of the server's routes.
+func (s *Server) endpoint(path string) string { return s.issuer.String() + path }
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.paths = map[string]bool{}
+	handle := func(methods, path string, h http.HandlerFunc) {
+		for _, m := range strings.Fields(methods) {
+			s.mux.HandleFunc(m+" "+s.prefix+path, h)
+		}
+		s.paths[s.prefix+path] = true
+	}
+	handle("GET POST", "/authorize", s.pageHandler(s.handleAuthorize))
+	handle("GET POST", "/login", s.pageHandler(s.handleLogin))
+	handle("GET POST", "/consent", s.pageHandler(s.handleConsent))
+	handle("POST OPTIONS", "/token", s.corsHandler(s.handleToken))
+	handle("GET POST OPTIONS", "/userinfo", s.corsHandler(s.handleUserinfo))
+	handle("GET OPTIONS", "/jwks.json", s.corsHandler(s.handleJWKS))
+	handle("GET OPTIONS", "/.well-known/openid-configuration", s.corsHandler(s.handleDiscovery))
+	handle("GET OPTIONS", "/.well-known/oauth-authorization-server", s.corsHandler(s.handleDiscovery))
+	if s.prefix != "" {
+		// RFC 8414 §3.1 places the metadata of an issuer with a path at
+		// the host's root with the path appended.
+		handle("GET OPTIONS", "/.well-known/oauth-authorization-server"+s.prefix, s.corsHandler(s.handleDiscovery))
+	}
+	handle("GET", "/assets/gatehouse.css", s.handleCSS)
+}
+
+// Owns reports whether r is for one of the server's routes, so a host
+// (the Caddy handler) can pass other requests on.
+func (s *Server) Owns(r *http.Request) bool { return s.paths[r.URL.Path] }
+
+// ServeHTTP serves the authorization server's routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+// maxFormBytes bounds every request body the server parses.
+const maxFormBytes = 64 << 10
+
+// parseForm parses a POST body (application/x-www-form-urlencoded only)
+// within maxFormBytes and rejects repeated parameters (RFC 6749 §3.1,
+// §3.2: parameters must not be included more than once).
+func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	var form url.Values
+	if r.Method == http.MethodPost {
+		ct := r.Header.Get("Content-Type")
+		if mt, _, _ := strings.Cut(ct, ";"); !strings.EqualFold(strings.TrimSpace(mt), "application/x-www-form-urlencoded") {
+			return nil, errBadContentType
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, errBodyTooLarge
+			}
+			return nil, errMalformedForm
+		}
+		form = r.PostForm
+	} else {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, errMalformedForm
+		}
+		form = q
+	}
+	for k, v := range form {
+		// RFC 8707 §2 lets resource appear several times.
+		if len(v) > 1 && k != "resource" {
+			return form, &duplicateParamError{name: k}
+		}
+	}
+	return form, nil
+}
+
+var (
+	errBadContentType = errors.New("the request body must be application/x-www-form-urlencoded")
+	errBodyTooLarge   = errors.New("the request body is too large")
+	errMalformedForm  = errors.New("the request parameters are malformed")
+)
+
+type duplicateParamError struct{ name string }
+
+func (e *duplicateParamError) Error() string {
+	return fmt.Sprintf("parameter %q is repeated", e.name)
+}
+
+// randomToken returns a type-prefixed 256-bit random token and the hex
+// SHA-256 under which it is stored. The prefix makes leaked tokens
+// recognisable to secret scanners.
+func randomToken(prefix string) (raw, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	raw = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return raw, hashToken(raw)
+}
+
+// hashToken is the storage key of a code, refresh token or session id.
+func hashToken(raw string) string {
+	h := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(h[:])
+}
+
+// randomID returns a random identifier (jti, grant id), not a secret.
+func randomID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+const (
+	codePrefix         = "gh_ac_"
+	refreshTokenPrefix = "gh_rt_"
+	sessionIDPrefix    = "gh_sid_"
+	accessTokenType    = "at+jwt"
+)
+
+// clientFor looks up a client, distinguishing unknown ids from failures.
+func (s *Server) clientFor(ctx context.Context, id string) (*Client, error) {
+	if id == "" {
+		return nil, ErrUnknownClient
+	}
+	return s.cfg.Clients.Client(ctx, id)
+}

@@ -1,0 +1,185 @@
+package authserver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+)
+
+// tokenRequest is a parsed, client-authenticated token request.
+type tokenRequest struct {
+	client *Client
+	form   url.Values
+	now    time.Time
+}
+
+// tokenResponse is the successful response of RFC 6749 §5.1 and OIDC
+// Core §3.1.3.3.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// grantHandler performs one grant type's exchange. Client authentication,
+// form parsing and response writing happen once, in handleToken.
+type grantHandler func(ctx context.Context, req *tokenRequest) (*tokenResponse, error)
+
+func (s *Server) grants() map[string]grantHandler {
+	return map[string]grantHandler{
+		"authorization_code": s.grantAuthorizationCode,
+		"refresh_token":      s.grantRefreshToken,
+	}
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		s.tokenError(w, r, nil, formError(err))
+		return
+	}
+	client, oerr := s.authenticateClient(r, form)
+	if oerr != nil {
+		s.tokenError(w, r, nil, oerr)
+		return
+	}
+	gt := form.Get("grant_type")
+	grant, ok := s.grants()[gt]
+	switch {
+	case gt == "":
+		s.tokenError(w, r, client, oautherr.InvalidRequest("the grant_type parameter is missing"))
+		return
+	case !ok:
+		s.tokenError(w, r, client, oautherr.UnsupportedGrantType("grant_type %q is not supported", truncate(gt, 64)))
+		return
+	case !client.AllowsGrant(gt):
+		s.tokenError(w, r, client, oautherr.UnauthorizedClient("this app may not use grant_type %s", gt))
+		return
+	}
+	resp, err := grant(r.Context(), &tokenRequest{client: client, form: form, now: s.now()})
+	if err != nil {
+		s.tokenError(w, r, client, err)
+		return
+	}
+	h := w.Header()
+	oautherr.NoStore(h)
+	h.Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// formError maps a parseForm failure to its OAuth error.
+func formError(err error) *oautherr.Error {
+	oe := oautherr.InvalidRequest("%s", err.Error())
+	if errors.Is(err, errBodyTooLarge) {
+		oe.Status = http.StatusRequestEntityTooLarge
+	}
+	return oe
+}
+
+func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Client, err error) {
+	oe := oautherr.From(err)
+	clientID := ""
+	if client != nil {
+		clientID = client.ID
+	}
+	if oe.Code == "server_error" {
+		s.log.ErrorContext(r.Context(), "token request failed", "client_id", clientID, "error", oe.Error())
+	} else {
+		s.log.InfoContext(r.Context(), "token request rejected", "client_id", clientID, "error", oe.Code, "reason", oe.Description)
+	}
+	if oe.Code == "invalid_client" {
+		// RFC 6749 §5.2: a 401 must carry a challenge for the scheme.
+		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
+	}
+	oautherr.WriteJSON(w, oe)
+}
+
+// authenticateClient identifies the client (RFC 6749 §2.3): HTTP Basic
+// (client_secret_basic), form fields (client_secret_post), or a bare
+// client_id for public clients (none). Using two methods at once is an
+// error (RFC 6749 §2.3).
+func (s *Server) authenticateClient(r *http.Request, form url.Values) (*Client, *oautherr.Error) {
+	id, secret, basic, err := basicCredentials(r)
+	if err != nil {
+		return nil, oautherr.InvalidClient("malformed Basic authorization header")
+	}
+	if basic {
+		if form.Has("client_secret") {
+			return nil, oautherr.InvalidRequest("use only one client authentication method")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return nil, oautherr.InvalidRequest("client_id does not match the authenticated client")
+		}
+	} else {
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	if id == "" {
+		return nil, oautherr.InvalidClient("client authentication is required")
+	}
+	client, lerr := s.clientFor(r.Context(), id)
+	if errors.Is(lerr, ErrUnknownClient) {
+		return nil, oautherr.InvalidClient("client authentication failed")
+	} else if lerr != nil {
+		return nil, oautherr.ServerError("client lookup failed").WithCause(lerr)
+	}
+	if client.Type.Public() {
+		if basic || secret != "" {
+			return nil, oautherr.InvalidClient("this app is public and must not authenticate with a secret")
+		}
+		return client, nil
+	}
+	if secret == "" {
+		return nil, oautherr.InvalidClient("client authentication is required")
+	}
+	if !client.VerifySecret(r.Context(), s.cfg.Hasher, secret) {
+		return nil, oautherr.InvalidClient("client authentication failed")
+	}
+	return client, nil
+}
+
+// basicCredentials reads client_secret_basic credentials. RFC 6749 §2.3.1
+// form-urlencodes the id and secret before Base64, so they are decoded
+// after splitting.
+func basicCredentials(r *http.Request) (id, secret string, ok bool, err error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", "", false, nil
+	}
+	scheme, payload, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false, errors.New("not a Basic authorization")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil {
+		return "", "", false, err
+	}
+	rawID, rawSecret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false, errors.New("no colon in Basic credentials")
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", false, err
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", false, err
+	}
+	return id, secret, true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,100 @@
+package authserver
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+)
+
+// handleUserinfo is the UserInfo endpoint (OIDC Core §5.3): the claims of
+// the token's user released by its scopes. The token comes in the
+// Authorization header (RFC 6750 §2.1) or, for POST, the form body (§2.2);
+// never in the query (RFC 9700 §4.3.2 discourages it).
+func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
+	raw, oerr := bearerToken(w, r)
+	if oerr != nil {
+		s.bearerError(w, oerr)
+		return
+	}
+	if raw == "" {
+		w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), nil))
+		oautherr.NoStore(w.Header())
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var claims token.AccessTokenClaims
+	if err := s.verifier.Verify(r.Context(), raw, &claims); err != nil {
+		s.bearerError(w, oautherr.InvalidToken("the access token is invalid or expired"))
+		return
+	}
+	// A revoked grant kills its access tokens at once here.
+	if claims.GrantID != "" {
+		g, err := s.cfg.Store.GetGrant(r.Context(), claims.GrantID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+			return
+		case err != nil:
+			oautherr.WriteJSON(w, oautherr.ServerError("userinfo lookup failed").WithCause(err))
+			return
+		case !g.RevokedAt.IsZero():
+			s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+			return
+		}
+	}
+	scopes, _ := parseScope(claims.Scope)
+	if !slices.Contains(scopes, "openid") {
+		s.bearerError(w, oautherr.InsufficientScope("the access token lacks the openid scope"))
+		return
+	}
+	u, ok := s.cfg.Users.UserByID(claims.Subject)
+	if !ok {
+		s.bearerError(w, oautherr.InvalidToken("the user no longer exists"))
+		return
+	}
+	h := w.Header()
+	oautherr.NoStore(h)
+	h.Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(userClaims(u, scopes))
+}
+
+// bearerToken extracts an RFC 6750 bearer token. It returns "" with no
+// error when the request carries none.
+func bearerToken(w http.ResponseWriter, r *http.Request) (string, *oautherr.Error) {
+	var fromHeader, fromBody string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return "", oautherr.InvalidRequest("the Authorization header must use the Bearer scheme")
+		}
+		fromHeader = strings.TrimSpace(tok)
+	}
+	if r.URL.Query().Has("access_token") {
+		return "", oautherr.InvalidRequest("access tokens are not accepted in the query string")
+	}
+	if r.Method == http.MethodPost && r.Header.Get("Content-Type") != "" {
+		form, err := parseForm(w, r)
+		if err != nil && !errors.Is(err, errBadContentType) {
+			return "", oautherr.InvalidRequest("%s", err.Error())
+		}
+		fromBody = form.Get("access_token")
+	}
+	if fromHeader != "" && fromBody != "" {
+		// RFC 6750 §2: clients must not use more than one method.
+		return "", oautherr.InvalidRequest("use only one way to send the access token")
+	}
+	return fromHeader + fromBody, nil
+}
+
+// bearerError writes an RFC 6750 §3 error with its WWW-Authenticate
+// challenge.
+func (s *Server) bearerError(w http.ResponseWriter, err *oautherr.Error) {
+	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), err))
+	oautherr.WriteJSON(w, err)
+}
