@@ -1,0 +1,382 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/seal"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `gatehouse` Caddy app: the authorization server's issuer,
+// store, signing keys, users and clients, shared by every site that uses
+// the authserver (or authgate) handler.
+type App struct {
+	// Issuer is the issuer identifier, e.g. https://auth.example.com: an
+	// https URL (http only on loopback hosts) that is also the base URL
+	// of every endpoint. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// StorageRaw says where state is kept. Default: SQLite at
+	// gatehouse/gatehouse.db in Caddy's data directory.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=gatehouse.storage inline_key=backend"`
+
+	// KeyEncryptionKeys seal private signing keys and secrets at rest:
+	// 32-byte keys in base64 or hex, newest first (older ones still open
+	// what they sealed). Placeholders such as {env.GATEHOUSE_KEK} work.
+	// Default: one key generated on first start and kept in Caddy's data
+	// directory at gatehouse/kek (mode 0600).
+	KeyEncryptionKeys []string `json:"key_encryption_keys,omitempty"`
+
+	// CookieSecrets (32+ bytes each, newest first) protect the session
+	// cookie and in-flight authorization requests. Default: a secret
+	// generated once and kept, sealed, in the store, so every instance
+	// sharing the store shares it.
+	CookieSecrets []string `json:"cookie_secrets,omitempty"`
+
+	// Lifetimes. Defaults: authorization code 60s, access token 10m, ID
+	// token 1h, refresh token 720h idle (sliding) and 2160h absolute,
+	// browser session 24h.
+	AuthCodeLifetime        caddy.Duration `json:"authorization_code_lifetime,omitempty"`
+	AccessTokenLifetime     caddy.Duration `json:"access_token_lifetime,omitempty"`
+	IDTokenLifetime         caddy.Duration `json:"id_token_lifetime,omitempty"`
+	RefreshTokenLifetime    caddy.Duration `json:"refresh_token_lifetime,omitempty"`
+	RefreshTokenMaxLifetime caddy.Duration `json:"refresh_token_max_lifetime,omitempty"`
+	SessionLifetime         caddy.Duration `json:"session_lifetime,omitempty"`
+
+	// Users who can sign in.
+	Users []*UserConfig `json:"users,omitempty"`
+	// Clients are the statically configured Connected Apps.
+	Clients []*ClientConfig `json:"clients,omitempty"`
+	// UI brands the login and consent pages.
+	UI *UIConfig `json:"ui,omitempty"`
+
+	server  *authserver.Server
+	store   store.Store
+	poolKey string
+	logger  *zap.Logger
+	stopGC  context.CancelFunc
+	gcDone  chan struct{}
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "gatehouse",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// stores shares one open store per database across config reloads.
+var stores = caddy.NewUsagePool()
+
+// hasher bounds argon2id work across the whole process, across reloads.
+var hasher = sync.OnceValue(func() *identity.Hasher { return identity.NewHasher(0) })
+
+// StorageBackend is implemented by gatehouse.storage.* modules.
+type StorageBackend interface {
+	// PoolKey identifies the database, so reloads share one store.
+	PoolKey() string
+	// OpenStore opens the store and applies migrations.
+	OpenStore(ctx caddy.Context) (store.Store, error)
+}
+
+type pooledStore struct{ store.Store }
+
+func (p pooledStore) Destruct() error { return p.Close() }
+
+// Provision builds the authorization server from the configuration. Every
+// configuration error names the field it is about.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	issuer := repl.ReplaceKnown(a.Issuer, "")
+	if issuer == "" {
+		return errorf("issuer is required (e.g. issuer https://auth.example.com)")
+	}
+	iss, err := authserver.ParseIssuer(issuer)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	if iss.Scheme == "http" {
+		a.logger.Warn("issuer uses plain http; cookies are not Secure. Use this only for local development", zap.String("issuer", issuer))
+	}
+
+	backend, err := a.storageBackend(ctx)
+	if err != nil {
+		return err
+	}
+	a.poolKey = backend.PoolKey()
+	val, _, err := stores.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
+		st, err := backend.OpenStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{st}, nil
+	})
+	if err != nil {
+		return errorf("storage: %v", err)
+	}
+	a.store = val.(pooledStore).Store
+
+	sealer, err := a.sealer(repl)
+	if err != nil {
+		return err
+	}
+	keys := token.NewKeyManager(a.store, sealer, token.KeyOptions{})
+	if err := keys.Load(ctx); err != nil {
+		return errorf("signing keys: %v", err)
+	}
+	cookieSecrets, err := a.cookieSecrets(ctx, repl, sealer)
+	if err != nil {
+		return err
+	}
+
+	users := make([]*identity.User, 0, len(a.Users))
+	for _, uc := range a.Users {
+		u, err := uc.user()
+		if err != nil {
+			return err
+		}
+		users = append(users, u)
+	}
+	dir, err := identity.NewStaticDirectory(users)
+	if err != nil {
+		return errorf("users: %v", err)
+	}
+	clients := make([]*authserver.Client, 0, len(a.Clients))
+	for _, cc := range a.Clients {
+		clients = append(clients, cc.client())
+	}
+	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
+	if err != nil {
+		return errorf("clients: %v", err)
+	}
+
+	uiCfg := a.UI
+	if uiCfg == nil {
+		uiCfg = &UIConfig{}
+	}
+	renderer, err := ui.New(ui.Branding{ProductName: uiCfg.ProductName, LogoURL: uiCfg.LogoURL, PrimaryColor: uiCfg.PrimaryColor}, uiCfg.TemplatesDir)
+	if err != nil {
+		return errorf("ui: %v", err)
+	}
+
+	a.server, err = authserver.New(authserver.Config{
+		Issuer:        issuer,
+		Store:         a.store,
+		Keys:          keys,
+		Users:         dir,
+		Clients:       static,
+		UI:            renderer,
+		Hasher:        hasher(),
+		CookieSecrets: cookieSecrets,
+		Lifetimes: authserver.Lifetimes{
+			AuthCode:         time.Duration(a.AuthCodeLifetime),
+			AccessToken:      time.Duration(a.AccessTokenLifetime),
+			IDToken:          time.Duration(a.IDTokenLifetime),
+			RefreshTokenIdle: time.Duration(a.RefreshTokenLifetime),
+			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
+			Session:          time.Duration(a.SessionLifetime),
+		},
+		Logger: ctx.Slogger(),
+	})
+	if err != nil {
+		return errorf("%v", err)
+	}
+	return nil
+}
+
+func (a *App) storageBackend(ctx caddy.Context) (StorageBackend, error) {
+	if a.StorageRaw == nil {
+		return &SQLiteStorage{}, nil
+	}
+	mod, err := ctx.LoadModule(a, "StorageRaw")
+	if err != nil {
+		return nil, errorf("storage: %v", err)
+	}
+	backend, ok := mod.(StorageBackend)
+	if !ok {
+		return nil, errorf("storage: module %T is not a Gatehouse storage backend", mod)
+	}
+	return backend, nil
+}
+
+// sealer builds the key-encryption sealer from configured keys, or from
+// a key kept in Caddy's data directory.
+func (a *App) sealer(repl *caddy.Replacer) (*seal.Sealer, error) {
+	var keks [][]byte
+	for i, raw := range a.KeyEncryptionKeys {
+		k, err := seal.ParseKey(repl.ReplaceKnown(raw, ""))
+		if err != nil {
+			return nil, errorf("key_encryption_key %d: %v", i+1, err)
+		}
+		keks = append(keks, k)
+	}
+	if len(keks) == 0 {
+		k, err := dataDirKEK()
+		if err != nil {
+			return nil, errorf("key_encryption_key: no key configured and %v", err)
+		}
+		keks = append(keks, k)
+	}
+	s, err := seal.New(keks...)
+	if err != nil {
+		return nil, errorf("key_encryption_key: %v", err)
+	}
+	return s, nil
+}
+
+// dataDirKEK reads, or creates once, the default key-encryption key.
+func dataDirKEK() ([]byte, error) {
+	path := filepath.Join(caddy.AppDataDir(), "gatehouse", "kek")
+	if b, err := os.ReadFile(path); err == nil {
+		return seal.ParseKey(string(b))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	k := seal.GenerateKey()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		// Another process created it first; use theirs.
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return seal.ParseKey(string(b))
+	} else if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := fmt.Fprintf(f, "%x\n", k); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}
+
+// cookieSecrets returns the configured cookie secrets, or the one kept
+// sealed in the store (created on first start).
+func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *seal.Sealer) ([][]byte, error) {
+	var out [][]byte
+	for i, raw := range a.CookieSecrets {
+		s := repl.ReplaceKnown(raw, "")
+		if len(s) < 32 {
+			return nil, errorf("cookie_secret %d: must be at least 32 characters", i+1)
+		}
+		out = append(out, []byte(s))
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	const name = "cookie_secret"
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	candidate, err := sealer.Seal(fresh, []byte(name))
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := a.store.GetOrCreateSecret(ctx, name, candidate)
+	if err != nil {
+		return nil, errorf("cookie_secret: %v", err)
+	}
+	secret, err := sealer.Open(sealed, []byte(name))
+	if err != nil {
+		return nil, errorf("cookie_secret: the stored secret does not open with the configured key_encryption_key: %v", err)
+	}
+	return [][]byte{secret}, nil
+}
+
+// Start runs the background garbage collection of expired state.
+func (a *App) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopGC, a.gcDone = cancel, make(chan struct{})
+	go a.collectGarbage(ctx)
+	return nil
+}
+
+// Stop ends background work.
+func (a *App) Stop() error {
+	if a.stopGC != nil {
+		a.stopGC()
+		<-a.gcDone
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the shared store.
+func (a *App) Cleanup() error {
+	if a.poolKey != "" {
+		_, err := stores.Delete(a.poolKey)
+		return err
+	}
+	return nil
+}
+
+const gcInterval = 10 * time.Minute
+
+func (a *App) collectGarbage(ctx context.Context) {
+	defer close(a.gcDone)
+	t := time.NewTicker(gcInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Bounded batches keep each pass short.
+		for range 10 {
+			n, err := a.store.GarbageCollect(ctx, time.Now(), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					a.logger.Error("garbage collection failed", zap.Error(err))
+				}
+				break
+			}
+			if n > 0 {
+				a.logger.Debug("expired state removed", zap.Int("records", n))
+			}
+			if n < 1000 {
+				break
+			}
+		}
+	}
+}
+
+// Server returns the provisioned authorization server.
+func (a *App) Server() *authserver.Server { return a.server }
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("gatehouse: "+format, args...)
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

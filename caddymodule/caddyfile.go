@@ -1,0 +1,342 @@
+package caddymodule
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("gatehouse", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("authserver", parseAuthServer)
+	// The issuer's endpoints answer before any authentication directive.
+	httpcaddyfile.RegisterDirectiveOrder("authserver", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseGlobalOption parses the `gatehouse` global option:
+//
+//	gatehouse {
+//		issuer <url>
+//		storage sqlite [<path>]
+//		key_encryption_key <key>...
+//		cookie_secret <secret>...
+//		authorization_code_lifetime <duration>
+//		access_token_lifetime <duration>
+//		id_token_lifetime <duration>
+//		refresh_token_lifetime <duration>
+//		refresh_token_max_lifetime <duration>
+//		session_lifetime <duration>
+//		ui {
+//			product_name <name>
+//			logo_url <url>
+//			primary_color "#rrggbb"
+//			templates <dir>
+//		}
+//		user <username> {
+//			id <subject>
+//			email <address>
+//			email_verified
+//			name <display name>
+//			phone <number>
+//			phone_verified
+//			groups <group>...
+//			password_hash <argon2id PHC string>
+//		}
+//		client <client_id> {
+//			name <name>
+//			description <text>
+//			type first_party|first_party_public|third_party|third_party_public
+//			secret_hash <hash>...
+//			redirect_uris <uri>...
+//			scopes <scope>...
+//			logo_uri|client_uri|policy_uri|tos_uri <url>
+//			id_token_signed_response_alg RS256|ES256
+//			access_token_lifetime <duration>
+//			refresh_token_lifetime <duration>
+//		}
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	app := new(App)
+	if existing != nil {
+		return nil, d.Err("the gatehouse global option may appear only once")
+	}
+	d.Next() // the option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch key := d.Val(); key {
+		case "issuer":
+			if err := oneArg(d, &app.Issuer); err != nil {
+				return nil, err
+			}
+		case "storage":
+			raw, err := parseStorage(d)
+			if err != nil {
+				return nil, err
+			}
+			app.StorageRaw = raw
+		case "key_encryption_key":
+			app.KeyEncryptionKeys = append(app.KeyEncryptionKeys, d.RemainingArgs()...)
+			if len(app.KeyEncryptionKeys) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "cookie_secret":
+			app.CookieSecrets = append(app.CookieSecrets, d.RemainingArgs()...)
+			if len(app.CookieSecrets) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "authorization_code_lifetime":
+			if err := durationArg(d, &app.AuthCodeLifetime); err != nil {
+				return nil, err
+			}
+		case "access_token_lifetime":
+			if err := durationArg(d, &app.AccessTokenLifetime); err != nil {
+				return nil, err
+			}
+		case "id_token_lifetime":
+			if err := durationArg(d, &app.IDTokenLifetime); err != nil {
+				return nil, err
+			}
+		case "refresh_token_lifetime":
+			if err := durationArg(d, &app.RefreshTokenLifetime); err != nil {
+				return nil, err
+			}
+		case "refresh_token_max_lifetime":
+			if err := durationArg(d, &app.RefreshTokenMaxLifetime); err != nil {
+				return nil, err
+			}
+		case "session_lifetime":
+			if err := durationArg(d, &app.SessionLifetime); err != nil {
+				return nil, err
+			}
+		case "ui":
+			u, err := parseUI(d)
+			if err != nil {
+				return nil, err
+			}
+			app.UI = u
+		case "user":
+			u, err := parseUser(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Users = append(app.Users, u)
+		case "client":
+			c, err := parseClient(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Clients = append(app.Clients, c)
+		default:
+			return nil, d.Errf("gatehouse: unknown option %q", key)
+		}
+	}
+	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
+	if !d.NextArg() {
+		return nil, d.Errf("storage: expected a backend name (sqlite)")
+	}
+	switch backend := d.Val(); backend {
+	case "sqlite":
+		s := new(SQLiteStorage)
+		if d.NextArg() {
+			s.Path = d.Val()
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		if d.NextBlock(d.Nesting()) {
+			return nil, d.Errf("storage sqlite: takes no block, only an optional path")
+		}
+		return caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil), nil
+	default:
+		return nil, d.Errf("storage: unknown backend %q (supported: sqlite)", backend)
+	}
+}
+
+func parseUI(d *caddyfile.Dispenser) (*UIConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	u := new(UIConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch key := d.Val(); key {
+		case "product_name":
+			err = oneArg(d, &u.ProductName)
+		case "logo_url":
+			err = oneArg(d, &u.LogoURL)
+		case "primary_color":
+			// "#" starts a Caddyfile comment, so the color may be
+			// written quoted ("#0f766e") or bare (0f766e).
+			if err = oneArg(d, &u.PrimaryColor); err == nil && !strings.HasPrefix(u.PrimaryColor, "#") {
+				u.PrimaryColor = "#" + u.PrimaryColor
+			}
+		case "templates":
+			err = oneArg(d, &u.TemplatesDir)
+		default:
+			err = d.Errf("ui: unknown option %q", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func parseUser(d *caddyfile.Dispenser) (*UserConfig, error) {
+	u := new(UserConfig)
+	if err := oneArg(d, &u.Username); err != nil {
+		return nil, d.Errf("user: expected exactly one username")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch key := d.Val(); key {
+		case "id":
+			err = oneArg(d, &u.ID)
+		case "email":
+			err = oneArg(d, &u.Email)
+		case "email_verified":
+			err = flagArg(d, &u.EmailVerified)
+		case "name":
+			err = oneArg(d, &u.Name)
+		case "phone":
+			err = oneArg(d, &u.Phone)
+		case "phone_verified":
+			err = flagArg(d, &u.PhoneVerified)
+		case "groups":
+			u.Groups = append(u.Groups, d.RemainingArgs()...)
+		case "password_hash":
+			err = oneArg(d, &u.PasswordHash)
+		default:
+			err = d.Errf("user %s: unknown option %q", u.Username, key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
+	c := new(ClientConfig)
+	if err := oneArg(d, &c.ID); err != nil {
+		return nil, d.Errf("client: expected exactly one client id")
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch key := d.Val(); key {
+		case "name":
+			err = oneArg(d, &c.Name)
+		case "description":
+			err = oneArg(d, &c.Description)
+		case "type":
+			err = oneArg(d, &c.Type)
+		case "secret_hash":
+			err = manyArgs(d, &c.SecretHashes)
+		case "redirect_uris", "redirect_uri":
+			err = manyArgs(d, &c.RedirectURIs)
+		case "scopes":
+			err = manyArgs(d, &c.Scopes)
+		case "logo_uri":
+			err = oneArg(d, &c.LogoURI)
+		case "client_uri":
+			err = oneArg(d, &c.ClientURI)
+		case "policy_uri":
+			err = oneArg(d, &c.PolicyURI)
+		case "tos_uri":
+			err = oneArg(d, &c.TOSURI)
+		case "id_token_signed_response_alg":
+			err = oneArg(d, &c.IDTokenSignedResponseAlg)
+		case "access_token_lifetime":
+			err = durationArg(d, &c.AccessTokenLifetime)
+		case "refresh_token_lifetime":
+			err = durationArg(d, &c.RefreshTokenLifetime)
+		default:
+			err = d.Errf("client %s: unknown option %q", c.ID, key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// parseAuthServer parses the `authserver` directive, which takes no
+// arguments: everything is configured in the gatehouse global option.
+func parseAuthServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // directive name
+	if h.NextArg() {
+		return nil, h.Errf("authserver takes no arguments; configure it in the gatehouse global option")
+	}
+	if h.NextBlock(0) {
+		return nil, h.Errf("authserver takes no block; configure it in the gatehouse global option")
+	}
+	return new(AuthServerHandler), nil
+}
+
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	key := d.Val()
+	if !d.NextArg() {
+		return d.Errf("%s: expected one value", key)
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s: expected one value, got more", key)
+	}
+	return nil
+}
+
+func manyArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	key := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s: expected at least one value", key)
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+	key := d.Val()
+	*dst = true
+	if d.NextArg() {
+		v, err := strconv.ParseBool(d.Val())
+		if err != nil {
+			return d.Errf("%s: expected no value, true or false", key)
+		}
+		*dst = v
+	}
+	if d.NextArg() {
+		return d.Errf("%s: too many values", key)
+	}
+	return nil
+}
+
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	key := d.Val()
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %v", key, err)
+	}
+	if dur <= 0 {
+		return d.Errf("%s: must be positive", key)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// Interface guards
+var _ httpcaddyfile.UnmarshalGlobalFunc = parseGlobalOption
