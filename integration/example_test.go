@@ -36,12 +36,17 @@ var (
 // gatehouse block (e.g. shorter lifetimes).
 func startExample(t testing.TB, extraGatehouse ...string) *instance {
 	t.Helper()
+	return startExampleIn(t, t.TempDir(), freePort(t), extraGatehouse...)
+}
+
+// startExampleIn is startExample with a given state directory and port, so
+// a test can restart the same instance.
+func startExampleIn(t testing.TB, dir string, port int, extraGatehouse ...string) *instance {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	port := freePort(t)
 	cf := strings.ReplaceAll(string(src), "localhost:8443", fmt.Sprintf("localhost:%d", port))
 	// Insert the test preamble at the top of the global options block.
 	global := regexp.MustCompile(`(?m)^\{\n`)
