@@ -118,6 +118,23 @@ type SigningKey struct {
 	RetireAt  time.Time // drop it from the JWKS after this; zero = never
 }
 
+// Revocation is one entry of the revocation feed: a grant or session that
+// was revoked, and until when it matters (its own expiry).
+type Revocation struct {
+	Kind      RevocationKind
+	ID        string // grant id, or session id hash
+	RevokedAt time.Time
+	ExpiresAt time.Time
+}
+
+// RevocationKind says what a Revocation is about.
+type RevocationKind string
+
+const (
+	RevokedGrant   RevocationKind = "grant"
+	RevokedSession RevocationKind = "session"
+)
+
 // Store is the persistence interface every backend implements and the
 // storetest conformance suite checks.
 type Store interface {
@@ -182,6 +199,12 @@ type Store interface {
 	// there is none it stores candidate and returns it. Concurrent callers
 	// (even in other processes) all get the same value.
 	GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+
+	// RevokedSince lists grants and sessions revoked at or after since that
+	// have not expired at now, oldest revocation first, at most limit of
+	// them. Caches poll it to learn of revocations within a bounded time
+	// without a store round trip per request.
+	RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]Revocation, error)
 
 	// GarbageCollect deletes up to limit records of each kind that expired
 	// before now: codes, sessions, grants with their refresh tokens, and

@@ -106,6 +106,10 @@ func (s *memStore) GetConsent(context.Context, string, string) (store.Consent, e
 	return store.Consent{}, errNotImplemented
 }
 func (s *memStore) SaveConsent(context.Context, store.Consent) error { return errNotImplemented }
+func (s *memStore) RevokedSince(context.Context, time.Time, time.Time, int) ([]store.Revocation, error) {
+	return nil, errNotImplemented
+}
+
 func (s *memStore) GarbageCollect(context.Context, time.Time, int) (int, error) {
 	return 0, errNotImplemented
 }

@@ -100,6 +100,11 @@ var migrations = []migration{
 			created_at BIGINT NOT NULL
 		)`,
 	}},
+	{version: 2, stmts: []string{
+		// The revocation feed (RevokedSince) reads by revocation time.
+		`CREATE INDEX gatehouse_grants_revoked_at ON gatehouse_grants (revoked_at)`,
+		`CREATE INDEX gatehouse_sessions_revoked_at ON gatehouse_sessions (revoked_at)`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

@@ -50,6 +50,8 @@ var contractTests = []struct {
 
 	{"Secret/FirstValueWins", testSecretFirstValueWins},
 
+	{"RevokedSince", testRevokedSince},
+
 	{"GarbageCollect/ExpiredOnly", testGCExpiredOnly},
 	{"GarbageCollect/Limit", testGCLimit},
 }
