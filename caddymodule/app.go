@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -62,6 +63,11 @@ type App struct {
 	RefreshTokenMaxLifetime caddy.Duration `json:"refresh_token_max_lifetime,omitempty"`
 	SessionLifetime         caddy.Duration `json:"session_lifetime,omitempty"`
 
+	// RevocationPollInterval bounds how long a revocation (logout,
+	// revoked grant) made on another instance can go unnoticed by gates
+	// and caches here. Default 5s.
+	RevocationPollInterval caddy.Duration `json:"revocation_poll_interval,omitempty"`
+
 	// Users who can sign in.
 	Users []*UserConfig `json:"users,omitempty"`
 	// Clients are the statically configured Connected Apps.
@@ -69,12 +75,17 @@ type App struct {
 	// UI brands the login and consent pages.
 	UI *UIConfig `json:"ui,omitempty"`
 
-	server  *authserver.Server
-	store   store.Store
-	poolKey string
-	logger  *zap.Logger
-	stopGC  context.CancelFunc
-	gcDone  chan struct{}
+	server      *authserver.Server
+	keys        *token.KeyManager
+	gateClients *authserver.GateClients
+	revocations *revocation.Watcher
+	secrets     [][]byte
+	renderer    *ui.Renderer
+	store       store.Store
+	poolKey     string
+	logger      *zap.Logger
+	stopGC      context.CancelFunc
+	gcDone      chan struct{}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -171,6 +182,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
+	// Gates in this Caddy sign users in through their own first-party
+	// client, registered at run time (see authgate).
+	a.gateClients = authserver.NewGateClients(static)
+
+	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
+	if err := a.revocations.Poll(ctx); err != nil {
+		return errorf("storage: reading revocations: %v", err)
+	}
 
 	uiCfg := a.UI
 	if uiCfg == nil {
@@ -181,12 +200,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return errorf("ui: %v", err)
 	}
 
+	a.keys, a.secrets, a.renderer = keys, cookieSecrets, renderer
 	a.server, err = authserver.New(authserver.Config{
 		Issuer:        issuer,
 		Store:         a.store,
 		Keys:          keys,
 		Users:         dir,
-		Clients:       static,
+		Clients:       a.gateClients,
 		UI:            renderer,
 		Hasher:        hasher(),
 		CookieSecrets: cookieSecrets,
@@ -315,6 +335,7 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopGC, a.gcDone = cancel, make(chan struct{})
 	go a.collectGarbage(ctx)
+	go a.revocations.Run(ctx)
 	return nil
 }
 

@@ -31,6 +31,7 @@ func init() {
 //		refresh_token_lifetime <duration>
 //		refresh_token_max_lifetime <duration>
 //		session_lifetime <duration>
+//		revocation_poll_interval <duration>
 //		ui {
 //			product_name <name>
 //			logo_url <url>
@@ -109,6 +110,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 		case "refresh_token_max_lifetime":
 			if err := durationArg(d, &app.RefreshTokenMaxLifetime); err != nil {
+				return nil, err
+			}
+		case "revocation_poll_interval":
+			if err := durationArg(d, &app.RevocationPollInterval); err != nil {
 				return nil, err
 			}
 		case "session_lifetime":

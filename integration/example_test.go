@@ -43,11 +43,35 @@ func startExample(t testing.TB, extraGatehouse ...string) *instance {
 // a test can restart the same instance.
 func startExampleIn(t testing.TB, dir string, port int, extraGatehouse ...string) *instance {
 	t.Helper()
+	return startExampleWith(t, exampleSetup{dir: dir, port: port, extraGatehouse: extraGatehouse})
+}
+
+// exampleSetup says how a test runs Caddyfile.example.
+type exampleSetup struct {
+	dir            string
+	port           int    // the issuer's, instead of 8443
+	gatePort       int    // the gated demo site's, instead of 9443 (0: a free one)
+	upstream       string // host:port the gate proxies to, instead of the demo echo
+	extraGatehouse []string
+}
+
+func startExampleWith(t testing.TB, o exampleSetup) *instance {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf := strings.ReplaceAll(string(src), "localhost:8443", fmt.Sprintf("localhost:%d", port))
+	dir, port, extraGatehouse := o.dir, o.port, o.extraGatehouse
+	if o.gatePort == 0 {
+		o.gatePort = freePort(t)
+	}
+	cf := string(src)
+	if o.upstream != "" {
+		cf = strings.Replace(cf, "reverse_proxy 127.0.0.1:9444", "reverse_proxy "+o.upstream, 1)
+	}
+	cf = strings.ReplaceAll(cf, "127.0.0.1:9444", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	cf = strings.ReplaceAll(cf, "localhost:9443", fmt.Sprintf("localhost:%d", o.gatePort))
+	cf = strings.ReplaceAll(cf, "localhost:8443", fmt.Sprintf("localhost:%d", port))
 	// Insert the test preamble at the top of the global options block.
 	global := regexp.MustCompile(`(?m)^\{\n`)
 	loc := global.FindStringIndex(cf)
@@ -58,7 +82,9 @@ func startExampleIn(t testing.TB, dir string, port int, extraGatehouse ...string
 	if len(extraGatehouse) > 0 {
 		cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\t"+strings.Join(extraGatehouse, "\n\t\t")+"\n", 1)
 	}
-	return startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
+	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
+	in.gate = fmt.Sprintf("https://localhost:%d", o.gatePort)
+	return in
 }
 
 // oauthConfig is an x/oauth2 configuration for a demo app, redirecting to

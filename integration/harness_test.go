@@ -41,6 +41,7 @@ type instance struct {
 	t      testing.TB
 	dir    string // Caddy storage and data directory
 	issuer string
+	gate   string // the gated demo site, when the config has one
 	port   int
 	roots  *x509.CertPool
 	client *http.Client // trusts Caddy's local CA; no cookies
@@ -179,7 +180,13 @@ type form struct {
 
 func (b *browser) get(rawURL string) *page {
 	b.t.Helper()
-	resp, err := b.client.Get(rawURL)
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	// What a browser sends on navigation, so a gate sees a person.
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	resp, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatalf("GET %s: %v", rawURL, err)
 	}

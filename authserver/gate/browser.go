@@ -1,0 +1,310 @@
+package gate
+
+import (
+	"crypto/subtle"
+	"encoding/base32"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// sessionValue is what the gate's session cookie carries, encrypted and
+// authenticated.
+type sessionValue struct {
+	Subject       string   `json:"s"`
+	Username      string   `json:"u,omitempty"`
+	Email         string   `json:"e,omitempty"`
+	EmailVerified bool     `json:"ev,omitempty"`
+	Name          string   `json:"n,omitempty"`
+	Groups        []string `json:"g,omitempty"`
+	Issuer        string   `json:"i"`
+	GrantID       string   `json:"gid,omitempty"`
+	SessionID     string   `json:"sid,omitempty"`
+	AuthTime      int64    `json:"at,omitempty"`
+	Created       int64    `json:"c"`
+	LastSeen      int64    `json:"l"`
+}
+
+// pendingLogin is a login in progress, kept in a short-lived cookie named
+// after its state so several tabs can log in at once.
+type pendingLogin struct {
+	State       string `json:"s"`
+	Nonce       string `json:"n"`
+	Verifier    string `json:"v"`
+	ReturnTo    string `json:"r"`
+	RedirectURI string `json:"ru"`
+}
+
+// cookieValueName binds encoded cookies to the site: the name securecookie
+// authenticates includes the origin, so a cookie minted for another site
+// (even with the same keys) does not decode here.
+func (g *Gate) cookieValueName(origin string) string { return g.cfg.CookieName + "|" + origin }
+
+// sessionIdentity returns the identity of a valid session cookie, or nil.
+// Decoded cookies are cached by hash, so the common request costs one
+// SHA-256 and a map read; the idle timer is refreshed at most once per
+// tenth of the idle lifetime, which re-issues the cookie.
+func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin string) *Identity {
+	c, err := r.Cookie(g.cookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	now := g.now()
+	key := keyOf(origin, c.Value)
+	var id *Identity
+	var lastSeen int64
+	if e, ok := g.sessions.get(key, now); ok {
+		id, lastSeen = e.id, e.extra
+	} else {
+		var v sessionValue
+		if g.codec.Decode(g.cookieValueName(origin), c.Value, &v) != nil {
+			return nil
+		}
+		created := time.Unix(v.Created, 0)
+		if now.Sub(created) >= g.cfg.SessionLifetime {
+			return nil
+		}
+		id = &Identity{
+			Subject: v.Subject, Username: v.Username, Email: v.Email, EmailVerified: v.EmailVerified,
+			Name: v.Name, Groups: v.Groups, Issuer: v.Issuer, Source: SourceSession,
+			grantID: v.GrantID, sessionID: v.SessionID,
+		}
+		lastSeen = v.LastSeen
+		// Cache until the idle or absolute end, whichever comes first.
+		exp := min(created.Add(g.cfg.SessionLifetime).Unix(), lastSeen+int64(g.cfg.SessionIdle/time.Second))
+		g.sessions.put(key, cacheEntry{id: id, expires: time.Unix(exp, 0), extra: lastSeen}, now)
+	}
+	idle := int64(g.cfg.SessionIdle / time.Second)
+	if now.Unix()-lastSeen >= idle {
+		g.sessions.remove(key)
+		return nil
+	}
+	if g.revoked(id) {
+		g.sessions.remove(key)
+		g.clearSession(w)
+		return nil
+	}
+	if now.Unix()-lastSeen > idle/10 {
+		g.refreshSession(w, r, origin, c.Value, key)
+	}
+	return id
+}
+
+// refreshSession re-issues the cookie with a new last-seen time.
+func (g *Gate) refreshSession(w http.ResponseWriter, r *http.Request, origin, value string, old cacheKey) {
+	var v sessionValue
+	if g.codec.Decode(g.cookieValueName(origin), value, &v) != nil {
+		return
+	}
+	v.LastSeen = g.now().Unix()
+	if err := g.writeSession(w, origin, v); err != nil {
+		g.log.ErrorContext(r.Context(), "refreshing the gate session failed", "error", err)
+		return
+	}
+	g.sessions.remove(old)
+}
+
+func (g *Gate) writeSession(w http.ResponseWriter, origin string, v sessionValue) error {
+	enc, err := g.codec.Encode(g.cookieValueName(origin), v)
+	if err != nil {
+		return err
+	}
+	// A session cookie (no Max-Age): the server enforces the lifetimes.
+	http.SetCookie(w, g.cookies.Cookie(g.cfg.CookieName, enc, 0))
+	return nil
+}
+
+func (g *Gate) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, g.cookies.Cookie(g.cfg.CookieName, "", -1))
+}
+
+// startLogin sends a browser to the provider's authorization endpoint with
+// fresh state, nonce and PKCE verifier (RFC 9700 §2.1.1, §4.7).
+func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string) {
+	p := pendingLogin{
+		State:       randomString(32),
+		Nonce:       randomString(32),
+		Verifier:    randomString(32),
+		ReturnTo:    r.URL.RequestURI(),
+		RedirectURI: origin + g.cfg.CallbackPath,
+	}
+	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
+		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
+	})
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
+		g.renderError(w, http.StatusServiceUnavailable, "Sign-in is not available right now",
+			"The identity provider could not be reached.", "Please try again in a moment.", "temporarily_unavailable")
+		return
+	}
+	enc, err := g.loginCodec.Encode(g.cookieValueName(origin)+"|login", p)
+	if err != nil {
+		g.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in could not start.", "Please try again.", "server_error")
+		return
+	}
+	http.SetCookie(w, g.cookies.Cookie(g.loginCookieBase(p.State), enc, loginFlowMaxAge))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+// loginCookieBase names the pending-login cookie of one state.
+func (g *Gate) loginCookieBase(state string) string {
+	k := keyOf(state)
+	return g.cfg.CookieName + "_login_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(k[:5]))
+}
+
+// handleCallback completes a login (RFC 6749 §4.1.2): it checks state
+// against the pending-login cookie and iss against the provider (RFC 9207,
+// mix-up defence), redeems the code, and starts the gate session.
+func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin string) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	expired := func() {
+		g.renderError(w, http.StatusBadRequest, "This sign-in link has expired",
+			"The sign-in took too long or was started in another browser.", "Go back to the page you wanted and try again.", "invalid_request")
+	}
+	if state == "" || len(state) > 256 {
+		expired()
+		return
+	}
+	c, err := r.Cookie(g.cookies.Name(g.loginCookieBase(state)))
+	if err != nil {
+		expired()
+		return
+	}
+	var p pendingLogin
+	if g.loginCodec.Decode(g.cookieValueName(origin)+"|login", c.Value, &p) != nil ||
+		subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
+		expired()
+		return
+	}
+	// One use only: the pending login is gone whatever happens next.
+	http.SetCookie(w, g.cookies.Cookie(g.loginCookieBase(state), "", -1))
+
+	issuer, err := g.cfg.Provider.Issuer(r.Context())
+	if err != nil {
+		g.renderError(w, http.StatusServiceUnavailable, "Sign-in is not available right now", "The identity provider could not be reached.", "Please try again in a moment.", "temporarily_unavailable")
+		return
+	}
+	if iss := q.Get("iss"); iss != "" && iss != issuer {
+		g.log.WarnContext(r.Context(), "authorization response from an unexpected issuer", "iss", iss)
+		g.renderError(w, http.StatusBadRequest, "This sign-in response is not valid", "It came from an unexpected identity provider.", "Go back to the page you wanted and try again.", "invalid_request")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		g.log.InfoContext(r.Context(), "login was not completed", "error", e)
+		if e == "access_denied" {
+			g.renderError(w, http.StatusForbidden, "Sign-in was cancelled", "Access was not granted.", "Go back to the page you wanted to sign in again.", e)
+			return
+		}
+		g.renderError(w, http.StatusBadRequest, "Sign-in did not complete", "The identity provider could not sign you in.", "Go back to the page you wanted and try again.", "login_failed")
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		expired()
+		return
+	}
+	login, err := g.cfg.Provider.Exchange(r.Context(), AuthRequest{RedirectURI: p.RedirectURI, Nonce: p.Nonce, Verifier: p.Verifier}, code)
+	if err != nil {
+		g.log.WarnContext(r.Context(), "completing a login failed", "error", err)
+		g.renderError(w, http.StatusBadGateway, "Sign-in did not complete", "The sign-in could not be verified.", "Go back to the page you wanted and try again.", "login_failed")
+		return
+	}
+	now := g.now().Unix()
+	id := login.Identity
+	v := sessionValue{
+		Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
+		Name: id.Name, Groups: id.Groups, Issuer: issuer, GrantID: login.GrantID, SessionID: login.SessionID,
+		AuthTime: login.AuthTime, Created: now, LastSeen: now,
+	}
+	if err := g.writeSession(w, origin, v); err != nil {
+		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)
+		g.renderError(w, http.StatusInternalServerError, "Something went wrong", "Your session could not be saved.", "Please try again.", "server_error")
+		return
+	}
+	g.log.InfoContext(r.Context(), "gate login", "sub", id.Subject)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, safeReturnTo(p.ReturnTo), http.StatusFound)
+}
+
+// safeReturnTo keeps only same-site relative paths: "/x?y", never
+// "//host", "/\host" or anything with a scheme, so the login can never
+// become an open redirect.
+func safeReturnTo(s string) string {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n\t") {
+		return "/"
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return s
+}
+
+// handleLogout ends the gate session and, for the same-Caddy issuer, the
+// issuer session it was built on.
+func (g *Gate) handleLogout(w http.ResponseWriter, r *http.Request, origin string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if c, err := r.Cookie(g.cookieName); err == nil {
+		var v sessionValue
+		if g.codec.Decode(g.cookieValueName(origin), c.Value, &v) == nil {
+			l := Login{Identity: Identity{Subject: v.Subject}, GrantID: v.GrantID, SessionID: v.SessionID}
+			if err := g.cfg.Provider.EndSession(r.Context(), l); err != nil {
+				g.log.ErrorContext(r.Context(), "ending the issuer session failed", "error", err)
+			}
+			g.log.InfoContext(r.Context(), "gate logout", "sub", v.Subject)
+		}
+		g.sessions.remove(keyOf(origin, c.Value))
+	}
+	g.clearSession(w)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	setPageHeaders(w.Header())
+	if err := g.cfg.UI.Render(w, http.StatusOK, ui.SignedOutPage{Base: g.base()}); err != nil {
+		http.Error(w, "signed out", http.StatusOK)
+	}
+}
+
+func (g *Gate) base() ui.Base {
+	_, hash := g.cfg.UI.CSS()
+	return ui.Base{Lang: "en", CSSURL: assetsPath + "?v=" + hash}
+}
+
+func (g *Gate) renderError(w http.ResponseWriter, status int, heading, message, hint, code string) {
+	w.Header().Set("Cache-Control", "no-store")
+	setPageHeaders(w.Header())
+	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: heading, Message: message, Hint: hint, Code: code})
+	if err != nil {
+		http.Error(w, heading, status)
+	}
+}
+
+// assetsPath serves the pages' stylesheet on the gated site itself, so
+// the strict CSP (style-src 'self') holds.
+const assetsPath = "/.gatehouse/gatehouse.css"
+
+func (g *Gate) handleCSS(w http.ResponseWriter, r *http.Request) {
+	css, hash := g.cfg.UI.CSS()
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Query().Get("v") == hash {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "public, max-age=300")
+	}
+	_, _ = w.Write(css)
+}

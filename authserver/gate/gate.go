@@ -1,0 +1,261 @@
+package gate
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
+	"github.com/gatehouse-auth/gatehouse/authserver/session"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// Config configures a Gate. Zero values take the documented defaults.
+type Config struct {
+	Provider Provider
+	// Resource is this protected resource's identifier: Bearer tokens must
+	// name it in aud (RFC 8707, RFC 9068 §4). Default: the site's origin.
+	Resource string
+	// Scopes requested at browser login. Default: openid profile email groups.
+	Scopes []string
+	Policy Policy
+	// Headers map claims to upstream request headers. Default: DefaultHeaders.
+	Headers []HeaderMapping
+	// CookieName is the session cookie's base name (the __Host- prefix is
+	// added). Default "gatehouse_gate".
+	CookieName string
+	// CookieSecrets (32+ bytes each, newest first) protect the cookies.
+	CookieSecrets [][]byte
+	// CallbackPath and LogoutPath are served by the gate. Defaults
+	// /.gatehouse/callback and /.gatehouse/logout.
+	CallbackPath string
+	LogoutPath   string
+	// SessionLifetime is the absolute session lifetime (default 12 h);
+	// SessionIdle ends a session unused that long (default 1 h).
+	SessionLifetime time.Duration
+	SessionIdle     time.Duration
+	// Revocations, when set, ends sessions and tokens whose issuer
+	// session or grant was revoked.
+	Revocations *revocation.Watcher
+	// ForwardAuthorization keeps a verified Authorization header for the
+	// upstream. Default: it is removed.
+	ForwardAuthorization bool
+	// Insecure drops the Secure attribute and __Host- prefix (plain-http
+	// loopback development only).
+	Insecure bool
+	UI       *ui.Renderer
+	// CacheSize bounds the verified-token and session caches. Default 10000.
+	CacheSize int
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Gate guards one site (or one route of it).
+type Gate struct {
+	cfg               Config
+	headers           []HeaderMapping
+	cookieName        string // with prefix
+	loginCookiePrefix string // with prefix
+	cookies           session.CookieOptions
+	codec             *session.Codec
+	loginCodec        *session.Codec
+	tokens            *verifiedCache
+	sessions          *verifiedCache
+	log               *slog.Logger
+	now               func() time.Time
+}
+
+const (
+	metadataPath     = "/.well-known/oauth-protected-resource"
+	loginFlowMaxAge  = 10 * time.Minute
+	defaultLifetime  = 12 * time.Hour
+	defaultIdle      = time.Hour
+	defaultCookieKey = "gatehouse_gate"
+)
+
+// New validates cfg and builds a Gate.
+func New(cfg Config) (*Gate, error) {
+	if cfg.Provider == nil {
+		return nil, errors.New("gate: a provider is required")
+	}
+	if len(cfg.CookieSecrets) == 0 {
+		return nil, errors.New("gate: at least one cookie secret is required")
+	}
+	if cfg.UI == nil {
+		return nil, errors.New("gate: UI is required")
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{"openid", "profile", "email", "groups"}
+	}
+	if !slices.Contains(cfg.Scopes, "openid") {
+		return nil, errors.New("gate: scopes must include openid")
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = defaultCookieKey
+	}
+	if cfg.CallbackPath == "" {
+		cfg.CallbackPath = "/.gatehouse/callback"
+	}
+	if cfg.LogoutPath == "" {
+		cfg.LogoutPath = "/.gatehouse/logout"
+	}
+	for _, p := range []string{cfg.CallbackPath, cfg.LogoutPath} {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+			return nil, fmt.Errorf("gate: path %q must start with a single /", p)
+		}
+	}
+	if cfg.SessionLifetime <= 0 {
+		cfg.SessionLifetime = defaultLifetime
+	}
+	if cfg.SessionIdle <= 0 || cfg.SessionIdle > cfg.SessionLifetime {
+		cfg.SessionIdle = min(defaultIdle, cfg.SessionLifetime)
+	}
+	if cfg.Headers == nil {
+		cfg.Headers = DefaultHeaders
+	}
+	for _, m := range cfg.Headers {
+		if !slices.Contains(KnownClaims, m.Claim) {
+			return nil, fmt.Errorf("gate: unknown claim %q in a header mapping (known: %s)", m.Claim, strings.Join(KnownClaims, ", "))
+		}
+		if http.CanonicalHeaderKey(m.Header) == "" || strings.ContainsAny(m.Header, " :\r\n") {
+			return nil, fmt.Errorf("gate: invalid header name %q", m.Header)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gate{
+		cfg:      cfg,
+		headers:  cfg.Headers,
+		cookies:  session.CookieOptions{Secure: !cfg.Insecure, Path: "/"},
+		tokens:   newVerifiedCache(cfg.CacheSize),
+		sessions: newVerifiedCache(cfg.CacheSize),
+		log:      cfg.Logger,
+		now:      cfg.Now,
+	}
+	g.cookieName = g.cookies.Name(cfg.CookieName)
+	g.loginCookiePrefix = g.cookies.Name(cfg.CookieName + "_login_")
+	var keys, loginKeys []session.KeyPair
+	for _, s := range cfg.CookieSecrets {
+		k, err := session.DeriveKeyPair(s, "gate session")
+		if err != nil {
+			return nil, fmt.Errorf("gate: cookie secret: %w", err)
+		}
+		lk, err := session.DeriveKeyPair(s, "gate login")
+		if err != nil {
+			return nil, fmt.Errorf("gate: cookie secret: %w", err)
+		}
+		keys, loginKeys = append(keys, k), append(loginKeys, lk)
+	}
+	var err error
+	if g.codec, err = session.NewCodec(cfg.SessionLifetime, keys...); err != nil {
+		return nil, err
+	}
+	if g.loginCodec, err = session.NewCodec(loginFlowMaxAge, loginKeys...); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Handle runs the gate on r for the site at origin (scheme://host[:port],
+// established by the caller as one this server really serves). It returns
+// the caller's identity when the request may go on, with identity headers
+// set and the gate's cookies removed; otherwise it has written the
+// response itself and returns nil.
+func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Identity {
+	g.stripHeaders(r)
+	switch r.URL.Path {
+	case g.cfg.CallbackPath:
+		g.handleCallback(w, r, origin)
+		return nil
+	case g.cfg.LogoutPath:
+		g.handleLogout(w, r, origin)
+		return nil
+	case metadataPath:
+		g.handleMetadata(w, r, origin)
+		return nil
+	case assetsPath:
+		g.handleCSS(w, r)
+		return nil
+	}
+	var id *Identity
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		var err error
+		if id, err = g.bearer(r.Context(), auth, g.resource(origin)); err != nil {
+			g.unauthorized(w, r, origin, err)
+			return nil
+		}
+		if !g.cfg.ForwardAuthorization {
+			r.Header.Del("Authorization")
+		}
+	} else if id = g.sessionIdentity(w, r, origin); id == nil {
+		if isBrowserNavigation(r) {
+			g.startLogin(w, r, origin)
+		} else {
+			g.unauthorized(w, r, origin, nil)
+		}
+		return nil
+	}
+	if !g.cfg.Policy.allowsIdentity(id) {
+		g.forbidden(w, r, origin, id, nil)
+		return nil
+	}
+	if missing := g.cfg.Policy.missingScopes(id); len(missing) > 0 {
+		g.forbidden(w, r, origin, id, missing)
+		return nil
+	}
+	g.stripCookies(r)
+	g.SetHeaders(r, id)
+	return id
+}
+
+// resource is the identifier Bearer tokens must be issued for.
+func (g *Gate) resource(origin string) string {
+	if g.cfg.Resource != "" {
+		return g.cfg.Resource
+	}
+	return origin
+}
+
+// isBrowserNavigation tells a person's browser, who can be sent to a login
+// page, from an API client, who gets a 401.
+func isBrowserNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func keyOf(parts ...string) cacheKey {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var k cacheKey
+	h.Sum(k[:0])
+	return k
+}

@@ -1,0 +1,134 @@
+package gate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+)
+
+// LocalProvider is the authorization server in the same process. The
+// browser still goes through its authorization endpoint (the user's
+// issuer session lives on the issuer's site), but the code is redeemed by
+// calling the token endpoint's handler in memory: no network, no TLS trust
+// to set up, and exactly the checks any client gets.
+type LocalProvider struct {
+	Server      *authserver.Server
+	KeyManager  *token.KeyManager
+	Store       store.Store
+	Revocations *revocation.Watcher
+	// Clients registers the gate's redirect URIs on its first-party client.
+	Clients *authserver.GateClients
+}
+
+// Issuer implements Provider.
+func (p *LocalProvider) Issuer(context.Context) (string, error) { return p.Server.Issuer(), nil }
+
+// Keys implements Provider.
+func (p *LocalProvider) Keys() token.KeySource { return p.KeyManager }
+
+// AuthCodeURL implements Provider.
+func (p *LocalProvider) AuthCodeURL(_ context.Context, r AuthRequest) (string, error) {
+	if err := p.Clients.AllowRedirect(r.RedirectURI); err != nil {
+		return "", err
+	}
+	return authorizeURL(p.Server.Issuer()+"/authorize", authserver.GateClientID, r)
+}
+
+// Exchange implements Provider.
+func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string) (*Login, error) {
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {r.RedirectURI},
+		"code_verifier": {r.Verifier},
+		"client_id":     {authserver.GateClientID},
+	}
+	tokenURL, err := url.Parse(p.Server.Issuer() + "/token")
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RequestURI = tokenURL.RequestURI()
+	rec := newRecorder()
+	p.Server.ServeHTTP(rec, req)
+	var resp struct {
+		AccessToken string `json:"access_token"`
+		IDToken     string `json:"id_token"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.Unmarshal(rec.body.Bytes(), &resp); err != nil {
+		return nil, fmt.Errorf("token endpoint answered %d", rec.status)
+	}
+	if rec.status != http.StatusOK {
+		return nil, fmt.Errorf("token endpoint: %s: %s", resp.Error, resp.Description)
+	}
+	issuer := p.Server.Issuer()
+	idt, err := verifyIDToken(ctx, p.KeyManager, issuer, authserver.GateClientID, resp.IDToken, r.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	at := token.Verifier{Keys: p.KeyManager, Issuer: issuer, Type: "at+jwt"}
+	var atc token.AccessTokenClaims
+	if err := at.Verify(ctx, resp.AccessToken, &atc); err != nil {
+		return nil, fmt.Errorf("access token: %w", err)
+	}
+	l := &Login{Identity: identityFromIDToken(idt), AuthTime: int64(idt.AuthTime), GrantID: atc.GrantID}
+	if atc.GrantID != "" {
+		g, err := p.Store.GetGrant(ctx, atc.GrantID)
+		if err != nil {
+			return nil, fmt.Errorf("reading the login's grant: %w", err)
+		}
+		l.SessionID = g.SessionIDHash
+	}
+	return l, nil
+}
+
+// EndSession implements Provider: it ends the user's issuer session and
+// the gate's grant, so signing out of a gated site signs out of the issuer
+// too.
+func (p *LocalProvider) EndSession(ctx context.Context, l Login) error {
+	now := time.Now()
+	var errs []error
+	if l.SessionID != "" {
+		errs = append(errs, p.Store.RevokeSession(ctx, l.SessionID, now))
+		if p.Revocations != nil {
+			p.Revocations.Add(store.RevokedSession, l.SessionID, now.Add(24*time.Hour*31))
+		}
+	}
+	if l.GrantID != "" {
+		errs = append(errs, p.Store.RevokeGrant(ctx, l.GrantID, now))
+		if p.Revocations != nil {
+			p.Revocations.Add(store.RevokedGrant, l.GrantID, now.Add(24*time.Hour*31))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recorder is a minimal in-memory http.ResponseWriter.
+type recorder struct {
+	header http.Header
+	body   bytes.Buffer
+	status int
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }

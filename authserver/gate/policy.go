@@ -1,0 +1,72 @@
+package gate
+
+import (
+	"slices"
+	"strings"
+)
+
+// Policy says who may pass. Identity rules (users, usernames, emails,
+// email domains, groups) allow a caller who matches any of them; with none
+// configured every authenticated user matches. Scopes are all required,
+// and apply to Bearer tokens: a browser session is the user themself, not
+// an app acting for them, so it carries no scopes to check.
+type Policy struct {
+	Users        []string // subject ids
+	Usernames    []string
+	Emails       []string // compared case-insensitively
+	EmailDomains []string // "example.com" matches alice@example.com only when the email is verified
+	Groups       []string
+	Scopes       []string
+}
+
+func (p *Policy) hasIdentityRules() bool {
+	return len(p.Users)+len(p.Usernames)+len(p.Emails)+len(p.EmailDomains)+len(p.Groups) > 0
+}
+
+// allowsIdentity reports whether the identity rules admit id.
+func (p *Policy) allowsIdentity(id *Identity) bool {
+	if !p.hasIdentityRules() {
+		return true
+	}
+	if slices.Contains(p.Users, id.Subject) || (id.Username != "" && slices.Contains(p.Usernames, id.Username)) {
+		return true
+	}
+	for _, g := range id.Groups {
+		if slices.Contains(p.Groups, g) {
+			return true
+		}
+	}
+	if id.Email == "" {
+		return false
+	}
+	for _, e := range p.Emails {
+		if strings.EqualFold(e, id.Email) {
+			return true
+		}
+	}
+	// A domain rule trusts the issuer's statement that the address is
+	// the user's, so it needs email_verified.
+	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 && id.EmailVerified {
+		domain := id.Email[at+1:]
+		for _, d := range p.EmailDomains {
+			if strings.EqualFold(d, domain) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// missingScopes returns the required scopes a Bearer identity lacks.
+func (p *Policy) missingScopes(id *Identity) []string {
+	if id.Source != SourceBearer {
+		return nil
+	}
+	var missing []string
+	for _, s := range p.Scopes {
+		if !id.HasScope(s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing
+}

@@ -1,0 +1,125 @@
+package gate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// metadataURL is where this resource's RFC 9728 metadata is served.
+func metadataURL(origin string) string { return origin + metadataPath }
+
+// unauthorized answers an API request without a valid token: 401 with an
+// RFC 6750 §3 challenge that points to the RFC 9728 metadata (§5.1), and
+// invalid_token when a token was presented but failed.
+func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin string, err error) {
+	var oe *oautherr.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, errNoBearer):
+		oe = oautherr.InvalidRequest("use an Authorization: Bearer access token")
+		oe.Status = http.StatusUnauthorized
+	case errors.Is(err, token.ErrExpired):
+		oe = oautherr.InvalidToken("the access token has expired")
+	case errors.Is(err, token.ErrInvalidAudience):
+		oe = oautherr.InvalidToken("the access token is not for this resource")
+	default:
+		oe = oautherr.InvalidToken("the access token is invalid")
+	}
+	if err != nil && !errors.Is(err, errNoBearer) {
+		g.log.InfoContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
+	}
+	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe,
+		fmt.Sprintf("resource_metadata=%q", metadataURL(origin))))
+	if oe == nil {
+		oautherr.NoStore(w.Header())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"an access token is required"}` + "\n"))
+		return
+	}
+	oautherr.WriteJSON(w, oe)
+}
+
+// forbidden answers a caller the policy does not admit: a page for
+// browsers, 403 insufficient_scope (RFC 6750 §3.1) for API clients.
+func (g *Gate) forbidden(w http.ResponseWriter, r *http.Request, origin string, id *Identity, missing []string) {
+	g.log.InfoContext(r.Context(), "access denied by policy", "sub", id.Subject, "source", string(id.Source), "path", r.URL.Path)
+	if id.Source == SourceSession && isBrowserNavigation(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		setPageHeaders(w.Header())
+		err := g.cfg.UI.Render(w, http.StatusForbidden, ui.ErrorPage{
+			Base:    g.base(),
+			Heading: "You don't have access to this page",
+			Message: "You are signed in as " + displayName(id) + ", but this account is not allowed here.",
+			Hint:    "Ask the site's administrator for access, or sign out and use another account.",
+			Code:    "access_denied",
+		})
+		if err != nil {
+			http.Error(w, "forbidden", http.StatusForbidden)
+		}
+		return
+	}
+	oe := oautherr.InsufficientScope("the caller is not allowed to use this resource")
+	extra := []string{fmt.Sprintf("resource_metadata=%q", metadataURL(origin))}
+	if len(missing) > 0 {
+		oe = oautherr.InsufficientScope("the access token lacks a required scope")
+		extra = append([]string{fmt.Sprintf("scope=%q", strings.Join(g.cfg.Policy.Scopes, " "))}, extra...)
+	}
+	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe, extra...))
+	oautherr.WriteJSON(w, oe)
+}
+
+func displayName(id *Identity) string {
+	for _, s := range []string{id.Email, id.Username, id.Name, id.Subject} {
+		if s != "" {
+			return s
+		}
+	}
+	return "this account"
+}
+
+// setPageHeaders are the security headers of the gate's own pages.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// handleMetadata serves RFC 9728 §2 protected resource metadata.
+func (g *Gate) handleMetadata(w http.ResponseWriter, r *http.Request, origin string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	issuer, err := g.cfg.Provider.Issuer(r.Context())
+	if err != nil {
+		oautherr.WriteJSON(w, oautherr.TemporarilyUnavailable("the authorization server is not reachable"))
+		return
+	}
+	scopes := append([]string(nil), g.cfg.Scopes...)
+	for _, s := range g.cfg.Policy.Scopes {
+		if !strings.Contains(" "+strings.Join(scopes, " ")+" ", " "+s+" ") {
+			scopes = append(scopes, s)
+		}
+	}
+	doc := map[string]any{
+		"resource":                 g.resource(origin),
+		"authorization_servers":    []string{issuer},
+		"scopes_supported":         scopes,
+		"bearer_methods_supported": []string{"header"},
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Access-Control-Allow-Origin", "*")
+	_ = json.NewEncoder(w).Encode(doc)
+}

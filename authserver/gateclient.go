@@ -1,0 +1,71 @@
+package authserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// GateClientID is the client id under which the gates of this process
+// (package gate) sign users in at this server.
+const GateClientID = "gatehouse-gate"
+
+// GateClients is a ClientSource that adds the gates' own first-party
+// client to another source. A gate sits in front of sites this Caddy
+// serves, so it is trusted (no consent) and public (it redeems codes in
+// process with PKCE, no secret). Its redirect URIs are registered at run
+// time, one per gated site, by the gate itself, which only registers
+// origins it has verified belong to this server's sites.
+type GateClients struct {
+	next ClientSource
+
+	mu     sync.Mutex // serialises AllowRedirect
+	client atomic.Pointer[Client]
+}
+
+// NewGateClients wraps next.
+func NewGateClients(next ClientSource) *GateClients {
+	g := &GateClients{next: next}
+	g.client.Store(&Client{
+		ID:     GateClientID,
+		Name:   "Gatehouse",
+		Type:   FirstPartyPublic,
+		Scopes: []string{"openid", "profile", "email", "groups"},
+	})
+	return g
+}
+
+// Client implements ClientSource.
+func (g *GateClients) Client(ctx context.Context, id string) (*Client, error) {
+	if id == GateClientID {
+		c := g.client.Load()
+		if len(c.RedirectURIs) == 0 {
+			return nil, ErrUnknownClient
+		}
+		return c, nil
+	}
+	return g.next.Client(ctx, id)
+}
+
+// AllowRedirect registers redirectURI for the gate client. Readers see
+// either the old or the new client, never a half-updated one.
+func (g *GateClients) AllowRedirect(redirectURI string) error {
+	if slices.Contains(g.client.Load().RedirectURIs, redirectURI) {
+		return nil
+	}
+	if err := ValidateRedirectURI(redirectURI, true); err != nil {
+		return fmt.Errorf("gate redirect URI: %w", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.client.Load()
+	if slices.Contains(old.RedirectURIs, redirectURI) {
+		return nil
+	}
+	c := *old
+	c.RedirectURIs = append(slices.Clone(old.RedirectURIs), redirectURI)
+	g.client.Store(&c)
+	return nil
+}

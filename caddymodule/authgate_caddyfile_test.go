@@ -1,0 +1,100 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+)
+
+func TestParseAuthGate(t *testing.T) {
+	input := `authgate {
+		issuer https://idp.example
+		client_id gate
+		client_secret {env.GATE_SECRET}
+		resource https://api.example
+		scopes openid email
+		session_idle 30m
+		allow group admins staff
+		allow email_domain example.com
+		allow scope api.read
+		header email X-User-Email
+		header groups -
+		forward_authorization
+	}`
+	h, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(input)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := h.(*AuthGate)
+	if g.Issuer != "https://idp.example" || g.ClientID != "gate" || g.ClientSecret != "{env.GATE_SECRET}" ||
+		g.Resource != "https://api.example" || strings.Join(g.Scopes, " ") != "openid email" || !g.ForwardAuthorization {
+		t.Errorf("gate = %+v", g)
+	}
+	if g.Allow == nil || strings.Join(g.Allow.Groups, ",") != "admins,staff" || g.Allow.EmailDomains[0] != "example.com" || g.Allow.Scopes[0] != "api.read" {
+		t.Errorf("allow = %+v", g.Allow)
+	}
+	if g.Headers["email"] != "X-User-Email" || g.Headers["groups"] != "" {
+		t.Errorf("headers = %v", g.Headers)
+	}
+	merged, err := mergeHeaders(g.Headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range merged {
+		if m.Claim == "groups" {
+			t.Error("header groups - did not remove the groups header")
+		}
+		if m.Claim == "email" && m.Header != "X-User-Email" {
+			t.Errorf("email header = %q", m.Header)
+		}
+	}
+}
+
+func TestParseAuthGateErrors(t *testing.T) {
+	tests := []struct{ name, input, want string }{
+		{"argument", "authgate extra", `unexpected argument "extra"`},
+		{"unknown option", "authgate {\n colour red\n}", `unknown option "colour"`},
+		{"allow without kind", "authgate {\n allow\n}", "allow: expected a rule kind"},
+		{"allow unknown kind", "authgate {\n allow planet mars\n}", `allow: unknown rule kind "planet"`},
+		{"allow without values", "authgate {\n allow group\n}", "allow group: expected at least one value"},
+		{"header arity", "authgate {\n header email\n}", "header: expected <claim> <Header-Name>"},
+		{"bad duration", "authgate {\n session_idle forever\n}", "session_idle"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(tc.input)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := mergeHeaders(map[string]string{"shoe_size": "X-Shoe"}); err == nil || !strings.Contains(err.Error(), `unknown claim "shoe_size"`) {
+		t.Errorf("mergeHeaders with an unknown claim: %v", err)
+	}
+}
+
+// TestAuthGateProvisionErrors: gate configuration mistakes stop Caddy at
+// start with a clear message.
+func TestAuthGateProvisionErrors(t *testing.T) {
+	tests := []struct{ name, global, gate, want string }{
+		{"no issuer anywhere", "", "authgate", "authgate: no issuer"},
+		{"client_id with the local issuer", "gatehouse {\n\t\tissuer https://a.example\n\t}", "authgate {\n\t\tclient_id x\n\t}", "only for an external issuer"},
+		{"external without client_id", "", "authgate {\n\t\tissuer https://idp.example\n\t}", "client_id is required"},
+		{"short cookie secret", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\tcookie_secret short\n\t}", "cookie_secret 1: must be at least 32 characters"},
+		{"scopes without openid", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\tscopes email\n\t}", "scopes must include openid"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Setenv("XDG_DATA_HOME", dir)
+			global := strings.Replace(tc.global, "gatehouse {", "gatehouse {\n\t\tstorage sqlite "+dir+"/g.db", 1)
+			cf := "{\n\tadmin off\n\t" + global + "\n}\n:0 {\n\t" + tc.gate + "\n\trespond ok\n}\n"
+			err := validateCaddyfile(cf)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

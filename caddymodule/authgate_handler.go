@@ -1,0 +1,283 @@
+package caddymodule
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/gate"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+func init() {
+	caddy.RegisterModule(AuthGate{})
+}
+
+// AuthGate lets a request through to the handlers after it (usually
+// reverse_proxy) only with a verified identity: a browser session started
+// through OpenID Connect, or a Bearer access token. It removes every
+// identity header the client sent, enforces the policy, and tells the
+// upstream who the user is in request headers and placeholders
+// ({http.auth.user.id}, {http.auth.user.email}, {http.auth.user.<claim>}).
+type AuthGate struct {
+	// Issuer is an external OpenID Connect provider's issuer URL, found
+	// by discovery. Default: the gatehouse app in this Caddy, for which
+	// the gate registers itself as a first-party client.
+	Issuer string `json:"issuer,omitempty"`
+	// ClientID and ClientSecret of the gate at an external issuer.
+	ClientID     string `json:"client_id,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	// Resource is this resource's identifier; Bearer tokens must carry it
+	// in aud. Default: the site's origin (https://host[:port]).
+	Resource string `json:"resource,omitempty"`
+	// Origin is the site's public origin. Default: taken from the request,
+	// and only when its host matches one of this server's site addresses.
+	Origin string `json:"origin,omitempty"`
+	// Scopes requested at login. Default: openid profile email groups.
+	Scopes []string `json:"scopes,omitempty"`
+	// CallbackPath and LogoutPath the gate serves. Defaults
+	// /.gatehouse/callback and /.gatehouse/logout.
+	CallbackPath string `json:"callback_path,omitempty"`
+	LogoutPath   string `json:"logout_path,omitempty"`
+	// SessionLifetime (absolute, default 12h) and SessionIdle (default
+	// 1h) of the gate's session.
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+	SessionIdle     caddy.Duration `json:"session_idle,omitempty"`
+	// CookieName is the session cookie's base name (default
+	// gatehouse_gate; the __Host- prefix is added).
+	CookieName string `json:"cookie_name,omitempty"`
+	// CookieSecrets (32+ characters, newest first) protect the gate's
+	// cookies; older ones keep old sessions valid during rotation.
+	// Default: derived from the gatehouse app's cookie secret.
+	CookieSecrets []string `json:"cookie_secrets,omitempty"`
+	// ForwardAuthorization keeps a verified Authorization header for the
+	// upstream. Default false: it is removed.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
+	// Allow is the access policy. Empty: any authenticated user.
+	Allow *PolicyConfig `json:"allow,omitempty"`
+	// Headers maps claims to request headers for the upstream, replacing
+	// the default header of each claim named; an empty header name
+	// removes that claim's header. Claims: sub, preferred_username, email,
+	// email_verified, name, groups, scope, client_id, iss, auth_source.
+	Headers map[string]string `json:"headers,omitempty"`
+
+	gate    *gate.Gate
+	logger  *zap.Logger
+	trusted *sync.Map // Host values known to be this server's sites (positives only, so hostile Hosts cannot grow it)
+}
+
+// PolicyConfig lists who may pass.
+type PolicyConfig struct {
+	Users        []string `json:"users,omitempty"`
+	Usernames    []string `json:"usernames,omitempty"`
+	Emails       []string `json:"emails,omitempty"`
+	EmailDomains []string `json:"email_domains,omitempty"`
+	Groups       []string `json:"groups,omitempty"`
+	// Scopes are all required of Bearer tokens.
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (AuthGate) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.authgate",
+		New: func() caddy.Module { return new(AuthGate) },
+	}
+}
+
+// Provision builds the gate and its provider.
+func (h *AuthGate) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.trusted = new(sync.Map)
+	repl := caddy.NewReplacer()
+	var app *App
+	if appIface, err := ctx.AppIfConfigured("gatehouse"); err == nil {
+		app = appIface.(*App)
+	} else if !errors.Is(err, caddy.ErrNotConfigured) {
+		return fmt.Errorf("authgate: loading the gatehouse app: %w", err)
+	}
+
+	cfg := gate.Config{
+		Resource:             repl.ReplaceKnown(h.Resource, ""),
+		Scopes:               h.Scopes,
+		CallbackPath:         h.CallbackPath,
+		LogoutPath:           h.LogoutPath,
+		SessionLifetime:      time.Duration(h.SessionLifetime),
+		SessionIdle:          time.Duration(h.SessionIdle),
+		CookieName:           h.CookieName,
+		ForwardAuthorization: h.ForwardAuthorization,
+		Insecure:             strings.HasPrefix(h.Origin, "http://"),
+		Logger:               ctx.Slogger(),
+	}
+	if h.Allow != nil {
+		cfg.Policy = gate.Policy{
+			Users: h.Allow.Users, Usernames: h.Allow.Usernames, Emails: h.Allow.Emails,
+			EmailDomains: h.Allow.EmailDomains, Groups: h.Allow.Groups, Scopes: h.Allow.Scopes,
+		}
+	}
+	headers, err := mergeHeaders(h.Headers)
+	if err != nil {
+		return err
+	}
+	cfg.Headers = headers
+
+	switch issuer := repl.ReplaceKnown(h.Issuer, ""); {
+	case issuer == "" && app == nil:
+		return errors.New("authgate: no issuer: configure the gatehouse global option, or set issuer (with client_id and client_secret) for an external OpenID Connect provider")
+	case issuer == "" || (app != nil && issuer == app.server.Issuer()):
+		if h.ClientID != "" || h.ClientSecret != "" {
+			return errors.New("authgate: client_id and client_secret are only for an external issuer; with this Caddy's gatehouse app the gate registers its own client")
+		}
+		cfg.Provider = &gate.LocalProvider{
+			Server: app.server, KeyManager: app.keys, Store: app.store,
+			Revocations: app.revocations, Clients: app.gateClients,
+		}
+		cfg.Revocations = app.revocations
+	default:
+		if h.ClientID == "" {
+			return errors.New("authgate: client_id is required with an external issuer")
+		}
+		cfg.Provider = &gate.OIDCProvider{
+			IssuerURL:    issuer,
+			ClientID:     repl.ReplaceKnown(h.ClientID, ""),
+			ClientSecret: repl.ReplaceKnown(h.ClientSecret, ""),
+			HTTPClient:   &http.Client{Timeout: 15 * time.Second},
+		}
+	}
+
+	for i, s := range h.CookieSecrets {
+		v := repl.ReplaceKnown(s, "")
+		if len(v) < 32 {
+			return fmt.Errorf("authgate: cookie_secret %d: must be at least 32 characters", i+1)
+		}
+		cfg.CookieSecrets = append(cfg.CookieSecrets, []byte(v))
+	}
+	if len(cfg.CookieSecrets) == 0 {
+		if app != nil {
+			cfg.CookieSecrets = app.secrets
+		} else {
+			secret := make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				return err
+			}
+			cfg.CookieSecrets = [][]byte{secret}
+			h.logger.Warn("authgate: no cookie_secret and no gatehouse app; sessions will not survive a restart and will not be shared between instances")
+		}
+	}
+	if app != nil {
+		cfg.UI = app.renderer
+	} else if cfg.UI, err = ui.New(ui.Branding{}, ""); err != nil {
+		return err
+	}
+	if h.gate, err = gate.New(cfg); err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
+	return nil
+}
+
+// mergeHeaders applies the configured claim→header changes to the
+// defaults.
+func mergeHeaders(changes map[string]string) ([]gate.HeaderMapping, error) {
+	out := slices.Clone(gate.DefaultHeaders)
+	for claim, header := range changes {
+		if !slices.Contains(gate.KnownClaims, claim) {
+			return nil, fmt.Errorf("authgate: header: unknown claim %q (known: %s)", claim, strings.Join(gate.KnownClaims, ", "))
+		}
+		i := slices.IndexFunc(out, func(m gate.HeaderMapping) bool { return m.Claim == claim })
+		switch {
+		case header == "" && i >= 0:
+			out = slices.Delete(out, i, i+1)
+		case header == "":
+		case i >= 0:
+			out[i].Header = header
+		default:
+			out = append(out, gate.HeaderMapping{Claim: claim, Header: header})
+		}
+	}
+	return out, nil
+}
+
+// ServeHTTP gates the request.
+func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	origin, ok := h.origin(r)
+	if !ok {
+		return caddyhttp.Error(http.StatusInternalServerError,
+			fmt.Errorf("authgate: the request host %q is not one of this server's site addresses; set origin", r.Host))
+	}
+	id := h.gate.Handle(w, r, origin)
+	if id == nil {
+		return nil
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", id.Subject)
+	for _, claim := range gate.KnownClaims {
+		if v := id.Claim(claim); v != "" {
+			repl.Set("http.auth.user."+claim, v)
+		}
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// origin returns the site's origin. Without a configured one it comes from
+// the request, but only when the Host matches a host matcher of the
+// server's routes: Caddy routed the request there because of that Host, so
+// it names one of our sites. A catch-all site cannot vouch for Host, and
+// an attacker-chosen Host must never become a redirect_uri or audience.
+func (h *AuthGate) origin(r *http.Request) (string, bool) {
+	if h.Origin != "" {
+		return strings.TrimSuffix(h.Origin, "/"), true
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	if _, ok := h.trusted.Load(r.Host); ok {
+		return scheme + "://" + r.Host, true
+	}
+	if !hostMatchesSite(r) {
+		return "", false
+	}
+	h.trusted.Store(r.Host, true)
+	return scheme + "://" + r.Host, true
+}
+
+func hostMatchesSite(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	if !ok {
+		return false
+	}
+	for _, route := range srv.Routes {
+		for _, set := range route.MatcherSets {
+			for _, m := range set {
+				var hm caddyhttp.MatchHost
+				switch v := m.(type) {
+				case caddyhttp.MatchHost:
+					hm = v
+				case *caddyhttp.MatchHost:
+					hm = *v
+				default:
+					continue
+				}
+				if match, err := hm.MatchWithError(r); err == nil && match {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*AuthGate)(nil)
+	_ caddyhttp.MiddlewareHandler = (*AuthGate)(nil)
+)
