@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -332,7 +333,21 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 	t.Helper()
 	l := httptest.NewUnstartedServer(nil)
 	issuer := "http://localhost:" + strings.Split(l.Listener.Addr().String(), ":")[1]
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ext.db"))
+	srv, _, _ := newCoreIssuer(t, issuer, []*authserver.Client{{
+		ID: "gate-ext", Type: authserver.FirstParty, SecretHashes: []string{authserver.HashClientSecret("ext-secret")},
+		RedirectURIs: []string{gateRedirect},
+	}})
+	l.Config.Handler = srv
+	l.Start()
+	t.Cleanup(l.Close)
+	return issuer
+}
+
+// newCoreIssuer builds the authorization server core on its own store,
+// outside Caddy, with the user erin and the given clients.
+func newCoreIssuer(t testing.TB, issuer string, clients []*authserver.Client) (*authserver.Server, *token.KeyManager, store.Store) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,10 +368,7 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := authserver.NewStaticClients([]*authserver.Client{{
-		ID: "gate-ext", Type: authserver.FirstParty, SecretHashes: []string{authserver.HashClientSecret("ext-secret")},
-		RedirectURIs: []string{gateRedirect},
-	}}, authserver.SupportedScopes)
+	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,16 +377,13 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 		t.Fatal(err)
 	}
 	srv, err := authserver.New(authserver.Config{
-		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: clients, UI: renderer,
+		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: static, UI: renderer,
 		CookieSecrets: [][]byte{[]byte("external-issuer-cookie-secret-0123456789")},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Config.Handler = srv
-	l.Start()
-	t.Cleanup(l.Close)
-	return issuer
+	return srv, keys, st
 }
 
 func decodeJSON(t *testing.T, resp *http.Response, v any) {

@@ -45,9 +45,39 @@ var (
 	ErrMalformedHash = errors.New("identity: malformed argon2id hash")
 )
 
+// checkCost bounds m, t and p. Argon2 needs m >= 8*p KiB (RFC 9106 §3.1).
+func checkCost(p Argon2idParams) error {
+	switch {
+	case p.Parallelism < 1 || p.Parallelism > maxParallelism:
+		return fmt.Errorf("parallelism %d out of range 1..%d", p.Parallelism, maxParallelism)
+	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > maxMemoryKiB:
+		return fmt.Errorf("memory %d KiB out of range %d..%d", p.Memory, 8*uint32(p.Parallelism), maxMemoryKiB)
+	case p.Iterations < 1 || p.Iterations > maxIterations:
+		return fmt.Errorf("iterations %d out of range 1..%d", p.Iterations, maxIterations)
+	}
+	return nil
+}
+
+// Validate reports whether p is within what ParsePasswordHash accepts.
+func (p Argon2idParams) Validate() error {
+	if err := checkCost(p); err != nil {
+		return fmt.Errorf("identity: %w", err)
+	}
+	if p.SaltLength < 8 || p.KeyLength < 16 || p.KeyLength > maxKeyLength {
+		return fmt.Errorf("identity: want a salt of at least 8 bytes and a key of 16..%d bytes", maxKeyLength)
+	}
+	return nil
+}
+
 // HashPassword returns an argon2id PHC string for password:
 // $argon2id$v=19$m=<KiB>,t=<iterations>,p=<parallelism>$<salt>$<hash>.
+// Parameters that ParsePasswordHash would refuse are refused up front, so
+// a mistyped cost neither panics in argon2 (t=0, p=0) nor burns gigabytes
+// or minutes before failing.
 func HashPassword(password string, p Argon2idParams) (string, error) {
+	if err := p.Validate(); err != nil {
+		return "", err
+	}
 	salt := make([]byte, p.SaltLength)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -76,11 +106,18 @@ func ParsePasswordHash(phc string) (*PasswordHash, error) {
 		return nil, fmt.Errorf("%w: unsupported version %q", ErrMalformedHash, parts[2])
 	}
 	var p Argon2idParams
+	seen := map[string]bool{}
 	for _, kv := range strings.Split(parts[3], ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return nil, fmt.Errorf("%w: bad parameter %q", ErrMalformedHash, kv)
 		}
+		// The PHC string format allows each parameter once; a repeat
+		// would make the string ambiguous.
+		if seen[k] {
+			return nil, fmt.Errorf("%w: repeated parameter %q", ErrMalformedHash, k)
+		}
+		seen[k] = true
 		n, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
 			return nil, fmt.Errorf("%w: bad parameter %q", ErrMalformedHash, kv)
@@ -99,13 +136,8 @@ func ParsePasswordHash(phc string) (*PasswordHash, error) {
 			return nil, fmt.Errorf("%w: unknown parameter %q", ErrMalformedHash, k)
 		}
 	}
-	switch {
-	case p.Memory < 8*uint32(max(p.Parallelism, 1)) || p.Memory > maxMemoryKiB:
-		return nil, fmt.Errorf("%w: memory %d KiB out of range", ErrMalformedHash, p.Memory)
-	case p.Iterations < 1 || p.Iterations > maxIterations:
-		return nil, fmt.Errorf("%w: iterations %d out of range", ErrMalformedHash, p.Iterations)
-	case p.Parallelism < 1:
-		return nil, fmt.Errorf("%w: parallelism must be at least 1", ErrMalformedHash)
+	if err := checkCost(p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformedHash, err)
 	}
 	enc := base64.RawStdEncoding
 	salt, err := enc.DecodeString(parts[4])

@@ -41,21 +41,21 @@ type StaticDirectory struct {
 func NewStaticDirectory(users []*User) (*StaticDirectory, error) {
 	d := &StaticDirectory{byID: map[string]*User{}, byName: map[string]*User{}}
 	for _, u := range users {
-		if u.Username == "" {
+		if nameKey(u.Username) == "" {
 			return nil, fmt.Errorf("user without a username")
 		}
 		if u.ID == "" {
 			return nil, fmt.Errorf("user %q: empty id", u.Username)
 		}
-		if _, dup := d.byID[u.ID]; dup {
-			return nil, fmt.Errorf("user %q: duplicate id %q", u.Username, u.ID)
+		if other, dup := d.byID[u.ID]; dup {
+			return nil, fmt.Errorf("user %q: id %q already used by user %q", u.Username, u.ID, other.Username)
 		}
 		d.byID[u.ID] = u
 		for _, name := range []string{u.Username, u.Email} {
-			if name == "" {
+			key := nameKey(name)
+			if key == "" {
 				continue
 			}
-			key := strings.ToLower(name)
 			if other, dup := d.byName[key]; dup && other != u {
 				return nil, fmt.Errorf("user %q: username or email %q already used by user %q", u.Username, name, other.Username)
 			}
@@ -65,8 +65,13 @@ func NewStaticDirectory(users []*User) (*StaticDirectory, error) {
 	return d, nil
 }
 
+// nameKey is how usernames and emails are compared. Indexing and lookup
+// share it so that a name configured with stray spaces is still found,
+// and " alice" and "alice" count as duplicates.
+func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
 func (d *StaticDirectory) UserByUsername(name string) (*User, bool) {
-	u, ok := d.byName[strings.ToLower(strings.TrimSpace(name))]
+	u, ok := d.byName[nameKey(name)]
 	return u, ok
 }
 

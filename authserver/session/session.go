@@ -65,6 +65,11 @@ func NewCodec(maxAge time.Duration, keys ...KeyPair) (*Codec, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("session: at least one key pair is required")
 	}
+	// securecookie counts whole seconds and treats 0 as "never expires",
+	// so a sub-second maxAge would silently disable the expiry check.
+	if maxAge < time.Second {
+		return nil, fmt.Errorf("session: maxAge %v is below one second", maxAge)
+	}
 	c := &Codec{maxAge: maxAge}
 	for i, k := range keys {
 		if len(k.Hash) < 32 || len(k.Block) != 32 {
