@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -35,7 +36,7 @@ func cheapHash(t testing.TB, password string) string {
 // and an external OpenID Connect provider.
 type gateLab struct {
 	*instance
-	site2    string // a second gated site sharing the cookie keys
+	site2    string // a second gated site sharing the cookie keys, with short session lifetimes
 	extSite  string // a site gated by the external provider
 	echo     *echoUpstream
 	external string // the external issuer
@@ -144,6 +145,8 @@ https://localhost:%[4]d {
 https://localhost:%[5]d {
 	tls internal
 	authgate {
+		session_idle 2s
+		session_lifetime 5s
 		%[7]s
 	}
 	reverse_proxy %[6]s
@@ -390,5 +393,43 @@ func decodeJSON(t *testing.T, resp *http.Response, v any) {
 	t.Helper()
 	if err := jsonDecode(resp, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGateSessionExpiry: a gate session ends after its idle lifetime
+// without requests, and after its absolute lifetime however active.
+func TestGateSessionExpiry(t *testing.T) {
+	lab := startGateLab(t, t.TempDir(), [4]int{freePort(t), freePort(t), freePort(t), freePort(t)}, "")
+	status := func(b *browser) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, lab.site2+"/", nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	idle := lab.signIn(t, lab.site2, "alice")
+	if st := status(idle); st != http.StatusOK {
+		t.Fatalf("fresh session: %d", st)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if st := status(idle); st != http.StatusUnauthorized {
+		t.Errorf("after 2.5 s idle (idle lifetime 2 s): %d, want 401", st)
+	}
+
+	active := lab.signIn(t, lab.site2, "alice")
+	start := time.Now()
+	for time.Since(start) < 4500*time.Millisecond {
+		if st := status(active); st != http.StatusOK {
+			t.Fatalf("active session ended early, after %v: %d", time.Since(start), st)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(time.Until(start.Add(5500 * time.Millisecond)))
+	if st := status(active); st != http.StatusUnauthorized {
+		t.Errorf("after the 5 s absolute lifetime: %d, want 401", st)
 	}
 }
