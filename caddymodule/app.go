@@ -74,10 +74,14 @@ type App struct {
 	Clients []*ClientConfig `json:"clients,omitempty"`
 	// UI brands the login and consent pages.
 	UI *UIConfig `json:"ui,omitempty"`
+	// Registration configures dynamic client registration (RFC 7591) at
+	// /register. Default: off.
+	Registration *RegistrationConfig `json:"registration,omitempty"`
 
 	server      *authserver.Server
 	keys        *token.KeyManager
 	gateClients *authserver.GateClients
+	registry    *authserver.ClientRegistry // static clients, then stored ones
 	revocations *revocation.Watcher
 	secrets     [][]byte
 	renderer    *ui.Renderer
@@ -182,9 +186,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
+	// Clients created at run time (admin API, dynamic registration) are
+	// kept in the store and served after the static ones.
+	a.registry = authserver.NewClientRegistry(static, a.store, authserver.SupportedScopes, authserver.ClientRegistryOptions{})
+	registration, err := a.registration(repl)
+	if err != nil {
+		return err
+	}
 	// Gates in this Caddy sign users in through their own first-party
 	// client, registered at run time (see authgate).
-	a.gateClients = authserver.NewGateClients(static)
+	a.gateClients = authserver.NewGateClients(a.registry)
 
 	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
 	if err := a.revocations.Poll(ctx); err != nil {
@@ -218,7 +229,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
 			Session:          time.Duration(a.SessionLifetime),
 		},
-		Logger: ctx.Slogger(),
+		Logger:       ctx.Slogger(),
+		Registration: registration,
 	})
 	if err != nil {
 		return errorf("%v", err)
@@ -345,6 +357,14 @@ func (a *App) Stop() error {
 		a.stopGC()
 		<-a.gcDone
 	}
+	if a.server != nil {
+		// Back-channel logouts in flight get a moment to be delivered.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.server.Shutdown(ctx); err != nil {
+			a.logger.Warn("back-channel logouts abandoned at shutdown", zap.Error(err))
+		}
+	}
 	return nil
 }
 
@@ -390,6 +410,9 @@ func (a *App) collectGarbage(ctx context.Context) {
 
 // Server returns the provisioned authorization server.
 func (a *App) Server() *authserver.Server { return a.server }
+
+// ClientRegistry returns the app's clients: static, then stored ones.
+func (a *App) ClientRegistry() *authserver.ClientRegistry { return a.registry }
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("gatehouse: "+format, args...)
