@@ -55,6 +55,7 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		Issuer:   c.Issuer,
 		Source:   SourceBearer,
 		grantID:  c.GrantID,
+		tokenID:  c.JWTID,
 	}
 	if g.revoked(id) {
 		return nil, token.ErrInvalidSignature
@@ -63,12 +64,14 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	return id, nil
 }
 
-// revoked reports whether the grant or issuer session behind id has been
-// revoked at the issuer (same-Caddy issuer only).
+// revoked reports whether the grant or issuer session behind id, or the
+// access token itself (RFC 7009 revocation), has been revoked at the
+// issuer (same-Caddy issuer only).
 func (g *Gate) revoked(id *Identity) bool {
 	w := g.cfg.Revocations
 	if w == nil {
 		return false
 	}
-	return w.Revoked(store.RevokedGrant, id.grantID) || w.Revoked(store.RevokedSession, id.sessionID)
+	return w.Revoked(store.RevokedGrant, id.grantID) || w.Revoked(store.RevokedSession, id.sessionID) ||
+		w.Revoked(store.RevokedToken, id.tokenID)
 }
