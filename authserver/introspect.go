@@ -47,7 +47,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.clientEndpointError(w, r, "introspection", nil, formError(err))
 		return
 	}
-	client, oerr := s.authenticateClient(r, form)
+	client, oerr := s.authenticateClient(w, r, form)
 	if oerr != nil {
 		s.clientEndpointError(w, r, "introspection", nil, oerr)
 		return
@@ -181,7 +181,7 @@ func (s *Server) clientEndpointError(w http.ResponseWriter, r *http.Request, end
 	if client != nil {
 		clientID = client.ID
 	}
-	if err.Code == "server_error" || err.Code == "temporarily_unavailable" {
+	if err.Code == "server_error" {
 		s.log.ErrorContext(r.Context(), endpoint+" request failed", "client_id", clientID, "error", err.Error())
 	} else {
 		s.log.InfoContext(r.Context(), endpoint+" request rejected", "client_id", clientID, "error", err.Code, "reason", err.Description)

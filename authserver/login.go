@@ -124,6 +124,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, known := s.cfg.Users.UserByUsername(username)
+	// Brute-force defence (throttle.go): a waiting account or address is
+	// refused before the password is looked at.
+	subject, ip := loginSubject(username, u, known), ClientIP(r)
+	if ok, wait := s.logins.admit(subject, ip, s.now()); !ok {
+		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
+		return
+	}
+	result := attemptAbandoned
+	defer func() {
+		lockedSubject, lockedIP := s.logins.done(subject, ip, result, s.now())
+		s.logLoginLock(r, username, lockedSubject, lockedIP)
+	}()
 	var hash *identity.PasswordHash
 	if known {
 		hash = u.Password
@@ -134,10 +146,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, r.Context().Err()) && err != nil {
 			return // the client went away
 		}
+		result = attemptFailed
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client))
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "The username or password is incorrect.", http.StatusUnauthorized)
 		return
 	}
+	result = attemptSucceeded
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)

@@ -51,7 +51,7 @@ type Registration struct {
 	// Clients stores the registered clients. Required unless off.
 	Clients *ClientRegistry
 	// ClientIP returns the IP address of the client making a request.
-	// Default: the host of r.RemoteAddr. Behind a trusted proxy the host
+	// Default: ClientIP (WithClientIP, else r.RemoteAddr). Behind a trusted proxy the host
 	// supplies the real client address. Anonymous registrations are
 	// counted per IPv4 address or IPv6 /64.
 	ClientIP func(r *http.Request) string
@@ -101,7 +101,7 @@ func newRegistrar(cfg Registration) (*registrar, error) {
 		}
 	}
 	if cfg.ClientIP == nil {
-		reg.cfg.ClientIP = remoteIP
+		reg.cfg.ClientIP = ClientIP
 	}
 	burst, interval := cfg.RateBurst, cfg.RateInterval
 	if burst <= 0 {
@@ -596,15 +596,6 @@ func (o jsonObject) strs(name string) ([]string, error) {
 		return nil, fmt.Errorf("%s: must be an array of strings", name)
 	}
 	return v, nil
-}
-
-// remoteIP is the host of r.RemoteAddr.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // rateLimitKey counts an IPv6 address by its /64, the block one host

@@ -38,7 +38,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.clientEndpointError(w, r, "revocation", nil, formError(err))
 		return
 	}
-	client, oerr := s.authenticateClient(r, form)
+	client, oerr := s.authenticateClient(w, r, form)
 	if oerr != nil {
 		s.clientEndpointError(w, r, "revocation", nil, oerr)
 		return

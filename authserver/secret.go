@@ -81,3 +81,18 @@ func (c *Client) VerifySecret(ctx context.Context, hasher *identity.Hasher, secr
 	}
 	return false
 }
+
+// hasChosenSecret reports whether one of the client's secrets was chosen
+// by an operator (an argon2id hash) rather than generated with 256 random
+// bits. Only such secrets can be guessed, so only such clients are
+// throttled per client: a per-client lock on a generated secret would
+// protect nothing and let anyone who knows the public client_id lock the
+// client out.
+func (c *Client) hasChosenSecret() bool {
+	for _, s := range c.secrets {
+		if s.argon != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -77,6 +77,12 @@ type Config struct {
 	// Registration configures dynamic client registration (RFC 7591,
 	// RFC 7592; register.go). Off when its Policy is empty.
 	Registration Registration
+	// LoginThrottle and ClientThrottle slow down password guessing at the
+	// login form and secret guessing at client authentication (token,
+	// introspection and revocation endpoints); zero fields take
+	// DefaultLoginThrottle and DefaultClientThrottle (throttle.go).
+	LoginThrottle  Throttle
+	ClientThrottle Throttle
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -98,6 +104,8 @@ type Server struct {
 	registrar *registrar
 	// backchannel delivers back-channel logout tokens (backchannel.go).
 	backchannel *backchannelSender
+	// logins and clientAuths count failures (throttle.go).
+	logins, clientAuths *throttle
 }
 
 // New validates cfg and builds a Server.
@@ -172,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.backchannel = newBackchannelSender(cfg.Logger)
 	if s.registrar, err = newRegistrar(cfg.Registration); err != nil {
+		return nil, err
+	}
+	if err := s.newThrottles(); err != nil {
 		return nil, err
 	}
 	s.routes()

@@ -49,7 +49,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, nil, formError(err))
 		return
 	}
-	client, oerr := s.authenticateClient(r, form)
+	client, oerr := s.authenticateClient(w, r, form)
 	if oerr != nil {
 		s.tokenError(w, r, nil, oerr)
 		return
@@ -109,7 +109,13 @@ func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Clie
 // (client_secret_basic), form fields (client_secret_post), or a bare
 // client_id for public clients (none). Using two methods at once is an
 // error (RFC 6749 §2.3).
-func (s *Server) authenticateClient(r *http.Request, form url.Values) (*Client, *oautherr.Error) {
+//
+// Secret guessing is throttled (throttle.go) per client IP and, for
+// clients whose secrets an operator chose, per client: failures with an
+// unknown client_id or a wrong secret count; a request that must wait is
+// answered 429 before any secret is checked. Requests without a secret
+// (public clients) are not throttled: they guess nothing.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*Client, *oautherr.Error) {
 	id, secret, basic, err := basicCredentials(r)
 	if err != nil {
 		return nil, oautherr.InvalidClient("malformed Basic authorization header")
@@ -128,23 +134,49 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*Client, 
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
 	client, lerr := s.clientFor(r.Context(), id)
-	if errors.Is(lerr, ErrUnknownClient) {
-		return nil, oautherr.InvalidClient("client authentication failed")
-	} else if lerr != nil {
+	if lerr != nil && !errors.Is(lerr, ErrUnknownClient) {
 		return nil, oautherr.ServerError("client lookup failed").WithCause(lerr)
 	}
-	if client.Type.Public() {
+	if client != nil && client.Type.Public() {
 		if basic || secret != "" {
 			return nil, oautherr.InvalidClient("this app is public and must not authenticate with a secret")
 		}
 		return client, nil
 	}
 	if secret == "" {
+		if client == nil {
+			return nil, oautherr.InvalidClient("client authentication failed")
+		}
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
-	if !client.VerifySecret(r.Context(), s.cfg.Hasher, secret) {
+	subject, ip := "", ClientIP(r)
+	if client != nil && client.hasChosenSecret() {
+		subject = "client:" + client.ID
+	}
+	if ok, wait := s.clientAuths.admit(subject, ip, s.now()); !ok {
+		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", retryAfter(wait))
+		return nil, errClientThrottled(w, wait)
+	}
+	result := attemptFailed
+	defer func() {
+		lockedSubject, lockedIP := s.clientAuths.done(subject, ip, result, s.now())
+		if lockedSubject {
+			s.log.WarnContext(r.Context(), "too many failed client authentications; client locked", "client_id", id, "lockout", s.clientAuths.cfg.Lockout.String())
+		}
+		if lockedIP {
+			s.log.WarnContext(r.Context(), "too many failed client authentications; address locked", "client_ip", ip, "lockout", s.clientAuths.cfg.Lockout.String())
+		}
+	}()
+	if client == nil {
 		return nil, oautherr.InvalidClient("client authentication failed")
 	}
+	if !client.VerifySecret(r.Context(), s.cfg.Hasher, secret) {
+		if r.Context().Err() != nil {
+			result = attemptAbandoned
+		}
+		return nil, oautherr.InvalidClient("client authentication failed")
+	}
+	result = attemptSucceeded
 	return client, nil
 }
 

@@ -77,6 +77,10 @@ type App struct {
 	// Registration configures dynamic client registration (RFC 7591) at
 	// /register. Default: off.
 	Registration *RegistrationConfig `json:"registration,omitempty"`
+	// LoginThrottle and ClientAuthThrottle slow down password and client
+	// secret guessing. On by default (see ThrottleConfig).
+	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
+	ClientAuthThrottle *ThrottleConfig `json:"client_auth_throttle,omitempty"`
 
 	server      *authserver.Server
 	keys        *token.KeyManager
@@ -229,8 +233,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
 			Session:          time.Duration(a.SessionLifetime),
 		},
-		Logger:       ctx.Slogger(),
-		Registration: registration,
+		Logger:         ctx.Slogger(),
+		Registration:   registration,
+		LoginThrottle:  a.LoginThrottle.throttle(),
+		ClientThrottle: a.ClientAuthThrottle.throttle(),
 	})
 	if err != nil {
 		return errorf("%v", err)

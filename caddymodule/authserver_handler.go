@@ -44,6 +44,9 @@ func (h *AuthServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, ne
 	if !h.server.Owns(r) {
 		return next.ServeHTTP(w, r)
 	}
+	// The core throttles and rate-limits by the client IP Caddy
+	// determined, which honours the server's trusted_proxies.
+	r = r.WithContext(authserver.WithClientIP(r.Context(), caddyClientIP(r)))
 	h.server.ServeHTTP(w, r)
 	return nil
 }

@@ -32,6 +32,13 @@ func init() {
 //		refresh_token_max_lifetime <duration>
 //		session_lifetime <duration>
 //		registration off|open|token <initial_access_token>...
+//		login_throttle|client_auth_throttle off
+//		login_throttle|client_auth_throttle {
+//			max_failures <n>
+//			max_failures_per_ip <n>
+//			lockout <duration>
+//			backoff <duration>|off
+//		}
 //		revocation_poll_interval <duration>
 //		ui {
 //			product_name <name>
@@ -123,6 +130,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "session_lifetime":
 			if err := durationArg(d, &app.SessionLifetime); err != nil {
 				return nil, err
+			}
+		case "login_throttle", "client_auth_throttle":
+			tc, err := parseThrottle(d)
+			if err != nil {
+				return nil, err
+			}
+			if key == "login_throttle" {
+				app.LoginThrottle = tc
+			} else {
+				app.ClientAuthThrottle = tc
 			}
 		case "registration":
 			rc, err := parseRegistration(d)
