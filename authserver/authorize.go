@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -39,6 +41,18 @@ func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt
 // maxParamLength bounds free-form parameters (state, nonce, login_hint):
 // they are sealed into URLs and echoed to clients.
 const maxParamLength = 1024
+
+// isParamText reports whether a free-form parameter can be carried and
+// echoed unchanged: at most maxParamLength bytes of valid UTF-8 without
+// control characters. JSON (the sealed request, ID tokens) would replace
+// invalid UTF-8, so a client would get back a state or nonce other than
+// the one it sent (found by FuzzAuthorizeRequest).
+func isParamText(s string) bool {
+	if len(s) > maxParamLength || !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}
 
 // handleAuthorize is the authorization endpoint (RFC 6749 §3.1, §4.1.1;
 // OIDC Core §3.1.2.1). GET and POST are both supported (OIDC Core
@@ -100,9 +114,9 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 
 	// 2. Everything else is reported to the verified redirect URI.
 	ar.State = form.Get("state")
-	if len(ar.State) > maxParamLength {
+	if !isParamText(ar.State) {
 		ar.State = ""
-		return ar, client, oautherr.InvalidRequest("state is longer than %d characters", maxParamLength)
+		return ar, client, oautherr.InvalidRequest("state must be printable UTF-8 of at most %d bytes", maxParamLength)
 	}
 	if dup != nil {
 		return ar, client, oautherr.InvalidRequest("parameter %s is repeated", dup.name)
@@ -180,8 +194,8 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		ar.MaxAge = n
 	}
 	ar.Nonce, ar.LoginHint = form.Get("nonce"), form.Get("login_hint")
-	if len(ar.Nonce) > maxParamLength || len(ar.LoginHint) > maxParamLength {
-		return ar, client, oautherr.InvalidRequest("nonce or login_hint is longer than %d characters", maxParamLength)
+	if !isParamText(ar.Nonce) || !isParamText(ar.LoginHint) {
+		return ar, client, oautherr.InvalidRequest("nonce and login_hint must be printable UTF-8 of at most %d bytes", maxParamLength)
 	}
 	if res := form["resource"]; len(res) > 0 {
 		if len(res) > 8 {
@@ -201,7 +215,7 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 // URI without a fragment.
 func validateResource(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || len(raw) > maxParamLength {
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || !isParamText(raw) {
 		return errors.New("resource must be an absolute URI without a fragment")
 	}
 	return nil

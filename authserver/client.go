@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ClientType is one of the four Connected App types.
@@ -219,7 +220,7 @@ func (c *Client) AllowsGrant(gt string) bool {
 // for native public clients (RFC 8252 §7.1).
 func ValidateRedirectURI(raw string, public bool) error {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || !utf8.ValidString(raw) {
 		return fmt.Errorf("redirect URI %q is not a valid URI", raw)
 	}
 	if !u.IsAbs() {

@@ -126,8 +126,8 @@ func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logou
 		client, lr.ClientID = c, c.ID
 	}
 	lr.State = form.Get("state")
-	if len(lr.State) > maxParamLength {
-		return nil, nil, "", "The state parameter is too long."
+	if !isParamText(lr.State) {
+		return nil, nil, "", "The state parameter is too long or not printable text."
 	}
 	if ru := form.Get("post_logout_redirect_uri"); ru != "" {
 		if client != nil && slices.Contains(client.PostLogoutRedirectURIs, ru) {

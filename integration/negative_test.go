@@ -68,6 +68,8 @@ func TestAuthorizeRejects(t *testing.T) {
 		{name: "non-numeric max_age", change: func(v url.Values) { v.Set("max_age", "soon") }, wantError: "invalid_request"},
 		{name: "huge state", change: func(v url.Values) { v.Set("state", strings.Repeat("s", 5000)) }, wantError: "invalid_request", wantState: "-"},
 		{name: "huge nonce", change: func(v url.Values) { v.Set("nonce", strings.Repeat("n", 5000)) }, wantError: "invalid_request"},
+		{name: "state not UTF-8", change: func(v url.Values) { v.Set("state", "s\x9d") }, wantError: "invalid_request", wantState: "-"},
+		{name: "nonce with a control character", change: func(v url.Values) { v.Set("nonce", "n\x00") }, wantError: "invalid_request"},
 		{name: "request object", change: func(v url.Values) { v.Set("request", "eyJhbGciOiJub25lIn0.e30.") }, wantError: "request_not_supported"},
 		{name: "request_uri", change: func(v url.Values) { v.Set("request_uri", "https://evil.example/r") }, wantError: "request_uri_not_supported"},
 		{name: "fragment response_mode", change: func(v url.Values) { v.Set("response_mode", "fragment") }, wantError: "invalid_request"},

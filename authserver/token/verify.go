@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -183,6 +184,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string, claims any) error {
 		}
 	}
 
+	if err := exactClaimNames(payload, claims); err != nil {
+		return err
+	}
 	var rc registeredClaims
 	if err := json.Unmarshal(payload, &rc); err != nil {
 		return fmt.Errorf("%w: claims are not a valid JWT claims set", ErrMalformed)
@@ -261,6 +265,63 @@ func trimApplication(s string) string {
 	const p = "application/"
 	if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
 		return s[len(p):]
+	}
+	return s
+}
+
+// registeredNames are the claims Verify checks, plus sub and jti.
+var registeredNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"}
+
+// exactClaimNames refuses a claims set with a member name that
+// encoding/json would take for a claim of a different case ("ISS" or
+// "aUd" for iss or aud): JSON names are case-sensitive (RFC 7519 §4,
+// RFC 8259 §4), and Verify must never check one member while the caller
+// reads another (found by FuzzVerifyClaims). dst's json tags name the
+// caller's claims.
+func exactClaimNames(payload []byte, dst any) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &members); err != nil {
+		return fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	known := append(registeredNames[:len(registeredNames):len(registeredNames)], jsonNames(dst)...)
+	for name := range members {
+		for _, k := range known {
+			if name != k && strings.EqualFold(name, k) {
+				return fmt.Errorf("%w: claim name %q differs from %q only in case", ErrMalformed, truncateName(name), k)
+			}
+		}
+	}
+	return nil
+}
+
+// jsonNames lists the json names of the fields of the struct dst points
+// to (none for maps and other types).
+func jsonNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case name == "":
+			names = append(names, f.Name)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func truncateName(s string) string {
+	if len(s) > 32 {
+		return s[:32]
 	}
 	return s
 }
