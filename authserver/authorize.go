@@ -60,7 +60,9 @@ func isParamText(s string) bool {
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ar, client, oerr := s.parseAuthorizeRequest(w, r)
 	if oerr != nil {
-		if ar == nil || oerr.NoRedirect {
+		// A dynamically registered client's errors are shown, not
+		// redirected: see silentError (RFC 9700 §4.18).
+		if ar == nil || oerr.NoRedirect || client.Dynamic {
 			s.log.InfoContext(r.Context(), "authorization request rejected", "error", oerr.Code, "reason", oerr.Description)
 			s.renderOAuthError(w, r, oerr)
 			return
@@ -234,7 +236,7 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest
 	}
 	if sess == nil {
 		if ar.hasPrompt("none") {
-			s.redirectError(w, r, ar, oautherr.LoginRequired("the user is not signed in"))
+			s.silentError(w, r, ar, client, oautherr.LoginRequired("the user is not signed in"))
 			return
 		}
 		s.redirectToPage(w, r, "/login", ar)
@@ -247,7 +249,7 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest
 	}
 	if need {
 		if ar.hasPrompt("none") {
-			s.redirectError(w, r, ar, oautherr.ConsentRequired("the user has not granted this app access"))
+			s.silentError(w, r, ar, client, oautherr.ConsentRequired("the user has not granted this app access"))
 			return
 		}
 		s.redirectToPage(w, r, "/consent", ar)
@@ -348,6 +350,20 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 	}
 	s.log.InfoContext(r.Context(), "authorization code issued", "client_id", client.ID, "sub", sess.Subject, "scope", joinScopes(ar.Scopes))
 	s.redirectToClient(w, r, ar, url.Values{"code": {raw}})
+}
+
+// silentError answers a request that failed without the user doing
+// anything (prompt=none). A dynamically registered client's redirect URI
+// was chosen by whoever registered it, so rather than let anyone bounce
+// browsers off the issuer to any site without a click (RFC 9700 §4.18),
+// such clients get the error page; other clients get the redirect.
+func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, err *oautherr.Error) {
+	if client.Dynamic {
+		s.log.InfoContext(r.Context(), "authorization request failed; not redirected to a registered-by-anyone client", "client_id", ar.ClientID, "error", err.Code)
+		s.renderOAuthError(w, r, err)
+		return
+	}
+	s.redirectError(w, r, ar, err)
 }
 
 // redirectError sends an error to the verified redirect URI with state and

@@ -78,6 +78,10 @@ type Client struct {
 	// BackchannelLogoutURI receives a logout token when a session in
 	// which the client got tokens ends (OIDC Back-Channel Logout §2.2).
 	BackchannelLogoutURI string
+	// Dynamic clients registered themselves (RFC 7591): nobody vetted
+	// their redirect URIs, so errors are redirected to them only after
+	// the user has seen the consent page (RFC 9700 §4.18).
+	Dynamic bool
 
 	secrets []*clientSecret
 }

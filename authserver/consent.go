@@ -16,7 +16,7 @@ import (
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(w, r)
 	if err != nil {
-		s.renderStaleForm(w, r)
+		s.renderFormError(w, r, err)
 		return
 	}
 	sealed := form.Get("ar")

@@ -97,7 +97,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(w, r)
 	if err != nil {
-		s.renderStaleForm(w, r)
+		s.renderFormError(w, r, err)
 		return
 	}
 	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))

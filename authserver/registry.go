@@ -197,6 +197,7 @@ func (r *ClientRegistry) toClient(rec store.Client) (*Client, error) {
 		Scopes:                        rec.Scopes, LogoURI: rec.LogoURI, ClientURI: rec.ClientURI, PolicyURI: rec.PolicyURI, TOSURI: rec.TOSURI,
 		GrantTypes: rec.GrantTypes, IDTokenSigningAlg: rec.IDTokenSigningAlg,
 		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
+		Dynamic: rec.Dynamic,
 	}
 	if err := c.Prepare(r.scopes); err != nil {
 		return nil, err

@@ -106,6 +106,9 @@ type Server struct {
 	backchannel *backchannelSender
 	// logins and clientAuths count failures (throttle.go).
 	logins, clientAuths *throttle
+	// hsts: send Strict-Transport-Security (https issuers not on a
+	// loopback host, which would pin every local port to https).
+	hsts bool
 }
 
 // New validates cfg and builds a Server.
@@ -146,6 +149,7 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
+		hsts:    iss.Scheme == "https" && !isLoopbackHost(iss.Hostname()),
 	}
 	var sessionKeys, requestKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {
@@ -259,6 +263,12 @@ func (s *Server) Owns(r *http.Request) bool { return s.paths[r.URL.Path] }
 // ServeHTTP serves the authorization server's routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if s.hsts {
+		// The issuer is https only: browsers that saw it once never try
+		// plain http again (RFC 6797), so a network attacker cannot strip
+		// TLS from a later visit to the login page.
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

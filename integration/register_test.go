@@ -126,10 +126,12 @@ func TestDynamicRegistration(t *testing.T) {
 	if st != http.StatusOK || r.RefreshToken == "" || r.RefreshToken == tok.RefreshToken {
 		t.Errorf("refresh: %d %+v", st, r)
 	}
-	// PKCE is required: the client is public.
+	// PKCE is required: the client is public. The error is shown, not
+	// redirected: nobody vetted a self-registered redirect URI (RFC 9700
+	// §4.18).
 	p := ai.newBrowser().authorize(cfg.AuthCodeURL("st"), "allow")
-	if p.callback == nil || p.callback.Query().Get("error") != "invalid_request" {
-		t.Errorf("authorization without PKCE: %+v", p.callback)
+	if p.callback != nil || p.last.status != http.StatusBadRequest || !strings.Contains(p.last.body, "must use PKCE") {
+		t.Errorf("authorization without PKCE: %+v, page %d", p.callback, p.last.status)
 	}
 
 	// Defaults: no grant or response types means the code flow only.

@@ -15,3 +15,6 @@ go test -count=1 -timeout 20m ./...
 
 echo "== race detector on the protocol core and stores"
 go test -count=1 -race -timeout 10m ./authserver/...
+
+echo "== fuzzing: every target for 3 s (SECURITY.md: run them longer)"
+./scripts/fuzz.sh 3s

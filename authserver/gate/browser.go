@@ -165,6 +165,8 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	// This URL carries the code and state: never pass it on as Referer.
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	q := r.URL.Query()
 	state := q.Get("state")
 	expired := func() {

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -33,6 +34,14 @@ var KnownClaims = []string{"sub", "preferred_username", "email", "email_verified
 func (g *Gate) stripHeaders(r *http.Request) {
 	for _, m := range g.headers {
 		r.Header.Del(m.Header)
+	}
+	// A Referer naming the gate's callback carries a login's code and
+	// state (clients that follow redirects send it on the next request);
+	// the upstream, its logs and Caddy's have no use for them.
+	if ref := r.Header.Get("Referer"); ref != "" {
+		if u, err := url.Parse(ref); err != nil || u.Path == g.cfg.CallbackPath {
+			r.Header.Del("Referer")
+		}
 	}
 }
 
