@@ -33,7 +33,7 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 		oe = oautherr.InvalidToken("the access token is invalid")
 	}
 	if err != nil && !errors.Is(err, errNoBearer) {
-		g.log.InfoContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
+		g.log.DebugContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
 	}
 	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe,
 		fmt.Sprintf("resource_metadata=%q", metadataURL(origin))))
