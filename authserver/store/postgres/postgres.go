@@ -69,6 +69,16 @@ type Config struct {
 	ConnectTimeout time.Duration
 }
 
+// Validate checks cfg as Open would, without connecting. The error never
+// quotes the DSN.
+func (c Config) Validate() error {
+	c, err := c.withDefaults()
+	if err == nil {
+		_, err = parseDSN(c.DSN)
+	}
+	return err
+}
+
 // withDefaults fills in zero values and checks the rest.
 func (c Config) withDefaults() (Config, error) {
 	if c.DSN == "" {
