@@ -118,7 +118,7 @@ func testConcurrentRevokeGrantDuringRotation(t *testing.T, stores []store.Store)
 // expired record is deleted, and counted, exactly once.
 func testConcurrentGarbageCollect(t *testing.T, stores []store.Store) {
 	ctx := t.Context()
-	const expired, live = 150, 10
+	const expired, live = 60, 5
 	for i := range expired + live {
 		exp := t0.Add(time.Duration(i) * time.Second)
 		if i >= expired {
@@ -135,7 +135,7 @@ func testConcurrentGarbageCollect(t *testing.T, stores []store.Store) {
 	errs := race(t, stores, func(ctx context.Context, s store.Store, _ int) error {
 		// Small batches, repeated until dry, make passes overlap.
 		for range 2 * expired {
-			n, err := s.GarbageCollect(ctx, gcAt, 10)
+			n, err := s.GarbageCollect(ctx, gcAt, 4)
 			if err != nil || n == 0 {
 				return err
 			}
