@@ -259,9 +259,12 @@ func (s *Server) needsLogin(ar *authRequest, sess *browserSession, now time.Time
 // needsConsent reports whether the user must see the consent page:
 // third-party apps only, when asked by prompt=consent, for offline_access
 // (OIDC Core §11), or when the request has scopes not granted before.
+// First-party apps are trusted with everything except offline_access,
+// which, as in Stytch Connected Apps, asks unless the app has
+// BypassConsentForOfflineAccess.
 func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *Client, sess *browserSession) (bool, error) {
 	if client.Type.Trusted() {
-		return false, nil
+		return slices.Contains(ar.Scopes, "offline_access") && !client.BypassConsentForOfflineAccess, nil
 	}
 	if ar.hasPrompt("consent") || slices.Contains(ar.Scopes, "offline_access") {
 		return true, nil

@@ -51,6 +51,14 @@ type Client struct {
 	// the client's secrets; several are accepted during rotation.
 	SecretHashes []string
 	RedirectURIs []string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser afterwards (OIDC RP-Initiated Logout 1.0 §3.1), matched
+	// exactly like redirect URIs.
+	PostLogoutRedirectURIs []string
+	// BypassConsentForOfflineAccess lets a first-party client obtain
+	// offline_access without the consent page, as in Stytch Connected
+	// Apps. First-party types only; see needsConsent.
+	BypassConsentForOfflineAccess bool
 	// Scopes the client may request. Empty means every supported scope.
 	Scopes    []string
 	LogoURI   string
@@ -66,6 +74,9 @@ type Client struct {
 	// defaults when non-zero.
 	AccessTokenLifetime  time.Duration
 	RefreshTokenLifetime time.Duration
+	// BackchannelLogoutURI receives a logout token when a session in
+	// which the client got tokens ends (OIDC Back-Channel Logout §2.2).
+	BackchannelLogoutURI string
 
 	secrets []*clientSecret
 }
@@ -142,6 +153,19 @@ func (c *Client) Prepare(supportedScopes []string) error {
 	for _, u := range c.RedirectURIs {
 		if err := ValidateRedirectURI(u, c.Type.Public()); err != nil {
 			return errf("redirect_uris", "%v", err)
+		}
+	}
+	if c.BypassConsentForOfflineAccess && !c.Type.Trusted() {
+		return errf("bypass_consent_for_offline_access", "only first-party clients may bypass consent")
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(u, c.Type.Public()); err != nil {
+			return errf("post_logout_redirect_uris", "%v", err)
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := ValidateBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+			return errf("backchannel_logout_uri", "%v", err)
 		}
 	}
 	for _, sc := range c.Scopes {

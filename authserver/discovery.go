@@ -30,6 +30,17 @@ type providerMetadata struct {
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported     bool `json:"claims_parameter_supported"`
+	// RFC 8414 §2 and RFC 7591 §3: present only when registration is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
+	// RFC 8414 §2 (RFC 7662, RFC 7009).
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpoint                        string   `json:"revocation_endpoint"`
+	RevocationEndpointAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	// OIDC RP-Initiated Logout §2.1 and Back-Channel Logout §2.1.
+	EndSessionEndpoint                string `json:"end_session_endpoint"`
+	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -48,9 +59,19 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
+			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "sid"},
 		PromptValuesSupported:                      []string{"none", "login", "consent", "select_account"},
 		AuthorizationResponseIssParameterSupported: true,
+		IntrospectionEndpoint:                      s.endpoint("/introspect"),
+		IntrospectionEndpointAuthMethodsSupported:  []string{"client_secret_basic", "client_secret_post", "none"},
+		RevocationEndpoint:                         s.endpoint("/revoke"),
+		RevocationEndpointAuthMethodsSupported:     []string{"client_secret_basic", "client_secret_post", "none"},
+		EndSessionEndpoint:                         s.endpoint("/logout"),
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+	}
+	if s.cfg.Registration.enabled() {
+		m.RegistrationEndpoint = s.endpoint("/register")
 	}
 	return json.MarshalIndent(m, "", "  ")
 }
@@ -77,18 +98,27 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 // mode is allowed.
 func (s *Server) corsHandler(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		if r.Header.Get("Origin") != "" {
-			hd.Set("Access-Control-Allow-Origin", "*")
-			hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-		}
-		if r.Method == http.MethodOptions {
-			hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-			hd.Set("Access-Control-Max-Age", "600")
-			w.WriteHeader(http.StatusNoContent)
+		if allowCORS(w, r, "GET, POST, OPTIONS", "WWW-Authenticate") {
 			return
 		}
 		h(w, r)
 	}
+}
+
+// allowCORS sets the CORS headers of a cookie-less endpoint and answers a
+// preflight request, reporting whether it did.
+func allowCORS(w http.ResponseWriter, r *http.Request, methods, expose string) (preflight bool) {
+	hd := w.Header()
+	if r.Header.Get("Origin") != "" {
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", expose)
+	}
+	if r.Method != http.MethodOptions {
+		return false
+	}
+	hd.Set("Access-Control-Allow-Methods", methods)
+	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	hd.Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }

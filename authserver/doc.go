@@ -11,6 +11,8 @@
 //	GET      /jwks.json                            discovery.go (RFC 7517)
 //	GET      /.well-known/openid-configuration     discovery.go (OIDC Discovery §4)
 //	GET      /.well-known/oauth-authorization-server  (RFC 8414 §3)
+//	POST     /register                             register.go (RFC 7591), unless registration is off
+//	GET|PUT|DELETE /register?client_id=            register.go (RFC 7592)
 //
 // Invariants:
 //   - Errors are redirected only to a redirect_uri that exactly matches one

@@ -88,6 +88,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "authorization code redeemed", "client_id", req.client.ID, "sub", code.Subject, "grant_id", grant.ID)
+	s.touchConsent(ctx, req.client, code.Subject, req.now)
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: user, grant: grant, scopes: code.Scopes, audience: audience,
 		nonce: code.Nonce, refreshToken: rawRefresh, now: req.now,

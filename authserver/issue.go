@@ -75,6 +75,11 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		if p.nonce != "" {
 			claims["nonce"] = p.nonce
 		}
+		// Back-Channel Logout §2.1: sid lets the client match a logout
+		// token to this session.
+		if sid := sessionSID(p.grant.SessionIDHash); sid != "" {
+			claims["sid"] = sid
+		}
 		if resp.IDToken, err = s.cfg.Keys.Sign(alg, "JWT", claims); err != nil {
 			return nil, err
 		}

@@ -102,6 +102,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))
 	if !ok {
+		// A login for the account page has no app (account.go).
+		ar, ok = s.openAccountLogin(form.Get("ar"))
+	}
+	if !ok {
 		s.renderExpiredFlow(w, r)
 		return
 	}
@@ -130,7 +134,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, r.Context().Err()) && err != nil {
 			return // the client went away
 		}
-		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", client.ID)
+		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client))
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "The username or password is incorrect.", http.StatusUnauthorized)
 		return
 	}
@@ -141,20 +145,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			message: "We could not sign you in right now.", hint: "Please try again in a moment.", code: "server_error"})
 		return
 	}
-	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", client.ID)
+	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client))
+	if client == nil {
+		http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
+		return
+	}
 	s.proceed(w, r, ar, client, sess)
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, username, msg string, status int) {
 	page := ui.LoginPage{
-		Base:          s.base(""),
-		FormAction:    s.prefix + "/login",
-		AuthRequest:   sealed,
-		CSRFToken:     s.csrfToken(w, r),
-		Username:      username,
-		Error:         msg,
-		ClientName:    client.Name,
-		ClientLogoURI: client.LogoURI,
+		Base:        s.base(""),
+		FormAction:  s.prefix + "/login",
+		AuthRequest: sealed,
+		CSRFToken:   s.csrfToken(w, r),
+		Username:    username,
+		Error:       msg,
+	}
+	if client != nil {
+		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
 	}
 	if err := s.cfg.UI.Render(w, status, page); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the login page failed", "error", err)

@@ -74,6 +74,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// Registration configures dynamic client registration (RFC 7591,
+	// RFC 7592; register.go). Off when its Policy is empty.
+	Registration Registration
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -91,6 +94,10 @@ type Server struct {
 	csrfKey   []byte
 	verifier  *token.Verifier
 	discovery []byte
+	// registrar serves /register; nil when registration is off.
+	registrar *registrar
+	// backchannel delivers back-channel logout tokens (backchannel.go).
+	backchannel *backchannelSender
 }
 
 // New validates cfg and builds a Server.
@@ -163,6 +170,10 @@ func New(cfg Config) (*Server, error) {
 	if s.discovery, err = s.discoveryDocument(); err != nil {
 		return nil, err
 	}
+	s.backchannel = newBackchannelSender(cfg.Logger)
+	if s.registrar, err = newRegistrar(cfg.Registration); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -220,7 +231,14 @@ func (s *Server) routes() {
 		// the host's root with the path appended.
 		handle("GET OPTIONS", "/.well-known/oauth-authorization-server"+s.prefix, s.corsHandler(s.handleDiscovery))
 	}
+	if s.registrar != nil {
+		handle("GET POST PUT DELETE OPTIONS", "/register", s.handleRegister)
+	}
 	handle("GET", "/assets/gatehouse.css", s.handleCSS)
+	handle("POST OPTIONS", "/introspect", s.corsHandler(s.handleIntrospect))
+	handle("POST OPTIONS", "/revoke", s.corsHandler(s.handleRevoke))
+	handle("GET POST", "/logout", s.pageHandler(s.handleLogout))
+	handle("GET POST", accountAppsPath, s.pageHandler(s.handleAccountApps))
 }
 
 // Owns reports whether r is for one of the server's routes, so a host

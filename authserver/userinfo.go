@@ -48,6 +48,14 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// So is an access token revoked on its own (RFC 7009, revoke.go).
+	if denied, err := s.cfg.Store.IsTokenDenylisted(r.Context(), claims.JWTID); err != nil {
+		oautherr.WriteJSON(w, oautherr.ServerError("userinfo lookup failed").WithCause(err))
+		return
+	} else if denied {
+		s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+		return
+	}
 	scopes, _ := parseScope(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
 		s.bearerError(w, oautherr.InsufficientScope("the access token lacks the openid scope"))

@@ -88,10 +88,14 @@ type App struct {
 	Clients []*ClientConfig `json:"clients,omitempty"`
 	// UI brands the login and consent pages.
 	UI *UIConfig `json:"ui,omitempty"`
+	// Registration configures dynamic client registration (RFC 7591) at
+	// /register. Default: off.
+	Registration *RegistrationConfig `json:"registration,omitempty"`
 
 	server      *authserver.Server
 	keys        *token.KeyManager
 	gateClients *authserver.GateClients
+	registry    *authserver.ClientRegistry // static clients, then stored ones
 	revocations *revocation.Watcher
 	secrets     [][]byte
 	renderer    *ui.Renderer
@@ -206,9 +210,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
+	// Clients created at run time (admin API, dynamic registration) are
+	// kept in the store and served after the static ones.
+	a.registry = authserver.NewClientRegistry(static, a.store, authserver.SupportedScopes, authserver.ClientRegistryOptions{})
+	registration, err := a.registration(repl)
+	if err != nil {
+		return err
+	}
 	// Gates in this Caddy sign users in through their own first-party
 	// client, registered at run time (see authgate).
-	a.gateClients = authserver.NewGateClients(static)
+	a.gateClients = authserver.NewGateClients(a.registry)
 
 	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
 	if err := a.revocations.Poll(ctx); err != nil {
@@ -242,7 +253,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
 			Session:          time.Duration(a.SessionLifetime),
 		},
-		Logger: ctx.Slogger(),
+		Logger:       ctx.Slogger(),
+		Registration: registration,
 	})
 	if err != nil {
 		return errorf("%v", err)
@@ -277,8 +289,8 @@ const (
 
 // keyOptions turns the key settings into KeyOptions, applying defaults.
 // An old key stays published until every token it signed has expired: the
-// longest access or ID token lifetime configured, plus a reload interval
-// (an instance may sign with it that much longer) and a margin.
+// longest access or ID token lifetime possible, plus a reload interval (an
+// instance may sign with it that much longer) and a margin.
 func (a *App) keyOptions() (token.KeyOptions, error) {
 	rotation := time.Duration(a.KeyRotationInterval)
 	if rotation == 0 {
@@ -300,7 +312,10 @@ func (a *App) keyOptions() (token.KeyOptions, error) {
 	case pre <= reload:
 		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
 	}
-	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), authserverDefaultTokenLifetime)
+	// Clients created at run time may have access tokens of up to
+	// authserver.MaxClientAccessTokenLifetime.
+	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime),
+		authserverDefaultTokenLifetime, authserver.MaxClientAccessTokenLifetime)
 	for _, c := range a.Clients {
 		longest = max(longest, time.Duration(c.AccessTokenLifetime))
 	}
@@ -440,6 +455,14 @@ func (a *App) Stop() error {
 		a.stopGC()
 		<-a.gcDone
 	}
+	if a.server != nil {
+		// Back-channel logouts in flight get a moment to be delivered.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.server.Shutdown(ctx); err != nil {
+			a.logger.Warn("back-channel logouts abandoned at shutdown", zap.Error(err))
+		}
+	}
 	return nil
 }
 
@@ -508,6 +531,9 @@ func collectOnce(ctx context.Context, st store.Store, now func() time.Time) (ran
 
 // Server returns the provisioned authorization server.
 func (a *App) Server() *authserver.Server { return a.server }
+
+// ClientRegistry returns the app's clients: static, then stored ones.
+func (a *App) ClientRegistry() *authserver.ClientRegistry { return a.registry }
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("gatehouse: "+format, args...)

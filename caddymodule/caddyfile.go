@@ -40,6 +40,7 @@ func init() {
 //		refresh_token_lifetime <duration>
 //		refresh_token_max_lifetime <duration>
 //		session_lifetime <duration>
+//		registration off|open|token <initial_access_token>...
 //		revocation_poll_interval <duration>
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
@@ -71,6 +72,9 @@ func init() {
 //			id_token_signed_response_alg RS256|ES256
 //			access_token_lifetime <duration>
 //			refresh_token_lifetime <duration>
+//			post_logout_redirect_uris <uri>...
+//			backchannel_logout_uri <uri>
+//			bypass_consent_for_offline_access
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -144,6 +148,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationArg(d, &app.KeyReloadInterval); err != nil {
 				return nil, err
 			}
+		case "registration":
+			rc, err := parseRegistration(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Registration = rc
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {
@@ -345,6 +355,12 @@ func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
 			err = durationArg(d, &c.AccessTokenLifetime)
 		case "refresh_token_lifetime":
 			err = durationArg(d, &c.RefreshTokenLifetime)
+		case "bypass_consent_for_offline_access":
+			err = flagArg(d, &c.BypassConsentForOfflineAccess)
+		case "post_logout_redirect_uris", "post_logout_redirect_uri":
+			err = manyArgs(d, &c.PostLogoutRedirectURIs)
+		case "backchannel_logout_uri":
+			err = oneArg(d, &c.BackchannelLogoutURI)
 		default:
 			err = d.Errf("client %s: unknown option %q", c.ID, key)
 		}

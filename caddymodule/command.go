@@ -25,6 +25,7 @@ authorization server and identity gate for Caddy.
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(newHashPasswordCommand())
+			cmd.AddCommand(newClientsCommand())
 		},
 	})
 }

@@ -86,6 +86,17 @@ type ClientConfig struct {
 	// defaults for this client.
 	AccessTokenLifetime  caddy.Duration `json:"access_token_lifetime,omitempty"`
 	RefreshTokenLifetime caddy.Duration `json:"refresh_token_lifetime,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the
+	// browser, matched exactly; same rules as redirect URIs.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// BackchannelLogoutURI receives OpenID Connect back-channel logout
+	// tokens: https, or http on a loopback host.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// BypassConsentForOfflineAccess lets a first-party client get
+	// offline_access (a refresh token) without the consent page.
+	// Default false: first-party apps skip consent for every other
+	// scope but are asked for offline access. First-party types only.
+	BypassConsentForOfflineAccess bool `json:"bypass_consent_for_offline_access,omitempty"`
 }
 
 func (c *ClientConfig) client() *authserver.Client {
@@ -96,6 +107,11 @@ func (c *ClientConfig) client() *authserver.Client {
 		IDTokenSigningAlg:    c.IDTokenSignedResponseAlg,
 		AccessTokenLifetime:  time.Duration(c.AccessTokenLifetime),
 		RefreshTokenLifetime: time.Duration(c.RefreshTokenLifetime),
+
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:   c.BackchannelLogoutURI,
+
+		BypassConsentForOfflineAccess: c.BypassConsentForOfflineAccess,
 	}
 }
 

@@ -8,4 +8,5 @@
 //	gatehouse                 the app: issuer, store, keys, users, clients
 //	gatehouse.storage.sqlite  the embedded SQLite store
 //	http.handlers.authserver  serves the authorization server's endpoints
+//	admin.api.gatehouse       manages clients on Caddy's admin endpoint (admin.go)
 package caddymodule

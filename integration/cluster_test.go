@@ -221,6 +221,7 @@ func (c *cluster) caddyfile(n *node) string {
 		client cli {
 			type first_party_public
 			redirect_uris http://127.0.0.1/callback
+			bypass_consent_for_offline_access
 		}
 	}
 }

@@ -498,6 +498,31 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 		}
 	})
 
+	t.Run("access token revoked at /revoke", func(t *testing.T) {
+		cfg := in.oauthConfig(demoWeb, "openid", "email")
+		v := oauth2.GenerateVerifier()
+		b := in.newBrowser()
+		code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
+		tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
+		if resp := in.request(t, http.MethodGet, in.gate+"/api", nil, auth); resp.StatusCode != 200 {
+			t.Fatalf("fresh token: %d", resp.StatusCode)
+		}
+		form := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}, "client_id": {"demo-web"}, "client_secret": {"demo-web-secret"}}
+		resp, err := in.client.PostForm(in.issuer+"/revoke", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/revoke: %d", resp.StatusCode)
+		}
+		t.Logf("token revocation seen after %v", in.waitRejected(t, in.gate+"/api", auth, bound).Round(time.Millisecond))
+	})
+
 	t.Run("bearer token of a revoked grant", func(t *testing.T) {
 		cfg := in.oauthConfig(demoSPA, "openid", "offline_access")
 		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
@@ -535,6 +560,23 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+// waitRejected polls the gate with headers until it answers 401, failing
+// after bound plus a margin; it returns how long that took.
+func (in *instance) waitRejected(t *testing.T, url string, headers map[string]string, bound time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		resp := in.request(t, http.MethodGet, url, nil, headers)
+		if resp.StatusCode == http.StatusUnauthorized {
+			return time.Since(start)
+		}
+		if time.Since(start) > bound+3*time.Second {
+			t.Fatalf("still accepted %v after revocation (bound %v)", time.Since(start), bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // latestSession returns the id hash of the newest issuer session, read

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,8 +31,8 @@ func TestMultiInstance(t *testing.T) {
 
 // testCrossInstanceFlow: log in on A and consent; authorize on B with the
 // same cookie keys; redeem the code on A; refresh on B; revoke on A and see
-// it on B, at once at the database and at B's gate within the revocation
-// poll interval.
+// it at introspection, userinfo and the token endpoint on B at once, and at
+// B's gate within the revocation poll interval.
 func testCrossInstanceFlow(t *testing.T, bin string) {
 	c := newCluster(t, bin)
 	a, b := c.nodes["a"], c.nodes["b"]
@@ -124,26 +125,49 @@ func testCrossInstanceFlow(t *testing.T, bin string) {
 		t.Fatalf("refresh on B: %d %+v %v", st, tj, err)
 	}
 	r2, at2 := tj.RefreshToken, tj.AccessToken
-	// B's gate admits the token; so does A's.
+	// B's gate admits the tokens (and caches them); so does A's.
 	for _, n := range []*node{b, a} {
-		if st := c.bearerStatus(n.gate(), "/", at2); st != http.StatusOK {
-			t.Fatalf("gate on %s with a fresh access token: %d", n.name, st)
+		for _, at := range []string{at2, tok1.AccessToken} {
+			if st := c.bearerStatus(n.gate(), "/", at); st != http.StatusOK {
+				t.Fatalf("gate on %s with a fresh access token: %d", n.name, st)
+			}
 		}
 	}
 
-	// Revoke on A. TODO(introspection): once /revoke and /introspect are
-	// merged from main, revoke r2 with POST /revoke on A here and check
-	// that POST /introspect on B reports at2 and r2 inactive at once.
-	// Until then, revocation comes from refresh token reuse on A, which
-	// revokes the whole family (RFC 9700 §4.14.2).
-	tj, st, err = c.tokenAt(a.url(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r1}, "client_id": {"spa"}})
-	if err != nil || st != http.StatusBadRequest || tj.Error != "invalid_grant" {
-		t.Fatalf("reuse of a rotated refresh token on A: %d %+v %v", st, tj, err)
+	// Before any revocation, B's introspection sees both tokens active.
+	for _, tk := range []string{at2, r2, tok1.AccessToken} {
+		if got := c.introspect(b, tk); got["active"] != true || got["sub"] != "alice" || got["client_id"] != "spa" {
+			t.Fatalf("introspection on B of a live token: %v", got)
+		}
 	}
-	revokedAt := time.Now()
 
-	// The database decides: B refuses the family's current refresh token,
-	// and B's userinfo the access token, at once.
+	// Revoke one access token on A (RFC 7009; denylisted by jti): B's
+	// introspection and userinfo refuse it at once, B's gate within the
+	// poll interval, and its grant lives on.
+	c.revoke(a, tok1.AccessToken)
+	revokedAt := time.Now()
+	if got := c.introspect(b, tok1.AccessToken); got["active"] != false || len(got) != 1 {
+		t.Fatalf("introspection on B of an access token revoked on A: %v, want exactly {active: false}", got)
+	}
+	if st := c.bearerStatus(b.url(), "/userinfo", tok1.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo on B of an access token revoked on A: %d, want 401", st)
+	}
+	c.gateRefusesWithinBound(b, tok1.AccessToken, revokedAt)
+	tj, st, err = c.tokenAt(b.url(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok1.RefreshToken}, "client_id": {"spa"}})
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("the grant of a revoked access token no longer refreshes: %d %+v %v", st, tj, err)
+	}
+	rt1b := tj.RefreshToken
+
+	// Revoke the refresh token r2 on A: its whole grant goes (RFC 7009
+	// §2.1), which every instance's database reads see at once.
+	c.revoke(a, r2)
+	revokedAt = time.Now()
+	for _, tk := range []string{at2, r2} {
+		if got := c.introspect(b, tk); got["active"] != false || len(got) != 1 {
+			t.Fatalf("introspection on B of a token of a grant revoked on A: %v", got)
+		}
+	}
 	tj, st, err = c.tokenAt(b.url(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r2}, "client_id": {"spa"}})
 	if err != nil || st != http.StatusBadRequest || tj.Error != "invalid_grant" {
 		t.Fatalf("refresh on B after the revocation on A: %d %+v %v", st, tj, err)
@@ -151,27 +175,72 @@ func testCrossInstanceFlow(t *testing.T, bin string) {
 	if st := c.bearerStatus(b.url(), "/userinfo", at2); st != http.StatusUnauthorized {
 		t.Fatalf("userinfo on B after the revocation on A: %d, want 401", st)
 	}
-	// B's gate does no database round trip per request: it learns of the
-	// revocation from the feed within revocation_poll_interval.
+	c.gateRefusesWithinBound(b, at2, revokedAt)
+
+	// Refresh token reuse on A revokes a family too (RFC 9700 §4.14.2):
+	// replaying tok1's rotated token there ends the family B rotated it
+	// into.
+	tj, st, err = c.tokenAt(a.url(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok1.RefreshToken}, "client_id": {"spa"}})
+	if err != nil || st != http.StatusBadRequest || tj.Error != "invalid_grant" {
+		t.Fatalf("reuse on A of a token rotated on B: %d %+v %v", st, tj, err)
+	}
+	if got := c.introspect(b, rt1b); got["active"] != false {
+		t.Fatalf("introspection on B of the newest token of a family revoked by reuse on A: %v", got)
+	}
+	tj, st, err = c.tokenAt(b.url(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt1b}, "client_id": {"spa"}})
+	if err != nil || st != http.StatusBadRequest || tj.Error != "invalid_grant" {
+		t.Fatalf("refresh on B after reuse on A: %d %+v %v", st, tj, err)
+	}
+}
+
+// introspect asks n's introspection endpoint about tk, as the spa client.
+func (c *cluster) introspect(n *node, tk string) map[string]any {
+	c.t.Helper()
+	resp, err := c.client.PostForm(n.url()+"/introspect", url.Values{"token": {tk}, "client_id": {"spa"}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got map[string]any
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&got) != nil {
+		c.t.Fatalf("introspection on %s: status %d", n.name, resp.StatusCode)
+	}
+	return got
+}
+
+// revoke revokes tk at n's revocation endpoint, as the spa client.
+func (c *cluster) revoke(n *node, tk string) {
+	c.t.Helper()
+	resp, err := c.client.PostForm(n.url()+"/revoke", url.Values{"token": {tk}, "client_id": {"spa"}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("revocation on %s: %d", n.name, resp.StatusCode)
+	}
+}
+
+// gateRefusesWithinBound waits for n's gate to refuse an access token
+// revoked at revokedAt. The gate does no database round trip per request:
+// it learns of revocations from the feed every revocation_poll_interval.
+func (c *cluster) gateRefusesWithinBound(n *node, accessToken string, revokedAt time.Time) {
+	c.t.Helper()
 	bound := clusterRevocationPoll + time.Second // the poll, plus a request's slack
 	for {
-		st := c.bearerStatus(b.gate(), "/", at2)
+		st := c.bearerStatus(n.gate(), "/", accessToken)
 		if st == http.StatusUnauthorized {
 			break
 		}
 		if st != http.StatusOK {
-			t.Fatalf("gate on B: %d", st)
+			c.t.Fatalf("gate on %s: %d", n.name, st)
 		}
 		if time.Since(revokedAt) > bound {
-			t.Fatalf("gate on B still admits a token of a grant revoked on A %v ago (bound %v)", time.Since(revokedAt), bound)
+			c.t.Fatalf("gate on %s still admits a token revoked on another instance %v ago (bound %v)", n.name, time.Since(revokedAt), bound)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("the gate on B refused the revoked grant's token %v after the revocation on A", time.Since(revokedAt).Round(time.Millisecond))
-	// The other family, from code1, is untouched.
-	if st := c.bearerStatus(a.url(), "/userinfo", tok1.AccessToken); st != http.StatusOK {
-		t.Fatalf("an unrelated grant after the revocation: userinfo %d", st)
-	}
+	c.t.Logf("the gate on %s refused a token revoked elsewhere %v after the revocation", n.name, time.Since(revokedAt).Round(time.Millisecond))
 }
 
 // grantSeen is what a load worker holds: the newest tokens of one refresh

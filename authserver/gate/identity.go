@@ -28,6 +28,7 @@ type Identity struct {
 
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
+	tokenID   string // access token jti, for revocation checks
 }
 
 // Claim returns the value of a claim by its JWT/OIDC name, as a header

@@ -99,26 +99,31 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 	return l, nil
 }
 
-// EndSession implements Provider: it ends the user's issuer session and
-// the gate's grant, so signing out of a gated site signs out of the issuer
-// too.
+// EndSession implements Provider: it ends the user's issuer session (with
+// everything the issuer does at logout, back-channel notifications
+// included) and the gate's grant, so signing out of a gated site signs out
+// of the issuer too.
 func (p *LocalProvider) EndSession(ctx context.Context, l Login) error {
 	now := time.Now()
 	var errs []error
 	if l.SessionID != "" {
-		errs = append(errs, p.Store.RevokeSession(ctx, l.SessionID, now))
+		errs = append(errs, p.Server.EndSession(ctx, l.SessionID))
 		if p.Revocations != nil {
-			p.Revocations.Add(store.RevokedSession, l.SessionID, now.Add(24*time.Hour*31))
+			p.Revocations.Add(store.RevokedSession, l.SessionID, now.Add(localRevocationMemory))
 		}
 	}
 	if l.GrantID != "" {
 		errs = append(errs, p.Store.RevokeGrant(ctx, l.GrantID, now))
 		if p.Revocations != nil {
-			p.Revocations.Add(store.RevokedGrant, l.GrantID, now.Add(24*time.Hour*31))
+			p.Revocations.Add(store.RevokedGrant, l.GrantID, now.Add(localRevocationMemory))
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// localRevocationMemory is how long a revocation made here is remembered
+// before the feed (which knows the record's real expiry) takes over.
+const localRevocationMemory = 24 * time.Hour
 
 // recorder is a minimal in-memory http.ResponseWriter.
 type recorder struct {

@@ -105,6 +105,9 @@ type Consent struct {
 	Scopes    []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// LastUsedAt is when tokens were last issued to the client for the
+	// user under this consent (see TouchConsent); zero if never.
+	LastUsedAt time.Time
 }
 
 // SigningKey is a JWS signing key. The private key is sealed by the caller
@@ -118,11 +121,11 @@ type SigningKey struct {
 	RetireAt  time.Time // drop it from the JWKS after this; zero = never
 }
 
-// Revocation is one entry of the revocation feed: a grant or session that
-// was revoked, and until when it matters (its own expiry).
+// Revocation is one entry of the revocation feed: a grant, session or
+// access token that was revoked, and until when it matters (its own expiry).
 type Revocation struct {
 	Kind      RevocationKind
-	ID        string // grant id, or session id hash
+	ID        string // grant id, session id hash, or access token jti
 	RevokedAt time.Time
 	ExpiresAt time.Time
 }
@@ -133,6 +136,9 @@ type RevocationKind string
 const (
 	RevokedGrant   RevocationKind = "grant"
 	RevokedSession RevocationKind = "session"
+	// RevokedToken is a single access token denylisted by its jti
+	// (DenylistToken, RFC 7009).
+	RevokedToken RevocationKind = "token"
 )
 
 // Store is the persistence interface every backend implements and the
@@ -187,8 +193,35 @@ type Store interface {
 	// GetConsent returns what subject granted clientID. ErrNotFound if none.
 	GetConsent(ctx context.Context, subject, clientID string) (Consent, error)
 	// SaveConsent creates or replaces the consent for (Subject, ClientID).
-	// On replace, CreatedAt of the existing record is kept.
+	// On replace, CreatedAt and LastUsedAt of the existing record are kept.
 	SaveConsent(ctx context.Context, c Consent) error
+	// ListConsents returns every consent subject has given, oldest first
+	// (by CreatedAt, then ClientID); none is an empty list, not an error.
+	ListConsents(ctx context.Context, subject string) ([]Consent, error)
+	// DeleteConsent removes what subject granted clientID. ErrNotFound
+	// when there is no such consent.
+	DeleteConsent(ctx context.Context, subject, clientID string) error
+	// TouchConsent sets the consent's LastUsedAt to now unless it is
+	// already later. Without a consent (first-party clients) it does
+	// nothing and is not an error.
+	TouchConsent(ctx context.Context, subject, clientID string, now time.Time) error
+
+	// RevokeGrantsFor revokes every unrevoked grant of subject for clientID
+	// (their refresh token families with them) and returns how many it
+	// revoked. Grants already revoked keep their first revocation time.
+	RevokeGrantsFor(ctx context.Context, subject, clientID string, now time.Time) (int, error)
+	// ListGrantsBySession returns the grants created from the browser
+	// session with that id hash, revoked or expired or not, oldest first,
+	// at most limit of them.
+	ListGrantsBySession(ctx context.Context, sessionIDHash string, limit int) ([]Grant, error)
+
+	// DenylistToken records that the access token with this jti is revoked
+	// at now, until expiresAt (after which the token is refused anyway).
+	// Denylisting a jti again keeps the first record.
+	DenylistToken(ctx context.Context, jti string, now, expiresAt time.Time) error
+	// IsTokenDenylisted reports whether jti has been denylisted (and not
+	// yet garbage collected).
+	IsTokenDenylisted(ctx context.Context, jti string) (bool, error)
 
 	// CreateSigningKey stores a new key. ErrAlreadyExists on a duplicate id.
 	CreateSigningKey(ctx context.Context, k SigningKey) error
@@ -200,18 +233,98 @@ type Store interface {
 	// (even in other processes) all get the same value.
 	GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error)
 
-	// RevokedSince lists grants and sessions revoked at or after since that
-	// have not expired at now, oldest revocation first, at most limit of
-	// them. Caches poll it to learn of revocations within a bounded time
-	// without a store round trip per request.
+	// RevokedSince lists grants, sessions and denylisted access tokens
+	// revoked at or after since that have not expired at now, oldest
+	// revocation first, at most limit of them. Caches poll it to learn of
+	// revocations within a bounded time without a store round trip per
+	// request.
 	RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]Revocation, error)
 
 	// GarbageCollect deletes up to limit records of each kind that expired
-	// before now: codes, sessions, grants with their refresh tokens, and
-	// expired (or rotated and expired) refresh tokens of live grants. It
-	// returns the number of rows deleted, refresh tokens included.
+	// before now: codes, sessions, grants with their refresh tokens,
+	// expired (or rotated and expired) refresh tokens of live grants, and
+	// denylisted access tokens. It returns the number of rows deleted,
+	// refresh tokens included.
 	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
 
 	// Close releases the backend's resources.
 	Close() error
+
+	ClientStore
+}
+
+// ---- Clients created at run time (admin API, dynamic registration) ----
+
+// ErrConflict means an optimistic update lost: the record changed since it
+// was read. Read it again and reapply the change.
+var ErrConflict = errors.New("store: record changed since it was read")
+
+// Client is a Connected App created at run time, through the admin API or
+// dynamic client registration (RFC 7591). Clients from the configuration
+// are never stored. Secrets and the registration access token are kept
+// only as hashes.
+type Client struct {
+	ID          string
+	Name        string
+	Description string
+	Type        string // first_party, first_party_public, third_party, third_party_public
+	// SecretHashes are the accepted secrets' hashes ("sha256:<hex>"), the
+	// current secret first; empty for public clients.
+	SecretHashes []string
+	// PendingSecretHash is the new secret of a rotation in progress, accepted
+	// alongside SecretHashes until the rotation is completed or cancelled.
+	PendingSecretHash      string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string   // OIDC Back-Channel Logout §2.2
+	Scopes                 []string // allowed scopes; empty means all
+	LogoURI                string
+	ClientURI              string
+	PolicyURI              string
+	TOSURI                 string
+	GrantTypes             []string // empty means authorization_code and refresh_token
+	// TokenEndpointAuthMethod as registered (RFC 7591 §2): none,
+	// client_secret_basic or client_secret_post.
+	TokenEndpointAuthMethod       string
+	IDTokenSigningAlg             string
+	AccessTokenLifetime           time.Duration // zero: the server's default; kept to the millisecond
+	RefreshTokenLifetime          time.Duration // zero: the server's default; kept to the millisecond
+	BypassConsentForOfflineAccess bool
+	Contacts                      []string // RFC 7591 §2 contacts
+	SoftwareID                    string
+	SoftwareVersion               string
+	// Dynamic marks a client created by dynamic client registration; it is
+	// managed (RFC 7592) with the registration access token whose hex
+	// SHA-256 is RegistrationAccessTokenHash.
+	Dynamic                     bool
+	RegistrationAccessTokenHash string
+	CreatedAt                   time.Time
+	UpdatedAt                   time.Time
+	// Revision counts updates. CreateClient stores 1 whatever is given;
+	// UpdateClient applies only if it still matches, and increments it.
+	Revision int64
+}
+
+// ClientStore keeps the clients created at run time.
+type ClientStore interface {
+	// CreateClient stores a new client with Revision 1. ErrAlreadyExists
+	// on a duplicate id.
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns the client with that id. ErrNotFound if none.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns at most limit clients whose id sorts after
+	// after, in id order: keyset pagination that stays stable while
+	// clients are added or removed. The order is the database's for the
+	// id column (byte order in SQLite), the same on every call. limit
+	// must be positive.
+	ListClients(ctx context.Context, after string, limit int) ([]Client, error)
+	// UpdateClient replaces every field of the stored client c.ID except
+	// CreatedAt, provided its Revision still equals c.Revision; the stored
+	// Revision becomes c.Revision+1. ErrNotFound if there is no such
+	// client, ErrConflict if it changed since it was read.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient deletes the client together with its consents and
+	// authorization codes, and revokes its grants at now, all at once, so
+	// none of its tokens works afterwards. ErrNotFound if there is none.
+	DeleteClient(ctx context.Context, id string, now time.Time) error
 }

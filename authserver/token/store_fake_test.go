@@ -106,6 +106,25 @@ func (s *memStore) GetConsent(context.Context, string, string) (store.Consent, e
 	return store.Consent{}, errNotImplemented
 }
 func (s *memStore) SaveConsent(context.Context, store.Consent) error { return errNotImplemented }
+func (s *memStore) ListConsents(context.Context, string) ([]store.Consent, error) {
+	return nil, errNotImplemented
+}
+func (s *memStore) DeleteConsent(context.Context, string, string) error { return errNotImplemented }
+func (s *memStore) TouchConsent(context.Context, string, string, time.Time) error {
+	return errNotImplemented
+}
+func (s *memStore) RevokeGrantsFor(context.Context, string, string, time.Time) (int, error) {
+	return 0, errNotImplemented
+}
+func (s *memStore) ListGrantsBySession(context.Context, string, int) ([]store.Grant, error) {
+	return nil, errNotImplemented
+}
+func (s *memStore) DenylistToken(context.Context, string, time.Time, time.Time) error {
+	return errNotImplemented
+}
+func (s *memStore) IsTokenDenylisted(context.Context, string) (bool, error) {
+	return false, errNotImplemented
+}
 func (s *memStore) RevokedSince(context.Context, time.Time, time.Time, int) ([]store.Revocation, error) {
 	return nil, errNotImplemented
 }
@@ -114,3 +133,15 @@ func (s *memStore) GarbageCollect(context.Context, time.Time, int) (int, error) 
 	return 0, errNotImplemented
 }
 func (s *memStore) Close() error { return nil }
+
+func (s *memStore) CreateClient(context.Context, store.Client) error { return errNotImplemented }
+func (s *memStore) GetClient(context.Context, string) (store.Client, error) {
+	return store.Client{}, errNotImplemented
+}
+func (s *memStore) ListClients(context.Context, string, int) ([]store.Client, error) {
+	return nil, errNotImplemented
+}
+func (s *memStore) UpdateClient(context.Context, store.Client) error { return errNotImplemented }
+func (s *memStore) DeleteClient(context.Context, string, time.Time) error {
+	return errNotImplemented
+}

@@ -80,6 +80,11 @@ type Verifier struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
 	// DefaultLeeway (30 s); a negative value means none.
 	Leeway time.Duration
+	// IgnoreExpiry accepts a token whose exp has passed (exp must still be
+	// present). Only for tokens used as hints of who someone was, such as
+	// an id_token_hint at logout (OIDC RP-Initiated Logout §2), never for
+	// tokens that grant access.
+	IgnoreExpiry bool
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
 }
@@ -216,7 +221,7 @@ func (v *Verifier) checkTimes(rc *registeredClaims) error {
 	if rc.Expiry == nil {
 		return fmt.Errorf("%w: no exp claim", ErrMalformed)
 	}
-	if !now.Before(rc.Expiry.Time().Add(leeway)) {
+	if !v.IgnoreExpiry && !now.Before(rc.Expiry.Time().Add(leeway)) {
 		return ErrExpired
 	}
 	if rc.NotBefore != nil && now.Add(leeway).Before(rc.NotBefore.Time()) {

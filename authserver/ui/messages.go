@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"time"
 )
 
 // catalog holds every user-visible string of the pages in one language.
@@ -23,6 +24,9 @@ type catalog struct {
 	// may do with it; unknownScope (with %s for the scope) covers the rest.
 	scopes       map[string]string
 	unknownScope string
+	// dateLayout formats dates (time.Time.Format), e.g. on the
+	// connected-apps page.
+	dateLayout string
 }
 
 // catalogs maps a language tag to its catalog; "en" must exist.
@@ -70,6 +74,27 @@ var english = catalog{
 		"signed_out.heading": "You're signed out",
 		"signed_out.message": "You have signed out of your %s account.",
 		"signed_out.hint":    "You can close this window. If you're using a shared device, close all browser windows too.",
+
+		// Sign-out confirmation page.
+		"logout.title":           "Sign out",
+		"logout.heading":         "Sign out of %s?",
+		"logout.subtitle_client": "%s asked to sign you out",
+		"logout.note":            "You will be signed out on this device. If you did not ask to sign out, you can close this page.",
+		"logout.submit":          "Sign out",
+
+		// Connected apps (account) page.
+		"account.title":        "Connected apps",
+		"account.heading":      "Connected apps",
+		"account.subtitle":     "Apps you have allowed to use your %s account",
+		"account.empty":        "You have not allowed any apps to access your account.",
+		"account.granted":      "Allowed on %s",
+		"account.last_used":    "Last used on %s",
+		"account.never_used":   "Not used yet",
+		"account.access":       "It can:",
+		"account.revoke":       "Remove access",
+		"account.revoke_label": "Remove access for %s",
+		"account.revoke_note":  "Removing access signs the app out of your account. It will have to ask you again to get back in.",
+		"account.sign_out":     "Sign out",
 	},
 	scopes: map[string]string{
 		"openid":         "Confirm your identity",
@@ -81,6 +106,7 @@ var english = catalog{
 		"offline_access": "Stay connected when you're not using the app (keeps access until you revoke it)",
 	},
 	unknownScope: "Use the “%s” permission",
+	dateLayout:   "2 January 2006",
 }
 
 // ScopeDescription returns a plain English sentence saying what an app
@@ -95,6 +121,16 @@ func (c *catalog) scope(scope string) string {
 		return d
 	}
 	return fmt.Sprintf(c.unknownScope, scope)
+}
+
+// date formats a day in UTC: the server does not know the reader's time
+// zone, and a day is precise enough for when an app was allowed or used.
+func (c *catalog) date(t time.Time) string {
+	layout := c.dateLayout
+	if layout == "" {
+		layout = english.dateLayout
+	}
+	return t.UTC().Format(layout)
 }
 
 // message returns the text of id, falling back to English when c lacks it.
@@ -141,6 +177,7 @@ func (c *catalog) funcs() template.FuncMap {
 			return template.HTML(fmt.Sprintf(s, strong...)), nil
 		},
 		"scope":    c.scope,
+		"date":     c.date,
 		"initial":  initial,
 		"initials": initials,
 		"host":     host,

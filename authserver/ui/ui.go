@@ -1,5 +1,5 @@
-// Package ui renders Gatehouse's end-user pages: sign-in, consent, error and
-// signed-out.
+// Package ui renders Gatehouse's end-user pages: sign-in, consent, error,
+// signed-out, sign-out confirmation and the connected-apps account page.
 //
 // The pages are html/template templates embedded in the binary, styled by
 // one stylesheet and free of JavaScript, inline styles and third-party
@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -46,6 +47,8 @@ const (
 	consentFile   = "consent.html"
 	errorFile     = "error.html"
 	signedOutFile = "signed_out.html"
+	logoutFile    = "logout.html"
+	accountFile   = "account_apps.html"
 	// CSSFile is the stylesheet's file name, embedded and in an override
 	// directory.
 	CSSFile = "gatehouse.css"
@@ -53,7 +56,7 @@ const (
 
 // pageFiles are the templates rendered as pages; each is parsed together
 // with layoutFile.
-var pageFiles = []string{loginFile, consentFile, errorFile, signedOutFile}
+var pageFiles = []string{loginFile, consentFile, errorFile, signedOutFile, logoutFile, accountFile}
 
 // Branding is the operator's look of the pages.
 type Branding struct {
@@ -115,7 +118,7 @@ type Renderer struct {
 // New parses the templates and builds the stylesheet. overrideDir, if not
 // empty, is a directory whose files replace the embedded ones of the same
 // name (layout.html, login.html, consent.html, error.html, signed_out.html,
-// gatehouse.css). An error names the file at fault.
+// logout.html, account_apps.html, gatehouse.css). An error names the file at fault.
 func New(b Branding, overrideDir string) (*Renderer, error) {
 	b, primary, err := b.normalize()
 	if err != nil {
@@ -267,6 +270,24 @@ func samplePages() []Page {
 		ErrorPage{},
 		SignedOutPage{Base: b},
 		SignedOutPage{},
+		LogoutPage{
+			Base: b, FormAction: "/logout", LogoutRequest: "lr", CSRFToken: "csrf",
+			User:       UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+			ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
+		},
+		LogoutPage{},
+		AccountAppsPage{
+			Base: b, FormAction: "/account/apps", CSRFToken: "csrf",
+			User: UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+			Apps: []AppView{
+				{ClientID: "app", Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
+					Scopes:    []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+					GrantedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)},
+				{ClientID: "other"},
+			},
+			SignOutAction: "/logout", SignOutRequest: "lr",
+		},
+		AccountAppsPage{},
 	}
 }
 
@@ -382,15 +403,52 @@ type ErrorPage struct {
 // SignedOutPage confirms that the user has signed out.
 type SignedOutPage struct{ Base }
 
-func (LoginPage) templateName() string     { return loginFile }
-func (ConsentPage) templateName() string   { return consentFile }
-func (ErrorPage) templateName() string     { return errorFile }
-func (SignedOutPage) templateName() string { return signedOutFile }
+// LogoutPage asks the signed-in user to confirm signing out, when a
+// sign-out request cannot be tied to their session (OIDC RP-Initiated
+// Logout §2). The form posts "lr" and "csrf".
+type LogoutPage struct {
+	Base
+	FormAction    string
+	LogoutRequest string // opaque hidden field "lr"
+	CSRFToken     string // hidden field "csrf"
+	User          UserView
+	ClientName    string // the app that asked to sign out, when known
+	ClientLogoURI string
+}
+
+// AccountAppsPage lists the apps the signed-in user has allowed to access
+// their account. Each app has a form posting "csrf", "client_id" and
+// "action" ("revoke") to FormAction; the sign-out form posts "lr" and
+// "csrf" to SignOutAction.
+type AccountAppsPage struct {
+	Base
+	FormAction     string
+	CSRFToken      string
+	User           UserView
+	Apps           []AppView
+	SignOutAction  string
+	SignOutRequest string // opaque hidden field "lr" of the sign-out form
+}
+
+// AppView is one connected app. A zero LastUsedAt means it has not
+// received tokens since the user allowed it.
+type AppView struct {
+	ClientID, Name, LogoURI, ClientURI string
+	Scopes                             []ScopeView
+	GrantedAt, LastUsedAt              time.Time
+}
+
+func (LoginPage) templateName() string       { return loginFile }
+func (ConsentPage) templateName() string     { return consentFile }
+func (ErrorPage) templateName() string       { return errorFile }
+func (SignedOutPage) templateName() string   { return signedOutFile }
+func (LogoutPage) templateName() string      { return logoutFile }
+func (AccountAppsPage) templateName() string { return accountFile }
 
 // isPage reports whether p is a page value or a non-nil pointer to one.
 func isPage(p Page) bool {
 	switch p := p.(type) {
-	case LoginPage, ConsentPage, ErrorPage, SignedOutPage:
+	case LoginPage, ConsentPage, ErrorPage, SignedOutPage, LogoutPage, AccountAppsPage:
 		return true
 	case *LoginPage:
 		return p != nil
@@ -399,6 +457,10 @@ func isPage(p Page) bool {
 	case *ErrorPage:
 		return p != nil
 	case *SignedOutPage:
+		return p != nil
+	case *LogoutPage:
+		return p != nil
+	case *AccountAppsPage:
 		return p != nil
 	}
 	return false
@@ -433,6 +495,20 @@ func withBase(p Page, fn func(*Base)) Page {
 		fn(&p.Base)
 		return p
 	case *SignedOutPage:
+		c := *p
+		fn(&c.Base)
+		return c
+	case LogoutPage:
+		fn(&p.Base)
+		return p
+	case *LogoutPage:
+		c := *p
+		fn(&c.Base)
+		return c
+	case AccountAppsPage:
+		fn(&p.Base)
+		return p
+	case *AccountAppsPage:
 		c := *p
 		fn(&c.Base)
 		return c

@@ -23,10 +23,12 @@ var gcSteps = []string{
 		SELECT id FROM gatehouse_grants WHERE expires_at < ? ORDER BY expires_at, id LIMIT ?)`,
 	`DELETE FROM gatehouse_refresh_tokens WHERE hash IN (
 		SELECT hash FROM gatehouse_refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_denylisted_tokens WHERE jti IN (
+		SELECT jti FROM gatehouse_denylisted_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 }
 
 // GarbageCollect implements store.Store. Records of each kind (auth codes,
-// sessions, grants, refresh tokens) that expired before now are deleted,
+// sessions, grants, refresh tokens, denylisted tokens) that expired before now are deleted,
 // up to limit per kind; a deleted grant takes all its refresh tokens with
 // it. The count includes every row deleted, refresh tokens too. A limit of
 // zero or less deletes nothing.

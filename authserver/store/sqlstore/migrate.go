@@ -105,6 +105,62 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_grants_revoked_at ON gatehouse_grants (revoked_at)`,
 		`CREATE INDEX gatehouse_sessions_revoked_at ON gatehouse_sessions (revoked_at)`,
 	}},
+	{version: 3, stmts: []string{
+		// Clients created at run time (clients.go). Durations are
+		// milliseconds; revision drives optimistic updates.
+		`CREATE TABLE gatehouse_clients (
+			id                                TEXT   NOT NULL PRIMARY KEY,
+			name                              TEXT   NOT NULL,
+			description                       TEXT   NOT NULL,
+			type                              TEXT   NOT NULL,
+			secret_hashes                     TEXT   NOT NULL,
+			pending_secret_hash               TEXT   NOT NULL,
+			redirect_uris                     TEXT   NOT NULL,
+			post_logout_redirect_uris         TEXT   NOT NULL,
+			backchannel_logout_uri            TEXT   NOT NULL,
+			scopes                            TEXT   NOT NULL,
+			logo_uri                          TEXT   NOT NULL,
+			client_uri                        TEXT   NOT NULL,
+			policy_uri                        TEXT   NOT NULL,
+			tos_uri                           TEXT   NOT NULL,
+			grant_types                       TEXT   NOT NULL,
+			token_endpoint_auth_method        TEXT   NOT NULL,
+			id_token_signed_response_alg      TEXT   NOT NULL,
+			access_token_lifetime             BIGINT NOT NULL,
+			refresh_token_lifetime            BIGINT NOT NULL,
+			bypass_consent_for_offline_access BIGINT NOT NULL,
+			contacts                          TEXT   NOT NULL,
+			software_id                       TEXT   NOT NULL,
+			software_version                  TEXT   NOT NULL,
+			dynamic                           BIGINT NOT NULL,
+			registration_access_token_hash    TEXT   NOT NULL,
+			created_at                        BIGINT NOT NULL,
+			updated_at                        BIGINT NOT NULL,
+			revision                          BIGINT NOT NULL
+		)`,
+		// Deleting a client revokes its grants and drops its consents and
+		// codes, found by client.
+		`CREATE INDEX gatehouse_grants_client_id ON gatehouse_grants (client_id)`,
+		`CREATE INDEX gatehouse_consents_client_id ON gatehouse_consents (client_id)`,
+		`CREATE INDEX gatehouse_auth_codes_client_id ON gatehouse_auth_codes (client_id)`,
+	}},
+	{version: 4, stmts: []string{
+		// Access tokens revoked one by one (RFC 7009), kept until they
+		// would have expired anyway.
+		`CREATE TABLE gatehouse_denylisted_tokens (
+			jti        TEXT   NOT NULL PRIMARY KEY,
+			revoked_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX gatehouse_denylisted_tokens_revoked_at ON gatehouse_denylisted_tokens (revoked_at)`,
+		`CREATE INDEX gatehouse_denylisted_tokens_expires_at ON gatehouse_denylisted_tokens (expires_at)`,
+		// The connected-apps page shows when an app last got tokens.
+		`ALTER TABLE gatehouse_consents ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0`,
+		// Logout finds a session's grants (back-channel logout); revoking
+		// an app finds a user's grants for one client.
+		`CREATE INDEX gatehouse_grants_session_id_hash ON gatehouse_grants (session_id_hash)`,
+		`CREATE INDEX gatehouse_grants_subject_client_id ON gatehouse_grants (subject, client_id)`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

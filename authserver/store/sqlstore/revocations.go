@@ -8,8 +8,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-// RevokedSince implements store.Store: revoked grants and sessions that
-// still matter (unexpired), merged in order of revocation.
+// RevokedSince implements store.Store: revoked grants, sessions and
+// denylisted access tokens that still matter (unexpired), merged in order
+// of revocation.
 func (s *Store) RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
@@ -26,9 +27,12 @@ func (s *Store) RevokedSince(ctx context.Context, since, now time.Time, limit in
 			UNION ALL
 			SELECT 'session' AS kind, id_hash AS id, revoked_at, expires_at FROM gatehouse_sessions
 			WHERE revoked_at >= ? AND expires_at > ?
+			UNION ALL
+			SELECT 'token' AS kind, jti AS id, revoked_at, expires_at FROM gatehouse_denylisted_tokens
+			WHERE revoked_at >= ? AND expires_at > ?
 		) AS r
 		ORDER BY revoked_at, kind, id
-		LIMIT ?`), sinceMs, nowMs, sinceMs, nowMs, limit)
+		LIMIT ?`), sinceMs, nowMs, sinceMs, nowMs, sinceMs, nowMs, limit)
 	if err != nil {
 		return nil, wrap("revoked since", err)
 	}

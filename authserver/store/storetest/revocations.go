@@ -7,8 +7,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-// testRevokedSince: the feed lists revoked, unexpired grants and sessions
-// from a point in time on, in revocation order, bounded by limit.
+// testRevokedSince: the feed lists revoked, unexpired grants, sessions and
+// denylisted access tokens from a point in time on, in revocation order,
+// bounded by limit.
 func testRevokedSince(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()
@@ -25,12 +26,15 @@ func testRevokedSince(t *testing.T, open opener) {
 	must(t, "RevokeSession", s.RevokeSession(ctx, gone.IDHash, t0.Add(10*time.Second)))
 	must(t, "RevokeGrant", s.RevokeGrant(ctx, fam.grant.ID, t0.Add(20*time.Second)))
 	must(t, "RevokeGrant", s.RevokeGrant(ctx, expired.grant.ID, t0.Add(30*time.Second)))
+	must(t, "DenylistToken", s.DenylistToken(ctx, "jti-live", t0.Add(15*time.Second), t0.Add(10*time.Minute)))
+	must(t, "DenylistToken", s.DenylistToken(ctx, "jti-expired", t0.Add(25*time.Second), t0.Add(2*time.Minute)))
 
 	now := t0.Add(5 * time.Minute) // the "expired" grant has ended by now
 	got, err := s.RevokedSince(ctx, t0.Add(5*time.Second), now, 100)
 	must(t, "RevokedSince", err)
 	want := []store.Revocation{
 		{Kind: store.RevokedSession, ID: gone.IDHash, RevokedAt: t0.Add(10 * time.Second), ExpiresAt: gone.ExpiresAt},
+		{Kind: store.RevokedToken, ID: "jti-live", RevokedAt: t0.Add(15 * time.Second), ExpiresAt: t0.Add(10 * time.Minute)},
 		{Kind: store.RevokedGrant, ID: fam.grant.ID, RevokedAt: t0.Add(20 * time.Second), ExpiresAt: fam.grant.ExpiresAt},
 	}
 	checkEqual(t, "revocations", got, want)

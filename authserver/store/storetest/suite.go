@@ -43,6 +43,14 @@ var contractTests = []struct {
 	{"Consent/NotFound", testConsentNotFound},
 	{"Consent/RoundTrip", testConsentRoundTrip},
 	{"Consent/ReplaceKeepsCreatedAt", testConsentReplace},
+	{"Consent/List", testConsentList},
+	{"Consent/Delete", testConsentDelete},
+	{"Consent/Touch", testConsentTouch},
+
+	{"Grant/RevokeFor", testRevokeGrantsFor},
+	{"Grant/ListBySession", testListGrantsBySession},
+
+	{"Denylist", testDenylist},
 
 	{"SigningKey/Empty", testSigningKeysEmpty},
 	{"SigningKey/RoundTripOldestFirst", testSigningKeysRoundTrip},
@@ -54,6 +62,13 @@ var contractTests = []struct {
 
 	{"GarbageCollect/ExpiredOnly", testGCExpiredOnly},
 	{"GarbageCollect/Limit", testGCLimit},
+
+	{"Client/RoundTrip", testClientRoundTrip},
+	{"Client/NotFound", testClientNotFound},
+	{"Client/Duplicate", testClientDuplicate},
+	{"Client/List", testClientList},
+	{"Client/Update", testClientUpdate},
+	{"Client/Delete", testClientDelete},
 }
 
 // concurrencyTests race many callers against one database. They get every
@@ -70,6 +85,7 @@ var concurrencyTests = []struct {
 	{"SaveConsent", testConcurrentSaveConsent},
 	{"GetOrCreateSecret", testConcurrentSecret},
 	{"RevokedSessionVisible", testConcurrentRevokedSession},
+	{"UpdateClientOnce", testConcurrentUpdateClient},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store

@@ -1,0 +1,218 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// accountAppsPath is the signed-in user's connected-apps page.
+const accountAppsPath = "/account/apps"
+
+// accountLogin is the sealed request of a login that returns to the
+// account page instead of an app. It is sealed under its own name, so it
+// can never pass for an authorization request (or the other way round),
+// and it holds no URL: the one place it leads back to is the account
+// page, so there is nothing to redirect openly.
+type accountLogin struct {
+	IssuedAt int64 `json:"iat"` // unix milliseconds
+}
+
+const accountLoginName = "account"
+
+// ErrUnknownUser is returned for a subject the user directory lacks.
+var ErrUnknownUser = errors.New("unknown user")
+
+// ConnectedApp is an app a user has allowed to access their account: a
+// consent, described with what the client registration says about it.
+type ConnectedApp struct {
+	ClientID string
+	// Name, LogoURI and ClientURI come from the client; a client that no
+	// longer exists has its id as Name and Removed set.
+	Name, LogoURI, ClientURI string
+	Removed                  bool
+	Scopes                   []string
+	GrantedAt                time.Time // first consent
+	UpdatedAt                time.Time // last consent (new scopes)
+	LastUsedAt               time.Time // last tokens issued; zero if never
+}
+
+// ConnectedApps lists the apps subject has allowed, oldest first.
+// ErrUnknownUser when the directory has no such user.
+func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]ConnectedApp, error) {
+	if _, ok := s.cfg.Users.UserByID(subject); !ok {
+		return nil, ErrUnknownUser
+	}
+	consents, err := s.cfg.Store.ListConsents(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]ConnectedApp, 0, len(consents))
+	for _, c := range consents {
+		app := ConnectedApp{ClientID: c.ClientID, Name: c.ClientID, Scopes: c.Scopes,
+			GrantedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
+		client, err := s.clientFor(ctx, c.ClientID)
+		switch {
+		case errors.Is(err, ErrUnknownClient):
+			app.Removed = true
+		case err != nil:
+			return nil, err
+		default:
+			app.Name, app.LogoURI, app.ClientURI = client.Name, client.LogoURI, client.ClientURI
+		}
+		apps = append(apps, app)
+	}
+	return apps, nil
+}
+
+// RevokeConnectedApp takes back what subject allowed clientID: every grant
+// (refresh token family, and the access tokens issued under it) is
+// revoked, then the consent is removed, so the app must ask again. It
+// reports whether there was anything to revoke.
+func (s *Server) RevokeConnectedApp(ctx context.Context, subject, clientID string) (bool, error) {
+	n, err := s.cfg.Store.RevokeGrantsFor(ctx, subject, clientID, s.now())
+	if err != nil {
+		return false, err
+	}
+	err = s.cfg.Store.DeleteConsent(ctx, subject, clientID)
+	found := n > 0 || err == nil
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	if err != nil {
+		return found, err
+	}
+	if found {
+		s.log.InfoContext(ctx, "connected app revoked", "sub", subject, "client_id", clientID, "grants", n)
+	}
+	return found, nil
+}
+
+// touchConsent records that client got tokens for subject, for the
+// connected-apps page: one UPDATE, which changes nothing for an app
+// without a consent (first-party apps mostly). A failure only costs that
+// date, so it is logged.
+func (s *Server) touchConsent(ctx context.Context, client *Client, subject string, now time.Time) {
+	if err := s.cfg.Store.TouchConsent(ctx, subject, client.ID, now); err != nil {
+		s.log.WarnContext(ctx, "recording an app's last use failed", "client_id", client.ID, "error", err)
+	}
+}
+
+// handleAccountApps is the connected-apps page: GET lists the apps the
+// signed-in user allowed; POST (action=revoke, client_id, csrf) revokes
+// one and shows the list again (post/redirect/get). Without a session the
+// browser goes to the login page, which returns here.
+func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, errBodyTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.renderError(w, r, errorPage{status: status, heading: "This request is not valid",
+			message: err.Error() + ".", hint: "Open your connected apps page again.", code: "invalid_request"})
+		return
+	}
+	sess := s.currentSession(r)
+	if sess == nil {
+		s.redirectToAccountLogin(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		s.renderAccountApps(w, r, sess)
+		return
+	}
+	if !s.checkCSRF(r, form) {
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, heading: "This form has expired",
+			message: "For your security, the page you submitted is no longer valid. Nothing was changed.",
+			hint:    "Open your connected apps page again and retry.", code: "invalid_request"})
+		return
+	}
+	clientID := form.Get("client_id")
+	if form.Get("action") != "revoke" || clientID == "" || len(clientID) > 255 {
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "This request is not valid",
+			message: "The form was submitted without an app to remove.", hint: "Open your connected apps page again.",
+			code: "invalid_request"})
+		return
+	}
+	// Removing an app that is already gone (a double submit) is no error:
+	// the list shows the outcome either way.
+	if _, err := s.RevokeConnectedApp(r.Context(), sess.Subject, clientID); err != nil {
+		s.log.ErrorContext(r.Context(), "revoking a connected app failed", "sub", sess.Subject, "client_id", clientID, "error", err)
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
+			message: "We could not remove the app's access.", hint: "Please try again in a moment.", code: "server_error"})
+		return
+	}
+	http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
+}
+
+func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess *browserSession) {
+	apps, err := s.ConnectedApps(r.Context(), sess.Subject)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "listing connected apps failed", "sub", sess.Subject, "error", err)
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
+			message: "We could not list your connected apps.", hint: "Please try again in a moment.", code: "server_error"})
+		return
+	}
+	signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "sealing a logout request failed", "error", err)
+	}
+	page := ui.AccountAppsPage{
+		Base:       s.base(""),
+		FormAction: s.prefix + accountAppsPath,
+		CSRFToken:  s.csrfToken(w, r),
+		User:       ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email},
+	}
+	if signOut != "" {
+		page.SignOutAction, page.SignOutRequest = s.prefix+"/logout", signOut
+	}
+	for _, a := range apps {
+		v := ui.AppView{ClientID: a.ClientID, Name: a.Name, LogoURI: a.LogoURI, ClientURI: a.ClientURI,
+			GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt}
+		for _, sc := range a.Scopes {
+			v.Scopes = append(v.Scopes, ui.ScopeView{Name: sc, Description: ui.ScopeDescription(sc)})
+		}
+		page.Apps = append(page.Apps, v)
+	}
+	if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering the connected apps page failed", "error", err)
+	}
+}
+
+// redirectToAccountLogin sends the browser to the login page with a sealed
+// request that comes back to the account page.
+func (s *Server) redirectToAccountLogin(w http.ResponseWriter, r *http.Request) {
+	sealed, err := s.requests.Encode(accountLoginName, accountLogin{IssuedAt: s.now().UnixMilli()})
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "sealing an account login failed", "error", err)
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
+			message: "We could not start signing you in.", hint: "Please try again in a moment.", code: "server_error"})
+		return
+	}
+	http.Redirect(w, r, s.prefix+"/login?"+url.Values{"ar": {sealed}}.Encode(), redirectStatus(r))
+}
+
+// openAccountLogin decodes the sealed request of a login for the account
+// page. The authRequest it returns has no client and no redirect URI; the
+// login page uses only its (empty) login hint.
+func (s *Server) openAccountLogin(sealed string) (*authRequest, bool) {
+	var al accountLogin
+	if sealed == "" || s.requests.Decode(accountLoginName, sealed, &al) != nil {
+		return nil, false
+	}
+	return &authRequest{MaxAge: -1, IssuedAt: al.IssuedAt}, true
+}
+
+// clientIDOf is c's id, or "" for a login without an app.
+func clientIDOf(c *Client) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}

@@ -1,0 +1,339 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/token"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
+)
+
+// logoutRequest is a sign-out request waiting for the user to confirm it.
+// It travels sealed in the "lr" field, like authorization requests in
+// "ar", but sealed under its own name so neither can pass for the other.
+type logoutRequest struct {
+	ClientID string `json:"c,omitempty"`
+	// RedirectURI is a post_logout_redirect_uri already verified against
+	// the client's registration; empty when there is none to follow.
+	RedirectURI string `json:"r,omitempty"`
+	State       string `json:"st,omitempty"`
+	IssuedAt    int64  `json:"iat"` // unix milliseconds
+}
+
+const logoutRequestName = "lr"
+
+// maxSessionGrants bounds how many grants one logout looks at. A session
+// gets one grant per code redeemed, so only an unusual session has more.
+const maxSessionGrants = 1000
+
+// idTokenHint is what logout needs from an id_token_hint.
+type idTokenHint struct {
+	Subject         string         `json:"sub"`
+	Audience        token.Audience `json:"aud"`
+	AuthorizedParty string         `json:"azp"`
+	SessionID       string         `json:"sid"`
+}
+
+// handleLogout is the end_session_endpoint (OpenID Connect RP-Initiated
+// Logout 1.0 §2, §3), for GET and POST.
+//
+// id_token_hint must be an ID token this server issued (signature and
+// iss are checked; an expired one is fine, §2); its aud names the client,
+// and client_id, when also sent, must agree. post_logout_redirect_uri is
+// followed only when it exactly matches one registered for that client
+// (§3); otherwise the signed-out page is shown. state is echoed on that
+// redirect.
+//
+// The session ends at once only when the hint's sid is the browser's
+// current session; otherwise (no hint, a hint for another session, or a
+// cross-site POST that arrives without the SameSite=Lax session cookie)
+// the user confirms on a CSRF-protected page first (§2: logout requests
+// can be forged).
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, errBodyTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.renderLogoutError(w, r, status, err.Error()+".")
+		return
+	}
+	if r.Method == http.MethodPost && form.Has(logoutRequestName) {
+		s.confirmLogout(w, r, form)
+		return
+	}
+	lr, client, hintSID, problem := s.parseLogoutRequest(r, form)
+	if problem != "" {
+		status := http.StatusBadRequest
+		if problem == serverProblem {
+			status = http.StatusInternalServerError
+		}
+		s.renderLogoutError(w, r, status, problem)
+		return
+	}
+	setCSP(w.Header(), formActionSource(lr.RedirectURI))
+	sess := s.currentSession(r)
+	switch {
+	case sess == nil && r.Method == http.MethodGet:
+		// Already signed out: nothing to confirm.
+		s.finishLogout(w, r, lr)
+	case sess != nil && hintSID != "" && hintSID == sessionSID(sess.IDHash):
+		if s.endBrowserSession(w, r, sess) {
+			s.finishLogout(w, r, lr)
+		}
+	default:
+		s.renderLogoutConfirm(w, r, lr, client, sess)
+	}
+}
+
+// serverProblem is parseLogoutRequest's answer when the store failed.
+const serverProblem = "The sign-out service could not complete your request."
+
+// parseLogoutRequest validates an RP's logout request. A non-empty
+// problem is a message for the error page; nothing was changed.
+func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logoutRequest, client *Client, hintSID, problem string) {
+	lr = &logoutRequest{IssuedAt: s.now().UnixMilli()}
+	clientID := form.Get("client_id")
+	if raw := form.Get("id_token_hint"); raw != "" {
+		hint, ok := s.verifyIDTokenHint(r.Context(), raw)
+		if !ok {
+			return nil, nil, "", "The id_token_hint is not a valid ID token from this service."
+		}
+		aud := hint.Audience[0]
+		if clientID != "" && clientID != aud {
+			return nil, nil, "", "The client_id does not match the id_token_hint."
+		}
+		clientID, hintSID = aud, hint.SessionID
+	}
+	if len(clientID) > 255 {
+		return nil, nil, "", "The client_id is not valid."
+	}
+	if clientID != "" {
+		c, err := s.clientFor(r.Context(), clientID)
+		switch {
+		case errors.Is(err, ErrUnknownClient):
+			return nil, nil, "", "The app (client_id) is not registered."
+		case err != nil:
+			s.log.ErrorContext(r.Context(), "client lookup failed at logout", "error", err)
+			return nil, nil, "", serverProblem
+		}
+		client, lr.ClientID = c, c.ID
+	}
+	lr.State = form.Get("state")
+	if len(lr.State) > maxParamLength {
+		return nil, nil, "", "The state parameter is too long."
+	}
+	if ru := form.Get("post_logout_redirect_uri"); ru != "" {
+		if client != nil && slices.Contains(client.PostLogoutRedirectURIs, ru) {
+			lr.RedirectURI = ru
+		} else {
+			// §3: never redirect to an unregistered URI. The user still
+			// signs out, and sees the signed-out page instead.
+			s.log.InfoContext(r.Context(), "post_logout_redirect_uri not registered; not redirecting", "client_id", lr.ClientID)
+		}
+	}
+	return lr, client, hintSID, ""
+}
+
+// verifyIDTokenHint checks that raw is an ID token this server signed.
+// Expiry is ignored (RP-Initiated Logout §2); the audience must name one
+// client, which is how the hint identifies the RP.
+func (s *Server) verifyIDTokenHint(ctx context.Context, raw string) (*idTokenHint, bool) {
+	v := &token.Verifier{
+		Keys:         s.cfg.Keys,
+		Issuer:       s.Issuer(),
+		Algorithms:   []string{"RS256", "ES256"},
+		Type:         "JWT", // what issue.go sets; access and logout tokens differ
+		IgnoreExpiry: true,
+		Now:          s.now,
+	}
+	var hint idTokenHint
+	if err := v.Verify(ctx, raw, &hint); err != nil {
+		return nil, false
+	}
+	switch {
+	case len(hint.Audience) == 1 && hint.Audience[0] != "":
+	case hint.AuthorizedParty != "" && hint.Audience.Contains(hint.AuthorizedParty):
+		hint.Audience = token.Audience{hint.AuthorizedParty}
+	default:
+		return nil, false
+	}
+	return &hint, true
+}
+
+// confirmLogout handles the confirmation form (and the account page's
+// sign-out button): CSRF-checked, it ends whatever session the browser
+// has now.
+func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, form url.Values) {
+	if !s.checkCSRF(r, form) {
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, heading: "This sign-out form has expired",
+			message: "For your security, the page you submitted is no longer valid. Nothing was changed.",
+			hint:    "Go back and try signing out again.", code: "invalid_request"})
+		return
+	}
+	var lr logoutRequest
+	if s.requests.Decode(logoutRequestName, form.Get(logoutRequestName), &lr) != nil {
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "This sign-out page has expired",
+			message: "The sign-out request is too old or is not valid any more. Nothing was changed.",
+			hint:    "Go back and try signing out again.", code: "invalid_request"})
+		return
+	}
+	// The client may have changed since the page was shown.
+	if lr.RedirectURI != "" {
+		c, err := s.clientFor(r.Context(), lr.ClientID)
+		if err != nil || !slices.Contains(c.PostLogoutRedirectURIs, lr.RedirectURI) {
+			lr.RedirectURI = ""
+		}
+	}
+	setCSP(w.Header(), formActionSource(lr.RedirectURI))
+	if sess := s.currentSession(r); sess != nil {
+		if !s.endBrowserSession(w, r, sess) {
+			return
+		}
+	}
+	s.finishLogout(w, r, &lr)
+}
+
+// endBrowserSession ends sess and clears the cookie. On failure it shows
+// an error page and returns false: the session may still be live.
+func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, sess *browserSession) bool {
+	err := s.EndSession(r.Context(), sess.IDHash)
+	http.SetCookie(w, s.cookies.Cookie(sessionCookie, "", -1))
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "ending a session failed", "sub", sess.Subject, "error", err)
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
+			message: "We could not sign you out completely.", hint: "Please try again in a moment.", code: "server_error"})
+		return false
+	}
+	s.log.InfoContext(r.Context(), "signed out", "sub", sess.Subject)
+	return true
+}
+
+// finishLogout redirects to the verified post-logout URI with state, or
+// shows the signed-out page.
+func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, lr *logoutRequest) {
+	if lr.RedirectURI != "" {
+		if u, err := url.Parse(lr.RedirectURI); err == nil {
+			if lr.State != "" {
+				q := u.Query()
+				q.Set("state", lr.State)
+				u.RawQuery = q.Encode()
+			}
+			w.Header().Set("Location", u.String())
+			w.WriteHeader(redirectStatus(r))
+			return
+		}
+	}
+	if err := s.cfg.UI.Render(w, http.StatusOK, ui.SignedOutPage{Base: s.base("")}); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering the signed-out page failed", "error", err)
+	}
+}
+
+func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr *logoutRequest, client *Client, sess *browserSession) {
+	sealed, err := s.requests.Encode(logoutRequestName, lr)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "sealing a logout request failed", "error", err)
+		s.renderLogoutError(w, r, http.StatusInternalServerError, serverProblem)
+		return
+	}
+	page := ui.LogoutPage{
+		Base:          s.base(""),
+		FormAction:    s.prefix + "/logout",
+		LogoutRequest: sealed,
+		CSRFToken:     s.csrfToken(w, r),
+	}
+	if sess != nil {
+		page.User = ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email}
+	}
+	if client != nil {
+		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+	}
+	if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
+		s.log.ErrorContext(r.Context(), "rendering the logout page failed", "error", err)
+	}
+}
+
+func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	p := errorPage{status: status, heading: "This sign-out request is not valid", message: message,
+		hint: "Nothing was changed. Go back to the app and try again, or close this page.", code: "invalid_request"}
+	if status >= 500 {
+		p.heading, p.hint, p.code = "Something went wrong", "Please try again in a moment.", "server_error"
+	}
+	s.renderError(w, r, p)
+}
+
+// EndSession ends the browser session whose id hash is idHash, wherever
+// the logout started (the end_session_endpoint, the account page, a
+// gate's logout): it revokes the session record, revokes the grants made
+// in the session unless they have offline_access, and notifies by
+// back-channel logout (in the background) every client that received
+// tokens in the session. Grants with offline_access survive: the user
+// let the app keep access while they are away, and takes it back on the
+// connected-apps page. An unknown or already ended session is not an
+// error, and is not notified twice.
+//
+// The error is about the session record; failures after it is revoked are
+// logged.
+func (s *Server) EndSession(ctx context.Context, idHash string) error {
+	rec, err := s.cfg.Store.GetSession(ctx, idHash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !rec.RevokedAt.IsZero() {
+		return nil
+	}
+	now := s.now()
+	if err := s.cfg.Store.RevokeSession(ctx, idHash, now); err != nil {
+		return err
+	}
+	s.afterSessionEnded(ctx, rec, now)
+	return nil
+}
+
+func (s *Server) afterSessionEnded(ctx context.Context, rec store.Session, now time.Time) {
+	grants, err := s.cfg.Store.ListGrantsBySession(ctx, rec.IDHash, maxSessionGrants)
+	if err != nil {
+		s.log.ErrorContext(ctx, "listing a session's grants at logout failed", "sub", rec.Subject, "error", err)
+		return
+	}
+	if len(grants) == maxSessionGrants {
+		s.log.WarnContext(ctx, "session has too many grants; only the first are handled at logout", "sub", rec.Subject, "limit", maxSessionGrants)
+	}
+	var clients []string
+	for _, g := range grants {
+		if !slices.Contains(clients, g.ClientID) {
+			clients = append(clients, g.ClientID)
+		}
+		if !g.RevokedAt.IsZero() || !now.Before(g.ExpiresAt) || slices.Contains(g.Scopes, "offline_access") {
+			continue
+		}
+		if err := s.cfg.Store.RevokeGrant(ctx, g.ID, now); err != nil {
+			s.log.ErrorContext(ctx, "revoking a grant at logout failed", "grant_id", g.ID, "error", err)
+		}
+	}
+	sid := sessionSID(rec.IDHash)
+	for _, id := range clients {
+		c, err := s.clientFor(ctx, id)
+		if err != nil || c.BackchannelLogoutURI == "" {
+			continue
+		}
+		tok, err := s.logoutToken(c, rec.Subject, sid, now)
+		if err != nil {
+			s.log.ErrorContext(ctx, "signing a logout token failed", "client_id", c.ID, "error", err)
+			continue
+		}
+		s.backchannel.send(c.ID, c.BackchannelLogoutURI, tok)
+	}
+}
+
+// Shutdown waits until ctx is done for back-channel logout deliveries in
+// flight, then abandons the rest.
+func (s *Server) Shutdown(ctx context.Context) error { return s.backchannel.shutdown(ctx) }

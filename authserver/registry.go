@@ -1,0 +1,541 @@
+package authserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
+)
+
+// Errors of client management. ErrUnknownClient is shared with lookups.
+var (
+	// ErrStaticClient: the client comes from the configuration, which is
+	// read-only at run time.
+	ErrStaticClient = errors.New("the client is defined in the configuration and cannot be changed at run time")
+	// ErrNoSecret: a public client has no secret to rotate.
+	ErrNoSecret = errors.New("the client is public and has no secret")
+	// ErrRotationInProgress: a secret rotation was started and is neither
+	// completed nor cancelled.
+	ErrRotationInProgress = errors.New("a secret rotation is already in progress; complete or cancel it first")
+	// ErrNoRotation: complete or cancel without a rotation in progress.
+	ErrNoRotation = errors.New("no secret rotation is in progress")
+	// ErrClientBusy: concurrent changes kept winning over this one.
+	ErrClientBusy = errors.New("the client is being changed concurrently; try again")
+)
+
+// Prefixes of what client management generates. A secret or registration
+// access token found in a log or a repository is recognisable by them.
+const (
+	clientIDPrefix     = "gh_client_"
+	clientSecretPrefix = "gh_cs_"
+	regTokenPrefix     = "gh_rat_"
+)
+
+// ClientInfo is what management reports about a client. It never holds a
+// secret or a token.
+type ClientInfo struct {
+	ID string
+	ClientMetadata
+	// Static clients come from the configuration and are read-only.
+	Static bool
+	// Dynamic clients were registered through RFC 7591.
+	Dynamic bool
+	// SecretRotationPending: a new secret was issued and both are accepted.
+	SecretRotationPending bool
+	CreatedAt             time.Time // zero for static clients
+	UpdatedAt             time.Time
+}
+
+// ClientRegistryOptions tune a ClientRegistry. Zero values take defaults.
+type ClientRegistryOptions struct {
+	// CacheTTL is how long a stored client is served from memory before it
+	// is read again: the staleness another instance sharing the store may
+	// show after a change here. Changes made through this registry are
+	// seen at once by it. Default 10 s; negative disables the cache.
+	CacheTTL time.Duration
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+}
+
+const (
+	defaultClientCacheTTL = 10 * time.Second
+	// maxCachedClients bounds the cache. Only clients that exist are
+	// cached, so it cannot be filled with made-up ids.
+	maxCachedClients = 10000
+	// maxUpdateAttempts bounds read-modify-write retries on ErrConflict.
+	maxUpdateAttempts = 5
+)
+
+// ClientRegistry is the ClientSource of a server whose clients can be
+// managed at run time: clients from the configuration first (read-only;
+// their ids are reserved), then clients kept in the store, created by the
+// admin API or by dynamic client registration. It also manages the stored
+// clients.
+//
+// Lookups run on every authorization and token request, so stored clients
+// are cached for a short time (ClientRegistryOptions.CacheTTL). Unknown ids
+// are not cached: a client created on another instance works at once.
+type ClientRegistry struct {
+	static    StaticClients
+	staticIDs []string // sorted
+	store     store.Store
+	scopes    []string
+	ttl       time.Duration
+	now       func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cachedClient
+	// gen changes whenever this registry writes a client, so a lookup
+	// that read the store before the write does not cache what it read.
+	gen uint64
+}
+
+type cachedClient struct {
+	client  *Client
+	fetched time.Time
+}
+
+// NewClientRegistry serves static first, then the clients in st.
+// supportedScopes are the scopes clients may be allowed.
+func NewClientRegistry(static StaticClients, st store.Store, supportedScopes []string, opts ClientRegistryOptions) *ClientRegistry {
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = defaultClientCacheTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ids := make([]string, 0, len(static))
+	for id := range static {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return &ClientRegistry{
+		static: static, staticIDs: ids, store: st, scopes: supportedScopes,
+		ttl: opts.CacheTTL, now: opts.Now, cache: map[string]cachedClient{},
+	}
+}
+
+// Client implements ClientSource.
+func (r *ClientRegistry) Client(ctx context.Context, id string) (*Client, error) {
+	if c, ok := r.static[id]; ok {
+		return c, nil
+	}
+	now := r.now()
+	r.mu.Lock()
+	e, ok := r.cache[id]
+	gen := r.gen
+	r.mu.Unlock()
+	if ok && now.Sub(e.fetched) < r.ttl && !now.Before(e.fetched) {
+		return e.client, nil
+	}
+	rec, err := r.store.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		r.forget(id)
+		return nil, ErrUnknownClient
+	} else if err != nil {
+		return nil, err
+	}
+	c, err := r.toClient(rec)
+	if err != nil {
+		return nil, fmt.Errorf("stored client %q is invalid: %w", id, err)
+	}
+	if r.ttl > 0 {
+		r.mu.Lock()
+		if r.gen == gen {
+			if len(r.cache) >= maxCachedClients {
+				r.evictLocked(now)
+			}
+			r.cache[id] = cachedClient{client: c, fetched: now}
+		}
+		r.mu.Unlock()
+	}
+	return c, nil
+}
+
+// evictLocked drops expired entries, or everything if none has expired.
+func (r *ClientRegistry) evictLocked(now time.Time) {
+	for id, e := range r.cache {
+		if now.Sub(e.fetched) >= r.ttl {
+			delete(r.cache, id)
+		}
+	}
+	if len(r.cache) >= maxCachedClients {
+		clear(r.cache)
+	}
+}
+
+// stamp is the time of a write, as precise as the store keeps it, so
+// what a write returns equals what a later read returns.
+func (r *ClientRegistry) stamp() time.Time {
+	return r.now().UTC().Truncate(time.Millisecond)
+}
+
+// forget drops id from the cache after a write.
+func (r *ClientRegistry) forget(id string) {
+	r.mu.Lock()
+	delete(r.cache, id)
+	r.gen++
+	r.mu.Unlock()
+}
+
+// toClient turns a stored record into a ready Client. A pending secret
+// is accepted alongside the current ones.
+func (r *ClientRegistry) toClient(rec store.Client) (*Client, error) {
+	secrets := slices.Clone(rec.SecretHashes)
+	if rec.PendingSecretHash != "" {
+		secrets = append(secrets, rec.PendingSecretHash)
+	}
+	c := &Client{
+		ID: rec.ID, Name: rec.Name, Description: rec.Description, Type: ClientType(rec.Type),
+		SecretHashes: secrets, RedirectURIs: rec.RedirectURIs, PostLogoutRedirectURIs: rec.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:          rec.BackchannelLogoutURI,
+		BypassConsentForOfflineAccess: rec.BypassConsentForOfflineAccess,
+		Scopes:                        rec.Scopes, LogoURI: rec.LogoURI, ClientURI: rec.ClientURI, PolicyURI: rec.PolicyURI, TOSURI: rec.TOSURI,
+		GrantTypes: rec.GrantTypes, IDTokenSigningAlg: rec.IDTokenSigningAlg,
+		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
+	}
+	if err := c.Prepare(r.scopes); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// IsStatic reports whether id belongs to a client from the configuration.
+func (r *ClientRegistry) IsStatic(id string) bool {
+	_, ok := r.static[id]
+	return ok
+}
+
+// GetClient describes the client with that id, read afresh from the
+// store. ErrUnknownClient when there is none.
+func (r *ClientRegistry) GetClient(ctx context.Context, id string) (ClientInfo, error) {
+	if c, ok := r.static[id]; ok {
+		return staticInfo(c), nil
+	}
+	rec, err := r.store.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ClientInfo{}, ErrUnknownClient
+	} else if err != nil {
+		return ClientInfo{}, err
+	}
+	return storedInfo(rec), nil
+}
+
+// ListClients returns up to limit clients after the cursor after ("" for
+// the first page): the static clients by id, then the stored ones in the
+// store's id order. next is the cursor of the following page, or "" when
+// this page is the last. A page can be shorter than limit and still have
+// a next.
+func (r *ClientRegistry) ListClients(ctx context.Context, after string, limit int) (page []ClientInfo, next string, err error) {
+	if limit <= 0 {
+		return nil, "", errors.New("limit must be positive")
+	}
+	storeAfter := after
+	if after == "" || r.IsStatic(after) {
+		// Static clients come first; a static cursor continues among them.
+		i := 0
+		if after != "" {
+			i, _ = slices.BinarySearch(r.staticIDs, after)
+			i++
+		}
+		for ; i < len(r.staticIDs) && len(page) < limit; i++ {
+			page = append(page, staticInfo(r.static[r.staticIDs[i]]))
+		}
+		storeAfter = ""
+		if len(page) == limit {
+			more := i < len(r.staticIDs)
+			if !more {
+				recs, err := r.store.ListClients(ctx, "", 1)
+				if err != nil {
+					return nil, "", err
+				}
+				more = len(recs) > 0
+			}
+			if more {
+				next = page[len(page)-1].ID
+			}
+			return page, next, nil
+		}
+	}
+	// One record more than needed tells whether another page follows.
+	// Stored clients shadowed by static ones are skipped, so the store is
+	// read again past them until the page is full or the store exhausted;
+	// there are never more of them than static clients.
+	cursor := storeAfter
+	for {
+		want := limit - len(page) + 1
+		recs, err := r.store.ListClients(ctx, cursor, want)
+		if err != nil {
+			return nil, "", err
+		}
+		for _, rec := range recs {
+			if r.IsStatic(rec.ID) {
+				continue
+			}
+			if len(page) == limit {
+				return page, page[limit-1].ID, nil
+			}
+			page = append(page, storedInfo(rec))
+		}
+		if len(recs) < want {
+			return page, "", nil
+		}
+		cursor = recs[len(recs)-1].ID
+	}
+}
+
+// CreateClient stores a new client from the admin API. Confidential
+// clients get a generated secret, returned here and never again.
+func (r *ClientRegistry) CreateClient(ctx context.Context, md ClientMetadata) (ClientInfo, string, error) {
+	if md.Name == "" {
+		return ClientInfo{}, "", metadataErr("name", "is required")
+	}
+	rec, secret, err := r.create(ctx, md, "")
+	if err != nil {
+		return ClientInfo{}, "", err
+	}
+	return storedInfo(rec), secret, nil
+}
+
+// create validates md and stores it under a new id. A non-empty
+// regTokenHash makes it a dynamically registered client.
+func (r *ClientRegistry) create(ctx context.Context, md ClientMetadata, regTokenHash string) (store.Client, string, error) {
+	md.normalize()
+	if err := md.validate(r.scopes); err != nil {
+		return store.Client{}, "", err
+	}
+	now := r.stamp()
+	rec := store.Client{CreatedAt: now, UpdatedAt: now, Dynamic: regTokenHash != "", RegistrationAccessTokenHash: regTokenHash}
+	applyMetadata(&rec, md)
+	var secret string
+	if !md.Type.Public() {
+		var hash string
+		secret, hash = newClientSecret()
+		rec.SecretHashes = []string{hash}
+	}
+	// 128 random bits collide with nothing; the retries only make that
+	// explicit, and keep the ids of static clients reserved.
+	for range 3 {
+		rec.ID = clientIDPrefix + randomID()
+		if r.IsStatic(rec.ID) {
+			continue
+		}
+		// The same checks a lookup runs, before anything is stored.
+		if _, err := r.toClient(rec); err != nil {
+			return store.Client{}, "", fmt.Errorf("new client fails its own validation: %w", err)
+		}
+		err := r.store.CreateClient(ctx, rec)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			continue
+		}
+		if err != nil {
+			return store.Client{}, "", err
+		}
+		rec.Revision = 1
+		r.forget(rec.ID)
+		return rec, secret, nil
+	}
+	return store.Client{}, "", errors.New("could not find a free client id")
+}
+
+// UpdateClient changes a stored client: edit receives its current
+// metadata and changes it in place. The result is validated as a whole;
+// nothing is stored when edit or validation fails. Public clients cannot
+// become confidential or the reverse, since that would need a secret to
+// appear or vanish. Concurrent changes are retried on fresh data.
+func (r *ClientRegistry) UpdateClient(ctx context.Context, id string, edit func(*ClientMetadata) error) (ClientInfo, error) {
+	rec, err := r.modify(ctx, id, func(rec *store.Client) error {
+		md := metadataOf(*rec)
+		if err := edit(&md); err != nil {
+			return err
+		}
+		if md.Name == "" {
+			return metadataErr("name", "is required")
+		}
+		if md.Type.Valid() && md.Type.Public() != ClientType(rec.Type).Public() {
+			return metadataErr("type", "cannot change between a public and a confidential type; create a new client instead")
+		}
+		md.normalize()
+		if err := md.validate(r.scopes); err != nil {
+			return err
+		}
+		applyMetadata(rec, md)
+		return nil
+	})
+	if err != nil {
+		return ClientInfo{}, err
+	}
+	return storedInfo(rec), nil
+}
+
+// DeleteClient deletes a stored client; its grants are revoked and its
+// consents removed at the same time, so none of its tokens works after.
+func (r *ClientRegistry) DeleteClient(ctx context.Context, id string) error {
+	if r.IsStatic(id) {
+		return ErrStaticClient
+	}
+	err := r.store.DeleteClient(ctx, id, r.now())
+	r.forget(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknownClient
+	}
+	return err
+}
+
+// StartSecretRotation issues a new secret for a confidential client and
+// returns it (once). Until the rotation is completed or cancelled both
+// the old and the new secret are accepted, so the app can be redeployed
+// with the new one without downtime.
+func (r *ClientRegistry) StartSecretRotation(ctx context.Context, id string) (ClientInfo, string, error) {
+	var secret string
+	rec, err := r.modify(ctx, id, func(rec *store.Client) error {
+		switch {
+		case ClientType(rec.Type).Public():
+			return ErrNoSecret
+		case rec.PendingSecretHash != "":
+			return ErrRotationInProgress
+		}
+		var hash string
+		secret, hash = newClientSecret()
+		rec.PendingSecretHash = hash
+		return nil
+	})
+	if err != nil {
+		return ClientInfo{}, "", err
+	}
+	return storedInfo(rec), secret, nil
+}
+
+// CompleteSecretRotation makes the new secret the only one: the old
+// secret stops working at once.
+func (r *ClientRegistry) CompleteSecretRotation(ctx context.Context, id string) (ClientInfo, error) {
+	rec, err := r.modify(ctx, id, func(rec *store.Client) error {
+		if err := rotationInProgress(rec); err != nil {
+			return err
+		}
+		rec.SecretHashes = []string{rec.PendingSecretHash}
+		rec.PendingSecretHash = ""
+		return nil
+	})
+	return storedInfo(rec), err
+}
+
+// CancelSecretRotation discards the new secret; the old one stays.
+func (r *ClientRegistry) CancelSecretRotation(ctx context.Context, id string) (ClientInfo, error) {
+	rec, err := r.modify(ctx, id, func(rec *store.Client) error {
+		if err := rotationInProgress(rec); err != nil {
+			return err
+		}
+		rec.PendingSecretHash = ""
+		return nil
+	})
+	return storedInfo(rec), err
+}
+
+func rotationInProgress(rec *store.Client) error {
+	switch {
+	case ClientType(rec.Type).Public():
+		return ErrNoSecret
+	case rec.PendingSecretHash == "":
+		return ErrNoRotation
+	}
+	return nil
+}
+
+// modify is the read-modify-write of every change to a stored client:
+// edit changes a fresh copy, and the store applies it only if nobody
+// changed the client meanwhile; otherwise it starts over on the newer
+// record. Nothing is written when edit fails.
+func (r *ClientRegistry) modify(ctx context.Context, id string, edit func(*store.Client) error) (store.Client, error) {
+	if r.IsStatic(id) {
+		return store.Client{}, ErrStaticClient
+	}
+	defer r.forget(id)
+	for range maxUpdateAttempts {
+		rec, err := r.store.GetClient(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Client{}, ErrUnknownClient
+		} else if err != nil {
+			return store.Client{}, err
+		}
+		if err := edit(&rec); err != nil {
+			return store.Client{}, err
+		}
+		rec.UpdatedAt = r.stamp()
+		if _, err := r.toClient(rec); err != nil {
+			return store.Client{}, fmt.Errorf("changed client fails its own validation: %w", err)
+		}
+		err = r.store.UpdateClient(ctx, rec)
+		switch {
+		case err == nil:
+			rec.Revision++
+			return rec, nil
+		case errors.Is(err, store.ErrConflict):
+			continue
+		case errors.Is(err, store.ErrNotFound):
+			return store.Client{}, ErrUnknownClient
+		default:
+			return store.Client{}, err
+		}
+	}
+	return store.Client{}, ErrClientBusy
+}
+
+// newClientSecret returns a generated secret (256 random bits) and the
+// hash under which it is stored. A fast hash is as strong as a slow one
+// for a value this random.
+func newClientSecret() (raw, hash string) {
+	raw, _ = randomToken(clientSecretPrefix)
+	return raw, HashClientSecret(raw)
+}
+
+func applyMetadata(rec *store.Client, md ClientMetadata) {
+	rec.Name, rec.Description, rec.Type = md.Name, md.Description, string(md.Type)
+	rec.RedirectURIs, rec.PostLogoutRedirectURIs, rec.Scopes = md.RedirectURIs, md.PostLogoutRedirectURIs, md.Scopes
+	rec.BackchannelLogoutURI = md.BackchannelLogoutURI
+	rec.LogoURI, rec.ClientURI, rec.PolicyURI, rec.TOSURI = md.LogoURI, md.ClientURI, md.PolicyURI, md.TOSURI
+	rec.GrantTypes, rec.TokenEndpointAuthMethod, rec.IDTokenSigningAlg = md.GrantTypes, md.TokenEndpointAuthMethod, md.IDTokenSigningAlg
+	rec.AccessTokenLifetime, rec.RefreshTokenLifetime = md.AccessTokenLifetime, md.RefreshTokenLifetime
+	rec.BypassConsentForOfflineAccess = md.BypassConsentForOfflineAccess
+	rec.Contacts, rec.SoftwareID, rec.SoftwareVersion = md.Contacts, md.SoftwareID, md.SoftwareVersion
+}
+
+func metadataOf(rec store.Client) ClientMetadata {
+	return ClientMetadata{
+		Name: rec.Name, Description: rec.Description, Type: ClientType(rec.Type),
+		RedirectURIs: rec.RedirectURIs, PostLogoutRedirectURIs: rec.PostLogoutRedirectURIs, Scopes: rec.Scopes,
+		BackchannelLogoutURI: rec.BackchannelLogoutURI,
+		LogoURI:              rec.LogoURI, ClientURI: rec.ClientURI, PolicyURI: rec.PolicyURI, TOSURI: rec.TOSURI,
+		GrantTypes: rec.GrantTypes, TokenEndpointAuthMethod: rec.TokenEndpointAuthMethod, IDTokenSigningAlg: rec.IDTokenSigningAlg,
+		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
+		BypassConsentForOfflineAccess: rec.BypassConsentForOfflineAccess,
+		Contacts:                      rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
+	}
+}
+
+func storedInfo(rec store.Client) ClientInfo {
+	return ClientInfo{
+		ID: rec.ID, ClientMetadata: metadataOf(rec), Dynamic: rec.Dynamic,
+		SecretRotationPending: rec.PendingSecretHash != "",
+		CreatedAt:             rec.CreatedAt, UpdatedAt: rec.UpdatedAt,
+	}
+}
+
+func staticInfo(c *Client) ClientInfo {
+	return ClientInfo{
+		ID: c.ID, Static: true,
+		ClientMetadata: ClientMetadata{
+			Name: c.Name, Description: c.Description, Type: c.Type,
+			RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, Scopes: c.Scopes,
+			BackchannelLogoutURI: c.BackchannelLogoutURI,
+			LogoURI:              c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
+			GrantTypes: c.GrantTypes, TokenEndpointAuthMethod: defaultAuthMethod(c.Type), IDTokenSigningAlg: c.IDTokenSigningAlg,
+			AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
+			BypassConsentForOfflineAccess: c.BypassConsentForOfflineAccess,
+		},
+	}
+}
