@@ -313,9 +313,9 @@ func (a *App) keyOptions() (token.KeyOptions, error) {
 		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
 	}
 	// Clients created at run time may have access tokens of up to
-	// authserver.MaxClientAccessTokenLifetime.
-	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime),
-		authserverDefaultTokenLifetime, authserver.MaxClientAccessTokenLifetime)
+	// authserver.MaxClientAccessTokenLifetime, which also exceeds every
+	// default lifetime.
+	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), authserver.MaxClientAccessTokenLifetime)
 	for _, c := range a.Clients {
 		longest = max(longest, time.Duration(c.AccessTokenLifetime))
 	}
@@ -326,10 +326,6 @@ func (a *App) keyOptions() (token.KeyOptions, error) {
 		Retention:        longest + reload + keyRetentionMargin,
 	}, nil
 }
-
-// authserverDefaultTokenLifetime is the longest of authserver's default
-// access (10m) and ID token (1h) lifetimes.
-const authserverDefaultTokenLifetime = time.Hour
 
 // sealer builds the key-encryption sealer from configured keys, or from
 // a key kept in Caddy's data directory.

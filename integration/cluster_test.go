@@ -84,7 +84,6 @@ func newBalancer(t *testing.T) *balancer {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
 		},
-		ErrorLog: nil,
 	}
 	lb.srv = httptest.NewServer(proxy)
 	t.Cleanup(lb.srv.Close)
