@@ -105,7 +105,8 @@ type rowScanner interface {
 // writer). The transaction is rolled back and run again.
 var errRaced = errors.New("row changed concurrently, retry")
 
-// maxAttempts bounds how often a write transaction is run after errRaced.
+// maxAttempts bounds how often a write transaction is run after errRaced or
+// a retryable abort.
 const maxAttempts = 3
 
 // committedError carries an error that must reach the caller only after the
@@ -120,15 +121,23 @@ func commitThenFail(err error) error { return committedError{err} }
 
 // inWriteTx runs fn in a write transaction and commits it when fn returns nil
 // or a commitThenFail error; any other error rolls it back. Transactions that
-// report errRaced are retried a few times.
+// report errRaced, or that the database aborted to settle a conflict, are
+// retried a few times.
 func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeTxOnce(ctx, fn)
-		if errors.Is(err, errRaced) && attempt < maxAttempts {
+		if attempt < maxAttempts && (errors.Is(err, errRaced) || s.retryable(err)) {
 			continue
 		}
 		return err
 	}
+}
+
+// retryable reports whether the database aborted the transaction to resolve
+// a conflict (a deadlock between concurrent writers, say), which running it
+// again settles.
+func (s *Store) retryable(err error) bool {
+	return err != nil && s.d.IsRetryable != nil && s.d.IsRetryable(err)
 }
 
 func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
