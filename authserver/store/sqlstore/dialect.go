@@ -47,6 +47,10 @@ type Dialect struct {
 	// opener's responsibility. False for databases with row locks
 	// (PostgreSQL), where the conditional UPDATEs lock what they touch.
 	SingleWriter bool
+	// CacheStatements prepares each query once per pool and reuses it. For
+	// drivers that parse every query afresh (SQLite); pgx already caches
+	// statements per connection.
+	CacheStatements bool
 
 	// IsRetryable reports whether err, as returned by the driver, means the
 	// transaction lost a conflict the database resolved by aborting it

@@ -35,9 +35,10 @@ func TestRetryableAbortRetried(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Store{reader: db, writer: db, d: Dialect{Name: "test", IsUniqueViolation: func(error) bool { return false }, IsRetryable: tt.retryable}}
+			p := newPool(db, true)
+			s := &Store{reader: p, writer: p, d: Dialect{Name: "test", IsUniqueViolation: func(error) bool { return false }, IsRetryable: tt.retryable}}
 			calls := 0
-			err := s.inWriteTx(t.Context(), func(tx *sql.Tx) error {
+			err := s.inWriteTx(t.Context(), func(*txn) error {
 				calls++
 				if calls <= tt.fails {
 					return tt.failWith

@@ -15,8 +15,8 @@ import (
 // concurrent use, and several Stores (in one process or many) may share one
 // database.
 type Store struct {
-	reader *sql.DB // plain reads
-	writer *sql.DB // every write, and the reads a write transaction makes
+	reader *pool // plain reads
+	writer *pool // every write, and the reads a write transaction makes
 	d      Dialect
 
 	closeOnce sync.Once
@@ -47,7 +47,10 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect) (*Store, error)
 			return nil, fmt.Errorf("sqlstore: %s needs a writer pool of exactly one connection, got a limit of %d", d.Name, n)
 		}
 	}
-	s := &Store{reader: reader, writer: writer, d: d}
+	s := &Store{reader: newPool(reader, d.CacheStatements), writer: newPool(writer, d.CacheStatements), d: d}
+	if reader == writer {
+		s.reader = s.writer
+	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
 	}
@@ -123,7 +126,7 @@ func commitThenFail(err error) error { return committedError{err} }
 // or a commitThenFail error; any other error rolls it back. Transactions that
 // report errRaced, or that the database aborted to settle a conflict, are
 // retried a few times.
-func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) inWriteTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeTxOnce(ctx, fn)
 		if attempt < maxAttempts && (errors.Is(err, errRaced) || s.retryable(err)) {
@@ -140,7 +143,7 @@ func (s *Store) retryable(err error) bool {
 	return err != nil && s.d.IsRetryable != nil && s.d.IsRetryable(err)
 }
 
-func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
