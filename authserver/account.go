@@ -114,8 +114,8 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errBodyTooLarge) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		s.renderError(w, r, errorPage{status: status, heading: "This request is not valid",
-			message: err.Error() + ".", hint: "Open your connected apps page again.", code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: status, problem: ui.ProblemText("problem.account_bad_request"),
+			code: "invalid_request", detail: err.Error()})
 		return
 	}
 	sess := s.currentSession(r)
@@ -128,24 +128,19 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.checkCSRF(r, form) {
-		s.renderError(w, r, errorPage{status: http.StatusForbidden, heading: "This form has expired",
-			message: "For your security, the page you submitted is no longer valid. Nothing was changed.",
-			hint:    "Open your connected apps page again and retry.", code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.account_stale_form"), code: "invalid_request"})
 		return
 	}
 	clientID := form.Get("client_id")
 	if form.Get("action") != "revoke" || clientID == "" || len(clientID) > 255 {
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "This request is not valid",
-			message: "The form was submitted without an app to remove.", hint: "Open your connected apps page again.",
-			code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.account_no_app"), code: "invalid_request"})
 		return
 	}
 	// Removing an app that is already gone (a double submit) is no error:
 	// the list shows the outcome either way.
 	if _, err := s.RevokeConnectedApp(r.Context(), sess.Subject, clientID); err != nil {
 		s.log.ErrorContext(r.Context(), "revoking a connected app failed", "sub", sess.Subject, "client_id", clientID, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
-			message: "We could not remove the app's access.", hint: "Please try again in a moment.", code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.revoke_failed"), code: "server_error"})
 		return
 	}
 	http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
@@ -155,8 +150,7 @@ func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess 
 	apps, err := s.ConnectedApps(r.Context(), sess.Subject)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "listing connected apps failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
-			message: "We could not list your connected apps.", hint: "Please try again in a moment.", code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.list_apps_failed"), code: "server_error"})
 		return
 	}
 	signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()})
@@ -191,8 +185,7 @@ func (s *Server) redirectToAccountLogin(w http.ResponseWriter, r *http.Request) 
 	sealed, err := s.requests.Encode(accountLoginName, accountLogin{IssuedAt: s.now().UnixMilli()})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "sealing an account login failed", "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
-			message: "We could not start signing you in.", hint: "Please try again in a moment.", code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.account_login_failed"), code: "server_error"})
 		return
 	}
 	http.Redirect(w, r, s.prefix+"/login?"+url.Values{"ar": {sealed}}.Encode(), redirectStatus(r))

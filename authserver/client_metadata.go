@@ -73,6 +73,11 @@ const (
 	maxRefreshTokenLifetime = 365 * 24 * time.Hour
 )
 
+// MaxClientAccessTokenLifetime is the longest access_token_lifetime a
+// client created at run time may have: signing keys must stay published at
+// least that long after they stop signing.
+const MaxClientAccessTokenLifetime = maxAccessTokenLifetime
+
 // Token endpoint authentication methods (RFC 7591 §2).
 const (
 	authMethodNone  = "none"

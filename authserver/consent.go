@@ -47,8 +47,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, ar, oautherr.AccessDenied("the user denied access"))
 		return
 	default:
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "Choose Allow or Deny",
-			message: "The consent form was submitted without a decision.", hint: "Go back and choose whether to allow access.", code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.no_decision"), code: "invalid_request"})
 		return
 	}
 	now := s.now()

@@ -3,6 +3,8 @@ package authserver
 import (
 	"errors"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
 // renderFormError answers a page form (login, consent) whose body could
@@ -11,15 +13,13 @@ import (
 // changed.
 func (s *Server) renderFormError(w http.ResponseWriter, r *http.Request, err error) {
 	var dup *duplicateParamError
-	if errors.As(err, &dup) {
+	switch {
+	case errors.As(err, &dup):
 		// A repeated field is what a forged or stale form looks like.
 		s.renderStaleForm(w, r)
-		return
+	case errors.Is(err, errBodyTooLarge):
+		s.renderError(w, r, errorPage{status: http.StatusRequestEntityTooLarge, problem: ui.ProblemText("problem.form_too_large"), code: "invalid_request"})
+	default:
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.bad_form"), code: "invalid_request"})
 	}
-	p := errorPage{status: http.StatusBadRequest, heading: "This request is not valid",
-		message: "The form could not be read.", hint: "Go back to the app and start signing in again.", code: "invalid_request"}
-	if errors.Is(err, errBodyTooLarge) {
-		p.status, p.message = http.StatusRequestEntityTooLarge, "The form is too large."
-	}
-	s.renderError(w, r, p)
 }

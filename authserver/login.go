@@ -3,6 +3,7 @@ package authserver
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
@@ -115,12 +116,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.checkCSRF(r, form) {
-		s.renderLogin(w, r, form.Get("ar"), ar, client, form.Get("username"), "Your sign-in form expired. Please try again.", http.StatusForbidden)
+		s.renderLogin(w, r, form.Get("ar"), ar, client, form.Get("username"), ui.Message("login.error.stale"), http.StatusForbidden)
 		return
 	}
 	username, password := form.Get("username"), form.Get("password")
 	if username == "" || password == "" || len(username) > 256 || len(password) > 1024 {
-		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "Enter your username and password.", http.StatusBadRequest)
+		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.missing"), http.StatusBadRequest)
 		return
 	}
 	u, known := s.cfg.Users.UserByUsername(username)
@@ -148,15 +149,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		}
 		result = attemptFailed
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client))
-		s.renderLogin(w, r, form.Get("ar"), ar, client, username, "The username or password is incorrect.", http.StatusUnauthorized)
+		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.wrong"), http.StatusUnauthorized)
 		return
 	}
 	result = attemptSucceeded
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
-			message: "We could not sign you in right now.", hint: "Please try again in a moment.", code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.sign_in_failed"), code: "server_error"})
 		return
 	}
 	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client))
@@ -178,6 +178,13 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 	}
 	if client != nil {
 		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+		// One gate client serves every gated site: name the site the user
+		// is signing in to (its verified redirect URI's host).
+		if client.ID == GateClientID {
+			if u, err := url.Parse(ar.RedirectURI); err == nil && u.Host != "" {
+				page.ClientName = u.Host
+			}
+		}
 	}
 	if err := s.cfg.UI.Render(w, status, page); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the login page failed", "error", err)

@@ -61,7 +61,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errBodyTooLarge) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		s.renderLogoutError(w, r, status, err.Error()+".")
+		s.renderLogoutError(w, r, status, "logout.problem.unreadable", err.Error())
 		return
 	}
 	if r.Method == http.MethodPost && form.Has(logoutRequestName) {
@@ -74,7 +74,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if problem == serverProblem {
 			status = http.StatusInternalServerError
 		}
-		s.renderLogoutError(w, r, status, problem)
+		s.renderLogoutError(w, r, status, problem, "")
 		return
 	}
 	setCSP(w.Header(), formActionSource(lr.RedirectURI))
@@ -93,32 +93,33 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // serverProblem is parseLogoutRequest's answer when the store failed.
-const serverProblem = "The sign-out service could not complete your request."
+const serverProblem = "logout.problem.server"
 
 // parseLogoutRequest validates an RP's logout request. A non-empty
-// problem is a message for the error page; nothing was changed.
+// problem is the message id (ui catalog) of what is wrong, for the error
+// page; nothing was changed.
 func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logoutRequest, client *Client, hintSID, problem string) {
 	lr = &logoutRequest{IssuedAt: s.now().UnixMilli()}
 	clientID := form.Get("client_id")
 	if raw := form.Get("id_token_hint"); raw != "" {
 		hint, ok := s.verifyIDTokenHint(r.Context(), raw)
 		if !ok {
-			return nil, nil, "", "The id_token_hint is not a valid ID token from this service."
+			return nil, nil, "", "logout.problem.bad_hint"
 		}
 		aud := hint.Audience[0]
 		if clientID != "" && clientID != aud {
-			return nil, nil, "", "The client_id does not match the id_token_hint."
+			return nil, nil, "", "logout.problem.client_mismatch"
 		}
 		clientID, hintSID = aud, hint.SessionID
 	}
 	if len(clientID) > 255 {
-		return nil, nil, "", "The client_id is not valid."
+		return nil, nil, "", "logout.problem.bad_client"
 	}
 	if clientID != "" {
 		c, err := s.clientFor(r.Context(), clientID)
 		switch {
 		case errors.Is(err, ErrUnknownClient):
-			return nil, nil, "", "The app (client_id) is not registered."
+			return nil, nil, "", "logout.problem.unknown_client"
 		case err != nil:
 			s.log.ErrorContext(r.Context(), "client lookup failed at logout", "error", err)
 			return nil, nil, "", serverProblem
@@ -127,7 +128,7 @@ func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logou
 	}
 	lr.State = form.Get("state")
 	if !isParamText(lr.State) {
-		return nil, nil, "", "The state parameter is too long or not printable text."
+		return nil, nil, "", "logout.problem.state_too_long"
 	}
 	if ru := form.Get("post_logout_redirect_uri"); ru != "" {
 		if client != nil && slices.Contains(client.PostLogoutRedirectURIs, ru) {
@@ -172,16 +173,12 @@ func (s *Server) verifyIDTokenHint(ctx context.Context, raw string) (*idTokenHin
 // has now.
 func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, form url.Values) {
 	if !s.checkCSRF(r, form) {
-		s.renderError(w, r, errorPage{status: http.StatusForbidden, heading: "This sign-out form has expired",
-			message: "For your security, the page you submitted is no longer valid. Nothing was changed.",
-			hint:    "Go back and try signing out again.", code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.logout_stale_form"), code: "invalid_request"})
 		return
 	}
 	var lr logoutRequest
 	if s.requests.Decode(logoutRequestName, form.Get(logoutRequestName), &lr) != nil {
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, heading: "This sign-out page has expired",
-			message: "The sign-out request is too old or is not valid any more. Nothing was changed.",
-			hint:    "Go back and try signing out again.", code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.logout_expired"), code: "invalid_request"})
 		return
 	}
 	// The client may have changed since the page was shown.
@@ -207,8 +204,7 @@ func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, sess 
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, "", -1))
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "ending a session failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, heading: "Something went wrong",
-			message: "We could not sign you out completely.", hint: "Please try again in a moment.", code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.logout_failed"), code: "server_error"})
 		return false
 	}
 	s.log.InfoContext(r.Context(), "signed out", "sub", sess.Subject)
@@ -239,7 +235,7 @@ func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr 
 	sealed, err := s.requests.Encode(logoutRequestName, lr)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "sealing a logout request failed", "error", err)
-		s.renderLogoutError(w, r, http.StatusInternalServerError, serverProblem)
+		s.renderLogoutError(w, r, http.StatusInternalServerError, serverProblem, "")
 		return
 	}
 	page := ui.LogoutPage{
@@ -259,11 +255,13 @@ func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr 
 	}
 }
 
-func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, status int, message string) {
-	p := errorPage{status: status, heading: "This sign-out request is not valid", message: message,
-		hint: "Nothing was changed. Go back to the app and try again, or close this page.", code: "invalid_request"}
+// renderLogoutError shows what is wrong with a sign-out request: problem
+// is a message id of the ui catalog, detail an optional technical note.
+func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, status int, problem, detail string) {
+	p := errorPage{status: status, problem: ui.ProblemText("problem.logout_invalid", ui.Message(problem)),
+		code: "invalid_request", detail: detail}
 	if status >= 500 {
-		p.heading, p.hint, p.code = "Something went wrong", "Please try again in a moment.", "server_error"
+		p = errorPage{status: status, problem: ui.ProblemText("problem.logout_server"), code: "server_error"}
 	}
 	s.renderError(w, r, p)
 }

@@ -92,13 +92,13 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(css)
 }
 
-// errorPage is a page shown instead of a redirect.
+// errorPage is a page shown instead of a redirect. Its words come from
+// the ui package's message catalog (ui.ProblemText).
 type errorPage struct {
 	status  int
-	heading string
-	message string
-	hint    string
+	problem ui.Problem
 	code    string
+	detail  string // technical, for the app's developer; never internals
 }
 
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage) {
@@ -107,10 +107,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 	}
 	err := s.cfg.UI.Render(w, p.status, ui.ErrorPage{
 		Base:    s.base(""),
-		Heading: p.heading,
-		Message: p.message,
-		Hint:    p.hint,
+		Heading: p.problem.Heading,
+		Message: p.problem.Message,
+		Hint:    p.problem.Hint,
 		Code:    p.code,
+		Detail:  p.detail,
 	})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "rendering error page failed", "error", err)
@@ -118,21 +119,28 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 	}
 }
 
+// Descriptions of the authorization errors that get a page of their own
+// (authorize.go); renderOAuthError recognises them by these.
+const (
+	descUnknownClient        = "the app (client_id) is not registered"
+	descUnregisteredRedirect = "the redirect_uri is not registered for this app"
+)
+
 // renderOAuthError shows err as a page. Used for errors that must not be
-// redirected (unknown client, unverified redirect URI).
+// redirected (unknown client, unverified redirect URI): plain words for the
+// user, the error code and description for the app's developer.
 func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
-	p := errorPage{
-		status:  http.StatusBadRequest,
-		heading: "This sign-in request is not valid",
-		message: err.SafeDescription() + ".",
-		hint:    "Go back to the app you came from and try signing in again. If it keeps happening, contact the app's developer.",
-		code:    err.Code,
-	}
-	if err.Code == "server_error" {
-		p.status = http.StatusInternalServerError
-		p.heading = "Something went wrong"
-		p.message = "The sign-in service could not complete your request."
-		p.hint = "Please try again in a moment."
+	p := errorPage{status: http.StatusBadRequest, code: err.Code, detail: err.SafeDescription()}
+	switch {
+	case err.Code == "server_error":
+		p.status, p.detail = http.StatusInternalServerError, ""
+		p.problem = ui.ProblemText("problem.server")
+	case err.Description == descUnknownClient:
+		p.problem = ui.ProblemText("problem.unknown_client", s.cfg.UI.Branding().ProductName)
+	case err.Description == descUnregisteredRedirect:
+		p.problem = ui.ProblemText("problem.bad_redirect")
+	default:
+		p.problem = ui.ProblemText("problem.bad_request")
 	}
 	s.renderError(w, r, p)
 }
@@ -140,13 +148,7 @@ func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *o
 // renderExpiredFlow is the page for a sealed authorization request that
 // no longer decodes: too old, tampered with, or from before a key change.
 func (s *Server) renderExpiredFlow(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{
-		status:  http.StatusBadRequest,
-		heading: "This sign-in page has expired",
-		message: "The sign-in request is too old or is not valid any more.",
-		hint:    "Go back to the app and start signing in again.",
-		code:    "invalid_request",
-	})
+	s.renderError(w, r, errorPage{problem: ui.ProblemText("problem.expired_request"), code: "invalid_request"})
 }
 
 const csrfCookie = "gatehouse_csrf"
@@ -188,11 +190,5 @@ func (s *Server) checkCSRF(r *http.Request, form url.Values) bool {
 }
 
 func (s *Server) renderStaleForm(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{
-		status:  http.StatusForbidden,
-		heading: "This form has expired",
-		message: "For your security, the page you submitted is no longer valid.",
-		hint:    "Go back to the app and start signing in again.",
-		code:    "invalid_request",
-	})
+	s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.stale_form"), code: "invalid_request"})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
 // Throttle configures one brute-force defence: failed attempts are counted
@@ -288,21 +289,19 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
-// humanWait says how long to wait, for people.
+// humanWait says how long to wait, for people, from the message catalog.
 func humanWait(d time.Duration) string {
 	switch {
 	case d <= time.Minute:
 		n := int((d + time.Second - 1) / time.Second)
 		if n <= 1 {
-			return "a second"
+			return ui.Message("login.error.wait_second")
 		}
-		return strconv.Itoa(n) + " seconds"
+		return ui.Message("login.error.wait_seconds", n)
 	case d <= 2*time.Hour:
-		n := int((d + time.Minute - 1) / time.Minute)
-		return strconv.Itoa(n) + " minutes"
+		return ui.Message("login.error.wait_minutes", int((d+time.Minute-1)/time.Minute))
 	default:
-		n := int((d + time.Hour - 1) / time.Hour)
-		return strconv.Itoa(n) + " hours"
+		return ui.Message("login.error.wait_hours", int((d+time.Hour-1)/time.Hour))
 	}
 }
 
@@ -341,8 +340,7 @@ func loginSubject(username string, u *identity.User, known bool) string {
 func (s *Server) throttledLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, username string, wait time.Duration) {
 	s.log.InfoContext(r.Context(), "login throttled", "username", username, "client_ip", ClientIP(r), "retry_after", retryAfter(wait))
 	w.Header().Set("Retry-After", retryAfter(wait))
-	s.renderLogin(w, r, sealed, ar, client, username,
-		"Too many failed sign-in attempts. Try again in "+humanWait(wait)+".", http.StatusTooManyRequests)
+	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.throttled", humanWait(wait)), http.StatusTooManyRequests)
 }
 
 // logLoginLock notes a lock the failure just caused.

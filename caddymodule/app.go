@@ -44,8 +44,22 @@ type App struct {
 	// 32-byte keys in base64 or hex, newest first (older ones still open
 	// what they sealed). Placeholders such as {env.GATEHOUSE_KEK} work.
 	// Default: one key generated on first start and kept in Caddy's data
-	// directory at gatehouse/kek (mode 0600).
+	// directory at gatehouse/kek (mode 0600). Required with storage shared
+	// by several instances (postgres): they must all use the same key.
 	KeyEncryptionKeys []string `json:"key_encryption_keys,omitempty"`
+
+	// KeyRotationInterval is how long a signing key signs before a new one
+	// takes over. Default 720h (30 days).
+	KeyRotationInterval caddy.Duration `json:"key_rotation_interval,omitempty"`
+	// KeyPrePublication is how long a new signing key is published in the
+	// JWKS before it signs, so that other instances and relying parties'
+	// JWKS caches have it first. Default: 24h, or half the rotation
+	// interval if that is shorter. Must exceed KeyReloadInterval.
+	KeyPrePublication caddy.Duration `json:"key_prepublication,omitempty"`
+	// KeyReloadInterval is how often keys are re-read from the store (and
+	// a due rotation started), bounding how long instances disagree about
+	// the key set. Default 1m.
+	KeyReloadInterval caddy.Duration `json:"key_reload_interval,omitempty"`
 
 	// CookieSecrets (32+ bytes each, newest first) protect the session
 	// cookie and in-flight authorization requests. Default: a secret
@@ -91,6 +105,7 @@ type App struct {
 	renderer    *ui.Renderer
 	store       store.Store
 	poolKey     string
+	keyReload   time.Duration
 	logger      *zap.Logger
 	stopGC      context.CancelFunc
 	gcDone      chan struct{}
@@ -144,6 +159,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if sh, ok := backend.(sharedStorage); ok && sh.SharedAcrossInstances() && len(a.KeyEncryptionKeys) == 0 {
+		// A per-machine generated key would leave each instance unable to
+		// open the signing keys and cookie secret another one created.
+		return errorf("key_encryption_key is required with shared storage (postgres): every instance must use the same key, e.g. key_encryption_key {env.GATEHOUSE_KEK} (32 random bytes in hex or base64: openssl rand -hex 32)")
+	}
+	keyOpts, err := a.keyOptions()
+	if err != nil {
+		return err
+	}
 	a.poolKey = backend.PoolKey()
 	val, _, err := stores.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
 		st, err := backend.OpenStore(ctx)
@@ -161,7 +185,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	keys := token.NewKeyManager(a.store, sealer, token.KeyOptions{})
+	keys := token.NewKeyManager(a.store, sealer, keyOpts)
 	if err := keys.Load(ctx); err != nil {
 		return errorf("signing keys: %v", err)
 	}
@@ -259,6 +283,56 @@ func (a *App) storageBackend(ctx caddy.Context) (StorageBackend, error) {
 	return backend, nil
 }
 
+// Key management defaults.
+const (
+	defaultKeyRotationInterval = 30 * 24 * time.Hour
+	defaultKeyPrePublication   = 24 * time.Hour
+	defaultKeyReloadInterval   = time.Minute
+	// keyRetentionMargin is added to the longest token lifetime before an
+	// old key retires: verifiers' clock leeway and a late reload.
+	keyRetentionMargin = 5 * time.Minute
+)
+
+// keyOptions turns the key settings into KeyOptions, applying defaults.
+// An old key stays published until every token it signed has expired: the
+// longest access or ID token lifetime possible, plus a reload interval (an
+// instance may sign with it that much longer) and a margin.
+func (a *App) keyOptions() (token.KeyOptions, error) {
+	rotation := time.Duration(a.KeyRotationInterval)
+	if rotation == 0 {
+		rotation = defaultKeyRotationInterval
+	}
+	reload := time.Duration(a.KeyReloadInterval)
+	if reload == 0 {
+		reload = defaultKeyReloadInterval
+	}
+	pre := time.Duration(a.KeyPrePublication)
+	if pre == 0 {
+		pre = min(defaultKeyPrePublication, rotation/2)
+	}
+	switch {
+	case rotation < 0 || pre < 0 || reload < 0:
+		return token.KeyOptions{}, errorf("key_rotation_interval, key_prepublication and key_reload_interval must be positive")
+	case pre >= rotation:
+		return token.KeyOptions{}, errorf("key_prepublication (%v) must be shorter than key_rotation_interval (%v)", pre, rotation)
+	case pre <= reload:
+		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
+	}
+	// Clients created at run time may have access tokens of up to
+	// authserver.MaxClientAccessTokenLifetime, which also exceeds every
+	// default lifetime.
+	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), authserver.MaxClientAccessTokenLifetime)
+	for _, c := range a.Clients {
+		longest = max(longest, time.Duration(c.AccessTokenLifetime))
+	}
+	a.keyReload = reload
+	return token.KeyOptions{
+		RotationInterval: rotation,
+		PrePublication:   pre,
+		Retention:        longest + reload + keyRetentionMargin,
+	}, nil
+}
+
 // sealer builds the key-encryption sealer from configured keys, or from
 // a key kept in Caddy's data directory.
 func (a *App) sealer(repl *caddy.Replacer) (*seal.Sealer, error) {
@@ -348,13 +422,33 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 	return [][]byte{secret}, nil
 }
 
-// Start runs the background garbage collection of expired state.
+// Start runs the background work: garbage collection of expired state,
+// the revocation feed, and reloading (and rotating) signing keys.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopGC, a.gcDone = cancel, make(chan struct{})
 	go a.collectGarbage(ctx)
 	go a.revocations.Run(ctx)
+	go a.reloadKeys(ctx)
 	return nil
+}
+
+// reloadKeys re-reads the signing keys every key_reload_interval, picking
+// up keys other instances created and starting rotations when due.
+func (a *App) reloadKeys(ctx context.Context) {
+	t := time.NewTicker(a.keyReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := a.keys.Load(ctx); err != nil && ctx.Err() == nil {
+			// The previous key set stays in use; the next tick retries.
+			a.logger.Error("reloading signing keys failed", zap.Error(err))
+		}
+	}
 }
 
 // Stop ends background work.
@@ -383,7 +477,15 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-const gcInterval = 10 * time.Minute
+const (
+	gcInterval = 10 * time.Minute
+	// gcBatch and gcBatches bound one pass: each batch is one short
+	// transaction, and a pass stops after gcBatches of them.
+	gcBatch   = 1000
+	gcBatches = 10
+	// gcLock names the leader lock that lets one instance collect at a time.
+	gcLock = "gatehouse/gc"
+)
 
 func (a *App) collectGarbage(ctx context.Context) {
 	defer close(a.gcDone)
@@ -395,23 +497,38 @@ func (a *App) collectGarbage(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// Bounded batches keep each pass short.
-		for range 10 {
-			n, err := a.store.GarbageCollect(ctx, time.Now(), 1000)
-			if err != nil {
-				if ctx.Err() == nil {
-					a.logger.Error("garbage collection failed", zap.Error(err))
-				}
-				break
-			}
-			if n > 0 {
-				a.logger.Debug("expired state removed", zap.Int("records", n))
-			}
-			if n < 1000 {
-				break
-			}
+		ran, n, err := collectOnce(ctx, a.store, time.Now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.logger.Error("garbage collection failed", zap.Error(err))
+		case !ran:
+			a.logger.Debug("garbage collection skipped: another instance is collecting")
+		case n > 0:
+			a.logger.Debug("expired state removed", zap.Int("records", n))
 		}
 	}
+}
+
+// collectOnce runs one garbage collection pass in bounded batches, on one
+// instance at a time when the store is shared (store.LeaderLocker): an
+// instance that finds the lock taken skips the pass. It reports whether it
+// ran and how many records it removed.
+func collectOnce(ctx context.Context, st store.Store, now func() time.Time) (ran bool, removed int, err error) {
+	pass := func(ctx context.Context) error {
+		for range gcBatches {
+			n, err := st.GarbageCollect(ctx, now(), gcBatch)
+			removed += n
+			if err != nil || n < gcBatch {
+				return err
+			}
+		}
+		return nil
+	}
+	if l, ok := st.(store.LeaderLocker); ok {
+		ran, err = l.WithLeaderLock(ctx, gcLock, pass)
+		return ran, removed, err
+	}
+	return true, removed, pass(ctx)
 }
 
 // Server returns the provisioned authorization server.

@@ -31,6 +31,7 @@ func init() {
 //		cookie_name <name>
 //		cookie_secret <secret>...
 //		forward_authorization
+//		introspect                   # external issuer: validate tokens by RFC 7662 introspection
 //		allow user|username|email|email_domain|group|scope <value>...
 //		header <claim> <Header-Name>|-
 //	}
@@ -76,6 +77,8 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 		return manyArgs(d, &g.CookieSecrets)
 	case "forward_authorization":
 		return flagArg(d, &g.ForwardAuthorization)
+	case "introspect":
+		return flagArg(d, &g.Introspect)
 	case "allow":
 		if g.Allow == nil {
 			g.Allow = new(PolicyConfig)

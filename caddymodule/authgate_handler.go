@@ -59,6 +59,10 @@ type AuthGate struct {
 	// cookies; older ones keep old sessions valid during rotation.
 	// Default: derived from the gatehouse app's cookie secret.
 	CookieSecrets []string `json:"cookie_secrets,omitempty"`
+	// Introspect validates Bearer tokens at the external issuer's
+	// introspection endpoint (RFC 7662) instead of locally, so opaque
+	// tokens are accepted. Answers are cached for up to 30s.
+	Introspect bool `json:"introspect,omitempty"`
 	// ForwardAuthorization keeps a verified Authorization header for the
 	// upstream. Default false: it is removed.
 	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
@@ -115,6 +119,7 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		SessionIdle:          time.Duration(h.SessionIdle),
 		CookieName:           h.CookieName,
 		ForwardAuthorization: h.ForwardAuthorization,
+		Introspect:           h.Introspect,
 		Insecure:             strings.HasPrefix(h.Origin, "http://"),
 		Logger:               ctx.Slogger(),
 	}

@@ -23,6 +23,15 @@ func init() {
 //	gatehouse {
 //		issuer <url>
 //		storage sqlite [<path>]
+//		storage postgres {
+//			dsn <connection string>
+//			schema <name>
+//			max_conns <n>
+//			max_idle_conns <n>
+//			conn_max_lifetime <duration>
+//			conn_max_idle_time <duration>
+//			statement_timeout <duration>
+//		}
 //		key_encryption_key <key>...
 //		cookie_secret <secret>...
 //		authorization_code_lifetime <duration>
@@ -40,6 +49,9 @@ func init() {
 //			backoff <duration>|off
 //		}
 //		revocation_poll_interval <duration>
+//		key_rotation_interval <duration>
+//		key_prepublication <duration>
+//		key_reload_interval <duration>
 //		ui {
 //			product_name <name>
 //			logo_url <url>
@@ -131,6 +143,18 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := durationArg(d, &app.SessionLifetime); err != nil {
 				return nil, err
 			}
+		case "key_rotation_interval":
+			if err := durationArg(d, &app.KeyRotationInterval); err != nil {
+				return nil, err
+			}
+		case "key_prepublication":
+			if err := durationArg(d, &app.KeyPrePublication); err != nil {
+				return nil, err
+			}
+		case "key_reload_interval":
+			if err := durationArg(d, &app.KeyReloadInterval); err != nil {
+				return nil, err
+			}
 		case "login_throttle", "client_auth_throttle":
 			tc, err := parseThrottle(d)
 			if err != nil {
@@ -174,7 +198,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 
 func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
 	if !d.NextArg() {
-		return nil, d.Errf("storage: expected a backend name (sqlite)")
+		return nil, d.Errf("storage: expected a backend name (sqlite or postgres)")
 	}
 	switch backend := d.Val(); backend {
 	case "sqlite":
@@ -189,9 +213,65 @@ func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
 			return nil, d.Errf("storage sqlite: takes no block, only an optional path")
 		}
 		return caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil), nil
+	case "postgres":
+		s, err := parsePostgres(d)
+		if err != nil {
+			return nil, err
+		}
+		return caddyconfig.JSONModuleObject(s, "backend", "postgres", nil), nil
 	default:
-		return nil, d.Errf("storage: unknown backend %q (supported: sqlite)", backend)
+		return nil, d.Errf("storage: unknown backend %q (supported: sqlite, postgres)", backend)
 	}
+}
+
+func parsePostgres(d *caddyfile.Dispenser) (*PostgresStorage, error) {
+	if d.NextArg() {
+		return nil, d.Errf("storage postgres: takes a block, not arguments (put the connection string in dsn)")
+	}
+	s := new(PostgresStorage)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch key := d.Val(); key {
+		case "dsn":
+			err = oneArg(d, &s.DSN)
+		case "schema":
+			err = oneArg(d, &s.Schema)
+		case "max_conns":
+			err = intArg(d, &s.MaxConns)
+		case "max_idle_conns":
+			err = intArg(d, &s.MaxIdleConns)
+		case "conn_max_lifetime":
+			err = durationArg(d, &s.ConnMaxLifetime)
+		case "conn_max_idle_time":
+			err = durationArg(d, &s.ConnMaxIdleTime)
+		case "statement_timeout":
+			err = durationArg(d, &s.StatementTimeout)
+		default:
+			// The value is not echoed: it could be a misplaced password.
+			err = d.Errf("storage postgres: unknown option %q", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.DSN == "" {
+		return nil, d.Errf("storage postgres: dsn is required (e.g. dsn {env.GATEHOUSE_DATABASE_URL})")
+	}
+	return s, nil
+}
+
+func intArg(d *caddyfile.Dispenser, dst *int) error {
+	key := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return d.Errf("%s: expected a positive whole number", key)
+	}
+	*dst = n
+	return nil
 }
 
 func parseUI(d *caddyfile.Dispenser) (*UIConfig, error) {

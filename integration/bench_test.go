@@ -2,11 +2,13 @@ package integration
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +188,111 @@ https://localhost:%[5]d {
 	})
 	b.Run("gate-session", func(b *testing.B) {
 		run(b, gateURL+"/", map[string]string{"Cookie": cookie, "Accept": "application/json"})
+	})
+}
+
+// BenchmarkCaddyToken measures the token endpoint through a real Caddy,
+// against a plain `respond` on the same server as the baseline:
+//
+//	go test ./integration -run '^$' -bench BenchmarkCaddyToken -benchtime 2000x
+//
+// refresh-* use a confidential client (secret checked from its SHA-256
+// cache after the first argon2id check) whose refresh token slides; with
+// openid every response carries an RS256 ID token, the dominant cost.
+func BenchmarkCaddyToken(b *testing.B) {
+	dir := b.TempDir()
+	issuerPort := freePort(b)
+	cf := fmt.Sprintf(`{
+%s
+	log default {
+		level ERROR
+	}
+	gatehouse {
+		issuer https://localhost:%d
+		user erin {
+			email erin@example.com
+			password_hash %s
+		}
+		client bench-web {
+			type first_party
+			secret_hash %s
+			redirect_uris http://127.0.0.1/callback
+		}
+	}
+}
+https://localhost:%[2]d {
+	tls internal
+	authserver
+	respond /plain "ok"
+}
+`, globalPreamble(dir), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
+	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
+	jar, _ := cookiejar.New(nil)
+	br := &browser{t: b, in: in, client: in.httpClient(jar)}
+	refreshToken := func(scopes ...string) string {
+		cfg := &oauth2.Config{ClientID: "bench-web", ClientSecret: "bench-secret", RedirectURL: "http://127.0.0.1:1/callback", Scopes: scopes,
+			Endpoint: oauth2.Endpoint{AuthURL: in.issuer + "/authorize", TokenURL: in.issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
+		p := br.get(cfg.AuthCodeURL("s"))
+		if strings.HasSuffix(p.url.Path, "/login") {
+			p = br.submit(p, map[string]string{"username": "erin", "password": labPassword})
+		}
+		if strings.HasSuffix(p.url.Path, "/consent") { // offline_access asks even first-party apps
+			p = br.submit(p, nil, "decision", "allow")
+		}
+		u, _ := url.Parse(p.location)
+		tok, err := cfg.Exchange(in.ctx(), u.Query().Get("code"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return tok.RefreshToken
+	}
+	withOpenID := refreshToken("openid", "offline_access")
+	withoutOpenID := refreshToken("email", "offline_access")
+
+	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: in.roots}, MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: transport}
+	post := func(b *testing.B, body string, auth string, want int) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req, _ := http.NewRequest(http.MethodPost, in.issuer+"/token", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if auth != "" {
+					req.Header.Set("Authorization", auth)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					b.Fatalf("status %d, want %d", resp.StatusCode, want)
+				}
+			}
+		})
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("bench-web:bench-secret"))
+	b.Run("plain", func(b *testing.B) {
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Get(in.issuer + "/plain")
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	})
+	b.Run("refresh-access-token-only", func(b *testing.B) {
+		post(b, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {withoutOpenID}}.Encode(), basic, 200)
+	})
+	b.Run("refresh-with-id-token", func(b *testing.B) {
+		post(b, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {withOpenID}}.Encode(), basic, 200)
+	})
+	b.Run("invalid-grant", func(b *testing.B) {
+		post(b, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"gh_rt_unknown"}}.Encode(), basic, 400)
 	})
 }

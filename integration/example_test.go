@@ -53,6 +53,9 @@ type exampleSetup struct {
 	gatePort       int    // the gated demo site's, instead of 9443 (0: a free one)
 	upstream       string // host:port the gate proxies to, instead of the demo echo
 	extraGatehouse []string
+	// edit, when set, changes the Caddyfile after the substitutions above
+	// (e.g. a policy on part of the gated site).
+	edit func(caddyfile string) string
 }
 
 func startExampleWith(t testing.TB, o exampleSetup) *instance {
@@ -81,6 +84,9 @@ func startExampleWith(t testing.TB, o exampleSetup) *instance {
 	cf = cf[:loc[1]] + globalPreamble(dir) + cf[loc[1]:]
 	if len(extraGatehouse) > 0 {
 		cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\t"+strings.Join(extraGatehouse, "\n\t\t")+"\n", 1)
+	}
+	if o.edit != nil {
+		cf = o.edit(cf)
 	}
 	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
 	in.gate = fmt.Sprintf("https://localhost:%d", o.gatePort)

@@ -158,6 +158,7 @@ https://localhost:%[8]d {
 		issuer %[9]s
 		client_id gate-ext
 		client_secret ext-secret
+		introspect
 	}
 	reverse_proxy %[6]s
 }
@@ -339,6 +340,8 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 	srv, _, _ := newCoreIssuer(t, issuer, []*authserver.Client{{
 		ID: "gate-ext", Type: authserver.FirstParty, SecretHashes: []string{authserver.HashClientSecret("ext-secret")},
 		RedirectURIs: []string{gateRedirect},
+	}, {
+		ID: "ext-app", Type: authserver.FirstPartyPublic, RedirectURIs: []string{"http://127.0.0.1/callback"},
 	}})
 	l.Config.Handler = srv
 	l.Start()
@@ -431,5 +434,58 @@ func TestGateSessionExpiry(t *testing.T) {
 	time.Sleep(time.Until(start.Add(5500 * time.Millisecond)))
 	if st := status(active); st != http.StatusUnauthorized {
 		t.Errorf("after the 5 s absolute lifetime: %d, want 401", st)
+	}
+}
+
+// TestGateIntrospection: with introspect, Bearer tokens are validated at
+// the external provider's RFC 7662 endpoint, so opaque tokens work too;
+// inactive, revoked and other-audience tokens are refused.
+func TestGateIntrospection(t *testing.T) {
+	lab := startGateLab(t, t.TempDir(), [4]int{freePort(t), freePort(t), freePort(t), freePort(t)}, "")
+	getToken := func(resource string) *oauth2.Token {
+		cfg := &oauth2.Config{ClientID: "ext-app", RedirectURL: "http://127.0.0.1:7/callback", Scopes: []string{"openid", "email"},
+			Endpoint: oauth2.Endpoint{AuthURL: lab.external + "/authorize", TokenURL: lab.external + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+		v := oauth2.GenerateVerifier()
+		b := lab.newBrowser()
+		p := b.get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", resource)))
+		p = b.submit(p, map[string]string{"username": "erin", "password": labPassword})
+		u, err := url.Parse(p.location)
+		if err != nil || u.Query().Get("code") == "" {
+			t.Fatalf("no code from the external issuer: %d %q", p.status, p.location)
+		}
+		tok, err := cfg.Exchange(context.Background(), u.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	call := func(tok string) *http.Response {
+		return lab.request(t, http.MethodGet, lab.extSite+"/api", nil, map[string]string{"Authorization": "Bearer " + tok, "Accept": "application/json"})
+	}
+	good := getToken(lab.extSite)
+	resp := call(good.AccessToken)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("introspected token: %d", resp.StatusCode)
+	}
+	var got echoed
+	decodeJSON(t, resp, &got)
+	if got.Headers.Get("X-Gatehouse-User-Id") != "erin-id" || got.Headers.Get("X-Gatehouse-Client-Id") != "ext-app" {
+		t.Errorf("upstream headers = %v", got.Headers)
+	}
+	// Revoked at the provider before the gate ever saw it.
+	revoked := getToken(lab.extSite)
+	r, err := http.PostForm(lab.external+"/revoke", url.Values{"token": {revoked.AccessToken}, "client_id": {"ext-app"}})
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("/revoke at the external issuer: %v %v", err, r)
+	}
+	r.Body.Close()
+	for name, tok := range map[string]string{
+		"revoked":          revoked.AccessToken,
+		"opaque garbage":   "gh_at_this-token-does-not-exist",
+		"another audience": getToken("https://elsewhere.example").AccessToken,
+	} {
+		if resp := call(tok); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+			t.Errorf("%s token: %d %q", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
 	}
 }

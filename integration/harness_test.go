@@ -167,6 +167,7 @@ type page struct {
 	status   int
 	url      *url.URL
 	location string // set when the response redirected to a client
+	header   http.Header
 	body     string
 	forms    []form
 }
@@ -209,7 +210,7 @@ func (b *browser) read(resp *http.Response) *page {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	p := &page{status: resp.StatusCode, url: resp.Request.URL, body: string(body)}
+	p := &page{status: resp.StatusCode, url: resp.Request.URL, header: resp.Header, body: string(body)}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		p.location = resp.Header.Get("Location")
 	}

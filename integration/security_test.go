@@ -83,51 +83,30 @@ func (b *browser) fetchHeaders(rawURL string) (http.Header, int) {
 	return resp.Header, resp.StatusCode
 }
 
-// TestPageSecurityHeaders: every HTML page of the issuer and the gate is
-// never cached (credential leakage via browser history, RFC 9700 §4.3.2),
-// never leaks its URL through Referer (§4.2.4), cannot be framed
-// (clickjacking, §4.16), and is not content-sniffed; every JSON answer
-// about tokens is not cached (RFC 6749 §5.1).
-func TestPageSecurityHeaders(t *testing.T) {
-	in, _ := startGatedExample(t)
-	b := in.newBrowser()
-	cfg := in.oauthConfig(demoWeb)
-	authURL := cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
-	login := b.get(authURL)
-	consent := b.submit(login, map[string]string{"username": "alice", "password": alicePassword})
-	if !strings.HasSuffix(consent.url.Path, "/consent") {
-		t.Fatalf("not on the consent page: %s", consent.url)
-	}
-	pages := map[string]string{
-		"login":           login.url.String(),
-		"consent":         consent.url.String(),
-		"error page":      in.issuer + "/authorize?client_id=nobody",
-		"logout":          in.issuer + "/logout",
-		"account":         in.issuer + "/account/apps",
-		"gate error":      in.gate + "/.gatehouse/callback?state=unknown",
-		"gate signed out": in.gate + "/.gatehouse/logout",
-	}
-	for name, u := range pages {
-		h, status := b.fetchHeaders(u)
-		if status >= 500 {
-			t.Errorf("%s: status %d", name, status)
-		}
-		csp := h.Get("Content-Security-Policy")
-		switch {
-		case !strings.Contains(h.Get("Cache-Control"), "no-store"):
-			t.Errorf("%s: Cache-Control %q", name, h.Get("Cache-Control"))
-		case h.Get("Referrer-Policy") != "no-referrer":
-			t.Errorf("%s: Referrer-Policy %q", name, h.Get("Referrer-Policy"))
-		case h.Get("X-Frame-Options") != "DENY" || !strings.Contains(csp, "frame-ancestors 'none'"):
-			t.Errorf("%s: X-Frame-Options %q, CSP %q", name, h.Get("X-Frame-Options"), csp)
-		case h.Get("X-Content-Type-Options") != "nosniff":
-			t.Errorf("%s: X-Content-Type-Options %q", name, h.Get("X-Content-Type-Options"))
-		}
-	}
+// TestTokenResponsesNotCached: every JSON answer about tokens, errors
+// included, carries Cache-Control: no-store (RFC 6749 §5.1), so no cache
+// or history keeps a credential (RFC 9700 §4.3). Pages: TestPageSecurityHeaders.
+func TestTokenResponsesNotCached(t *testing.T) {
+	in := startExample(t)
 	for _, path := range []string{"/token", "/introspect", "/revoke", "/userinfo"} {
 		resp := in.request(t, http.MethodPost, in.issuer+path, strings.NewReader("token=x"), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 		if resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: Cache-Control %q", path, resp.Header.Get("Cache-Control"))
+		}
+	}
+	tok := in.tokensFor(t, in.newBrowser(), demoWeb, "openid", "offline_access")
+	for name, do := range map[string]func() *http.Response{
+		"token": func() *http.Response {
+			return in.request(t, http.MethodPost, in.issuer+"/token", strings.NewReader(url.Values{"grant_type": {"refresh_token"},
+				"refresh_token": {tok.RefreshToken}, "client_id": {demoWeb.id}, "client_secret": {demoWeb.secret}}.Encode()),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		},
+		"userinfo": func() *http.Response {
+			return in.request(t, http.MethodGet, in.issuer+"/userinfo", nil, map[string]string{"Authorization": "Bearer " + tok.AccessToken})
+		},
+	} {
+		if resp := do(); resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("successful %s: %d, Cache-Control %q", name, resp.StatusCode, resp.Header.Get("Cache-Control"))
 		}
 	}
 }
@@ -362,37 +341,49 @@ func TestTransportSecurity(t *testing.T) {
 }
 
 // TestAccessTokenAudienceRestriction: access tokens are short-lived and
-// audience-restricted (RFC 9700 §4.10.1, RFC 9068 §4): one issued for a
-// resource server (RFC 8707) is refused at the issuer's userinfo, and the
-// gate refuses tokens for other audiences (TestGateBearer). They are not
-// sender-constrained (no DPoP or mTLS): SECURITY.md.
+// audience-restricted (RFC 9700 §4.10.1, RFC 9068 §4): aud is the
+// requested resource (RFC 8707), and the gate accepts only tokens for its
+// own resource, so a token given to one resource server cannot be
+// replayed at another. They are not sender-constrained (no DPoP or mTLS),
+// and userinfo, as OpenID Connect clients expect, takes any of the
+// issuer's access tokens with openid: SECURITY.md.
 func TestAccessTokenAudienceRestriction(t *testing.T) {
-	in := startExample(t)
-	cfg := in.oauthConfig(demoWeb, "openid", "email")
-	v := oauth2.GenerateVerifier()
-	b := in.newBrowser()
-	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", "https://api.example/")), "allow"), "s")
-	forAPI, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatal(err)
+	in, echo := startGatedExample(t)
+	tokenFor := func(resource string) string {
+		cfg := in.oauthConfig(demoWeb, "openid", "email")
+		v := oauth2.GenerateVerifier()
+		opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(v)}
+		if resource != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("resource", resource))
+		}
+		code := mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", opts...), "allow"), "s")
+		tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
 	}
-	c := jwtClaims(t, forAPI.AccessToken)
-	if c["aud"] != "https://api.example/" {
-		t.Fatalf("aud = %v", c["aud"])
-	}
-	if life := c["exp"].(float64) - c["iat"].(float64); life != 600 {
-		t.Errorf("access token lifetime %vs, want the 10 minute default", life)
-	}
-	if st := in.userinfoStatus(forAPI.AccessToken); st != http.StatusUnauthorized {
-		t.Errorf("userinfo with a token for another resource: %d, want 401", st)
-	}
-	code = mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")
-	forIssuer, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := in.userinfoStatus(forIssuer.AccessToken); st != http.StatusOK {
-		t.Errorf("userinfo with a token for the issuer: %d", st)
+	forGate, forAPI, forIssuer := tokenFor(in.gate), tokenFor("https://api.example/"), tokenFor("")
+	for name, tc := range map[string]struct {
+		token, aud string
+		gate       int
+	}{
+		"for the gate":                 {forGate, in.gate, http.StatusOK},
+		"for another resource":         {forAPI, "https://api.example/", http.StatusUnauthorized},
+		"for the issuer (no resource)": {forIssuer, in.issuer, http.StatusUnauthorized},
+	} {
+		c := jwtClaims(t, tc.token)
+		if c["aud"] != tc.aud {
+			t.Errorf("%s: aud = %v, want %s", name, c["aud"], tc.aud)
+		}
+		if life := c["exp"].(float64) - c["iat"].(float64); life != 600 {
+			t.Errorf("%s: lifetime %vs, want the 10 minute default", name, life)
+		}
+		hits := echo.count()
+		resp := in.request(t, http.MethodGet, in.gate+"/api", nil, map[string]string{"Authorization": "Bearer " + tc.token, "Accept": "application/json"})
+		if resp.StatusCode != tc.gate || (tc.gate != http.StatusOK && echo.count() != hits) {
+			t.Errorf("%s at the gate: %d, want %d", name, resp.StatusCode, tc.gate)
+		}
 	}
 }
 

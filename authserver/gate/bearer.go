@@ -24,11 +24,27 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	now := g.now()
 	key := keyOf(resource, raw)
 	if e, ok := g.tokens.get(key, now); ok {
+		if e.id == nil {
+			return nil, errInactive // a recent negative introspection answer
+		}
 		if g.revoked(e.id) {
 			g.tokens.remove(key)
 			return nil, token.ErrInvalidSignature // reported as invalid_token
 		}
 		return e.id, nil
+	}
+	if g.cfg.Introspect {
+		id, expires, err := g.introspect(ctx, g.cfg.Provider.(Introspector), raw, resource)
+		if errors.Is(err, errInactive) {
+			// Remember refusals briefly too, so a flood of made-up
+			// tokens is not relayed to the provider one by one.
+			g.tokens.put(key, cacheEntry{expires: now.Add(negativeIntrospectionTTL)}, now)
+		}
+		if err != nil {
+			return nil, err
+		}
+		g.tokens.put(key, cacheEntry{id: id, expires: expires}, now)
+		return id, nil
 	}
 	issuer, err := g.cfg.Provider.Issuer(ctx)
 	if err != nil {

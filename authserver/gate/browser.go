@@ -136,13 +136,12 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 	})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
-		g.renderError(w, http.StatusServiceUnavailable, "Sign-in is not available right now",
-			"The identity provider could not be reached.", "Please try again in a moment.", "temporarily_unavailable")
+		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", "temporarily_unavailable")
 		return
 	}
 	enc, err := g.loginCodec.Encode(g.cookieValueName(origin)+"|login", p)
 	if err != nil {
-		g.renderError(w, http.StatusInternalServerError, "Something went wrong", "The sign-in could not start.", "Please try again.", "server_error")
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_start_failed", "server_error")
 		return
 	}
 	http.SetCookie(w, g.cookies.Cookie(g.loginCookieBase(p.State), enc, loginFlowMaxAge))
@@ -170,8 +169,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	q := r.URL.Query()
 	state := q.Get("state")
 	expired := func() {
-		g.renderError(w, http.StatusBadRequest, "This sign-in link has expired",
-			"The sign-in took too long or was started in another browser.", "Go back to the page you wanted and try again.", "invalid_request")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_expired", "invalid_request")
 	}
 	if state == "" || len(state) > 256 {
 		expired()
@@ -193,21 +191,21 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 
 	issuer, err := g.cfg.Provider.Issuer(r.Context())
 	if err != nil {
-		g.renderError(w, http.StatusServiceUnavailable, "Sign-in is not available right now", "The identity provider could not be reached.", "Please try again in a moment.", "temporarily_unavailable")
+		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", "temporarily_unavailable")
 		return
 	}
 	if iss := q.Get("iss"); iss != "" && iss != issuer {
 		g.log.WarnContext(r.Context(), "authorization response from an unexpected issuer", "iss", iss)
-		g.renderError(w, http.StatusBadRequest, "This sign-in response is not valid", "It came from an unexpected identity provider.", "Go back to the page you wanted and try again.", "invalid_request")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_wrong_issuer", "invalid_request")
 		return
 	}
 	if e := q.Get("error"); e != "" {
 		g.log.InfoContext(r.Context(), "login was not completed", "error", e)
 		if e == "access_denied" {
-			g.renderError(w, http.StatusForbidden, "Sign-in was cancelled", "Access was not granted.", "Go back to the page you wanted to sign in again.", e)
+			g.renderError(w, http.StatusForbidden, "problem.gate_cancelled", e)
 			return
 		}
-		g.renderError(w, http.StatusBadRequest, "Sign-in did not complete", "The identity provider could not sign you in.", "Go back to the page you wanted and try again.", "login_failed")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_not_completed", "login_failed")
 		return
 	}
 	code := q.Get("code")
@@ -218,7 +216,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	login, err := g.cfg.Provider.Exchange(r.Context(), AuthRequest{RedirectURI: p.RedirectURI, Nonce: p.Nonce, Verifier: p.Verifier}, code)
 	if err != nil {
 		g.log.WarnContext(r.Context(), "completing a login failed", "error", err)
-		g.renderError(w, http.StatusBadGateway, "Sign-in did not complete", "The sign-in could not be verified.", "Go back to the page you wanted and try again.", "login_failed")
+		g.renderError(w, http.StatusBadGateway, "problem.gate_not_verified", "login_failed")
 		return
 	}
 	now := g.now().Unix()
@@ -230,7 +228,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	}
 	if err := g.writeSession(w, origin, v); err != nil {
 		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)
-		g.renderError(w, http.StatusInternalServerError, "Something went wrong", "Your session could not be saved.", "Please try again.", "server_error")
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", "server_error")
 		return
 	}
 	g.log.InfoContext(r.Context(), "gate login", "sub", id.Subject)
@@ -275,7 +273,10 @@ func (g *Gate) handleLogout(w http.ResponseWriter, r *http.Request, origin strin
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	setPageHeaders(w.Header())
-	if err := g.cfg.UI.Render(w, http.StatusOK, ui.SignedOutPage{Base: g.base()}); err != nil {
+	// The way back in is the site itself: the gate sends the browser to
+	// sign in again.
+	page := ui.SignedOutPage{Base: g.base(), Continue: ui.Link{URL: "/", Label: ui.Message("gate.sign_in_again")}}
+	if err := g.cfg.UI.Render(w, http.StatusOK, page); err != nil {
 		http.Error(w, "signed out", http.StatusOK)
 	}
 }
@@ -285,12 +286,14 @@ func (g *Gate) base() ui.Base {
 	return ui.Base{Lang: "en", CSSURL: assetsPath + "?v=" + hash}
 }
 
-func (g *Gate) renderError(w http.ResponseWriter, status int, heading, message, hint, code string) {
+// renderError shows the error page of problem, a ui.ProblemText id.
+func (g *Gate) renderError(w http.ResponseWriter, status int, problem, code string) {
 	w.Header().Set("Cache-Control", "no-store")
 	setPageHeaders(w.Header())
-	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: heading, Message: message, Hint: hint, Code: code})
+	p := ui.ProblemText(problem)
+	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint, Code: code})
 	if err != nil {
-		http.Error(w, heading, status)
+		http.Error(w, p.Heading, status)
 	}
 }
 

@@ -44,6 +44,11 @@ type Config struct {
 	// Revocations, when set, ends sessions and tokens whose issuer
 	// session or grant was revoked.
 	Revocations *revocation.Watcher
+	// Introspect validates every Bearer token at the provider's
+	// introspection endpoint (RFC 7662) instead of locally, which is how
+	// opaque (non-JWT) access tokens are accepted. The provider must
+	// implement Introspector. Answers are cached for up to 30 s.
+	Introspect bool
 	// ForwardAuthorization keeps a verified Authorization header for the
 	// upstream. Default: it is removed.
 	ForwardAuthorization bool
@@ -127,6 +132,9 @@ func New(cfg Config) (*Gate, error) {
 		if http.CanonicalHeaderKey(m.Header) == "" || strings.ContainsAny(m.Header, " :\r\n") {
 			return nil, fmt.Errorf("gate: invalid header name %q", m.Header)
 		}
+	}
+	if _, ok := cfg.Provider.(Introspector); cfg.Introspect && !ok {
+		return nil, errors.New("gate: this provider cannot introspect tokens")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

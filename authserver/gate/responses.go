@@ -33,7 +33,7 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 		oe = oautherr.InvalidToken("the access token is invalid")
 	}
 	if err != nil && !errors.Is(err, errNoBearer) {
-		g.log.InfoContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
+		g.log.DebugContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
 	}
 	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe,
 		fmt.Sprintf("resource_metadata=%q", metadataURL(origin))))
@@ -54,12 +54,15 @@ func (g *Gate) forbidden(w http.ResponseWriter, r *http.Request, origin string, 
 	if id.Source == SourceSession && isBrowserNavigation(r) {
 		w.Header().Set("Cache-Control", "no-store")
 		setPageHeaders(w.Header())
+		p := ui.ProblemText("problem.gate_forbidden", displayName(id))
 		err := g.cfg.UI.Render(w, http.StatusForbidden, ui.ErrorPage{
 			Base:    g.base(),
-			Heading: "You don't have access to this page",
-			Message: "You are signed in as " + displayName(id) + ", but this account is not allowed here.",
-			Hint:    "Ask the site's administrator for access, or sign out and use another account.",
+			Heading: p.Heading,
+			Message: p.Message,
+			Hint:    p.Hint,
 			Code:    "access_denied",
+			// The hint suggests another account: signing out is the way.
+			Action: ui.Link{URL: g.cfg.LogoutPath, Label: ui.Message("gate.sign_out")},
 		})
 		if err != nil {
 			http.Error(w, "forbidden", http.StatusForbidden)
@@ -82,7 +85,7 @@ func displayName(id *Identity) string {
 			return s
 		}
 	}
-	return "this account"
+	return ui.Message("gate.this_account")
 }
 
 // setPageHeaders are the security headers of the gate's own pages.

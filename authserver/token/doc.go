@@ -14,10 +14,16 @@
 //     to another record does not open.
 //   - The JWK Set contains public members only (kty, kid, alg, use and
 //     crv/x/y or n/e); it never carries d, p, q, dp, dq, qi or k.
-//   - Per algorithm there is one signing key: the newest usable one by
-//     (CreatedAt, ID). A key is usable for signing until its NotAfter and is
-//     published until its RetireAt (zero means no limit). Keys past RetireAt
-//     are neither published nor used to verify.
+//   - Per algorithm there is one signing key: the newest by (CreatedAt, ID)
+//     that has started signing and is usable. A key is usable for signing
+//     until its NotAfter and is published until it retires (its RetireAt,
+//     or Retention after a newer key took over); retired keys are neither
+//     published nor used to verify. Stored keys are never modified.
+//   - Rotation: a key created while another of its algorithm signs (by the
+//     schedule or Rotate) is published at once but signs only PrePublication
+//     later, so caches everywhere have it first. When a key starts and
+//     retires is derived from the stored keys alone, so every instance
+//     computes the same schedule and switches at the same moment.
 //   - Processes that start together on one store agree on their keys: a key
 //     the KeyManager generates gets a kid derived from the set of keys it saw
 //     (see KeyManager.Load), so concurrent generators collide on the store's

@@ -44,6 +44,22 @@ type KeyOptions struct {
 	Algorithms []string
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
+
+	// RotationInterval is how long a key signs before Load replaces it
+	// with a new one (scheduled rotation). Zero disables the schedule:
+	// keys are then replaced only by Rotate or when they reach NotAfter.
+	RotationInterval time.Duration
+	// PrePublication is how long a key that replaces a signing key is
+	// published in the JWKS before it signs, so every instance's next Load
+	// and every relying party's JWKS cache has it before a token signed
+	// with it arrives. It must be shorter than RotationInterval. Zero:
+	// a new key signs at once.
+	PrePublication time.Duration
+	// Retention is how long a key stays published, and verifies, after its
+	// successor started signing: at least the longest lifetime of any token
+	// it signed, plus the time other instances may take to reload. Zero:
+	// replaced keys stay until their RetireAt (forever if none).
+	Retention time.Duration
 }
 
 // KeyManager holds the JWS signing keys: it generates them when missing,
@@ -58,7 +74,9 @@ type KeyManager struct {
 	algErr error
 	now    func() time.Time
 
-	// mu serialises Load (and the Rotate to come) within the process.
+	rotation, prePublication, retention time.Duration
+
+	// mu serialises Load and Rotate within the process.
 	// Across processes, agreement comes from deterministic kids and the
 	// store's unique key on kid; see Load.
 	mu  sync.Mutex
@@ -69,7 +87,15 @@ type KeyManager struct {
 type keySet struct {
 	byKID   map[string]*managedKey   // every key not retired at Load
 	signing map[string][]*managedKey // configured alg -> its keys, newest first
+	sched   map[string]keySchedule   // kid -> when it signs and retires
 	jwks    []byte                   // {"keys":[...]} of byKID, public members only
+}
+
+// keySchedule is when a key may sign and when it is retired, derived from
+// every stored key (see schedules).
+type keySchedule struct {
+	start  time.Time // may sign from then on, until a newer key starts
+	retire time.Time // unpublished and no longer verifies from then on; zero: never
 }
 
 // managedKey is one opened signing key. Everything but the signer cache is
@@ -87,9 +113,16 @@ type managedKey struct {
 // NewKeyManager returns a KeyManager that keeps its keys in st, sealed with
 // s. Call Load before use.
 func NewKeyManager(st store.Store, s *seal.Sealer, opts KeyOptions) *KeyManager {
-	m := &KeyManager{st: st, sealer: s, now: opts.Now}
+	m := &KeyManager{st: st, sealer: s, now: opts.Now,
+		rotation: opts.RotationInterval, prePublication: opts.PrePublication, retention: opts.Retention}
 	if m.now == nil {
 		m.now = time.Now
+	}
+	switch {
+	case m.rotation < 0 || m.prePublication < 0 || m.retention < 0:
+		m.algErr = errors.New("token: key rotation interval, pre-publication and retention must not be negative")
+	case m.rotation > 0 && m.prePublication >= m.rotation:
+		m.algErr = fmt.Errorf("token: key pre-publication (%v) must be shorter than the rotation interval (%v)", m.prePublication, m.rotation)
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
@@ -114,8 +147,11 @@ func (m *KeyManager) Algorithms() []string { return slices.Clone(m.algs) }
 
 // Load reads every key from the store, opens those not yet retired and
 // makes sure each configured algorithm has a usable signing key, generating
-// and storing one where it is missing. Call it at startup and again to pick
-// up keys created by other processes.
+// and storing one where it is missing. With a RotationInterval it also
+// starts a scheduled rotation that is due: a successor to a key that has
+// signed for RotationInterval-PrePublication. Call it at startup and then
+// periodically: that picks up keys other processes created and rotates on
+// schedule, so instances converge within the period.
 //
 // A key that cannot be opened (KEK not configured, tampered record) or
 // whose private key does not match its algorithm makes Load fail rather
@@ -127,13 +163,29 @@ func (m *KeyManager) Algorithms() []string { return slices.Clone(m.algs) }
 // sorted kids of every stored key of that algorithm), truncated to 12 bytes
 // and base64url-encoded, where salt is a random per-deployment secret from
 // the store. Processes that saw the same keys derive the same kid, so of
-// several processes starting at once exactly one CreateSigningKey succeeds
-// and the others get store.ErrAlreadyExists, discard their key and adopt
-// the winner's on the re-read that follows. A process that saw more keys
-// found a usable one and generates nothing. (With random kids, a process
-// that finished its re-read before another inserted would never learn of
-// the second key until its next Load.)
+// several processes starting (or rotating) at once exactly one
+// CreateSigningKey succeeds and the others get store.ErrAlreadyExists,
+// discard their key and adopt the winner's on the re-read that follows. A
+// process that saw more keys found a usable (or pending) one and generates
+// nothing. (With random kids, a process that finished its re-read before
+// another inserted would never learn of the second key until its next Load.)
+// When a key starts signing is derived from the stored keys alone (see
+// schedules), so processes agree on it too, whichever of them created it.
 func (m *KeyManager) Load(ctx context.Context) error {
+	return m.load(ctx, false)
+}
+
+// Rotate starts a rotation now, whatever the schedule: every configured
+// algorithm without a successor already waiting gets a new key, published
+// at once and signing after PrePublication, when the current key stops
+// signing. The current key stays published for Retention after that.
+// Concurrent Rotates, in this process or others, create one key per
+// algorithm between them.
+func (m *KeyManager) Rotate(ctx context.Context) error {
+	return m.load(ctx, true)
+}
+
+func (m *KeyManager) load(ctx context.Context, force bool) error {
 	if m.algErr != nil {
 		return m.algErr
 	}
@@ -147,8 +199,8 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	missing := m.missing(ks)
-	if len(missing) == 0 {
+	create := m.toCreate(recs, ks, force)
+	if len(create) == 0 {
 		m.cur.Store(ks)
 		return nil
 	}
@@ -156,8 +208,15 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, alg := range missing {
-		if err := m.createKey(ctx, alg, kidFor(salt, alg, recs), time.Time{}, time.Time{}); err != nil {
+	for _, alg := range create {
+		// A new key must sort after every key of its algorithm, or a
+		// successor created within a second of its predecessor could be
+		// taken for the older one.
+		created := m.now().UTC().Truncate(time.Second)
+		if newest := newestOf(recs, alg); newest.ID != "" && !created.After(newest.CreatedAt) {
+			created = newest.CreatedAt.Truncate(time.Second).Add(time.Second)
+		}
+		if err := m.createKey(ctx, alg, kidFor(salt, alg, recs), created); err != nil {
 			return err
 		}
 	}
@@ -170,6 +229,110 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	}
 	m.cur.Store(ks)
 	return nil
+}
+
+// toCreate returns the algorithms that need a new key: those with no key
+// that can sign now, and those whose signing key is due for rotation (all
+// of them when force) and has no successor waiting.
+func (m *KeyManager) toCreate(recs []store.SigningKey, ks *keySet, force bool) []string {
+	now := m.now()
+	var out []string
+	for _, alg := range m.algs {
+		cur := ks.signer(alg, now)
+		if cur == nil {
+			out = append(out, alg)
+			continue
+		}
+		if !force && m.rotation <= 0 {
+			continue
+		}
+		newest := newestOf(recs, alg)
+		if sched, ok := ks.sched[newest.ID]; !ok || now.Before(sched.start) {
+			continue // a successor is waiting (or retired, which signer rules out)
+		}
+		if force || !now.Before(ks.sched[cur.rec.ID].start.Add(m.rotation-m.prePublication)) {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// newestOf returns the newest stored key of alg by (CreatedAt, ID).
+func newestOf(recs []store.SigningKey, alg string) store.SigningKey {
+	var newest store.SigningKey
+	for _, r := range recs {
+		if r.Algorithm == alg && (newest.ID == "" || compareAge(r, newest) > 0) {
+			newest = r
+		}
+	}
+	return newest
+}
+
+// compareAge orders keys by (CreatedAt, ID), the order every process agrees
+// on.
+func compareAge(a, b store.SigningKey) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// schedules derives when each stored key signs and retires, per algorithm,
+// oldest key first:
+//
+//   - A key created while an older key of its algorithm was signing is a
+//     successor: it starts signing prePublication after its creation. Any
+//     other key (the first, or one created because none could sign) starts
+//     at once.
+//   - A key stops signing when a newer one starts, and retires retention
+//     later (or at its stored RetireAt, whichever is first); with no
+//     retention only the stored RetireAt retires it.
+//
+// Only stored fields go in, so every process derives the same schedule
+// whichever of them created the keys.
+func schedules(recs []store.SigningKey, prePublication, retention time.Duration) map[string]keySchedule {
+	byAlg := map[string][]store.SigningKey{}
+	for _, r := range recs {
+		byAlg[r.Algorithm] = append(byAlg[r.Algorithm], r)
+	}
+	out := make(map[string]keySchedule, len(recs))
+	for _, keys := range byAlg {
+		slices.SortFunc(keys, compareAge)
+		starts := make([]time.Time, len(keys))
+		for i, k := range keys {
+			starts[i] = k.CreatedAt
+			for j := range i {
+				if !starts[j].After(k.CreatedAt) && canSign(keys[j], k.CreatedAt) {
+					starts[i] = k.CreatedAt.Add(prePublication)
+					break
+				}
+			}
+		}
+		for i, k := range keys {
+			sched := keySchedule{start: starts[i], retire: k.RetireAt}
+			var superseded time.Time
+			for j := i + 1; j < len(keys); j++ {
+				at := later(starts[j], starts[i])
+				if canSign(keys[j], at) && (superseded.IsZero() || at.Before(superseded)) {
+					superseded = at
+				}
+			}
+			if retention > 0 && !superseded.IsZero() {
+				if r := superseded.Add(retention); sched.retire.IsZero() || r.Before(sched.retire) {
+					sched.retire = r
+				}
+			}
+			out[k.ID] = sched
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // missing returns the configured algorithms without a key usable for
@@ -197,9 +360,10 @@ func (m *KeyManager) read(ctx context.Context) ([]store.SigningKey, *keySet, err
 	ks := &keySet{
 		byKID:   make(map[string]*managedKey, len(recs)),
 		signing: make(map[string][]*managedKey, len(m.algs)),
+		sched:   schedules(recs, m.prePublication, m.retention),
 	}
 	for _, r := range recs {
-		if retired(r, now) {
+		if ks.retired(r.ID, now) {
 			continue
 		}
 		if _, dup := ks.byKID[r.ID]; dup {
@@ -224,12 +388,7 @@ func (m *KeyManager) read(ctx context.Context) ([]store.SigningKey, *keySet, err
 		all = append(all, k)
 	}
 	// Newest first by (CreatedAt, ID): the order every process agrees on.
-	slices.SortFunc(all, func(a, b *managedKey) int {
-		if c := b.rec.CreatedAt.Compare(a.rec.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.rec.ID, a.rec.ID)
-	})
+	slices.SortFunc(all, func(a, b *managedKey) int { return compareAge(b.rec, a.rec) })
 	for _, k := range all {
 		if slices.Contains(m.algs, k.rec.Algorithm) {
 			ks.signing[k.rec.Algorithm] = append(ks.signing[k.rec.Algorithm], k)
@@ -285,9 +444,10 @@ func (m *KeyManager) open(r store.SigningKey) (*managedKey, error) {
 
 // createKey generates a key for alg, seals it with kid as associated data
 // and stores it. A store.ErrAlreadyExists means another process created the
-// same kid first, which is success: the caller re-reads. Rotate will reuse
-// this with a NotAfter and RetireAt.
-func (m *KeyManager) createKey(ctx context.Context, alg, kid string, notAfter, retireAt time.Time) error {
+// same kid first, which is success: the caller re-reads. Rotation needs no
+// NotAfter or RetireAt: when a key signs and retires follows from the keys
+// around it (see schedules), and stored keys are never changed.
+func (m *KeyManager) createKey(ctx context.Context, alg, kid string, created time.Time) error {
 	priv, err := generateKey(alg)
 	if err != nil {
 		return err
@@ -306,10 +466,8 @@ func (m *KeyManager) createKey(ctx context.Context, alg, kid string, notAfter, r
 		Algorithm: alg,
 		Sealed:    sealed,
 		// Seconds are enough to order keys and survive any backend's
-		// timestamp precision; ties are broken by kid.
-		CreatedAt: m.now().UTC().Truncate(time.Second),
-		NotAfter:  notAfter,
-		RetireAt:  retireAt,
+		// timestamp precision.
+		CreatedAt: created,
 	})
 	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 		return fmt.Errorf("token: storing %s key: %w", alg, err)
@@ -361,18 +519,25 @@ func retired(r store.SigningKey, now time.Time) bool {
 	return !r.RetireAt.IsZero() && !now.Before(r.RetireAt)
 }
 
+// canSign reports whether the stored limits of r allow signing at now.
 func canSign(r store.SigningKey, now time.Time) bool {
 	return (r.NotAfter.IsZero() || now.Before(r.NotAfter)) && !retired(r, now)
 }
 
-// signer returns the key that signs for alg at now: the newest one that is
-// neither past NotAfter nor retired.
+// retired reports whether the key kid is retired at now by its schedule.
+func (ks *keySet) retired(kid string, now time.Time) bool {
+	r := ks.sched[kid].retire
+	return !r.IsZero() && !now.Before(r)
+}
+
+// signer returns the key that signs for alg at now: the newest one that has
+// started signing and is neither past NotAfter nor retired.
 func (ks *keySet) signer(alg string, now time.Time) *managedKey {
 	if ks == nil {
 		return nil
 	}
 	for _, k := range ks.signing[alg] {
-		if canSign(k.rec, now) {
+		if !now.Before(ks.sched[k.rec.ID].start) && canSign(k.rec, now) && !ks.retired(k.rec.ID, now) {
 			return k
 		}
 	}
@@ -457,7 +622,7 @@ func (m *KeyManager) VerificationKeys(_ context.Context, kid string) ([]jose.JSO
 		return nil, nil
 	}
 	k := ks.byKID[kid]
-	if k == nil || retired(k.rec, m.now()) {
+	if k == nil || ks.retired(kid, m.now()) {
 		return nil, nil
 	}
 	return []jose.JSONWebKey{k.pub}, nil

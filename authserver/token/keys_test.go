@@ -197,22 +197,7 @@ func TestRestartKeepsKeys(t *testing.T) {
 // so n KeyManagers all see the store before any of them writes to it.
 func barrierStore(n int) *memStore {
 	st := newMemStore()
-	var mu sync.Mutex
-	arrived := 0
-	release := make(chan struct{})
-	st.beforeList = func() {
-		mu.Lock()
-		arrived++
-		switch {
-		case arrived == n:
-			close(release)
-		case arrived > n:
-			mu.Unlock()
-			return
-		}
-		mu.Unlock()
-		<-release
-	}
+	armBarrier(st, n)
 	return st
 }
 

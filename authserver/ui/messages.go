@@ -35,8 +35,10 @@ var catalogs = map[string]*catalog{"en": &english}
 var english = catalog{
 	text: map[string]string{
 		// Shared.
-		"client.logo_alt":         "%s logo",
-		"client.logo_alt_generic": "App logo",
+		"client.logo_alt":           "%s logo",
+		"client.logo_alt_generic":   "App logo",
+		"account_card.signed_in_as": "Signed in as",
+		"account_card.not_you":      "Not you?",
 
 		// Login page.
 		"login.title":           "Sign in",
@@ -48,19 +50,17 @@ var english = catalog{
 		"login.submit":          "Sign in",
 
 		// Consent page.
-		"consent.title":        "Allow %s to access your account?",
-		"consent.heading":      "Allow %s to access your account?",
-		"consent.first_party":  "Made by %s",
-		"consent.third_party":  "Third-party app",
-		"consent.signed_in_as": "Signed in as",
-		"consent.not_you":      "Not you?",
-		"consent.wants_to":     "%s wants to:",
-		"consent.trust_note":   "%s is not made by %s. Only allow access if you trust this app.",
-		"consent.allow":        "Allow",
-		"consent.deny":         "Deny",
-		"consent.privacy":      "%s privacy policy",
-		"consent.terms":        "%s terms of service",
-		"consent.legal":        "About this app",
+		"consent.title":       "Allow %s to access your account?",
+		"consent.heading":     "Allow %s to access your account?",
+		"consent.first_party": "Made by %s",
+		"consent.third_party": "Third-party app",
+		"consent.wants_to":    "%s wants to:",
+		"consent.trust_note":  "%s is not made by %s. Only allow access if you trust this app.",
+		"consent.allow":       "Allow",
+		"consent.deny":        "Deny",
+		"consent.privacy":     "%s privacy policy",
+		"consent.terms":       "%s terms of service",
+		"consent.legal":       "About this app",
 
 		// Error page.
 		"error.title":   "Something went wrong",
@@ -68,6 +68,7 @@ var english = catalog{
 		"error.message": "We couldn't complete your request.",
 		"error.hint":    "Go back to the app you came from and try again.",
 		"error.code":    "Error code:",
+		"error.detail":  "Details: %s",
 
 		// Signed-out page.
 		"signed_out.title":   "Signed out",
@@ -95,6 +96,155 @@ var english = catalog{
 		"account.revoke_label": "Remove access for %s",
 		"account.revoke_note":  "Removing access signs the app out of your account. It will have to ask you again to get back in.",
 		"account.sign_out":     "Sign out",
+
+		// Messages the server puts on the login page.
+		"login.error.wrong":   "The username or password is incorrect.",
+		"login.error.missing": "Enter your username and password.",
+		"login.error.stale":   "Your sign-in form expired. Please try again.",
+		// Brute-force defence (authserver/throttle.go): the wait is one of
+		// the wait_ messages.
+		"login.error.throttled":    "Too many failed sign-in attempts. Try again in %s.",
+		"login.error.wait_second":  "a second",
+		"login.error.wait_seconds": "%d seconds",
+		"login.error.wait_minutes": "%d minutes",
+		"login.error.wait_hours":   "%d hours",
+
+		// Error pages: each problem has a heading, a message (what
+		// happened, in plain words) and a hint (what to do next); see
+		// ProblemText.
+		"problem.unknown_client.heading": "This app is not recognized",
+		"problem.unknown_client.message": "The app that sent you here is not registered with %s, so you can't sign in to it here.",
+		"problem.unknown_client.hint":    "Go back to the app and try again. If it keeps happening, let the app's developer know.",
+
+		"problem.bad_redirect.heading": "This sign-in link is not safe to follow",
+		"problem.bad_redirect.message": "The app asked to send you back to an address it has not registered. To protect your account, signing in stopped here.",
+		"problem.bad_redirect.hint":    "Go back to the app and try again. If it keeps happening, let the app's developer know.",
+
+		"problem.bad_request.heading": "This sign-in link is not valid",
+		"problem.bad_request.message": "The link that brought you here is incomplete or damaged.",
+		"problem.bad_request.hint":    "Go back to the app you came from and try signing in again. If it keeps happening, contact the app's developer.",
+
+		"problem.expired_request.heading": "This sign-in page has expired",
+		"problem.expired_request.message": "Sign-in pages are only valid for a while, and this one has timed out or is no longer valid.",
+		"problem.expired_request.hint":    "Go back to the app and start signing in again.",
+
+		"problem.stale_form.heading": "This form has expired",
+		"problem.stale_form.message": "For your security, the page you submitted is no longer valid.",
+		"problem.stale_form.hint":    "Go back to the app and start signing in again.",
+
+		"problem.bad_form.heading": "This form could not be read",
+		"problem.bad_form.message": "The page you submitted sent something other than a sign-in form.",
+		"problem.bad_form.hint":    "Go back to the app and start signing in again.",
+
+		"problem.form_too_large.heading": "This form is too large",
+		"problem.form_too_large.message": "The page you submitted sent more than the sign-in service accepts.",
+		"problem.form_too_large.hint":    "Go back to the app and start signing in again.",
+
+		"problem.no_decision.heading": "Choose Allow or Deny",
+		"problem.no_decision.message": "The consent form was submitted without a decision.",
+		"problem.no_decision.hint":    "Go back and choose whether to allow access.",
+
+		"problem.server.heading": "Something went wrong",
+		"problem.server.message": "The sign-in service could not complete your request.",
+		"problem.server.hint":    "Please try again in a moment.",
+
+		"problem.sign_in_failed.heading": "Something went wrong",
+		"problem.sign_in_failed.message": "We could not sign you in right now.",
+		"problem.sign_in_failed.hint":    "Please try again in a moment.",
+
+		"problem.account_bad_request.heading": "This request is not valid",
+		"problem.account_bad_request.message": "The form could not be read.",
+		"problem.account_bad_request.hint":    "Open your connected apps page again.",
+
+		"problem.account_stale_form.heading": "This form has expired",
+		"problem.account_stale_form.message": "For your security, the page you submitted is no longer valid. Nothing was changed.",
+		"problem.account_stale_form.hint":    "Open your connected apps page again and retry.",
+
+		"problem.account_no_app.heading": "This request is not valid",
+		"problem.account_no_app.message": "The form was submitted without an app to remove.",
+		"problem.account_no_app.hint":    "Open your connected apps page again.",
+
+		"problem.revoke_failed.heading": "Something went wrong",
+		"problem.revoke_failed.message": "We could not remove the app's access.",
+		"problem.revoke_failed.hint":    "Please try again in a moment.",
+
+		"problem.list_apps_failed.heading": "Something went wrong",
+		"problem.list_apps_failed.message": "We could not list your connected apps.",
+		"problem.list_apps_failed.hint":    "Please try again in a moment.",
+
+		"problem.account_login_failed.heading": "Something went wrong",
+		"problem.account_login_failed.message": "We could not start signing you in.",
+		"problem.account_login_failed.hint":    "Please try again in a moment.",
+
+		"problem.logout_invalid.heading": "This sign-out request is not valid",
+		"problem.logout_invalid.message": "%s",
+		"problem.logout_invalid.hint":    "Nothing was changed. Go back to the app and try again, or close this page.",
+
+		"problem.logout_server.heading": "Something went wrong",
+		"problem.logout_server.message": "The sign-out service could not complete your request.",
+		"problem.logout_server.hint":    "Please try again in a moment.",
+
+		"problem.logout_stale_form.heading": "This sign-out form has expired",
+		"problem.logout_stale_form.message": "For your security, the page you submitted is no longer valid. Nothing was changed.",
+		"problem.logout_stale_form.hint":    "Go back and try signing out again.",
+
+		"problem.logout_expired.heading": "This sign-out page has expired",
+		"problem.logout_expired.message": "The sign-out request is too old or is not valid any more. Nothing was changed.",
+		"problem.logout_expired.hint":    "Go back and try signing out again.",
+
+		"problem.logout_failed.heading": "Something went wrong",
+		"problem.logout_failed.message": "We could not sign you out completely.",
+		"problem.logout_failed.hint":    "Please try again in a moment.",
+
+		// What is wrong with a sign-out request (problem.logout_invalid).
+		"logout.problem.unreadable":      "The sign-out request could not be read.",
+		"logout.problem.bad_hint":        "The app sent a sign-out request that this service did not issue.",
+		"logout.problem.client_mismatch": "The sign-out request names two different apps.",
+		"logout.problem.bad_client":      "The sign-out request names an app that is not valid.",
+		"logout.problem.unknown_client":  "The app that asked to sign you out is not registered.",
+		"logout.problem.state_too_long":  "The sign-out request is too long.",
+		"logout.problem.server":          "The sign-out service could not complete your request.",
+
+		// The gate's pages.
+		"problem.gate_unavailable.heading": "Sign-in is not available right now",
+		"problem.gate_unavailable.message": "The identity provider could not be reached.",
+		"problem.gate_unavailable.hint":    "Please try again in a moment.",
+
+		"problem.gate_start_failed.heading": "Something went wrong",
+		"problem.gate_start_failed.message": "The sign-in could not start.",
+		"problem.gate_start_failed.hint":    "Please try again.",
+
+		"problem.gate_expired.heading": "This sign-in link has expired",
+		"problem.gate_expired.message": "The sign-in took too long or was started in another browser.",
+		"problem.gate_expired.hint":    "Go back to the page you wanted and try again.",
+
+		"problem.gate_wrong_issuer.heading": "This sign-in response is not valid",
+		"problem.gate_wrong_issuer.message": "It came from an unexpected identity provider.",
+		"problem.gate_wrong_issuer.hint":    "Go back to the page you wanted and try again.",
+
+		"problem.gate_cancelled.heading": "Sign-in was cancelled",
+		"problem.gate_cancelled.message": "Access was not granted.",
+		"problem.gate_cancelled.hint":    "Go back to the page you wanted to sign in again.",
+
+		"problem.gate_not_completed.heading": "Sign-in did not complete",
+		"problem.gate_not_completed.message": "The identity provider could not sign you in.",
+		"problem.gate_not_completed.hint":    "Go back to the page you wanted and try again.",
+
+		"problem.gate_not_verified.heading": "Sign-in did not complete",
+		"problem.gate_not_verified.message": "The sign-in could not be verified.",
+		"problem.gate_not_verified.hint":    "Go back to the page you wanted and try again.",
+
+		"problem.gate_session_failed.heading": "Something went wrong",
+		"problem.gate_session_failed.message": "Your session could not be saved.",
+		"problem.gate_session_failed.hint":    "Please try again.",
+
+		"problem.gate_forbidden.heading": "You don't have access to this page",
+		"problem.gate_forbidden.message": "You are signed in as %s, but this account is not allowed here.",
+		"problem.gate_forbidden.hint":    "Ask the site's administrator for access, or sign out and use another account.",
+
+		"gate.this_account":  "this account",
+		"gate.sign_out":      "Sign out",
+		"gate.sign_in_again": "Sign in again",
 	},
 	scopes: map[string]string{
 		"openid":         "Confirm your identity",
@@ -112,6 +262,50 @@ var english = catalog{
 // ScopeDescription returns a plain English sentence saying what an app
 // granted scope may do, for the consent page.
 func ScopeDescription(scope string) string { return english.scope(scope) }
+
+// Message returns the English text of message id, formatted with args
+// (fmt verbs) when there are any. It is how the server's own user-visible
+// strings (error pages, the login page's error) come from the catalog.
+// An unknown id returns the id itself, so a mistake shows instead of
+// breaking a page; a test checks every id the server uses.
+func Message(id string, args ...any) string {
+	s, err := english.message(id)
+	if err != nil {
+		return id
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// Problem is the text of an error page.
+type Problem struct{ Heading, Message, Hint string }
+
+// ProblemText returns the Problem of the catalog's messages id+".heading",
+// id+".message" (formatted with args) and id+".hint", e.g.
+// ProblemText("problem.unknown_client", productName).
+func ProblemText(id string, args ...any) Problem {
+	return Problem{
+		Heading: Message(id + ".heading"),
+		Message: Message(id+".message", args...),
+		Hint:    Message(id + ".hint"),
+	}
+}
+
+// accountCard is the data of the "account" template (partials.html).
+type accountCard struct {
+	User      UserView
+	SwitchURL string // "Not you?" link; none when empty
+}
+
+func newAccountCard(u UserView, switchURL ...string) accountCard {
+	c := accountCard{User: u}
+	if len(switchURL) > 0 {
+		c.SwitchURL = switchURL[0]
+	}
+	return c
+}
 
 func (c *catalog) scope(scope string) string {
 	if d, ok := c.scopes[scope]; ok {
@@ -176,6 +370,7 @@ func (c *catalog) funcs() template.FuncMap {
 			}
 			return template.HTML(fmt.Sprintf(s, strong...)), nil
 		},
+		"account":  newAccountCard,
 		"scope":    c.scope,
 		"date":     c.date,
 		"initial":  initial,

@@ -43,6 +43,7 @@ var embedded embed.FS
 // Names of the files an override directory may contain.
 const (
 	layoutFile    = "layout.html"
+	partialsFile  = "partials.html"
 	loginFile     = "login.html"
 	consentFile   = "consent.html"
 	errorFile     = "error.html"
@@ -55,7 +56,7 @@ const (
 )
 
 // pageFiles are the templates rendered as pages; each is parsed together
-// with layoutFile.
+// with layoutFile and partialsFile.
 var pageFiles = []string{loginFile, consentFile, errorFile, signedOutFile, logoutFile, accountFile}
 
 // Branding is the operator's look of the pages.
@@ -117,8 +118,9 @@ type Renderer struct {
 
 // New parses the templates and builds the stylesheet. overrideDir, if not
 // empty, is a directory whose files replace the embedded ones of the same
-// name (layout.html, login.html, consent.html, error.html, signed_out.html,
-// logout.html, account_apps.html, gatehouse.css). An error names the file at fault.
+// name (layout.html, partials.html, login.html, consent.html, error.html,
+// signed_out.html, logout.html, account_apps.html, gatehouse.css). An error
+// names the file at fault.
 func New(b Branding, overrideDir string) (*Renderer, error) {
 	b, primary, err := b.normalize()
 	if err != nil {
@@ -166,7 +168,7 @@ type source struct {
 // loadSources reads the embedded files, then the overrides.
 func loadSources(overrideDir string) (map[string]source, error) {
 	src := make(map[string]source)
-	for _, name := range append([]string{layoutFile, CSSFile}, pageFiles...) {
+	for _, name := range append([]string{layoutFile, partialsFile, CSSFile}, pageFiles...) {
 		p := path.Join("templates", name)
 		if name == CSSFile {
 			p = path.Join("assets", name)
@@ -191,7 +193,7 @@ func loadSources(overrideDir string) (map[string]source, error) {
 		if _, known := src[name]; !known {
 			if strings.HasSuffix(name, ".html") {
 				return nil, fmt.Errorf("ui: override %s: unknown template file name (want one of %s)",
-					p, strings.Join(append([]string{layoutFile}, pageFiles...), ", "))
+					p, strings.Join(append([]string{layoutFile, partialsFile}, pageFiles...), ", "))
 			}
 			continue // logos and other files may live beside the overrides
 		}
@@ -207,12 +209,17 @@ func loadSources(overrideDir string) (map[string]source, error) {
 	return src, nil
 }
 
-// parsePages parses the layout and every page with the functions of c.
+// parsePages parses the layout, the partials and every page with the
+// functions of c.
 func parsePages(src map[string]source, c *catalog) (map[string]*template.Template, error) {
 	layout := src[layoutFile]
 	base, err := template.New(layoutFile).Funcs(c.funcs()).Parse(layout.text)
 	if err != nil {
 		return nil, fmt.Errorf("ui: parsing %s: %w", layout.origin, err)
+	}
+	partials := src[partialsFile]
+	if _, err := base.New(partialsFile).Parse(partials.text); err != nil {
+		return nil, fmt.Errorf("ui: parsing %s: %w", partials.origin, err)
 	}
 	set := make(map[string]*template.Template, len(pageFiles))
 	for _, name := range pageFiles {
@@ -238,8 +245,8 @@ func (r *Renderer) selfCheck(src map[string]source) error {
 		for lang := range r.pages {
 			p := withBase(p, func(b *Base) { b.Lang = lang })
 			if _, err := r.render(p); err != nil {
-				return fmt.Errorf("ui: checking %s (with %s): %w",
-					src[name].origin, src[layoutFile].origin, err)
+				return fmt.Errorf("ui: checking %s (with %s and %s): %w",
+					src[name].origin, src[layoutFile].origin, src[partialsFile].origin, err)
 			}
 		}
 	}
@@ -266,9 +273,10 @@ func samplePages() []Page {
 			SwitchAccountURL: "/switch",
 		},
 		ConsentPage{},
-		ErrorPage{Base: b, Heading: "Heading", Message: "Message", Hint: "Hint", Code: "invalid_request"},
+		ErrorPage{Base: b, Heading: "Heading", Message: "Message", Hint: "Hint", Code: "invalid_request",
+			Detail: "Detail", Action: Link{URL: "/logout", Label: "Sign out"}},
 		ErrorPage{},
-		SignedOutPage{Base: b},
+		SignedOutPage{Base: b, Continue: Link{URL: "/", Label: "Sign in again"}},
 		SignedOutPage{},
 		LogoutPage{
 			Base: b, FormAction: "/logout", LogoutRequest: "lr", CSRFToken: "csrf",
@@ -391,17 +399,27 @@ type ScopeView struct{ Name, Description string }
 // UserView is the account the user is signed in with.
 type UserView struct{ Name, Username, Email string }
 
-// ErrorPage explains, in plain words, why a request cannot go on.
+// ErrorPage explains, in plain words, why a request cannot go on, and what
+// to do next. ProblemText fills Heading, Message and Hint from the catalog.
 type ErrorPage struct {
 	Base
 	Heading string // e.g. "This sign-in link is not valid"
 	Message string // plain words, what happened
 	Hint    string // what to do next
 	Code    string // optional technical code, e.g. "invalid_request", shown small
+	Detail  string // optional technical detail for the app's developer, shown small
+	Action  Link   // optional next step, shown as a button (e.g. "Sign out")
 }
 
+// Link is a link to show as a button. It is left out when URL is empty or
+// not a web URL.
+type Link struct{ URL, Label string }
+
 // SignedOutPage confirms that the user has signed out.
-type SignedOutPage struct{ Base }
+type SignedOutPage struct {
+	Base
+	Continue Link // optional, e.g. "Sign in again" back to the site
+}
 
 // LogoutPage asks the signed-in user to confirm signing out, when a
 // sign-out request cannot be tied to their session (OIDC RP-Initiated

@@ -563,6 +563,51 @@ func TestRenderPages(t *testing.T) {
 			},
 		},
 		{
+			name:   "error with detail and action",
+			status: http.StatusForbidden,
+			page: ErrorPage{
+				Base: base, Heading: "No access", Message: "Not allowed.", Hint: "Sign out.", Code: "access_denied",
+				Detail: "the app (client_id) is not registered " + xss, Action: Link{URL: "/.gatehouse/logout", Label: "Sign out"},
+			},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				links := byClass(doc, "gh-button")
+				if len(links) != 1 || links[0].DataAtom != atom.A || attrOr(links[0], "href") != "/.gatehouse/logout" || textOf(links[0]) != "Sign out" {
+					t.Error("want the action as one link styled as a button")
+				}
+				detail := byClass(doc, "gh-code-detail")
+				if len(detail) != 1 || textOf(detail[0]) != "Details: the app (client_id) is not registered "+xss {
+					t.Error("want the detail below the code")
+				}
+				if strings.Contains(body, xss) || !strings.Contains(body, escapedXSS) {
+					t.Error("detail not escaped")
+				}
+			},
+		},
+		{
+			name:   "error action with an unsafe URL is left out",
+			status: http.StatusBadRequest,
+			page:   ErrorPage{Base: base, Heading: "H", Action: Link{URL: "javascript:alert(1)", Label: "Go"}},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				if n := len(byClass(doc, "gh-button")); n != 0 || strings.Contains(body, "javascript") {
+					t.Error("unsafe action rendered")
+				}
+				if n := len(byClass(doc, "gh-code")); n != 0 {
+					t.Error("empty technical footer rendered")
+				}
+			},
+		},
+		{
+			name:   "signed out with a way back",
+			status: http.StatusOK,
+			page:   SignedOutPage{Base: base, Continue: Link{URL: "/", Label: "Sign in again"}},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				links := byClass(doc, "gh-button")
+				if len(links) != 1 || attrOr(links[0], "href") != "/" || textOf(links[0]) != "Sign in again" {
+					t.Error("want the Sign in again link")
+				}
+			},
+		},
+		{
 			name:   "signed out with title override",
 			status: http.StatusOK,
 			page:   SignedOutPage{Base: Base{CSSURL: base.CSSURL, Title: "Goodbye"}},
@@ -834,11 +879,31 @@ func TestScopeDescription(t *testing.T) {
 	}
 }
 
-// Every message the embedded templates use exists, and every message exists
-// because a template uses it.
-func TestMessagesMatchTemplates(t *testing.T) {
-	ref := regexp.MustCompile(`\{\{-?\s*(?:[^}]*[\s(])?tb?\s+"([^"]+)"`)
+// Every message the embedded templates and the server's Go code use
+// exists, and every message exists because something uses it. Go code names
+// messages as string literals: ui.Message("id"), ui.ProblemText("id") (which
+// uses id.heading, id.message and id.hint), or an id held in a variable
+// first, always spelt with one of the prefixes below.
+func TestMessagesAreUsed(t *testing.T) {
+	tmplRef := regexp.MustCompile(`\{\{-?\s*(?:[^}]*[\s(])?tb?\s+"([^"]+)"`)
+	goRef := regexp.MustCompile(`"((?:problem|login\.error|logout\.problem|gate)\.[a-z_]+)"`)
 	used := map[string]bool{}
+	use := func(where, id string) {
+		if _, ok := english.text[id]; ok {
+			used[id] = true
+			return
+		}
+		parts := []string{id + ".heading", id + ".message", id + ".hint"}
+		for _, p := range parts {
+			if _, ok := english.text[p]; !ok {
+				t.Errorf("%s uses unknown message %q", where, id)
+				return
+			}
+		}
+		for _, p := range parts {
+			used[p] = true
+		}
+	}
 	entries, err := embedded.ReadDir("templates")
 	if err != nil {
 		t.Fatal(err)
@@ -848,17 +913,45 @@ func TestMessagesMatchTemplates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range ref.FindAllStringSubmatch(string(b), -1) {
-			used[m[1]] = true
-			if _, ok := english.text[m[1]]; !ok {
-				t.Errorf("%s uses unknown message %q", e.Name(), m[1])
-			}
+		for _, m := range tmplRef.FindAllStringSubmatch(string(b), -1) {
+			use(e.Name(), m[1])
 		}
+	}
+	goFiles, err := filepath.Glob("../*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateFiles, _ := filepath.Glob("../gate/*.go")
+	n := 0
+	for _, f := range append(goFiles, gateFiles...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goRef.FindAllStringSubmatch(string(b), -1) {
+			use(f, m[1])
+			n++
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found only %d message ids in the server's Go code; is the pattern still right?", n)
 	}
 	for id := range english.text {
 		if !used[id] {
-			t.Errorf("message %q is not used by any template", id)
+			t.Errorf("message %q is used neither by a template nor by the server", id)
 		}
+	}
+	if got := Message("no.such.message"); got != "no.such.message" {
+		t.Errorf("Message of an unknown id = %q", got)
+	}
+	if got := Message("problem.gate_forbidden.message", "ada@example.com"); got != "You are signed in as ada@example.com, but this account is not allowed here." {
+		t.Errorf("Message with an argument = %q", got)
+	}
+	if p := ProblemText("problem.unknown_client", "Acme ID"); p.Heading == "" || !strings.Contains(p.Message, "Acme ID") || p.Hint == "" {
+		t.Errorf("ProblemText = %+v", p)
 	}
 }
 
@@ -938,6 +1031,38 @@ func TestOverride(t *testing.T) {
 	}
 	if !strings.Contains(string(css), "--gh-primary:") {
 		t.Error("branding variables missing from the override CSS")
+	}
+}
+
+// The account card is one shared block (partials.html): an override of it
+// changes the consent, sign-out and connected-apps pages alike.
+func TestOverridePartials(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"partials.html": `{{define "account"}}<p class="custom-account">{{.User.Email}}|{{.SwitchURL}}</p>{{end}}`,
+	})
+	r := newTestRenderer(t, Branding{}, dir)
+	user := UserView{Name: "Ada", Email: "ada@example.com"}
+	for _, tc := range []struct {
+		page Page
+		want string
+	}{
+		{ConsentPage{User: user, SwitchAccountURL: "/login?ar=x"}, "ada@example.com|/login?ar=x"},
+		{LogoutPage{User: user}, "ada@example.com|"},
+		{AccountAppsPage{User: user}, "ada@example.com|"},
+	} {
+		_, doc, _ := render(t, r, http.StatusOK, tc.page)
+		cards := byClass(doc, "custom-account")
+		if len(cards) != 1 || textOf(cards[0]) != tc.want {
+			t.Errorf("%T: account card not from the override (want %q)", tc.page, tc.want)
+		}
+		if n := len(byClass(doc, "gh-account")); n != 0 {
+			t.Errorf("%T: embedded account card still rendered", tc.page)
+		}
+	}
+	// A partials override must still define "account".
+	_, err := New(Branding{}, writeFiles(t, map[string]string{"partials.html": `{{define "other"}}{{end}}`}))
+	if err == nil || !strings.Contains(err.Error(), "partials.html") {
+		t.Errorf("partials.html without the account block: err = %v, want one naming the file", err)
 	}
 }
 

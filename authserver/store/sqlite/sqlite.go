@@ -35,6 +35,7 @@ var dialect = sqlstore.Dialect{
 	LockMigrations:    nil,
 	IsUniqueViolation: isUniqueViolation,
 	SingleWriter:      true,
+	CacheStatements:   true,
 }
 
 func isUniqueViolation(err error) bool {

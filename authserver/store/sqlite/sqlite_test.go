@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -228,5 +229,32 @@ func TestConcurrentOpen(t *testing.T) {
 				t.Fatalf("round %d: migrations recorded %v, want each version once", round, applied)
 			}
 		}
+	}
+}
+
+// SQLite has no cross-process locks to elect a leader with; its single
+// writer already serialises writes, so WithLeaderLock always runs fn, even
+// while another call is inside it.
+func TestWithLeaderLockAlwaysRuns(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inner := false
+	ran, err := s.WithLeaderLock(t.Context(), "gc", func(ctx context.Context) error {
+		var err error
+		inner, err = s.WithLeaderLock(ctx, "gc", func(context.Context) error { return nil })
+		return err
+	})
+	if !ran || !inner || err != nil {
+		t.Fatalf("ran=%v inner=%v err=%v, want both run", ran, inner, err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.WithLeaderLock(t.Context(), "gc", func(context.Context) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("fn's error came back as %v", err)
+	}
+	if _, err := s.WithLeaderLock(t.Context(), "", func(context.Context) error { return nil }); err == nil {
+		t.Fatal("an empty lock name was accepted")
 	}
 }

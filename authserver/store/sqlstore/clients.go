@@ -99,7 +99,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		}
 	}
 	args = append(args, c.ID, c.Revision)
-	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err = s.inWriteTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, s.q(updateClient), args...)
 		if err != nil {
 			return err
@@ -128,7 +128,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) erro
 	if err != nil {
 		return wrap("delete client", err)
 	}
-	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err = s.inWriteTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_clients WHERE id = ?`), id)
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, 
 	if rt != nil && rt.GrantID != g.ID {
 		return wrap("redeem auth code", errors.New("refresh token belongs to a different grant"))
 	}
-	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err = s.inWriteTx(ctx, func(tx *txn) error {
 		var grantID string
 		err := tx.QueryRowContext(ctx, s.q(`
 			UPDATE gatehouse_auth_codes SET redeemed_at = ?
@@ -84,7 +84,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, 
 // that was already redeemed is being replayed: RFC 6749 §4.1.2 asks to revoke
 // what the first redemption issued, so the grant is revoked and that
 // revocation committed before ErrCodeReused is returned.
-func (s *Store) whyNotRedeemed(ctx context.Context, tx *sql.Tx, hash string, nowMs int64) error {
+func (s *Store) whyNotRedeemed(ctx context.Context, tx *txn, hash string, nowMs int64) error {
 	var (
 		grantID               string
 		expiresAt, redeemedAt int64

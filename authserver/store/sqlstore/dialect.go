@@ -47,6 +47,25 @@ type Dialect struct {
 	// opener's responsibility. False for databases with row locks
 	// (PostgreSQL), where the conditional UPDATEs lock what they touch.
 	SingleWriter bool
+	// CacheStatements prepares each query once per pool and reuses it. For
+	// drivers that parse every query afresh (SQLite); pgx already caches
+	// statements per connection.
+	CacheStatements bool
+
+	// IsRetryable reports whether err, as returned by the driver, means the
+	// transaction lost a conflict the database resolved by aborting it
+	// (PostgreSQL's deadlock_detected or serialization_failure), so running
+	// it again is safe and likely to succeed. Nil means never.
+	IsRetryable func(err error) bool
+
+	// TryLock takes the lock called name for the session of conn without
+	// waiting, and reports whether it got it; Unlock gives it back. The lock
+	// excludes every other session of the database (other processes
+	// included) until Unlock, or until conn's session ends. Both nil means
+	// the database has no such locks, and WithLeaderLock always runs its
+	// function (SQLite, whose single writer already serialises writes).
+	TryLock func(ctx context.Context, conn *sql.Conn, name string) (bool, error)
+	Unlock  func(ctx context.Context, conn *sql.Conn, name string) error
 }
 
 func (d Dialect) validate() error {
@@ -57,6 +76,8 @@ func (d Dialect) validate() error {
 		return errors.New("dialect has an unknown Placeholder")
 	case d.IsUniqueViolation == nil:
 		return errors.New("dialect has no IsUniqueViolation")
+	case (d.TryLock == nil) != (d.Unlock == nil):
+		return errors.New("dialect has only one of TryLock and Unlock")
 	}
 	return nil
 }

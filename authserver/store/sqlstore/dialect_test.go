@@ -1,6 +1,10 @@
 package sqlstore
 
-import "testing"
+import (
+	"context"
+	"database/sql"
+	"testing"
+)
 
 func TestRebind(t *testing.T) {
 	cases := []struct {
@@ -24,6 +28,8 @@ func TestRebind(t *testing.T) {
 
 func TestDialectValidate(t *testing.T) {
 	unique := func(error) bool { return false }
+	tryLock := func(context.Context, *sql.Conn, string) (bool, error) { return true, nil }
+	unlock := func(context.Context, *sql.Conn, string) error { return nil }
 	cases := []struct {
 		name string
 		d    Dialect
@@ -33,6 +39,9 @@ func TestDialectValidate(t *testing.T) {
 		{"NoName", Dialect{Placeholder: Dollar, IsUniqueViolation: unique}, false},
 		{"BadPlaceholder", Dialect{Name: "x", Placeholder: 7, IsUniqueViolation: unique}, false},
 		{"NoUniqueViolation", Dialect{Name: "x"}, false},
+		{"LockWithoutUnlock", Dialect{Name: "x", IsUniqueViolation: unique, TryLock: tryLock}, false},
+		{"UnlockWithoutLock", Dialect{Name: "x", IsUniqueViolation: unique, Unlock: unlock}, false},
+		{"LockAndUnlock", Dialect{Name: "x", IsUniqueViolation: unique, TryLock: tryLock, Unlock: unlock}, true},
 	}
 	for _, tc := range cases {
 		if err := tc.d.validate(); (err == nil) != tc.ok {

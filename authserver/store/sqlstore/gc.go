@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
@@ -38,7 +37,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time, limit int) (i
 	}
 	nowMs := millis(now)
 	var total int64
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err := s.inWriteTx(ctx, func(tx *txn) error {
 		total = 0
 		for _, step := range gcSteps {
 			res, err := tx.ExecContext(ctx, s.q(step), nowMs, int64(limit))

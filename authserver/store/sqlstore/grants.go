@@ -44,7 +44,7 @@ func (s *Store) getGrant(ctx context.Context, db queryRower, id string) (store.G
 	return g, err
 }
 
-func (s *Store) insertGrant(ctx context.Context, tx *sql.Tx, g store.Grant) error {
+func (s *Store) insertGrant(ctx context.Context, tx *txn, g store.Grant) error {
 	scopes, err := encodeList(g.Scopes)
 	if err != nil {
 		return err

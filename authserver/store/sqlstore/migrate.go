@@ -199,7 +199,8 @@ func (s *Store) migrate(ctx context.Context) error {
 // migrationTx runs fn in a write transaction that holds the migration lock
 // and in which the migrations table exists.
 func (s *Store) migrationTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	return s.inWriteTx(ctx, func(t *txn) error {
+		tx := t.Tx // schema work runs unprepared: nothing to reuse
 		if s.d.LockMigrations != nil {
 			if err := s.d.LockMigrations(ctx, tx); err != nil {
 				return fmt.Errorf("lock: %w", err)

@@ -56,7 +56,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		return store.Grant{}, wrap("rotate refresh token", err)
 	}
 	var g store.Grant
-	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err = s.inWriteTx(ctx, func(tx *txn) error {
 		var grantID string
 		err := tx.QueryRowContext(ctx, s.q(`
 			UPDATE gatehouse_refresh_tokens SET rotated_at = ?
@@ -92,7 +92,7 @@ func (s *Store) ExtendRefreshToken(ctx context.Context, hash string, now, expire
 	}
 	expMs := millis(expiresAt)
 	var g store.Grant
-	err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+	err = s.inWriteTx(ctx, func(tx *txn) error {
 		var grantID string
 		err := tx.QueryRowContext(ctx, s.q(`
 			UPDATE gatehouse_refresh_tokens SET expires_at = (
@@ -123,7 +123,7 @@ func (s *Store) ExtendRefreshToken(ctx context.Context, hash string, now, expire
 // already rotated is being replayed, which means the family
 // has leaked (RFC 9700 §4.14.2): the grant is revoked, and that revocation
 // committed, before ErrRefreshTokenReused is returned.
-func (s *Store) whyNotUsable(ctx context.Context, tx *sql.Tx, hash string, nowMs int64) error {
+func (s *Store) whyNotUsable(ctx context.Context, tx *txn, hash string, nowMs int64) error {
 	var (
 		grantID                                         string
 		expiresAt, rotatedAt, grantRevoked, grantExpiry int64
@@ -155,7 +155,7 @@ func (s *Store) whyNotUsable(ctx context.Context, tx *sql.Tx, hash string, nowMs
 	}
 }
 
-func (s *Store) insertRefreshToken(ctx context.Context, tx *sql.Tx, t store.RefreshToken) error {
+func (s *Store) insertRefreshToken(ctx context.Context, tx *txn, t store.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_refresh_tokens (`+refreshTokenColumns+`) VALUES (?, ?, ?, ?, ?)`),
 		t.Hash, t.GrantID, millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.RotatedAt))
 	return s.insertErr(err)

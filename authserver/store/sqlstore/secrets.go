@@ -19,7 +19,7 @@ func (s *Store) GetOrCreateSecret(ctx context.Context, name string, candidate []
 	var stored string
 	err := s.reader.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		err = s.inWriteTx(ctx, func(tx *txn) error {
 			// The interface passes no now; created_at is for operators only.
 			_, err := tx.ExecContext(ctx, s.q(`
 				INSERT INTO gatehouse_secrets (name, value, created_at) VALUES (?, ?, ?)

@@ -15,8 +15,8 @@ import (
 // concurrent use, and several Stores (in one process or many) may share one
 // database.
 type Store struct {
-	reader *sql.DB // plain reads
-	writer *sql.DB // every write, and the reads a write transaction makes
+	reader *pool // plain reads
+	writer *pool // every write, and the reads a write transaction makes
 	d      Dialect
 
 	closeOnce sync.Once
@@ -47,7 +47,10 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect) (*Store, error)
 			return nil, fmt.Errorf("sqlstore: %s needs a writer pool of exactly one connection, got a limit of %d", d.Name, n)
 		}
 	}
-	s := &Store{reader: reader, writer: writer, d: d}
+	s := &Store{reader: newPool(reader, d.CacheStatements), writer: newPool(writer, d.CacheStatements), d: d}
+	if reader == writer {
+		s.reader = s.writer
+	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
 	}
@@ -105,7 +108,8 @@ type rowScanner interface {
 // writer). The transaction is rolled back and run again.
 var errRaced = errors.New("row changed concurrently, retry")
 
-// maxAttempts bounds how often a write transaction is run after errRaced.
+// maxAttempts bounds how often a write transaction is run after errRaced or
+// a retryable abort.
 const maxAttempts = 3
 
 // committedError carries an error that must reach the caller only after the
@@ -120,18 +124,26 @@ func commitThenFail(err error) error { return committedError{err} }
 
 // inWriteTx runs fn in a write transaction and commits it when fn returns nil
 // or a commitThenFail error; any other error rolls it back. Transactions that
-// report errRaced are retried a few times.
-func (s *Store) inWriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// report errRaced, or that the database aborted to settle a conflict, are
+// retried a few times.
+func (s *Store) inWriteTx(ctx context.Context, fn func(tx *txn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.writeTxOnce(ctx, fn)
-		if errors.Is(err, errRaced) && attempt < maxAttempts {
+		if attempt < maxAttempts && (errors.Is(err, errRaced) || s.retryable(err)) {
 			continue
 		}
 		return err
 	}
 }
 
-func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// retryable reports whether the database aborted the transaction to resolve
+// a conflict (a deadlock between concurrent writers, say), which running it
+// again settles.
+func (s *Store) retryable(err error) bool {
+	return err != nil && s.d.IsRetryable != nil && s.d.IsRetryable(err)
+}
+
+func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *txn) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

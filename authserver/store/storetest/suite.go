@@ -79,6 +79,9 @@ var concurrencyTests = []struct {
 }{
 	{"RedeemOnce", testConcurrentRedeem},
 	{"RotateOnce", testConcurrentRotate},
+	{"RevokeSessionDuringReads", testConcurrentRevokeSessionDuringReads},
+	{"RevokeGrantDuringRotation", testConcurrentRevokeGrantDuringRotation},
+	{"GarbageCollect", testConcurrentGarbageCollect},
 	{"SaveConsent", testConcurrentSaveConsent},
 	{"GetOrCreateSecret", testConcurrentSecret},
 	{"RevokedSessionVisible", testConcurrentRevokedSession},
