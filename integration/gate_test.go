@@ -499,18 +499,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 	})
 
 	t.Run("access token revoked at /revoke", func(t *testing.T) {
-		cfg := in.oauthConfig(demoWeb, "openid", "email")
-		v := oauth2.GenerateVerifier()
-		b := in.newBrowser()
-		code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
-		tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
-		if resp := in.request(t, http.MethodGet, in.gate+"/api", nil, auth); resp.StatusCode != 200 {
-			t.Fatalf("fresh token: %d", resp.StatusCode)
-		}
+		tok, auth := in.gateToken(t, demoWeb, "openid", "email")
 		form := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}, "client_id": {"demo-web"}, "client_secret": {"demo-web-secret"}}
 		resp, err := in.client.PostForm(in.issuer+"/revoke", form)
 		if err != nil {
@@ -524,19 +513,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 	})
 
 	t.Run("bearer token of a revoked grant", func(t *testing.T) {
-		cfg := in.oauthConfig(demoSPA, "openid", "offline_access")
-		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-		v := oauth2.GenerateVerifier()
-		b := in.newBrowser()
-		code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
-		tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
-		if resp := in.request(t, http.MethodGet, in.gate+"/api", nil, auth); resp.StatusCode != 200 {
-			t.Fatalf("fresh token: %d", resp.StatusCode)
-		}
+		tok, auth := in.gateToken(t, demoSPA, "openid", "offline_access")
 		// Rotate, then replay the old refresh token: reuse detection
 		// revokes the family, and the gate must notice.
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"demo-spa"}}
@@ -560,6 +537,28 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+// gateToken gets an access token for the gated site (RFC 8707 resource)
+// through app, checks that the gate accepts it, and returns it with the
+// headers that present it.
+func (in *instance) gateToken(t *testing.T, app demoApp, scopes ...string) (*oauth2.Token, map[string]string) {
+	t.Helper()
+	cfg := in.oauthConfig(app, scopes...)
+	if app.secret == "" {
+		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
+	v := oauth2.GenerateVerifier()
+	code := mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
+	tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
+	if resp := in.request(t, http.MethodGet, in.gate+"/api", nil, auth); resp.StatusCode != 200 {
+		t.Fatalf("fresh token: %d", resp.StatusCode)
+	}
+	return tok, auth
 }
 
 // waitRejected polls the gate with headers until it answers 401, failing
