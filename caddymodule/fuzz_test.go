@@ -1,7 +1,8 @@
 package caddymodule
 
 // Fuzz targets of the Caddyfile syntax: the gatehouse global option (with
-// storage, registration, throttles, ui, user and client blocks) and the
+// storage sqlite and postgres, key rotation, registration, throttles, ui,
+// user and client blocks) and the
 // authserver and authgate directives. Run one for longer with, e.g.:
 //
 //	go test -run '^$' -fuzz '^FuzzParseGlobalOption$' -fuzztime 10m ./caddymodule
@@ -58,6 +59,9 @@ func FuzzParseGlobalOption(f *testing.F) {
 		"{\n user alice {\n email a@example.com\n email_verified false\n groups a b\n password_hash " + testHash + "\n phone_verified\n }\n}",
 		"{\n client web {\n type third_party\n secret_hash " + testHash + "\n redirect_uris https://a/cb http://127.0.0.1/cb\n scopes openid\n bypass_consent_for_offline_access\n post_logout_redirect_uri https://a/\n backchannel_logout_uri https://a/bc\n refresh_token_lifetime 1h\n }\n}",
 		"{\n key_encryption_key a b\n cookie_secret c\n}",
+		"{\n storage postgres {\n dsn {env.DB}\n schema gh\n max_conns 8\n max_idle_conns 2\n conn_max_lifetime 1h\n conn_max_idle_time 5m\n statement_timeout 5s\n }\n}",
+		"{\n storage postgres dsn\n}", "{\n storage postgres {\n schema x\n }\n}",
+		"{\n key_rotation_interval 720h\n key_prepublication 24h\n key_reload_interval 1m\n}",
 		"extra { }", "{\n storage\n}", "{\n storage sqlite a b\n}", "{\n storage sqlite {\n x\n }\n}",
 		"{\n user {\n }\n}", "{\n client c {\n redirect_uris\n }\n}", "{\n session_lifetime 0s\n}",
 		"{\n login_throttle on\n}", "{\n registration open {\n }\n}",
