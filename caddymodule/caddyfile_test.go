@@ -145,6 +145,9 @@ func TestProvisionErrors(t *testing.T) {
 		{"bad key encryption key", "issuer https://a.example\n key_encryption_key short", "key_encryption_key 1"},
 		{"short cookie secret", "issuer https://a.example\n cookie_secret tooshort", "cookie_secret 1: must be at least 32 characters"},
 		{"bad primary color", "issuer https://a.example\n ui {\n primary_color red\n }", "ui:"},
+		{"pre-publication not shorter than rotation", "issuer https://a.example\n key_rotation_interval 1h\n key_prepublication 1h", "key_prepublication (1h0m0s) must be shorter than key_rotation_interval"},
+		{"pre-publication within a reload", "issuer https://a.example\n key_prepublication 1m\n key_reload_interval 1m", "key_prepublication (1m0s) must be longer than key_reload_interval"},
+		{"default pre-publication within a reload", "issuer https://a.example\n key_rotation_interval 2m\n key_reload_interval 1m", "must be longer than key_reload_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

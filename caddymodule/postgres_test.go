@@ -117,26 +117,6 @@ func TestProvisionPostgresErrors(t *testing.T) {
 	}
 }
 
-func TestProvisionKeySettingsErrors(t *testing.T) {
-	const site = "\n:0 {\n\tauthserver\n}\n"
-	tests := []struct{ name, gatehouse, want string }{
-		{"pre-publication not shorter than rotation", "key_rotation_interval 1h\n key_prepublication 1h", "key_prepublication (1h0m0s) must be shorter than key_rotation_interval"},
-		{"pre-publication within a reload", "key_prepublication 1m\n key_reload_interval 1m", "key_prepublication (1m0s) must be longer than key_reload_interval"},
-		{"default pre-publication within a reload", "key_rotation_interval 2m\n key_reload_interval 1m", "must be longer than key_reload_interval"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("XDG_DATA_HOME", dir)
-			cf := "{\n\tadmin off\n\tgatehouse {\n\t\tissuer https://a.example\n\t\tstorage sqlite " + filepath.Join(dir, "g.db") + "\n" + tc.gatehouse + "\n\t}\n}\n" + site
-			err := validateCaddyfile(cf)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
-			}
-		})
-	}
-}
-
 func provisionedPostgres(t *testing.T, s *PostgresStorage) *PostgresStorage {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
