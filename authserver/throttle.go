@@ -53,8 +53,11 @@ type Throttle struct {
 // Defaults of the two throttles; see Config.LoginThrottle and
 // Config.ClientThrottle.
 var (
-	DefaultLoginThrottle  = Throttle{MaxFailures: 5, MaxFailuresPerIP: 20, Lockout: 15 * time.Minute, Backoff: time.Second}
-	DefaultClientThrottle = Throttle{MaxFailures: 10, MaxFailuresPerIP: 50, Lockout: 15 * time.Minute, Backoff: -1}
+	// The doubling back-off already holds an account to about ten guesses
+	// in its first four minutes, so the lock itself can be short: a long
+	// one mostly helps whoever wants to lock a user out.
+	DefaultLoginThrottle  = Throttle{MaxFailures: 10, MaxFailuresPerIP: 100, Lockout: 5 * time.Minute, Backoff: time.Second}
+	DefaultClientThrottle = Throttle{MaxFailures: 10, MaxFailuresPerIP: 100, Lockout: 5 * time.Minute, Backoff: -1}
 )
 
 // withDefaults fills zero fields from def and checks the result.

@@ -234,7 +234,7 @@ func TestThrottleConfig(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", Throttle{}, DefaultLoginThrottle, false},
-		{"overrides", Throttle{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}, Throttle{MaxFailures: 3, MaxFailuresPerIP: 20, Lockout: time.Minute, Backoff: -1}, false},
+		{"overrides", Throttle{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}, Throttle{MaxFailures: 3, MaxFailuresPerIP: DefaultLoginThrottle.MaxFailuresPerIP, Lockout: time.Minute, Backoff: -1}, false},
 		{"negative", Throttle{MaxFailures: -1}, Throttle{}, true},
 		{"sub-second lockout", Throttle{Lockout: time.Millisecond}, Throttle{}, true},
 		{"backoff over lockout", Throttle{Lockout: time.Minute, Backoff: time.Hour}, Throttle{}, true},
