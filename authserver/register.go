@@ -56,11 +56,19 @@ type Registration struct {
 	// counted per IPv4 address or IPv6 /64.
 	ClientIP func(r *http.Request) string
 	// RateBurst and RateInterval limit anonymous registrations per
-	// address: RateBurst at once, then one every RateInterval. Default 10
-	// and 6 minutes (10 an hour).
+	// address: RateBurst at once, then one every RateInterval. Defaults
+	// DefaultRegistrationBurst and DefaultRegistrationInterval.
 	RateBurst    int
 	RateInterval time.Duration
 }
+
+// Defaults of the anonymous registration limit: enough for a developer or
+// a test suite registering a few dozen clients, too little to pile up
+// clients (at most 60 an hour per address after the burst).
+const (
+	DefaultRegistrationBurst    = 30
+	DefaultRegistrationInterval = time.Minute
+)
 
 func (r Registration) enabled() bool {
 	return r.Policy == RegistrationOpen || r.Policy == RegistrationToken
@@ -105,10 +113,10 @@ func newRegistrar(cfg Registration) (*registrar, error) {
 	}
 	burst, interval := cfg.RateBurst, cfg.RateInterval
 	if burst <= 0 {
-		burst = 10
+		burst = DefaultRegistrationBurst
 	}
 	if interval <= 0 {
-		interval = 6 * time.Minute
+		interval = DefaultRegistrationInterval
 	}
 	reg.limiter = newRateLimiter(burst, interval)
 	return reg, nil

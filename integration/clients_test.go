@@ -7,9 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -31,24 +28,7 @@ type adminInstance struct {
 // admin endpoint on adminPort instead of off. Other tests are unaffected.
 func startWithAdmin(t *testing.T, dir string, port, adminPort int, extraGatehouse ...string) *adminInstance {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf := strings.ReplaceAll(string(src), "localhost:8443", fmt.Sprintf("localhost:%d", port))
-	loc := regexp.MustCompile(`(?m)^\{\n`).FindStringIndex(cf)
-	if loc == nil {
-		t.Fatal("Caddyfile.example has no global options block")
-	}
 	addr := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	preamble := strings.Replace(globalPreamble(dir), "\tadmin off\n", "\tadmin "+addr+"\n", 1)
-	if !strings.Contains(preamble, addr) {
-		t.Fatal("the test preamble no longer turns the admin endpoint off")
-	}
-	cf = cf[:loc[1]] + preamble + cf[loc[1]:]
-	if len(extraGatehouse) > 0 {
-		cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\t"+strings.Join(extraGatehouse, "\n\t\t")+"\n", 1)
-	}
 	// caddy.Stop leaves the admin endpoint running; a config with the
 	// endpoint disabled stops it. Registered first, so it runs after the
 	// Stop that startCaddy registers.
@@ -58,7 +38,7 @@ func startWithAdmin(t *testing.T, dir string, port, adminPort int, extraGatehous
 		}
 		_ = caddy.Stop()
 	})
-	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
+	in := startExampleWith(t, exampleSetup{dir: dir, port: port, adminPort: adminPort, extraGatehouse: extraGatehouse})
 	return &adminInstance{instance: in, admin: "http://" + addr, addr: addr}
 }
 

@@ -53,6 +53,9 @@ type exampleSetup struct {
 	gatePort       int    // the gated demo site's, instead of 9443 (0: a free one)
 	upstream       string // host:port the gate proxies to, instead of the demo echo
 	extraGatehouse []string
+	// adminPort, when set, turns Caddy's admin endpoint on at
+	// 127.0.0.1:adminPort instead of off.
+	adminPort int
 	// edit, when set, changes the Caddyfile after the substitutions above
 	// (e.g. a policy on part of the gated site).
 	edit func(caddyfile string) string
@@ -81,8 +84,21 @@ func startExampleWith(t testing.TB, o exampleSetup) *instance {
 	if loc == nil {
 		t.Fatal("Caddyfile.example has no global options block")
 	}
-	cf = cf[:loc[1]] + globalPreamble(dir) + cf[loc[1]:]
+	preamble := globalPreamble(dir)
+	if o.adminPort != 0 {
+		preamble = strings.Replace(preamble, "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", o.adminPort), 1)
+	}
+	cf = cf[:loc[1]] + preamble + cf[loc[1]:]
 	if len(extraGatehouse) > 0 {
+		// An extra one-line option replaces the example's own setting of
+		// it; blocks (user, client) are added beside the example's.
+		for _, line := range extraGatehouse {
+			if strings.ContainsAny(line, "{\n") {
+				continue
+			}
+			key, _, _ := strings.Cut(line, " ")
+			cf = regexp.MustCompile(`(?m)^\t\t`+regexp.QuoteMeta(key)+`( .*)?\n`).ReplaceAllString(cf, "")
+		}
 		cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\t"+strings.Join(extraGatehouse, "\n\t\t")+"\n", 1)
 	}
 	if o.edit != nil {

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	"net/http"
 	"net/url"
 	"slices"
@@ -225,18 +226,19 @@ func TestRegistrationRejects(t *testing.T) {
 // limited, so repeating the same registration cannot pile up clients.
 func TestRegistrationRateLimit(t *testing.T) {
 	ai := startAdmin(t, "registration open")
-	for i := range 10 {
+	burst := authserver.DefaultRegistrationBurst
+	for i := range burst {
 		if res := ai.register(t, nativeApp(), nil); res.status != http.StatusCreated {
 			t.Fatalf("registration %d: HTTP %d %s", i+1, res.status, res.body)
 		}
 	}
 	res := ai.register(t, nativeApp(), nil)
-	res.errorIs(t, "eleventh registration", http.StatusTooManyRequests, "temporarily_unavailable", "")
+	res.errorIs(t, "one registration over the burst", http.StatusTooManyRequests, "temporarily_unavailable", "")
 	if ra := res.header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Errorf("Retry-After = %q", ra)
 	}
-	if n := len(ai.listAll(t, 200)); n != len(staticIDs)+10 {
-		t.Errorf("%d clients after the limit, want %d", n, len(staticIDs)+10)
+	if n := len(ai.listAll(t, 200)); n != len(staticIDs)+burst {
+		t.Errorf("%d clients after the limit, want %d", n, len(staticIDs)+burst)
 	}
 	// Refused metadata does not use up the allowance, and is still
 	// reported as such.
@@ -408,7 +410,9 @@ func TestRegistrationWithInitialAccessToken(t *testing.T) {
 
 // TestRegistrationOffByDefault: without the option there is no /register.
 func TestRegistrationOffByDefault(t *testing.T) {
-	in := startExample(t)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: func(cf string) string {
+		return strings.Replace(cf, "\t\tregistration open\n", "", 1)
+	}})
 	if res := in.register(t, nativeApp(), nil); res.status == http.StatusCreated || res.status == http.StatusBadRequest {
 		t.Errorf("POST /register with registration off: HTTP %d %s", res.status, res.body)
 	}
