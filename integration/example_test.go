@@ -2,11 +2,14 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,4 +133,45 @@ func (in *instance) oauthConfig(a demoApp, scopes ...string) *oauth2.Config {
 
 func contextWithClient(ctx context.Context, c *http.Client) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, c)
+}
+
+// TestExampleNeedsNoPrivilegedPort: Caddyfile.example, unchanged, starts as
+// an unprivileged user: it listens on no port below 1024, and Caddy's
+// automatic http->https redirect server (port 80) is disabled.
+func TestExampleNeedsNoPrivilegedPort(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, map[string]any{"filename": "Caddyfile.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Listen         []string `json:"listen"`
+					AutomaticHTTPS *struct {
+						DisableRedirects bool `json:"disable_redirects"`
+						Disable          bool `json:"disable"`
+					} `json:"automatic_https"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for name, srv := range cfg.Apps.HTTP.Servers {
+		for _, l := range srv.Listen {
+			_, port, _ := strings.Cut(l[strings.LastIndex(l, ":"):], ":")
+			if n, _ := strconv.Atoi(port); n < 1024 {
+				t.Errorf("server %s listens on %s, a privileged port", name, l)
+			}
+		}
+		if a := srv.AutomaticHTTPS; a == nil || !(a.DisableRedirects || a.Disable) {
+			t.Errorf("server %s keeps Caddy's redirect server on port 80", name)
+		}
+	}
 }
