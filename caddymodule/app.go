@@ -96,19 +96,19 @@ type App struct {
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
 	ClientAuthThrottle *ThrottleConfig `json:"client_auth_throttle,omitempty"`
 
-	server      *authserver.Server
-	keys        *token.KeyManager
-	gateClients *authserver.GateClients
-	registry    *authserver.ClientRegistry // static clients, then stored ones
-	revocations *revocation.Watcher
-	secrets     [][]byte
-	renderer    *ui.Renderer
-	store       store.Store
-	poolKey     string
-	keyReload   time.Duration
-	logger      *zap.Logger
-	stopGC      context.CancelFunc
-	gcDone      chan struct{}
+	server         *authserver.Server
+	keys           *token.KeyManager
+	gateClients    *authserver.GateClients
+	registry       *authserver.ClientRegistry // static clients, then stored ones
+	revocations    *revocation.Watcher
+	secrets        [][]byte
+	renderer       *ui.Renderer
+	store          store.Store
+	poolKey        string
+	keyReload      time.Duration
+	logger         *zap.Logger
+	stopBackground context.CancelFunc
+	background     *sync.WaitGroup
 }
 
 // CaddyModule returns the Caddy module information.
@@ -426,36 +426,45 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 // the revocation feed, and reloading (and rotating) signing keys.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
-	a.stopGC, a.gcDone = cancel, make(chan struct{})
-	go a.collectGarbage(ctx)
-	go a.revocations.Run(ctx)
-	go a.reloadKeys(ctx)
+	a.stopBackground = cancel
+	a.background = new(sync.WaitGroup)
+	a.background.Add(3)
+	go func() { defer a.background.Done(); a.revocations.Run(ctx) }()
+	go a.every(ctx, gcInterval, a.collectGarbage)
+	go a.every(ctx, a.keyReload, a.reloadKeys)
 	return nil
 }
 
-// reloadKeys re-reads the signing keys every key_reload_interval, picking
-// up keys other instances created and starting rotations when due.
-func (a *App) reloadKeys(ctx context.Context) {
-	t := time.NewTicker(a.keyReload)
+// every runs fn every interval until ctx ends.
+func (a *App) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	defer a.background.Done()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := a.keys.Load(ctx); err != nil && ctx.Err() == nil {
-			// The previous key set stays in use; the next tick retries.
-			a.logger.Error("reloading signing keys failed", zap.Error(err))
+			fn(ctx)
 		}
 	}
 }
 
-// Stop ends background work.
+// reloadKeys re-reads the signing keys, picking up keys other instances
+// created and starting rotations when due.
+func (a *App) reloadKeys(ctx context.Context) {
+	if err := a.keys.Load(ctx); err != nil && ctx.Err() == nil {
+		// The previous key set stays in use; the next tick retries.
+		a.logger.Error("reloading signing keys failed", zap.Error(err))
+	}
+}
+
+// Stop ends background work and waits for it, so nothing touches the
+// store after Cleanup releases it.
 func (a *App) Stop() error {
-	if a.stopGC != nil {
-		a.stopGC()
-		<-a.gcDone
+	if a.stopBackground != nil {
+		a.stopBackground()
+		a.background.Wait()
 	}
 	if a.server != nil {
 		// Back-channel logouts in flight get a moment to be delivered.
@@ -488,24 +497,14 @@ const (
 )
 
 func (a *App) collectGarbage(ctx context.Context) {
-	defer close(a.gcDone)
-	t := time.NewTicker(gcInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ran, n, err := collectOnce(ctx, a.store, time.Now)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			a.logger.Error("garbage collection failed", zap.Error(err))
-		case !ran:
-			a.logger.Debug("garbage collection skipped: another instance is collecting")
-		case n > 0:
-			a.logger.Debug("expired state removed", zap.Int("records", n))
-		}
+	ran, n, err := collectOnce(ctx, a.store, time.Now)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.logger.Error("garbage collection failed", zap.Error(err))
+	case !ran:
+		a.logger.Debug("garbage collection skipped: another instance is collecting")
+	case n > 0:
+		a.logger.Debug("expired state removed", zap.Int("records", n))
 	}
 }
 
