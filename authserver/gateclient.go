@@ -16,12 +16,11 @@ const GateClientID = "gatehouse-gate"
 // client to another source. A gate sits in front of sites this Caddy
 // serves, so it is trusted (no consent) and public (it redeems codes in
 // process with PKCE, no secret). Its redirect URIs are registered at run
-// time, one per gated site, by the gate itself, which only registers
-// origins it has verified belong to this server's sites.
+// time, one per origin of each gated site, when the gate is provisioned.
 type GateClients struct {
 	next ClientSource
 
-	mu     sync.Mutex // serialises AllowRedirect
+	mu     sync.Mutex // serialises Register
 	client atomic.Pointer[Client]
 }
 
@@ -49,23 +48,26 @@ func (g *GateClients) Client(ctx context.Context, id string) (*Client, error) {
 	return g.next.Client(ctx, id)
 }
 
-// AllowRedirect registers redirectURI for the gate client. Readers see
-// either the old or the new client, never a half-updated one.
-func (g *GateClients) AllowRedirect(redirectURI string) error {
-	if slices.Contains(g.client.Load().RedirectURIs, redirectURI) {
-		return nil
-	}
-	if err := ValidateRedirectURI(redirectURI, true); err != nil {
-		return fmt.Errorf("gate redirect URI: %w", err)
+// Register adds redirect URIs to the gate client. Gates call it while
+// they are provisioned, with the callback URL of each origin their
+// configuration names; requests never add one. Readers see either the old
+// or the new client, never a half-updated one.
+func (g *GateClients) Register(redirectURIs ...string) error {
+	for _, u := range redirectURIs {
+		if err := ValidateRedirectURI(u, true); err != nil {
+			return fmt.Errorf("gate redirect URI: %w", err)
+		}
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.client.Load()
-	if slices.Contains(old.RedirectURIs, redirectURI) {
-		return nil
-	}
 	c := *old
-	c.RedirectURIs = append(slices.Clone(old.RedirectURIs), redirectURI)
+	c.RedirectURIs = slices.Clone(old.RedirectURIs)
+	for _, u := range redirectURIs {
+		if !slices.Contains(c.RedirectURIs, u) {
+			c.RedirectURIs = append(c.RedirectURIs, u)
+		}
+	}
 	g.client.Store(&c)
 	return nil
 }

@@ -83,7 +83,14 @@ func TestAuthGateProvisionErrors(t *testing.T) {
 		{"client_id with the local issuer", "gatehouse {\n\t\tissuer https://a.example\n\t}", "authgate {\n\t\tclient_id x\n\t}", "only for an external issuer"},
 		{"external without client_id", "", "authgate {\n\t\tissuer https://idp.example\n\t}", "client_id is required"},
 		{"short cookie secret", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\tcookie_secret short\n\t}", "cookie_secret 1: must be at least 32 characters"},
-		{"scopes without openid", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\tscopes email\n\t}", "scopes must include openid"},
+		{"scopes without openid", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\tscopes email\n\t\torigin https://app.example\n\t}", "scopes must include openid"},
+		// The gate's audience and callback URL come from the site's
+		// address; where it has none, the operator must name the origin.
+		{"catch-all site without origin", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t}", "matches every host (a catch-all site); set origin"},
+		{"origin with a path", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\torigin https://app.example/app\n\t}", "nothing after the host"},
+		{"origin with another scheme", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\torigin ftp://app.example\n\t}", "want scheme://host[:port]"},
+		{"origin with a wildcard", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\torigin https://*.app.example\n\t}", "plain host name"},
+		{"origin with a zero port", "", "authgate {\n\t\tissuer https://idp.example\n\t\tclient_id x\n\t\torigin https://app.example:0\n\t}", "invalid port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

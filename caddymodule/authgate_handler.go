@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -39,8 +38,12 @@ type AuthGate struct {
 	// Resource is this resource's identifier; Bearer tokens must carry it
 	// in aud. Default: the site's origin (https://host[:port]).
 	Resource string `json:"resource,omitempty"`
-	// Origin is the site's public origin. Default: taken from the request,
-	// and only when its host matches one of this server's site addresses.
+	// Origin is the site's public origin (scheme://host[:port]). Default:
+	// the site's address: its host names, the port(s) its server listens
+	// on, and https when the server has TLS. Required where that address
+	// cannot say (a catch-all or wildcard site, or Caddy behind a proxy or
+	// port mapping that changes the port). Requests whose Host is not
+	// that of an origin are refused with 421 Misdirected Request.
 	Origin string `json:"origin,omitempty"`
 	// Scopes requested at login. Default: openid profile email groups.
 	Scopes []string `json:"scopes,omitempty"`
@@ -76,7 +79,7 @@ type AuthGate struct {
 
 	gate    *gate.Gate
 	logger  *zap.Logger
-	trusted *sync.Map // Host values known to be this server's sites (positives only, so hostile Hosts cannot grow it)
+	origins *siteOrigins
 }
 
 // PolicyConfig lists who may pass.
@@ -101,7 +104,6 @@ func (AuthGate) CaddyModule() caddy.ModuleInfo {
 // Provision builds the gate and its provider.
 func (h *AuthGate) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.trusted = new(sync.Map)
 	repl := caddy.NewReplacer()
 	var app *App
 	if appIface, err := ctx.AppIfConfigured("gatehouse"); err == nil {
@@ -120,7 +122,6 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		CookieName:           h.CookieName,
 		ForwardAuthorization: h.ForwardAuthorization,
 		Introspect:           h.Introspect,
-		Insecure:             strings.HasPrefix(h.Origin, "http://"),
 		Logger:               ctx.Slogger(),
 	}
 	if h.Allow != nil {
@@ -144,7 +145,7 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		}
 		cfg.Provider = &gate.LocalProvider{
 			Server: app.server, KeyManager: app.keys, Store: app.store,
-			Revocations: app.revocations, Clients: app.gateClients,
+			Revocations: app.revocations,
 		}
 		cfg.Revocations = app.revocations
 	default:
@@ -183,10 +184,47 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 	} else if cfg.UI, err = ui.New(ui.Branding{}, ""); err != nil {
 		return err
 	}
+	if h.origins, err = h.provisionOrigins(ctx, repl); err != nil {
+		return err
+	}
+	// Plain-http sites get cookies without Secure and the __Host- prefix,
+	// which a browser would otherwise drop.
+	cfg.Insecure = h.origins.http
 	if h.gate, err = gate.New(cfg); err != nil {
 		return fmt.Errorf("authgate: %w", err)
 	}
+	if _, ok := cfg.Provider.(*gate.LocalProvider); ok {
+		// The gate's client at this Caddy's issuer gets exactly one
+		// redirect URI per origin, now; nothing a request carries can
+		// add another.
+		for _, o := range h.origins.list {
+			if err := app.gateClients.Register(h.gate.CallbackURL(o)); err != nil {
+				return fmt.Errorf("authgate: %w", err)
+			}
+		}
+	}
+	h.logger.Debug("authgate origins", zap.Strings("origins", h.origins.list))
 	return nil
+}
+
+// provisionOrigins fixes the origins the gate serves: the configured one,
+// or those of its site's address.
+func (h *AuthGate) provisionOrigins(ctx caddy.Context, repl *caddy.Replacer) (*siteOrigins, error) {
+	var origins []string
+	if h.Origin != "" {
+		origins = []string{repl.ReplaceKnown(h.Origin, "")}
+	} else {
+		srv, _ := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+		var err error
+		if origins, err = originsOfSite(srv); err != nil {
+			return nil, fmt.Errorf("authgate: cannot tell the site's origin: %v; set origin to the site's public URL (e.g. origin https://app.example.com)", err)
+		}
+	}
+	o, err := newSiteOrigins(origins)
+	if err != nil {
+		return nil, fmt.Errorf("authgate: %w", err)
+	}
+	return o, nil
 }
 
 // mergeHeaders applies the configured claim→header changes to the
@@ -213,10 +251,13 @@ func mergeHeaders(changes map[string]string) ([]gate.HeaderMapping, error) {
 
 // ServeHTTP gates the request.
 func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	origin, ok := h.origin(r)
+	origin, ok := h.origins.match(r.Host)
 	if !ok {
-		return caddyhttp.Error(http.StatusInternalServerError,
-			fmt.Errorf("authgate: the request host %q is not one of this server's site addresses; set origin", r.Host))
+		// Caddy's host matcher ignores the port, so a request for another
+		// port or spelling of the host can reach this site. It is not for
+		// this site's origin (RFC 9110 §15.5.20), and the gate would
+		// otherwise answer under the wrong audience and callback URL.
+		return caddyhttp.Error(http.StatusMisdirectedRequest, errMisdirected)
 	}
 	id := h.gate.Handle(w, r, origin)
 	if id == nil {
@@ -232,54 +273,9 @@ func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	return next.ServeHTTP(w, r)
 }
 
-// origin returns the site's origin. Without a configured one it comes from
-// the request, but only when the Host matches a host matcher of the
-// server's routes: Caddy routed the request there because of that Host, so
-// it names one of our sites. A catch-all site cannot vouch for Host, and
-// an attacker-chosen Host must never become a redirect_uri or audience.
-func (h *AuthGate) origin(r *http.Request) (string, bool) {
-	if h.Origin != "" {
-		return strings.TrimSuffix(h.Origin, "/"), true
-	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	if _, ok := h.trusted.Load(r.Host); ok {
-		return scheme + "://" + r.Host, true
-	}
-	if !hostMatchesSite(r) {
-		return "", false
-	}
-	h.trusted.Store(r.Host, true)
-	return scheme + "://" + r.Host, true
-}
-
-func hostMatchesSite(r *http.Request) bool {
-	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
-	if !ok {
-		return false
-	}
-	for _, route := range srv.Routes {
-		for _, set := range route.MatcherSets {
-			for _, m := range set {
-				var hm caddyhttp.MatchHost
-				switch v := m.(type) {
-				case caddyhttp.MatchHost:
-					hm = v
-				case *caddyhttp.MatchHost:
-					hm = *v
-				default:
-					continue
-				}
-				if match, err := hm.MatchWithError(r); err == nil && match {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
+// errMisdirected is the (unlogged but for debug) cause of a 421. The Host
+// value is left out: it is the client's, and goes nowhere.
+var errMisdirected = errors.New("authgate: the request's Host is not one of this site's origins")
 
 // Interface guards
 var (

@@ -220,8 +220,13 @@ func TestBrowser(t *testing.T) {
 		checkPageHeaders(t, "gate 403", devtoolsHeaders(resp))
 		b.shot("forbidden")
 		resp = b.click("a.gh-button")
+		if resp.Status != 200 || !strings.Contains(b.text("h1"), "Sign out") {
+			t.Fatalf("sign out from the 403 page: %d %q, want the confirmation page", resp.Status, b.text("h1"))
+		}
+		checkPageHeaders(t, "gate sign-out confirmation", devtoolsHeaders(resp))
+		resp = b.click("button.gh-button-primary")
 		if resp.Status != 200 || b.text("h1") != "You're signed out" {
-			t.Fatalf("sign out from the 403 page: %d %q", resp.Status, b.text("h1"))
+			t.Fatalf("confirming the sign-out: %d %q", resp.Status, b.text("h1"))
 		}
 		b.shot("signed-out")
 		// Signed out of the issuer too: signing in again asks for the password.

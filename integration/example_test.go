@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,7 +138,9 @@ func contextWithClient(ctx context.Context, c *http.Client) context.Context {
 
 // TestExampleNeedsNoPrivilegedPort: Caddyfile.example, unchanged, starts as
 // an unprivileged user: it listens on no port below 1024, and Caddy's
-// automatic http->https redirect server (port 80) is disabled.
+// automatic http->https redirect server (port 80) is disabled. Its demo
+// password and open registration are reachable from this machine only:
+// every listener is on a loopback address.
 func TestExampleNeedsNoPrivilegedPort(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
 	if err != nil {
@@ -168,6 +171,10 @@ func TestExampleNeedsNoPrivilegedPort(t *testing.T) {
 			_, port, _ := strings.Cut(l[strings.LastIndex(l, ":"):], ":")
 			if n, _ := strconv.Atoi(port); n < 1024 {
 				t.Errorf("server %s listens on %s, a privileged port", name, l)
+			}
+			host := strings.Trim(l[strings.Index(l, "/")+1:strings.LastIndex(l, ":")], "[]")
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				t.Errorf("server %s listens on %s, not a loopback address", name, l)
 			}
 		}
 		if a := srv.AutomaticHTTPS; a == nil || !(a.DisableRedirects || a.Disable) {

@@ -124,6 +124,13 @@ https://localhost:%[4]d {
 		}
 		reverse_proxy %[6]s
 	}
+	handle /carol-email/* {
+		authgate {
+			allow email carol@example.com
+			%[7]s
+		}
+		reverse_proxy %[6]s
+	}
 	handle /groups-api/* {
 		authgate {
 			allow scope groups
@@ -203,6 +210,7 @@ func TestGatePolicies(t *testing.T) {
 		{"/alice-id/x", []string{"alice"}},
 		{"/domain/x", []string{"alice"}}, // carol's example.com address is unverified
 		{"/email/x", []string{"bob"}},    // compared case-insensitively
+		{"/carol-email/x", nil},          // carol's address is unverified: an email rule needs email_verified
 		{"/open", []string{"alice", "bob", "carol"}},
 	}
 	for _, tc := range tests {
@@ -240,7 +248,10 @@ func TestGatePolicies(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(wa, `error="insufficient_scope"`) || !strings.Contains(wa, `scope="groups"`) {
 		t.Errorf("token without the scope: %d %q", resp.StatusCode, wa)
 	}
-	resp = lab.request(t, http.MethodGet, lab.gate+"/groups-api/x", nil, map[string]string{"Authorization": "Bearer " + token("openid", "groups")})
+	// The client also sends the headers this route no longer sets
+	// (groups removed, client_id renamed): they are still the gate's.
+	resp = lab.request(t, http.MethodGet, lab.gate+"/groups-api/x", nil, map[string]string{"Authorization": "Bearer " + token("openid", "groups"),
+		"X-Gatehouse-Groups": "admins", "X-Gatehouse-Client-Id": "spoofed", "X-App": "spoofed"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("token with the scope: %d", resp.StatusCode)
 	}

@@ -450,10 +450,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 	t.Run("gate logout ends the issuer session", func(t *testing.T) {
 		b := in.newBrowser()
 		decodeEcho(t, b.authorize(in.gate+"/", "").last)
-		p := b.get(in.gate + "/.gatehouse/logout")
-		if p.status != http.StatusOK || !strings.Contains(p.body, "<html") {
-			t.Fatalf("logout page: %d", p.status)
-		}
+		gateSignOut(t, b, in.gate)
 		// The gate asks to log in again...
 		res := b.authorize(in.gate+"/", "")
 		if !res.sawLogin {
@@ -462,7 +459,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 		// ...and so would the issuer for any app.
 		b2 := in.newBrowser()
 		decodeEcho(t, b2.authorize(in.gate+"/", "").last)
-		b2.get(in.gate + "/.gatehouse/logout")
+		gateSignOut(t, b2, in.gate)
 		cfg := in.oauthConfig(demoInternal)
 		r := b2.authorize(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")), "")
 		if r.callback == nil || r.callback.Query().Get("error") != "login_required" {
@@ -592,6 +589,20 @@ func (in *instance) latestSession(t *testing.T, _ store.Store) string {
 		t.Fatalf("reading the newest session: %v", err)
 	}
 	return hash
+}
+
+// gateSignOut signs b out of the gate at site the way a person does: the
+// sign-out link shows a confirmation page whose form does it.
+func gateSignOut(t testing.TB, b *browser, site string) {
+	t.Helper()
+	confirm := b.get(site + "/.gatehouse/logout")
+	if confirm.status != http.StatusOK || len(confirm.forms) != 1 {
+		t.Fatalf("gate sign-out confirmation: %d, %d forms\n%s", confirm.status, len(confirm.forms), confirm.body)
+	}
+	done := b.submit(confirm, nil)
+	if done.status != http.StatusOK || !strings.Contains(done.body, "signed out") {
+		t.Fatalf("gate sign-out: %d\n%s", done.status, done.body)
+	}
 }
 
 func cookieHeader(b *browser, rawURL string) string {

@@ -148,6 +148,7 @@ func (in *instance) httpClient(jar http.CookieJar) *http.Client {
 		Transport: &http.Transport{
 			TLSClientConfig:   &tls.Config{RootCAs: in.roots},
 			ForceAttemptHTTP2: true,
+			DialContext:       dialIPv4Loopback,
 		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if req.URL.Hostname() == "127.0.0.1" || req.URL.Hostname() == "::1" {
@@ -159,6 +160,18 @@ func (in *instance) httpClient(jar http.CookieJar) *http.Client {
 			return nil
 		},
 	}
+}
+
+// dialIPv4Loopback dials localhost as 127.0.0.1. Caddyfile.example binds
+// both loopback addresses, and a client that reached it over ::1 on one
+// connection and 127.0.0.1 on the next would count as two addresses for
+// the per-address login throttle.
+func dialIPv4Loopback(ctx context.Context, network, addr string) (net.Conn, error) {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == "localhost" {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 // ctx returns a context whose oauth2 HTTP client trusts Caddy's CA.

@@ -215,7 +215,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if resp := in.request(t, http.MethodGet, li.gate+"/api", nil, map[string]string{"Authorization": "Bearer " + gtok.AccessToken, "Accept": "application/json"}); resp.StatusCode != 200 {
 		t.Fatalf("Bearer at the gate: %d", resp.StatusCode)
 	}
-	g.get(li.gate + "/.gatehouse/logout")
+	gateSignOut(t, g, li.gate)
 
 	for _, r := range []*recorder{rec, gateRec} {
 		for _, h := range r.hops {

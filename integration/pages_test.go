@@ -152,7 +152,9 @@ func TestPageSecurityHeaders(t *testing.T) {
 	wantPage(t, "account", b.get(in.issuer+"/account/apps"), http.StatusOK, "Connected apps")
 	wantPage(t, "logout confirmation", b.get(in.issuer+"/logout?client_id=demo-web"), http.StatusOK, "Sign out")
 	wantPage(t, "gate 403", b.get(in.gate+gatePolicyPath), http.StatusForbidden, "have access")
-	wantPage(t, "gate signed out", b.get(in.gate+"/.gatehouse/logout"), http.StatusOK, "signed out")
+	gateConfirm := b.get(in.gate + "/.gatehouse/logout")
+	wantPage(t, "gate sign-out confirmation", gateConfirm, http.StatusOK, "Sign out")
+	wantPage(t, "gate signed out", b.submit(gateConfirm, nil), http.StatusOK, "signed out")
 	wantPage(t, "signed out", b.get(in.issuer+"/logout"), http.StatusOK, "signed out")
 
 	anon := in.newBrowser()

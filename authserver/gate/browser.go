@@ -14,6 +14,8 @@ import (
 // sessionValue is what the gate's session cookie carries, encrypted and
 // authenticated.
 type sessionValue struct {
+	// ID is random per login: what a sign-out form's token is bound to.
+	ID            string   `json:"id,omitempty"`
 	Subject       string   `json:"s"`
 	Username      string   `json:"u,omitempty"`
 	Email         string   `json:"e,omitempty"`
@@ -129,7 +131,7 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 		Nonce:       randomString(32),
 		Verifier:    randomString(32),
 		ReturnTo:    r.URL.RequestURI(),
-		RedirectURI: origin + g.cfg.CallbackPath,
+		RedirectURI: g.CallbackURL(origin),
 	}
 	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
 		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
@@ -194,8 +196,10 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", "temporarily_unavailable")
 		return
 	}
-	if iss := q.Get("iss"); iss != "" && iss != issuer {
-		g.log.WarnContext(r.Context(), "authorization response from an unexpected issuer", "iss", iss)
+	// RFC 9207 §2.4: iss, when sent, must be the provider's; a provider
+	// that says it sends iss must have sent it (mix-up defence).
+	if iss, sent := q.Get("iss"), q.Has("iss"); (sent && iss != issuer) || (!sent && g.cfg.Provider.SendsIssuer(r.Context())) {
+		g.log.WarnContext(r.Context(), "authorization response from an unexpected issuer", "iss", iss, "iss_sent", sent)
 		g.renderError(w, http.StatusBadRequest, "problem.gate_wrong_issuer", "invalid_request")
 		return
 	}
@@ -222,7 +226,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	now := g.now().Unix()
 	id := login.Identity
 	v := sessionValue{
-		Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
+		ID: randomString(16), Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
 		Name: id.Name, Groups: id.Groups, Issuer: issuer, GrantID: login.GrantID, SessionID: login.SessionID,
 		AuthTime: login.AuthTime, Created: now, LastSeen: now,
 	}
@@ -250,31 +254,102 @@ func safeReturnTo(s string) string {
 	return s
 }
 
-// handleLogout ends the gate session and, for the same-Caddy issuer, the
-// issuer session it was built on.
+// handleLogout signs out of the gate and, for the same-Caddy issuer, of
+// the issuer session the gate session was built on. Signing out changes
+// state, so only a POST carrying the CSRF token of the current session
+// does it; GET (a link, an <img> on another site) only shows the
+// confirmation page. Without a session there is nothing to end.
 func (g *Gate) handleLogout(w http.ResponseWriter, r *http.Request, origin string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if c, err := r.Cookie(g.cookieName); err == nil {
-		var v sessionValue
-		if g.codec.Decode(g.cookieValueName(origin), c.Value, &v) == nil {
-			l := Login{Identity: Identity{Subject: v.Subject}, GrantID: v.GrantID, SessionID: v.SessionID}
-			if err := g.cfg.Provider.EndSession(r.Context(), l); err != nil {
-				g.log.ErrorContext(r.Context(), "ending the issuer session failed", "error", err)
-			}
-			g.log.InfoContext(r.Context(), "gate logout", "sub", v.Subject)
-		}
-		g.sessions.remove(keyOf(origin, c.Value))
-	}
-	g.clearSession(w)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	setPageHeaders(w.Header())
-	// The way back in is the site itself: the gate sends the browser to
-	// sign in again.
+	c, err := r.Cookie(g.cookieName)
+	var v sessionValue
+	if err != nil || g.codec.Decode(g.cookieValueName(origin), c.Value, &v) != nil {
+		g.clearSession(w)
+		g.renderSignedOut(w)
+		return
+	}
+	if r.Method != http.MethodPost {
+		g.renderLogoutConfirm(w, r, origin, v)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLogoutForm)
+	if err := r.ParseForm(); err != nil || !g.validLogoutToken(origin, v, r.PostForm.Get("csrf")) {
+		p := ui.ProblemText("problem.logout_stale_form")
+		err := g.cfg.UI.Render(w, http.StatusForbidden, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint,
+			Code: "invalid_request", Action: ui.Link{URL: g.cfg.LogoutPath, Label: ui.Message("gate.sign_out")}})
+		if err != nil {
+			http.Error(w, p.Heading, http.StatusForbidden)
+		}
+		return
+	}
+	l := Login{Identity: Identity{Subject: v.Subject}, GrantID: v.GrantID, SessionID: v.SessionID}
+	if err := g.cfg.Provider.EndSession(r.Context(), l); err != nil {
+		g.log.ErrorContext(r.Context(), "ending the issuer session failed", "error", err)
+	}
+	g.log.InfoContext(r.Context(), "gate logout", "sub", v.Subject)
+	g.sessions.remove(keyOf(origin, c.Value))
+	g.clearSession(w)
+	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	g.renderSignedOut(w)
+}
+
+// maxLogoutForm bounds the sign-out form's body: it holds one token.
+const maxLogoutForm = 4 << 10
+
+// logoutBinding is what a sign-out form's CSRF token is bound to: the
+// session as it was started, which stays the same while its cookie is
+// re-issued with new last-seen times.
+type logoutBinding struct {
+	Session string `json:"id"`
+	Subject string `json:"s"`
+	Created int64  `json:"c"`
+	Grant   string `json:"g,omitempty"`
+}
+
+func (g *Gate) logoutTokenName(origin string) string { return g.cookieValueName(origin) + "|logout" }
+
+// validLogoutToken checks a sign-out form's token against the session it
+// must have been issued for. Tokens expire with the login-flow lifetime.
+func (g *Gate) validLogoutToken(origin string, v sessionValue, token string) bool {
+	if token == "" || len(token) > 1024 {
+		return false
+	}
+	var b logoutBinding
+	if g.loginCodec.Decode(g.logoutTokenName(origin), token, &b) != nil {
+		return false
+	}
+	return b == logoutBinding{Session: v.ID, Subject: v.Subject, Created: v.Created, Grant: v.GrantID}
+}
+
+func (g *Gate) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, origin string, v sessionValue) {
+	token, err := g.loginCodec.Encode(g.logoutTokenName(origin), logoutBinding{Session: v.ID, Subject: v.Subject, Created: v.Created, Grant: v.GrantID})
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "making a sign-out token failed", "error", err)
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", "server_error")
+		return
+	}
+	page := ui.LogoutPage{
+		Base:       g.base(),
+		FormAction: g.cfg.LogoutPath,
+		CSRFToken:  token,
+		User:       ui.UserView{Name: v.Name, Username: v.Username, Email: v.Email},
+	}
+	if err := g.cfg.UI.Render(w, http.StatusOK, page); err != nil {
+		http.Error(w, "sign out", http.StatusInternalServerError)
+	}
+}
+
+// renderSignedOut shows the signed-out page. The way back in is the site
+// itself: the gate sends the browser to sign in again.
+func (g *Gate) renderSignedOut(w http.ResponseWriter) {
 	page := ui.SignedOutPage{Base: g.base(), Continue: ui.Link{URL: "/", Label: ui.Message("gate.sign_in_again")}}
 	if err := g.cfg.UI.Render(w, http.StatusOK, page); err != nil {
 		http.Error(w, "signed out", http.StatusOK)

@@ -66,8 +66,9 @@ type Config struct {
 type Gate struct {
 	cfg               Config
 	headers           []HeaderMapping
-	cookieName        string // with prefix
-	loginCookiePrefix string // with prefix
+	ownedFirst        [256]bool // first bytes (folded) of the header names the gate owns
+	cookieName        string    // with prefix
+	loginCookiePrefix string    // with prefix
 	cookies           session.CookieOptions
 	codec             *session.Codec
 	loginCodec        *session.Codec
@@ -151,6 +152,10 @@ func New(cfg Config) (*Gate, error) {
 		log:      cfg.Logger,
 		now:      cfg.Now,
 	}
+	g.ownedFirst[foldHeaderByte(ownedPrefix[0])] = true
+	for _, m := range g.headers {
+		g.ownedFirst[foldHeaderByte(m.Header[0])] = true
+	}
 	g.cookieName = g.cookies.Name(cfg.CookieName)
 	g.loginCookiePrefix = g.cookies.Name(cfg.CookieName + "_login_")
 	var keys, loginKeys []session.KeyPair
@@ -226,6 +231,10 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	g.SetHeaders(r, id)
 	return id
 }
+
+// CallbackURL is where the provider sends a browser back to the site at
+// origin after login: the redirect URI the gate's client registers.
+func (g *Gate) CallbackURL(origin string) string { return origin + g.cfg.CallbackPath }
 
 // resource is the identifier Bearer tokens must be issued for.
 func (g *Gate) resource(origin string) string {

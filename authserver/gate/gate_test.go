@@ -22,6 +22,7 @@ func TestPolicyAllowsIdentity(t *testing.T) {
 		{"username", Policy{Usernames: []string{"alice"}}, alice, true},
 		{"username is case-sensitive", Policy{Usernames: []string{"Alice"}}, alice, false},
 		{"email, any case", Policy{Emails: []string{"alice@example.COM"}}, alice, true},
+		{"email, unverified", Policy{Emails: []string{"carol@example.com"}}, unverified, false},
 		{"email domain, verified", Policy{EmailDomains: []string{"example.com"}}, alice, true},
 		{"email domain, unverified", Policy{EmailDomains: []string{"example.com"}}, unverified, false},
 		{"domain suffix is not a match", Policy{EmailDomains: []string{"ample.com"}}, alice, false},

@@ -27,21 +27,22 @@ type LocalProvider struct {
 	KeyManager  *token.KeyManager
 	Store       store.Store
 	Revocations *revocation.Watcher
-	// Clients registers the gate's redirect URIs on its first-party client.
-	Clients *authserver.GateClients
 }
 
 // Issuer implements Provider.
 func (p *LocalProvider) Issuer(context.Context) (string, error) { return p.Server.Issuer(), nil }
 
+// SendsIssuer implements Provider: this server's authorization responses
+// always carry iss.
+func (p *LocalProvider) SendsIssuer(context.Context) bool { return true }
+
 // Keys implements Provider.
 func (p *LocalProvider) Keys() token.KeySource { return p.KeyManager }
 
 // AuthCodeURL implements Provider.
+// The redirect URI must be one registered for the gate's client when the
+// gate was provisioned (authserver.GateClients.Register).
 func (p *LocalProvider) AuthCodeURL(_ context.Context, r AuthRequest) (string, error) {
-	if err := p.Clients.AllowRedirect(r.RedirectURI); err != nil {
-		return "", err
-	}
 	return authorizeURL(p.Server.Issuer()+"/authorize", authserver.GateClientID, r)
 }
 

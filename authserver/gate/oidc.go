@@ -41,6 +41,7 @@ type providerMetadata struct {
 	UserinfoEndpoint      string `json:"userinfo_endpoint"`
 	JWKSURI               string `json:"jwks_uri"`
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	SendsIssuer           bool   `json:"authorization_response_iss_parameter_supported"`
 }
 
 func (p *OIDCProvider) client() *http.Client {
@@ -95,6 +96,15 @@ func (p *OIDCProvider) discover(ctx context.Context) (*providerMetadata, error) 
 
 // Issuer implements Provider.
 func (p *OIDCProvider) Issuer(context.Context) (string, error) { return p.IssuerURL, nil }
+
+// SendsIssuer implements Provider, from the discovery document. The
+// callback only comes after a login this provider started, so discovery
+// has normally succeeded; if it has not, the answer is "yes", which
+// refuses a response without iss rather than accept one unchecked.
+func (p *OIDCProvider) SendsIssuer(ctx context.Context) bool {
+	m, err := p.discover(ctx)
+	return err != nil || m.SendsIssuer
+}
 
 // Keys implements Provider.
 func (p *OIDCProvider) Keys() token.KeySource { return lazyKeys{p} }

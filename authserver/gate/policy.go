@@ -13,8 +13,8 @@ import (
 type Policy struct {
 	Users        []string // subject ids
 	Usernames    []string
-	Emails       []string // compared case-insensitively
-	EmailDomains []string // "example.com" matches alice@example.com only when the email is verified
+	Emails       []string // compared case-insensitively; verified emails only
+	EmailDomains []string // "example.com" matches alice@example.com; verified emails only
 	Groups       []string
 	Scopes       []string
 }
@@ -36,7 +36,10 @@ func (p *Policy) allowsIdentity(id *Identity) bool {
 			return true
 		}
 	}
-	if id.Email == "" {
+	// Email rules trust the issuer's statement that the address is the
+	// user's, so they need email_verified: an issuer that lets users type
+	// any address must not let them pass as someone else.
+	if id.Email == "" || !id.EmailVerified {
 		return false
 	}
 	for _, e := range p.Emails {
@@ -44,9 +47,7 @@ func (p *Policy) allowsIdentity(id *Identity) bool {
 			return true
 		}
 	}
-	// A domain rule trusts the issuer's statement that the address is
-	// the user's, so it needs email_verified.
-	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 && id.EmailVerified {
+	if at := strings.LastIndexByte(id.Email, '@'); at >= 0 {
 		domain := id.Email[at+1:]
 		for _, d := range p.EmailDomains {
 			if strings.EqualFold(d, domain) {

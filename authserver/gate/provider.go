@@ -12,6 +12,10 @@ import (
 type Provider interface {
 	// Issuer is the provider's issuer identifier.
 	Issuer(ctx context.Context) (string, error)
+	// SendsIssuer reports whether the provider's authorization responses
+	// carry iss (RFC 9207 authorization_response_iss_parameter_supported);
+	// the gate then refuses responses without it (§2.4).
+	SendsIssuer(ctx context.Context) bool
 	// Keys verifies the provider's access tokens.
 	Keys() token.KeySource
 	// AuthCodeURL returns the authorization request for a login.
