@@ -88,7 +88,8 @@ func startExampleWith(t testing.TB, o exampleSetup) *instance {
 	if loc == nil {
 		t.Fatal("Caddyfile.example has no global options block")
 	}
-	preamble := globalPreamble(dir)
+	// Caddyfile.example disables the redirect server itself.
+	preamble := strings.Replace(globalPreamble(dir), "\tauto_https disable_redirects\n", "", 1)
 	if o.adminPort != 0 {
 		preamble = strings.Replace(preamble, "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", o.adminPort), 1)
 	}

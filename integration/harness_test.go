@@ -68,13 +68,16 @@ type instance struct {
 
 // globalPreamble is what every test Caddyfile starts its global block
 // with: no admin endpoint, loopback only, storage under the test's
-// directory, Caddy's local CA without touching the system trust store.
+// directory, Caddy's local CA without touching the system trust store,
+// and no http->https redirect server (it would bind port 80, which a
+// non-root user cannot and another program may hold).
 func globalPreamble(dir string) string {
 	return fmt.Sprintf(`	admin off
 	default_bind 127.0.0.1
 	storage file_system %q
 	local_certs
 	skip_install_trust
+	auto_https disable_redirects
 	persist_config off
 `, dir)
 }

@@ -122,6 +122,8 @@ func TestJSONConfig(t *testing.T) {
 			}}}},
 			"http": map[string]any{"servers": map[string]any{"srv": map[string]any{
 				"listen": []string{fmt.Sprintf("127.0.0.1:%d", port)},
+				// No http->https redirect server: it would bind port 80.
+				"automatic_https": map[string]any{"disable_redirects": true},
 				"routes": []any{map[string]any{
 					"match":  []any{map[string]any{"host": []string{"localhost"}}},
 					"handle": []any{map[string]any{"handler": "authserver"}},

@@ -60,7 +60,7 @@ func startLoggedExample(t *testing.T, upstream string) *loggedInstance {
 	cf = strings.ReplaceAll(cf, "127.0.0.1:9444", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	cf = strings.ReplaceAll(cf, "localhost:9443", fmt.Sprintf("localhost:%d", gatePort))
 	cf = strings.ReplaceAll(cf, "localhost:8443", fmt.Sprintf("localhost:%d", port))
-	preamble := strings.Replace(globalPreamble(dir), "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", adminPort), 1) +
+	preamble := strings.Replace(strings.Replace(globalPreamble(dir), "\tauto_https disable_redirects\n", "", 1), "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", adminPort), 1) +
 		fmt.Sprintf("\tlog {\n\t\toutput file %q\n\t\tlevel DEBUG\n\t\tformat json\n\t}\n", li.logFile)
 	loc := regexp.MustCompile(`(?m)^\{\n`).FindStringIndex(cf)
 	if loc == nil || !strings.Contains(preamble, "admin 127.0.0.1") {
