@@ -106,6 +106,9 @@ type browserSuite struct {
 
 func startBrowserSuite(t *testing.T) *browserSuite {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short (./scripts/test.sh quick): the browser tests run in the full suite")
+	}
 	exe := chromiumPath(t)
 	axe := axeSource(t)
 	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: withGatePolicy})

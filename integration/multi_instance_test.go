@@ -23,6 +23,9 @@ import (
 
 // TestMultiInstance runs two Caddy processes on one PostgreSQL schema.
 func TestMultiInstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short (./scripts/test.sh quick): the multi-instance processes run in the full suite")
+	}
 	pgtest.DSN(t) // skip (or, under CI=true, fail) before building anything
 	bin := buildCaddy(t, t.TempDir())
 	t.Run("ConsecutiveRequestsOnDifferentInstances", func(t *testing.T) { testCrossInstanceFlow(t, bin) })

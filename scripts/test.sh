@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Runs Gatehouse's whole test suite. This is the README's test command and
-# exactly what CI runs (.ci/run calls it with CI=true).
+# Runs Gatehouse's test suite. `./scripts/test.sh` is the README's test
+# command and exactly what CI runs (.ci/run calls it with CI=true):
+#
+#   ./scripts/test.sh          everything: vet, every test (PostgreSQL,
+#                              browser and multi-instance included), the
+#                              race detector with coverage of the core, and
+#                              every fuzz target for 3 s
+#   ./scripts/test.sh quick    the developer's fast path: vet and every
+#                              test in -short mode (no browser, no
+#                              multi-instance processes, no race, no fuzz)
 #
 # Needs Go, and PostgreSQL for the PostgreSQL store and multi-instance tests:
 # GATEHOUSE_TEST_POSTGRES_DSN (default
@@ -9,9 +17,24 @@
 # reachable server those tests skip, saying so. The browser tests also need
 # Debian's Chromium and npm (for axe-core), which this script installs when
 # missing. Under CI=true a missing test dependency is a failure, never a
-# skip.
+# skip. Every skipped test is listed, with its reason, at the end of each
+# test step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=${1:-full}
+case $mode in
+full | quick) ;;
+*)
+	echo "usage: $0 [quick]" >&2
+	exit 2
+	;;
+esac
+if [ "$mode" = quick ] && [ "${CI:-}" = "true" ]; then
+	echo "CI runs the full suite: quick mode is for developers" >&2
+	exit 2
+fi
+start=$SECONDS
 
 # CI and GATEHOUSE_TEST_POSTGRES_DSN reach the test binaries through the
 # environment (go test passes it on). The DSN itself is never printed: it
@@ -36,32 +59,50 @@ setup() {
 	fi
 }
 
-echo "== browser test dependencies"
-# Debian's Chromium for integration/browser_test.go.
-chromium=${GATEHOUSE_CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$chromium" ]; then
-	sudo=""
-	if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-	setup chromium sh -c "$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium"
+if [ "$mode" = full ]; then
+	echo "== browser test dependencies"
+	# Debian's Chromium for integration/browser_test.go.
+	chromium=${GATEHOUSE_CHROMIUM:-/usr/bin/chromium}
+	if [ ! -x "$chromium" ]; then
+		sudo=""
+		if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+		setup chromium sh -c "$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium"
+	fi
+	# axe-core for the accessibility checks, pinned, in a gitignored cache
+	# outside the module (no node_modules in the repository).
+	axe_version=4.14.1
+	axe_dir=.cache/axe
+	axe_js=$axe_dir/node_modules/axe-core/axe.min.js
+	if ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
+		setup axe-core npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$axe_version"
+	fi
+	export GATEHOUSE_AXE_JS="$PWD/$axe_js"
 fi
-# axe-core for the accessibility checks, pinned, in a gitignored cache
-# outside the module (no node_modules in the repository).
-axe_version=4.14.1
-axe_dir=.cache/axe
-axe_js=$axe_dir/node_modules/axe-core/axe.min.js
-if ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
-	setup axe-core npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$axe_version"
-fi
-export GATEHOUSE_AXE_JS="$PWD/$axe_js"
 
 echo "== go vet"
 go vet ./...
 
-echo "== unit, store, end-to-end and browser tests"
-go test -count=1 -timeout 20m ./...
+# testsummary prints one line per package, the output of failed tests, and
+# every skipped test with its reason.
+summary=$(mktemp -d)/testsummary
+trap 'rm -rf "$(dirname "$summary")"' EXIT
+go build -o "$summary" ./scripts/testsummary
 
-echo "== race detector on the protocol core and stores"
-go test -count=1 -race -timeout 10m ./authserver/...
+if [ "$mode" = quick ]; then
+	echo "== unit, store and end-to-end tests (-short)"
+	go test -json -short -count=1 -timeout 10m ./... | "$summary"
+	echo "== quick run passed in $((SECONDS - start)) s"
+	exit 0
+fi
+
+echo "== unit, store, end-to-end and browser tests"
+go test -json -count=1 -timeout 20m ./... | "$summary" -slowest 10
+
+# The core's own tests (not the end-to-end ones) are what its coverage
+# counts: every endpoint is tested on its own, not only through Caddy.
+echo "== race detector and coverage of the protocol core"
+go test -json -count=1 -race -cover -timeout 10m ./authserver/... | "$summary"
 
 echo "== fuzzing: every target for 3 s (SECURITY.md: run them longer)"
 ./scripts/fuzz.sh 3s
+echo "== full run passed in $((SECONDS - start)) s"
