@@ -236,6 +236,13 @@ func ValidateRedirectURI(raw string, public bool) error {
 	if u.User != nil {
 		return fmt.Errorf("redirect URI %q must not contain user information", raw)
 	}
+	// url.Parse takes any run of digits as a port (RFC 3986 §3.2.3 allows
+	// that), so "host:" and ports such as 0, 99999 or 00080 get through it.
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if !validPort(p) {
+			return fmt.Errorf("redirect URI %q: port %q is not a port from 1 to 65535 written without leading zeros", raw, p)
+		}
+	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {
@@ -285,7 +292,9 @@ func (c *Client) MatchRedirectURI(raw string) bool {
 // loopbackWithoutPort returns s with its port removed when s is an http
 // URI on a loopback IP literal ("http://127.0.0.1:8080/cb" becomes
 // "http://127.0.0.1/cb"), working on the text so that nothing but the
-// port can differ between two URIs that compare equal.
+// port can differ between two URIs that compare equal. The port, when
+// present, must be a real one (validPort): "any port" in RFC 8252 §7.3 is
+// any port a native app can listen on, not any string of digits.
 func loopbackWithoutPort(s string) (string, bool) {
 	rest, ok := strings.CutPrefix(s, "http://")
 	if !ok {
@@ -302,7 +311,7 @@ func loopbackWithoutPort(s string) (string, bool) {
 	host, port := authority, ""
 	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
 		host, port = authority[:i], authority[i+1:]
-		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+		if !validPort(port) {
 			return "", false
 		}
 	}
@@ -312,4 +321,24 @@ func loopbackWithoutPort(s string) (string, bool) {
 		return "", false
 	}
 	return "http://" + host + tail, true
+}
+
+// validPort reports whether p is a TCP port a redirect may name: 1 to
+// 65535 in plain decimal. RFC 3986 §3.2.3 lets a URI's port be any run of
+// digits, but 0 is not a port anyone listens on, numbers past 65535 are
+// wrapped or refused differently by different parsers, and leading zeros
+// give one port many spellings (00080 is 80), none of which a client
+// legitimately needs.
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n := 0
+	for _, c := range []byte(p) {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
 }

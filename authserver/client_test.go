@@ -28,6 +28,23 @@ func TestValidateRedirectURI(t *testing.T) {
 		{"javascript:alert(1)", true, "not allowed"},
 		{"https:///nohost", false, "no host"},
 		{"ht tp://x", false, "not a valid URI"},
+		// A port is 1-65535 written plainly (RFC 3986 §3.2.3 permits any
+		// digits, but 0, overflowing and zero-padded ports name no port,
+		// or name one ambiguously).
+		{"http://127.0.0.1:1/callback", true, ""},
+		{"http://127.0.0.1:65535/callback", true, ""},
+		{"https://app.example.com:8443/cb", false, ""},
+		{"http://127.0.0.1:0/callback", true, "port"},
+		{"http://127.0.0.1:99999/callback", true, "port"},
+		{"http://127.0.0.1:65536/callback", true, "port"},
+		{"http://127.0.0.1:00080/callback", true, "port"},
+		{"http://127.0.0.1:080/callback", true, "port"},
+		{"http://127.0.0.1:/callback", true, "port"},
+		{"http://[::1]:0/callback", true, "port"},
+		{"http://[::1]:00443/callback", true, "port"},
+		{"http://localhost:0/cb", true, "port"},
+		{"https://app.example.com:0/cb", false, "port"},
+		{"https://app.example.com:099999/cb", false, "port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.uri, func(t *testing.T) {
@@ -69,6 +86,16 @@ func TestMatchRedirectURI(t *testing.T) {
 		{"http://127.0.0.1:/callback", false},
 		{"http://127.0.0.1:abc/callback", false},
 		{"http://127.0.0.1:123456/callback", false},
+		// Only real ports match "any port": 1-65535, no leading zeros.
+		{"http://127.0.0.1:0/callback", false},
+		{"http://127.0.0.1:99999/callback", false},
+		{"http://127.0.0.1:65536/callback", false},
+		{"http://127.0.0.1:00080/callback", false},
+		{"http://127.0.0.1:080/callback", false},
+		{"http://127.0.0.1:00000/callback", false},
+		{"http://[::1]:0/native?x=1", false},
+		{"http://[::1]:01234/native?x=1", false},
+		{"http://[::1]:99999/native?x=1", false},
 		{"http://127.0.0.1:5000/callback#x", false},
 		{"http://127.0.0.2:5000/callback", false},
 		{"https://127.0.0.1:5000/callback", false},
@@ -91,6 +118,20 @@ func TestMatchRedirectURI(t *testing.T) {
 	}
 }
 
+// TestMatchRedirectURIBadRegisteredPort: a registered loopback URI with a
+// port that is no port (say, stored before registration refused it)
+// matches only itself, never "any port".
+func TestMatchRedirectURIBadRegisteredPort(t *testing.T) {
+	for _, reg := range []string{"http://127.0.0.1:0/cb", "http://127.0.0.1:99999/cb", "http://127.0.0.1:00080/cb", "http://[::1]:0/cb"} {
+		c := &Client{RedirectURIs: []string{reg}}
+		for _, req := range []string{"http://127.0.0.1/cb", "http://127.0.0.1:8080/cb", "http://127.0.0.1:80/cb", "http://[::1]:8080/cb"} {
+			if c.MatchRedirectURI(req) {
+				t.Errorf("registered %q matched %q", reg, req)
+			}
+		}
+	}
+}
+
 func TestClientPrepare(t *testing.T) {
 	const hash = "sha256:" + "0000000000000000000000000000000000000000000000000000000000000000"
 	base := func() *Client {
@@ -110,6 +151,8 @@ func TestClientPrepare(t *testing.T) {
 		{"confidential without secret", func(c *Client) { c.SecretHashes = nil }, "requires a secret hash"},
 		{"bad sha256 secret", func(c *Client) { c.SecretHashes = []string{"sha256:xyz"} }, "64 hex digits"},
 		{"no redirect", func(c *Client) { c.RedirectURIs = nil }, "at least one redirect URI"},
+		{"redirect with port 0", func(c *Client) { c.RedirectURIs = []string{"http://127.0.0.1:0/cb"} }, "redirect_uris: redirect URI \"http://127.0.0.1:0/cb\": port"},
+		{"post-logout redirect with a padded port", func(c *Client) { c.PostLogoutRedirectURIs = []string{"http://127.0.0.1:00080/bye"} }, "post_logout_redirect_uris:"},
 		{"unknown scope", func(c *Client) { c.Scopes = []string{"root"} }, `unsupported scope "root"`},
 		{"bad grant type", func(c *Client) { c.GrantTypes = []string{"password"} }, `unsupported grant type "password"`},
 		{"bad alg", func(c *Client) { c.IDTokenSigningAlg = "none" }, "id_token_signed_response_alg"},

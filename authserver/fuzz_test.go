@@ -394,9 +394,13 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		{"http://localhost/cb", "http://localhost:5/cb"},
 		{"com.example.app:/cb", "com.example.app:/cb"},
 		{"http://[::ffff:127.0.0.1]/cb", "http://[::ffff:127.0.0.1]:1/cb"},
+		{"http://127.0.0.1/cb", "http://127.0.0.1:0/cb"},
+		{"http://127.0.0.1/cb", "http://127.0.0.1:00080/cb"},
+		{"http://127.0.0.1:8080/cb", "http://127.0.0.1:99999/cb"},
 	} {
 		f.Add(s[0], s[1], uint16(8080))
 	}
+	f.Add("http://127.0.0.1/cb", "http://127.0.0.1:1/cb", uint16(0)) // port 0 is no port
 	f.Fuzz(func(t *testing.T, registered, requested string, port uint16) {
 		c := &Client{ID: "c", Type: ThirdPartyPublic, RedirectURIs: []string{registered}}
 		if c.Prepare(SupportedScopes) != nil {
@@ -424,7 +428,7 @@ func isLoopbackIP(h string) bool {
 
 // sameButPort is the test's own reading of RFC 8252 §7.3: both http, the
 // same loopback IP literal, written the same way, the rest of the URI
-// identical, and a valid port (or none) on each.
+// identical, and a real port (or none) on each.
 func sameButPort(a, b string) bool {
 	ua, errA := url.Parse(a)
 	ub, errB := url.Parse(b)
@@ -435,7 +439,7 @@ func sameButPort(a, b string) bool {
 		return false
 	}
 	for _, u := range []*url.URL{ua, ub} {
-		if p := u.Port(); p != "" && (len(p) > 5 || strings.Trim(p, "0123456789") != "") {
+		if p := u.Port(); p != "" && !realPort(p) {
 			return false
 		}
 	}
@@ -451,6 +455,13 @@ func sameButPort(a, b string) bool {
 	return hostA == hostB && restA == restB && strings.HasPrefix(a, "http://"+ua.Host) && strings.HasPrefix(b, "http://"+ub.Host)
 }
 
+// realPort is the test's own reading of a port a redirect may name: a
+// number from 1 to 65535 that prints back exactly as written.
+func realPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
+}
+
 // FuzzValidateRedirectURI: a redirect URI accepted at registration is an
 // absolute URI without fragment or user information, and https, http on
 // a loopback host, or (public clients only) a reverse-domain private-use
@@ -461,6 +472,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		"http://app.example/cb", "https://app.example/cb#x", "https://user@app.example/", "com.example.app:/cb",
 		"javascript:alert(1)", "data:text/html,x", "https:///cb", "//app.example/cb", "HTTPS://APP.EXAMPLE/",
 		"http://127.0.0.1.evil.example/", "http://0x7f000001/", "https://a.example/cb?x=1#", "urn:ietf:wg:oauth:2.0:oob",
+		"http://127.0.0.1:0/cb", "http://127.0.0.1:99999/cb", "http://127.0.0.1:00080/cb", "https://a.example:/cb", "http://[::1]:65535/cb",
 	} {
 		f.Add(s, true)
 		f.Add(s, false)
@@ -475,6 +487,8 @@ func FuzzValidateRedirectURI(f *testing.F) {
 			t.Fatalf("accepted %q: not an absolute URI of valid UTF-8", raw)
 		case strings.Contains(raw, "#") || u.User != nil:
 			t.Fatalf("accepted %q with a fragment or user information", raw)
+		case (u.Port() != "" || strings.HasSuffix(u.Host, ":")) && !realPort(u.Port()):
+			t.Fatalf("accepted %q with port %q", raw, u.Port())
 		case u.Scheme == "https":
 			if u.Host == "" {
 				t.Fatalf("accepted %q without a host", raw)

@@ -126,8 +126,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	u, known := s.cfg.Users.UserByUsername(username)
 	// Brute-force defence (throttle.go): a waiting account or address is
-	// refused before the password is looked at.
+	// refused before the password is looked at. A browser where this user
+	// signed in before, and whose device cookie is not locked itself, is
+	// counted on that cookie instead (device.go), so nobody can lock the
+	// user out of it by guessing elsewhere.
 	subject, ip := loginSubject(username, u, known), ClientIP(r)
+	trusted := false
+	if known && u != nil {
+		if device := s.trustedDevice(r, u.ID); s.logins.exempts(device, s.now()) {
+			subject, ip, trusted = device, "", true
+		}
+	}
 	if ok, wait := s.logins.admit(subject, ip, s.now()); !ok {
 		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
 		return
@@ -135,7 +144,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	result := attemptAbandoned
 	defer func() {
 		lockedSubject, lockedIP := s.logins.done(subject, ip, result, s.now())
-		s.logLoginLock(r, username, lockedSubject, lockedIP)
+		s.logLoginLock(r, username, trusted, lockedSubject, lockedIP)
 	}()
 	var hash *identity.PasswordHash
 	if known {
@@ -148,7 +157,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return // the client went away
 		}
 		result = attemptFailed
-		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client))
+		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client), "trusted_device", trusted)
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.wrong"), http.StatusUnauthorized)
 		return
 	}
@@ -159,7 +168,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.sign_in_failed"), code: "server_error"})
 		return
 	}
-	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client))
+	if !s.logins.cfg.Off {
+		s.setDeviceCookie(w, r, u.ID)
+	}
+	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client), "trusted_device", trusted)
 	if client == nil {
 		http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
 		return

@@ -22,7 +22,11 @@ type logoutRequest struct {
 	// the client's registration; empty when there is none to follow.
 	RedirectURI string `json:"r,omitempty"`
 	State       string `json:"st,omitempty"`
-	IssuedAt    int64  `json:"iat"` // unix milliseconds
+	// Hinted: the request carried a valid id_token_hint issued to
+	// ClientID. Only then may confirming the sign-out redirect to
+	// RedirectURI; without it the user gets a labelled link instead.
+	Hinted   bool  `json:"h,omitempty"`
+	IssuedAt int64 `json:"iat"` // unix milliseconds
 }
 
 const logoutRequestName = "lr"
@@ -45,15 +49,28 @@ type idTokenHint struct {
 // id_token_hint must be an ID token this server issued (signature and
 // iss are checked; an expired one is fine, §2); its aud names the client,
 // and client_id, when also sent, must agree. post_logout_redirect_uri is
-// followed only when it exactly matches one registered for that client
-// (§3); otherwise the signed-out page is shown. state is echoed on that
-// redirect.
+// considered only when it exactly matches one registered for that client
+// (§3); otherwise the signed-out page is shown. state is echoed on the way
+// back to the app.
 //
 // The session ends at once only when the hint's sid is the browser's
 // current session; otherwise (no hint, a hint for another session, or a
 // cross-site POST that arrives without the SameSite=Lax session cookie)
 // the user confirms on a CSRF-protected page first (§2: logout requests
 // can be forged).
+//
+// A registered post_logout_redirect_uri is not proof that following it is
+// safe: with open registration anyone can register one, and a bare link
+// to this endpoint would then bounce any browser to the attacker's page
+// (an open redirector, RFC 9700 §4.11). §3 lets the OP skip the redirect
+// when it cannot confirm the request, and we follow it without asking
+// only in the case where the request proves itself: a hint issued to that
+// client for the browser's current session. After a confirmation, a hint
+// for the client (of any session) is enough, since the user has just seen
+// which app asked. In every other case the user only ever sees pages:
+// the confirmation page while there is a session to end, then the
+// signed-out page, which offers the URI (with state) as a link naming its
+// host, so the user decides whether to go there.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	form, err := parseForm(w, r)
 	if err != nil {
@@ -77,17 +94,23 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.renderLogoutError(w, r, status, problem, "")
 		return
 	}
-	setCSP(w.Header(), formActionSource(lr.RedirectURI))
 	sess := s.currentSession(r)
 	switch {
-	case sess == nil && r.Method == http.MethodGet:
-		// Already signed out: nothing to confirm.
-		s.finishLogout(w, r, lr)
 	case sess != nil && hintSID != "" && hintSID == sessionSID(sess.IDHash):
+		// The RP proved it is signing out its own user in this browser.
 		if s.endBrowserSession(w, r, sess) {
-			s.finishLogout(w, r, lr)
+			s.finishLogout(w, r, lr, true)
 		}
+	case sess == nil && r.Method == http.MethodGet:
+		// Already signed out: nothing to confirm, and nothing ties the
+		// request to this browser, so no redirect either (only a link).
+		s.finishLogout(w, r, lr, false)
 	default:
+		if lr.Hinted {
+			// Confirming may redirect, and browsers apply form-action
+			// to a form's redirects too.
+			setCSP(w.Header(), formActionSource(lr.RedirectURI))
+		}
 		s.renderLogoutConfirm(w, r, lr, client, sess)
 	}
 }
@@ -111,6 +134,7 @@ func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logou
 			return nil, nil, "", "logout.problem.client_mismatch"
 		}
 		clientID, hintSID = aud, hint.SessionID
+		lr.Hinted = true
 	}
 	if len(clientID) > 255 {
 		return nil, nil, "", "logout.problem.bad_client"
@@ -188,13 +212,14 @@ func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, form url.
 			lr.RedirectURI = ""
 		}
 	}
-	setCSP(w.Header(), formActionSource(lr.RedirectURI))
 	if sess := s.currentSession(r); sess != nil {
 		if !s.endBrowserSession(w, r, sess) {
 			return
 		}
 	}
-	s.finishLogout(w, r, &lr)
+	// The user confirmed, but only a hint shows the app itself asked; a
+	// request anyone could have linked to gets the labelled link.
+	s.finishLogout(w, r, &lr, lr.Hinted)
 }
 
 // endBrowserSession ends sess and clears the cookie. On failure it shows
@@ -211,24 +236,42 @@ func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, sess 
 	return true
 }
 
-// finishLogout redirects to the verified post-logout URI with state, or
-// shows the signed-out page.
-func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, lr *logoutRequest) {
-	if lr.RedirectURI != "" {
-		if u, err := url.Parse(lr.RedirectURI); err == nil {
-			if lr.State != "" {
-				q := u.Query()
-				q.Set("state", lr.State)
-				u.RawQuery = q.Encode()
-			}
-			w.Header().Set("Location", u.String())
-			w.WriteHeader(redirectStatus(r))
-			return
-		}
+// finishLogout ends a sign-out. With redirect, it redirects to the
+// verified post-logout URI with state; otherwise, or when there is no
+// such URI, it shows the signed-out page, which offers the URI (with
+// state) as a link naming where it leads.
+func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, lr *logoutRequest, redirect bool) {
+	target := postLogoutTarget(lr)
+	if target != "" && redirect {
+		w.Header().Set("Location", target)
+		w.WriteHeader(redirectStatus(r))
+		return
 	}
-	if err := s.cfg.UI.Render(w, http.StatusOK, ui.SignedOutPage{Base: s.base("")}); err != nil {
+	if target != "" {
+		s.log.InfoContext(r.Context(), "post_logout_redirect_uri offered as a link, not followed", "client_id", lr.ClientID)
+	}
+	if err := s.cfg.UI.Render(w, http.StatusOK, ui.SignedOutPage{Base: s.base(""), AppReturn: target}); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the signed-out page failed", "error", err)
 	}
+}
+
+// postLogoutTarget is where the app asked the user to be sent after
+// signing out: its verified post_logout_redirect_uri with state added
+// (RP-Initiated Logout §3), or "" when there is none.
+func postLogoutTarget(lr *logoutRequest) string {
+	if lr.RedirectURI == "" {
+		return ""
+	}
+	u, err := url.Parse(lr.RedirectURI)
+	if err != nil {
+		return ""
+	}
+	if lr.State != "" {
+		q := u.Query()
+		q.Set("state", lr.State)
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr *logoutRequest, client *Client, sess *browserSession) {

@@ -97,6 +97,7 @@ type Server struct {
 	cookies   session.CookieOptions
 	sessions  *session.Codec // browser session cookie
 	requests  *session.Codec // sealed authorization requests
+	devices   *session.Codec // device cookies (device.go)
 	csrfKey   []byte
 	verifier  *token.Verifier
 	discovery []byte
@@ -151,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
 		hsts:    iss.Scheme == "https" && !isLoopbackHost(iss.Hostname()),
 	}
-	var sessionKeys, requestKeys []session.KeyPair
+	var sessionKeys, requestKeys, deviceKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {
 		sk, err := session.DeriveKeyPair(secret, "issuer session")
 		if err != nil {
@@ -161,12 +162,19 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("authserver: cookie secret: %w", err)
 		}
-		sessionKeys, requestKeys = append(sessionKeys, sk), append(requestKeys, rk)
+		dk, err := session.DeriveKeyPair(secret, "device cookie")
+		if err != nil {
+			return nil, fmt.Errorf("authserver: cookie secret: %w", err)
+		}
+		sessionKeys, requestKeys, deviceKeys = append(sessionKeys, sk), append(requestKeys, rk), append(deviceKeys, dk)
 	}
 	if s.sessions, err = session.NewCodec(cfg.Lifetimes.Session, sessionKeys...); err != nil {
 		return nil, err
 	}
 	if s.requests, err = session.NewCodec(cfg.Lifetimes.AuthorizationFlow, requestKeys...); err != nil {
+		return nil, err
+	}
+	if s.devices, err = session.NewCodec(deviceCookieLifetime, deviceKeys...); err != nil {
 		return nil, err
 	}
 	mac := hmac.New(sha256.New, cfg.CookieSecrets[0])

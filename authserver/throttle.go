@@ -32,6 +32,10 @@ import (
 // A success resets its subject, never its address: otherwise an attacker
 // with one account could sign into it between guesses at others.
 //
+// At the login form, a browser presenting a valid device cookie for the
+// account (device.go) is counted on that cookie as its subject, and not
+// on the account or its address, until the cookie's own counter locks.
+//
 // The counters live in memory, per Server (one per instance and config
 // load); see SECURITY.md for what that means behind a load balancer.
 type Throttle struct {
@@ -169,6 +173,24 @@ func (t *throttle) admit(subject, ip string, now time.Time) (bool, time.Duration
 		}
 	}
 	return wait == 0, wait
+}
+
+// exempts reports whether a trusted device (device.go) still earns its
+// exemption from the account and address counters: it does unless its own
+// counter is locked, having reached MaxFailures, and the lock has not
+// ended. A device that is only backing off keeps the exemption and waits
+// out its own back-off (admit tells how long).
+func (t *throttle) exempts(device string, now time.Time) bool {
+	if device == "" {
+		return false
+	}
+	if t == nil || t.cfg.Off {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.subjects[device]
+	return f == nil || f.n < t.cfg.MaxFailures || !now.Before(f.until)
 }
 
 // wait is how long key must wait before its next attempt.
@@ -346,9 +368,14 @@ func (s *Server) throttledLogin(w http.ResponseWriter, r *http.Request, sealed s
 	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.throttled", humanWait(wait)), http.StatusTooManyRequests)
 }
 
-// logLoginLock notes a lock the failure just caused.
-func (s *Server) logLoginLock(r *http.Request, username string, lockedSubject, lockedIP bool) {
-	if lockedSubject {
+// logLoginLock notes a lock the failure just caused. trusted: the attempt
+// was counted on a device cookie, not on the account.
+func (s *Server) logLoginLock(r *http.Request, username string, trusted, lockedSubject, lockedIP bool) {
+	switch {
+	case lockedSubject && trusted:
+		s.log.WarnContext(r.Context(), "too many failed logins from a trusted device; it is throttled like any browser until its lock ends",
+			"username", username, "lockout", s.logins.cfg.Lockout.String())
+	case lockedSubject:
 		s.log.WarnContext(r.Context(), "too many failed logins; account locked", "username", username, "lockout", s.logins.cfg.Lockout.String())
 	}
 	if lockedIP {

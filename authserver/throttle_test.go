@@ -292,3 +292,82 @@ func TestHasChosenSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleTrustedDevice: the counters as login.go uses them for a
+// browser with a device cookie (device.go). The device is counted alone,
+// with the normal back-off and lock, never on the account or address;
+// while its own lock lasts it earns no exemption; a success clears the
+// device, not the account an attacker locked.
+func TestThrottleTrustedDevice(t *testing.T) {
+	th := testThrottle(t, Throttle{MaxFailures: 3, MaxFailuresPerIP: 2, Lockout: time.Minute, Backoff: time.Second}, DefaultLoginThrottle)
+	const account, ip, device = "user:alice", "192.0.2.1", "device:abc"
+	now := throttleT0
+	// attempt picks the counters as login.go does.
+	attempt := func(dev string, o outcome) (trusted, admitted bool, wait time.Duration) {
+		subject, addr := account, ip
+		if th.exempts(dev, now) {
+			subject, addr, trusted = dev, "", true
+		}
+		admitted, wait = th.admit(subject, addr, now)
+		if admitted {
+			th.done(subject, addr, o, now)
+		}
+		return trusted, admitted, wait
+	}
+	// An attacker locks the account, and keeps at it until the lock is
+	// 4 minutes long (1m, 2m, then 4m), so it outlasts what follows.
+	for i := range 5 {
+		ok, wait := fail(th, account, "", now) // from addresses not counted
+		if !ok {
+			now = now.Add(wait)
+			ok, _ = fail(th, account, "", now)
+		}
+		if !ok {
+			t.Fatalf("attacker's guess %d refused after waiting", i+1)
+		}
+	}
+	now = now.Add(time.Second)
+	if trusted, ok, _ := attempt("", attemptSucceeded); trusted || ok {
+		t.Fatalf("no device: trusted %v, admitted %v; want the account's lock", trusted, ok)
+	}
+	steps := []struct {
+		name        string
+		advance     time.Duration
+		outcome     outcome
+		wantTrusted bool
+		wantOK      bool
+		wantWait    time.Duration
+	}{
+		{"first device failure: free", 0, attemptFailed, true, true, 0},
+		{"second: free, then a 1s back-off", 0, attemptFailed, true, true, 0},
+		{"during the device's back-off: its own wait", 500 * time.Millisecond, attemptFailed, true, false, 500 * time.Millisecond},
+		{"third: locks the device", 500 * time.Millisecond, attemptFailed, true, true, 0},
+		{"device locked: no exemption, the account's lock applies", 0, attemptSucceeded, false, false, 0},
+		{"device lock over: exempt again", time.Minute, attemptFailed, true, true, 0},
+		{"fourth failure doubled the device's lock", time.Minute, attemptSucceeded, false, false, 0},
+		{"after the doubled lock, a success", time.Minute, attemptSucceeded, true, true, 0},
+		{"the success reset the device", 0, attemptFailed, true, true, 0},
+		{"and the next failure is free again", 0, attemptFailed, true, true, 0},
+	}
+	for _, st := range steps {
+		now = now.Add(st.advance)
+		trusted, ok, wait := attempt(device, st.outcome)
+		if trusted != st.wantTrusted || ok != st.wantOK || (st.wantWait != 0 && wait != st.wantWait) {
+			t.Fatalf("%s: trusted %v admitted %v wait %v; want %v %v %v", st.name, trusted, ok, wait, st.wantTrusted, st.wantOK, st.wantWait)
+		}
+	}
+	// The device's many failures never touched the address (2 would lock
+	// it) and the device's success did not clear the attacker's lock.
+	if ok, wait := th.admit("user:bob", ip, now); !ok {
+		t.Errorf("the address is locked (%v) by a device's failures", wait)
+	} else {
+		th.done("user:bob", ip, attemptAbandoned, now)
+	}
+	if f := th.subjects[account]; f == nil || f.n != 5 || !now.Before(f.until) {
+		t.Errorf("account failures = %+v; want the attacker's 5 and the lock, untouched", f)
+	}
+	// With the defence off, or no device at all.
+	if (*throttle)(nil).exempts("", now) || !(*throttle)(nil).exempts(device, now) {
+		t.Error("a nil throttle: want a device exempt, no device not")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 )
 
@@ -191,7 +192,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 		}
 	})
 
-	t.Run("no hint: confirmation first", func(t *testing.T) {
+	t.Run("no hint: confirmation first, then a link back, not a redirect", func(t *testing.T) {
 		b := in.newBrowser()
 		in.tokensFor(t, b, rpWeb, "openid")
 		resp, err := b.client.Get(in.logoutURL("client_id", "rp-web", "post_logout_redirect_uri", "http://127.0.0.1:7/bye?from=gatehouse", "state", "xyz"))
@@ -210,13 +211,40 @@ func TestRPInitiatedLogout(t *testing.T) {
 		if !in.signedIn(t, b) {
 			t.Fatal("signed out before confirming")
 		}
-		// The form may redirect to the client after the POST (CSP).
+		// Without a hint anyone could have sent this link: confirming
+		// does not redirect, so the form needs no other target (CSP).
+		if !strings.Contains(csp, "form-action 'self';") {
+			t.Errorf("CSP lets the confirmation form lead off the site: %q", csp)
+		}
+		done := b.submit(p, nil)
+		// The registered URI's own query is kept, state added, in a link
+		// the user may follow.
+		wantContinueLink(t, done, "Continue to 127.0.0.1:7", "http://127.0.0.1:7/bye?from=gatehouse&state=xyz")
+		if in.signedIn(t, b) {
+			t.Fatal("still signed in after confirming")
+		}
+	})
+
+	t.Run("hint of this session, POSTed without the cookie: confirmation, then redirect", func(t *testing.T) {
+		b := in.newBrowser()
+		tok := in.tokensFor(t, b, rpWeb, "openid")
+		// A cross-site auto-submitted form: the SameSite=Lax cookie stays
+		// home, so the server cannot tie the hint to this browser yet.
+		resp, err := in.client.PostForm(in.issuer+"/logout", url.Values{"id_token_hint": {tok.IDToken},
+			"post_logout_redirect_uri": {"http://127.0.0.1:7/bye?from=gatehouse"}, "state": {"xyz"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		// The browser keeps the cookies the answer sets (the CSRF one).
+		b.client.Jar.SetCookies(resp.Request.URL, resp.Cookies())
+		p := b.read(resp)
+		confirmationForm(t, p)
+		// The hint names the app, so confirming redirects to it (CSP).
 		if !strings.Contains(csp, "form-action 'self' http://127.0.0.1:*") {
 			t.Errorf("CSP does not allow the post-logout redirect: %q", csp)
 		}
-		done := b.submit(p, nil)
-		// The registered URI's own query is kept, state added.
-		wantRedirect(t, done, "http://127.0.0.1:7/bye?from=gatehouse&state=xyz")
+		wantRedirect(t, b.submit(p, nil), "http://127.0.0.1:7/bye?from=gatehouse&state=xyz")
 		if in.signedIn(t, b) {
 			t.Fatal("still signed in after confirming")
 		}
@@ -280,12 +308,15 @@ func TestRPInitiatedLogout(t *testing.T) {
 		}
 	})
 
-	t.Run("already signed out: straight back to the app", func(t *testing.T) {
+	t.Run("already signed out: a link back to the app", func(t *testing.T) {
 		b := in.newBrowser()
 		tok := in.tokensFor(t, b, rpWeb, "openid")
 		u := in.logoutURL("id_token_hint", tok.IDToken, "post_logout_redirect_uri", "http://127.0.0.1/signed-out", "state", "again")
 		wantRedirect(t, b.get(u), "http://127.0.0.1/signed-out?state=again")
-		wantRedirect(t, b.get(u), "http://127.0.0.1/signed-out?state=again")
+		// The hint's session is gone: the link could have been replayed
+		// by anyone, so the user is offered the way back, not sent.
+		wantContinueLink(t, b.get(u), "Continue to 127.0.0.1", "http://127.0.0.1/signed-out?state=again")
+		wantContinueLink(t, in.newBrowser().get(u), "Continue to 127.0.0.1", "http://127.0.0.1/signed-out?state=again")
 		wantSignedOutPage(t, in.newBrowser().get(in.logoutURL()))
 	})
 
@@ -431,8 +462,8 @@ func TestBackchannelLogout(t *testing.T) {
 	}
 	// Exactly one token for rp-web, despite its two grants; and ending an
 	// already ended session sends nothing more.
-	wantRedirect(t, b.get(in.logoutURL("id_token_hint", web.IDToken, "post_logout_redirect_uri", "http://127.0.0.1/signed-out")),
-		"http://127.0.0.1/signed-out")
+	wantContinueLink(t, b.get(in.logoutURL("id_token_hint", web.IDToken, "post_logout_redirect_uri", "http://127.0.0.1/signed-out")),
+		"Continue to 127.0.0.1", "http://127.0.0.1/signed-out")
 	time.Sleep(300 * time.Millisecond)
 	if n := len(good.deliveries()); n != 1 {
 		t.Errorf("rp-web got %d logout tokens, want 1", n)
@@ -555,4 +586,159 @@ func TestLogoutRejects(t *testing.T) {
 		p := in.newBrowser().get(in.logoutURL("post_logout_redirect_uri", "http://127.0.0.1/signed-out", "state", "s"))
 		wantSignedOutPage(t, p)
 	})
+}
+
+// offSiteStopper returns a browser that follows redirects within the
+// issuer only: a redirect anywhere else is returned as the page, so a test
+// sees it instead of the client dialling evil.example.
+func (in *instance) offSiteStopper() *browser {
+	b := in.newBrowser()
+	issuer, _ := url.Parse(in.issuer)
+	follow := b.client.CheckRedirect
+	b.client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != issuer.Host {
+			return http.ErrUseLastResponse
+		}
+		return follow(req, via)
+	}
+	return b
+}
+
+// pageLinks returns the href of every <a> on an HTML page, by its text
+// (whitespace collapsed).
+func pageLinks(t *testing.T, body string) map[string]string {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{}
+	var text func(*html.Node) string
+	text = func(n *html.Node) string {
+		if n.Type == html.TextNode {
+			return n.Data
+		}
+		var s string
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			s += text(c)
+		}
+		return s
+	}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "a" {
+			for _, a := range n.Attr {
+				if a.Key == "href" {
+					links[strings.Join(strings.Fields(text(n)), " ")] = a.Val
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return links
+}
+
+// wantContinueLink fails unless p is the signed-out page (no redirect)
+// offering a plainly labelled link to target.
+func wantContinueLink(t *testing.T, p *page, label, target string) {
+	t.Helper()
+	wantSignedOutPage(t, p)
+	if got := pageLinks(t, p.body)[label]; got != target {
+		t.Fatalf("the signed-out page links %q to %q, want %q; links %v", label, got, target, pageLinks(t, p.body))
+	}
+}
+
+// TestLogoutIsNotAnOpenRedirect: with registration open (as in
+// Caddyfile.example) anyone can register a post_logout_redirect_uri, so a
+// bare link to /logout naming that client must not bounce a browser to it
+// (OIDC RP-Initiated Logout 1.0 §3; RFC 9700 §4.11). Only an id_token_hint
+// issued to the client and naming the browser's current session earns a
+// redirect without interaction; otherwise the user sees a page and, at
+// most, a link that says where it goes.
+func TestLogoutIsNotAnOpenRedirect(t *testing.T) {
+	in := startExample(t)
+	const evil = "https://evil.example/phish"
+	res := in.register(t, map[string]any{
+		"client_name":                "Totally Legit",
+		"redirect_uris":              []string{"http://127.0.0.1/callback"},
+		"post_logout_redirect_uris":  []string{evil},
+		"token_endpoint_auth_method": "none",
+	}, nil)
+	if res.status != http.StatusCreated {
+		t.Fatalf("registering the phishing client: HTTP %d %s", res.status, res.body)
+	}
+	phish := demoApp{id: res.registration(t).ClientID}
+	const label, target = "Continue to evil.example", evil + "?state=s1"
+
+	// signIn returns a browser with a session and an ID token of the
+	// phishing client issued in it.
+	signIn := func(t *testing.T) (*browser, string) {
+		b := in.offSiteStopper()
+		return b, in.tokensFor(t, b, phish, "openid").IDToken
+	}
+	_, otherHint := signIn(t) // a valid hint, but of someone else's session
+
+	tests := []struct {
+		name     string
+		signedIn bool
+		hint     string // "", "own" or "other"
+		// confirm: the confirmation page comes first; then want applies
+		// to what confirming it gives.
+		confirm bool
+		// redirect: a redirect to the URI with state; otherwise the
+		// signed-out page with the labelled link.
+		redirect bool
+	}{
+		{name: "no session, no hint", signedIn: false},
+		{name: "no session, a valid hint", signedIn: false, hint: "other"},
+		{name: "session, no hint", signedIn: true, confirm: true},
+		{name: "session, hint of another session", signedIn: true, hint: "other", confirm: true, redirect: true},
+		{name: "session, hint of this session", signedIn: true, hint: "own", redirect: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, own := in.offSiteStopper(), ""
+			if tc.signedIn {
+				b, own = signIn(t)
+			}
+			params := []string{"client_id", phish.id, "post_logout_redirect_uri", evil, "state", "s1"}
+			switch tc.hint {
+			case "own":
+				params = append(params, "id_token_hint", own)
+			case "other":
+				params = append(params, "id_token_hint", otherHint)
+			}
+			p := b.get(in.logoutURL(params...))
+			if tc.confirm {
+				confirmationForm(t, p)
+				if p.location != "" {
+					t.Fatalf("the confirmation page came with Location %q", p.location)
+				}
+				if !in.signedIn(t, b) {
+					t.Fatal("signed out before confirming")
+				}
+				// The form may lead to evil.example only when confirming
+				// redirects there (CSP form-action covers redirects).
+				csp := p.header.Get("Content-Security-Policy")
+				if strings.Contains(csp, "evil.example") != tc.redirect {
+					t.Errorf("CSP %q; want evil.example in form-action: %v", csp, tc.redirect)
+				}
+				p = b.submit(p, nil)
+			}
+			if tc.redirect {
+				wantRedirect(t, p, target)
+			} else {
+				wantContinueLink(t, p, label, target)
+				if csp := p.header.Get("Content-Security-Policy"); strings.Contains(csp, "evil.example") {
+					t.Errorf("the signed-out page's CSP names evil.example: %q", csp)
+				}
+			}
+			if tc.signedIn && in.signedIn(t, b) {
+				t.Fatal("still signed in")
+			}
+		})
+	}
 }

@@ -31,6 +31,11 @@ func TestAuthorizeRejects(t *testing.T) {
 			"code_challenge_method": {"S256"},
 		}
 	}
+	// cliRedirect makes the request demo-cli's (first-party public, a
+	// loopback redirect URI on any port) with the given redirect_uri.
+	cliRedirect := func(uri string) func(url.Values) {
+		return func(v url.Values) { v.Set("client_id", "demo-cli"); v.Set("redirect_uri", uri) }
+	}
 	tests := []struct {
 		name   string
 		change func(v url.Values)
@@ -49,6 +54,12 @@ func TestAuthorizeRejects(t *testing.T) {
 		{name: "redirect_uri with fragment", change: func(v url.Values) { v.Set("redirect_uri", "http://127.0.0.1:5555/callback#x") }, wantPage: true},
 		{name: "redirect_uri with userinfo", change: func(v url.Values) { v.Set("redirect_uri", "http://evil@127.0.0.1:5555/callback") }, wantPage: true},
 		{name: "https instead of http", change: func(v url.Values) { v.Set("redirect_uri", "https://127.0.0.1:5555/callback") }, wantPage: true},
+		// "Any port" on loopback means a real port: 1-65535, no leading
+		// zeros (RFC 8252 §7.3; RFC 3986 §3.2.3).
+		{name: "loopback port 0", change: cliRedirect("http://127.0.0.1:0/callback"), wantPage: true},
+		{name: "loopback port 99999", change: cliRedirect("http://127.0.0.1:99999/callback"), wantPage: true},
+		{name: "loopback port 00080", change: cliRedirect("http://127.0.0.1:00080/callback"), wantPage: true},
+		{name: "loopback port 65536", change: cliRedirect("http://127.0.0.1:65536/callback"), wantPage: true},
 		{name: "duplicate client_id", change: func(v url.Values) { v.Add("client_id", "demo-web") }, wantPage: true},
 		{name: "duplicate redirect_uri", change: func(v url.Values) { v.Add("redirect_uri", "http://127.0.0.1:1/callback") }, wantPage: true},
 		{name: "duplicate state", change: func(v url.Values) { v.Add("state", "other") }, wantError: "invalid_request"},

@@ -297,8 +297,9 @@ func TestRedirectsAfterPOSTAre303(t *testing.T) {
 }
 
 // TestTransportSecurity: every cookie is __Host- prefixed, Secure,
-// HttpOnly and SameSite=Lax (host-only, https-only, RFC 6265bis), and the
-// issuer's TLS port serves nothing over plain http (RFC 9700 §4.13,
+// HttpOnly and SameSite=Lax (Strict for the device cookie, which only the
+// issuer's own login form needs; host-only, https-only, RFC 6265bis), and
+// the issuer's TLS port serves nothing over plain http (RFC 9700 §4.13,
 // §5: TLS everywhere). HSTS: TestHSTS; http issuers: TestProvisionErrors.
 func TestTransportSecurity(t *testing.T) {
 	in, _ := startGatedExample(t)
@@ -311,13 +312,17 @@ func TestTransportSecurity(t *testing.T) {
 			name, _, _ := strings.Cut(sc, "=")
 			seen[name] = true
 			attrs := strings.ToLower(sc)
+			sameSite := "; samesite=lax"
+			if name == "__Host-gatehouse_device" {
+				sameSite = "; samesite=strict"
+			}
 			if !strings.HasPrefix(name, "__Host-") || !strings.Contains(attrs, "; secure") || !strings.Contains(attrs, "; httponly") ||
-				!strings.Contains(attrs, "; samesite=lax") || !strings.Contains(attrs, "; path=/") || strings.Contains(attrs, "domain=") {
+				!strings.Contains(attrs, sameSite) || !strings.Contains(attrs, "; path=/") || strings.Contains(attrs, "domain=") {
 				t.Errorf("cookie set without the expected attributes: %s", sc)
 			}
 		}
 	}
-	for _, want := range []string{"__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_gate"} {
+	for _, want := range []string{"__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_gate", "__Host-gatehouse_device"} {
 		if !seen[want] {
 			t.Errorf("cookie %s was never set (seen %v)", want, seen)
 		}

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -116,18 +117,23 @@ func TestLoginThrottle(t *testing.T) {
 					t.Errorf("attempt %d: the throttled page is not the login form with the username kept", i+1)
 				}
 			}
+			if user != "alice" {
+				return
+			}
+			// Case and spaces do not make a new account to guess at.
+			// Checked at once, while the 2s lock surely lasts (after
+			// mallory's run it may be over on a busy machine).
+			b := in.newBrowser()
+			if a := b.tryLogin(in.loginPage(t, b), " ALICE ", alicePassword); a.status != http.StatusTooManyRequests {
+				t.Errorf("ALICE while alice is locked: %d", a.status)
+			}
 		})
-	}
-	// Case and spaces do not make a new account to guess at.
-	b := in.newBrowser()
-	if a := b.tryLogin(in.loginPage(t, b), " ALICE ", alicePassword); a.status != http.StatusTooManyRequests {
-		t.Errorf("ALICE while alice is locked: %d", a.status)
 	}
 
 	// After the lock alice signs in, and the success resets her count: a
 	// new failure is free again (unreset, it would lock at once).
 	time.Sleep(2100 * time.Millisecond)
-	b = in.newBrowser()
+	b := in.newBrowser()
 	cfg := in.oauthConfig(demoInternal)
 	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), ""), "s")
 	if code == "" {
@@ -286,4 +292,128 @@ func TestClientAuthThrottlePerIP(t *testing.T) {
 	if st, e, _ := in.clientCall(t, "/introspect", "demo-web", "demo-web-secret", introspect); st != 200 {
 		t.Errorf("after the address lock: %d %q", st, e)
 	}
+}
+
+// deviceCookieName is the issuer's device cookie (https: __Host- prefix).
+const deviceCookieName = "__Host-gatehouse_device"
+
+// deviceCookie returns the device cookie an answer set, or nil.
+func deviceCookie(h http.Header) *http.Cookie {
+	for _, line := range h.Values("Set-Cookie") {
+		if c, err := http.ParseSetCookie(line); err == nil && c.Name == deviceCookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// deviceBrowser is a browser holding only a device cookie with value: one
+// in which someone signed in before, whose session has since ended.
+func (in *instance) deviceBrowser(value string) *browser {
+	b := in.newBrowser()
+	issuer, _ := url.Parse(in.issuer)
+	b.client.Jar.SetCookies(issuer, []*http.Cookie{{Name: deviceCookieName, Value: value, Path: "/", Secure: true}})
+	return b
+}
+
+// TestLoginThrottleTrustedDevice: the OWASP device-cookie defence against
+// lockout abuse. Anyone can lock alice out by guessing, but a browser in
+// which alice signed in before carries a device cookie for her, and with
+// it her right password still works during the lock. The cookie helps
+// alice only (not another user's browser, not a forged copy), and a
+// cookie that itself keeps failing loses the exemption.
+func TestLoginThrottleTrustedDevice(t *testing.T) {
+	in := startExample(t,
+		"login_throttle {\n\t\t\tmax_failures 3\n\t\t\tmax_failures_per_ip 100\n\t\t\tlockout 1m\n\t\t\tbackoff off\n\t\t}",
+		fmt.Sprintf("user bob {\n\t\t\tpassword_hash %s\n\t\t}", cheapHash(t, "bob-password")))
+	signIn := func(t *testing.T, b *browser, username, password string) loginAttempt {
+		t.Helper()
+		return b.tryLogin(in.loginPage(t, b), username, password)
+	}
+	signedIn := func(a loginAttempt) bool {
+		return a.status == http.StatusFound || a.status == http.StatusSeeOther
+	}
+	wantLocked := func(t *testing.T, who string, a loginAttempt) {
+		t.Helper()
+		if a.status != http.StatusTooManyRequests || a.retryAfter == "" {
+			t.Errorf("%s: %d Retry-After %q %q; want 429 with Retry-After", who, a.status, a.retryAfter, a.message)
+		}
+	}
+
+	// Alice signs in at home: the answer sets the device cookie.
+	a := signIn(t, in.newBrowser(), "alice", alicePassword)
+	if !signedIn(a) {
+		t.Fatalf("alice's first sign-in: %d %q", a.status, a.message)
+	}
+	device := deviceCookie(a.page.header)
+	switch {
+	case device == nil:
+		t.Fatalf("no %s cookie after a successful sign-in; Set-Cookie: %q", deviceCookieName, a.page.header.Values("Set-Cookie"))
+	case !device.Secure || !device.HttpOnly || device.SameSite != http.SameSiteStrictMode || device.Path != "/" || device.Domain != "":
+		t.Errorf("device cookie attributes: %+v", device)
+	case device.MaxAge < 150*24*3600:
+		t.Errorf("device cookie lives %ds; want months", device.MaxAge)
+	case strings.Contains(device.Value, "alice"):
+		t.Error("the device cookie shows the user in clear text")
+	}
+	// Bob signs in in his own browser: a device cookie for bob.
+	a = signIn(t, in.newBrowser(), "bob", "bob-password")
+	bobDevice := deviceCookie(a.page.header)
+	if !signedIn(a) || bobDevice == nil {
+		t.Fatalf("bob's sign-in: %d %q, device cookie %v", a.status, a.message, bobDevice)
+	}
+
+	// Mallory, without a device cookie, locks alice out.
+	mallory := in.newBrowser()
+	form := in.loginPage(t, mallory)
+	for i := range 3 {
+		if a := mallory.tryLogin(form, "alice", fmt.Sprint("guess-", i)); a.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %q", i+1, a.status, a.message)
+		}
+	}
+	wantLocked(t, "mallory with the right password", mallory.tryLogin(form, "alice", alicePassword))
+
+	t.Run("alice's device still signs in", func(t *testing.T) {
+		a := signIn(t, in.deviceBrowser(device.Value), "alice", alicePassword)
+		if !signedIn(a) {
+			t.Fatalf("alice at home during the lock: %d %q", a.status, a.message)
+		}
+		refreshed := deviceCookie(a.page.header)
+		if refreshed == nil {
+			t.Fatal("the trusted sign-in did not renew the device cookie")
+		}
+		// The renewed cookie is trusted too.
+		if a := signIn(t, in.deviceBrowser(refreshed.Value), "alice", alicePassword); !signedIn(a) {
+			t.Fatalf("alice with the renewed device cookie: %d %q", a.status, a.message)
+		}
+		// Her success does not lift the lock for everyone else.
+		wantLocked(t, "a new browser after alice's trusted sign-in", signIn(t, in.newBrowser(), "alice", alicePassword))
+	})
+	t.Run("a device cookie for another user", func(t *testing.T) {
+		wantLocked(t, "bob's browser signing in as alice", signIn(t, in.deviceBrowser(bobDevice.Value), "alice", alicePassword))
+		// It still serves bob.
+		if a := signIn(t, in.deviceBrowser(bobDevice.Value), "bob", "bob-password"); !signedIn(a) {
+			t.Errorf("bob with his device cookie: %d %q", a.status, a.message)
+		}
+	})
+	t.Run("a forged cookie", func(t *testing.T) {
+		v := []byte(device.Value)
+		v[len(v)/2] ^= 1
+		wantLocked(t, "a tampered device cookie", signIn(t, in.deviceBrowser(string(v)), "alice", alicePassword))
+		wantLocked(t, "a made-up device cookie", signIn(t, in.deviceBrowser("alice"), "alice", alicePassword))
+	})
+	t.Run("a device that keeps failing loses the exemption", func(t *testing.T) {
+		// A copy of alice's cookie in the wrong hands gets the normal
+		// budget of guesses, counted on the cookie, not on alice...
+		thief := in.deviceBrowser(device.Value)
+		form := in.loginPage(t, thief)
+		for i := range 3 {
+			if a := thief.tryLogin(form, "alice", fmt.Sprint("stolen-guess-", i)); a.status != http.StatusUnauthorized {
+				t.Fatalf("guess %d with the device cookie: %d %q", i+1, a.status, a.message)
+			}
+		}
+		// ...and is then throttled like any browser: alice is locked.
+		wantLocked(t, "the worn-out device cookie", thief.tryLogin(form, "alice", alicePassword))
+		wantLocked(t, "another browser with the same cookie", signIn(t, in.deviceBrowser(device.Value), "alice", alicePassword))
+	})
 }

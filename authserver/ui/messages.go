@@ -75,6 +75,9 @@ var english = catalog{
 		"signed_out.heading": "You're signed out",
 		"signed_out.message": "You have signed out of your %s account.",
 		"signed_out.hint":    "You can close this window. If you're using a shared device, close all browser windows too.",
+		// The app's post-logout address, offered rather than followed.
+		"signed_out.return_note": "The app you signed out of asked to send you to another site. Continue only if you expected to go there.",
+		"signed_out.return":      "Continue to %s",
 
 		// Sign-out confirmation page.
 		"logout.title":           "Sign out",
@@ -377,6 +380,7 @@ func (c *catalog) funcs() template.FuncMap {
 		"initials": initials,
 		"host":     host,
 		"webURL":   webURL,
+		"appLink":  appLink,
 	}
 }
 

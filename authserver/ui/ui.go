@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +36,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 //go:embed templates/*.html assets/gatehouse.css
@@ -276,7 +279,7 @@ func samplePages() []Page {
 		ErrorPage{Base: b, Heading: "Heading", Message: "Message", Hint: "Hint", Code: "invalid_request",
 			Detail: "Detail", Action: Link{URL: "/logout", Label: "Sign out"}},
 		ErrorPage{},
-		SignedOutPage{Base: b, Continue: Link{URL: "/", Label: "Sign in again"}},
+		SignedOutPage{Base: b, Continue: Link{URL: "/", Label: "Sign in again"}, AppReturn: "https://app.example/bye?state=s"},
 		SignedOutPage{},
 		LogoutPage{
 			Base: b, FormAction: "/logout", LogoutRequest: "lr", CSRFToken: "csrf",
@@ -419,6 +422,13 @@ type Link struct{ URL, Label string }
 type SignedOutPage struct {
 	Base
 	Continue Link // optional, e.g. "Sign in again" back to the site
+	// AppReturn is where the app that asked for the sign-out wants the
+	// user to go next (its post_logout_redirect_uri, state included), when
+	// the server would not send them there unasked. It is offered as a
+	// link labelled with the destination's host, so the user sees where it
+	// leads. Left out unless it is an absolute http(s) URL or a native
+	// app's reverse-domain scheme (see appLink).
+	AppReturn string
 }
 
 // LogoutPage asks the signed-in user to confirm signing out, when a
@@ -582,6 +592,52 @@ func webURL(s string) bool {
 		return u.Host == "" && u.Path != "" && !strings.HasPrefix(s, "//")
 	}
 	return false
+}
+
+// returnLink is a link to a destination outside this server, with the
+// destination as the user should read it.
+type returnLink struct {
+	URL  template.URL
+	Host string
+}
+
+// appLink vets an app's post-logout address for the signed-out page: an
+// absolute http(s) URL, labelled with its host (and port) exactly as the
+// browser will contact it (internationalised names in their ASCII form,
+// so a look-alike name cannot pass for another), or a native app's
+// private-use scheme (RFC 8252 §7.1: reverse-domain, so it contains a
+// dot), labelled with the scheme. Anything else gives nil: no link.
+func appLink(s string) *returnLink {
+	u, err := url.Parse(s)
+	if err != nil || s == "" || u.User != nil || u.Fragment != "" || strings.Contains(s, "#") || !utf8.ValidString(s) {
+		return nil
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "http" || scheme == "https":
+		name := u.Hostname()
+		if name == "" {
+			return nil
+		}
+		if net.ParseIP(name) == nil {
+			ascii, err := idna.Lookup.ToASCII(name)
+			if err != nil || ascii == "" {
+				return nil
+			}
+			name = ascii
+		} else if strings.Contains(name, ":") {
+			name = "[" + name + "]"
+		}
+		if p := u.Port(); p != "" {
+			name += ":" + p
+		}
+		u.Host = name // the link goes exactly where its label says
+		return &returnLink{URL: template.URL(u.String()), Host: name}
+	case strings.Contains(scheme, ".") && u.Host == "":
+		// The scheme has passed url.Parse (letters, digits, "+-."), and
+		// no dangerous scheme (javascript:, data:, vbscript:) has a dot.
+		return &returnLink{URL: template.URL(u.String()), Host: scheme}
+	}
+	return nil
 }
 
 // host returns the host name of an absolute URL, without "www.", or "".

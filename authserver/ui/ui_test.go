@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -604,6 +605,42 @@ func TestRenderPages(t *testing.T) {
 				links := byClass(doc, "gh-button")
 				if len(links) != 1 || attrOr(links[0], "href") != "/" || textOf(links[0]) != "Sign in again" {
 					t.Error("want the Sign in again link")
+				}
+			},
+		},
+		{
+			name:   "signed out with the app's address offered as a labelled link",
+			status: http.StatusOK,
+			page:   SignedOutPage{Base: base, AppReturn: "https://evil.example/phish?a=1&state=s+1"},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				links := byClass(doc, "gh-button")
+				if len(links) != 1 || attrOr(links[0], "href") != "https://evil.example/phish?a=1&state=s+1" ||
+					textOf(links[0]) != "Continue to evil.example" {
+					t.Errorf("want one link labelled with the host, got %d:\n%s", len(links), body)
+				}
+				if !strings.Contains(textOf(doc), "asked to send you to another site") {
+					t.Error("no note saying the link leaves this site")
+				}
+			},
+		},
+		{
+			name:   "signed out: the way back and the app's address together",
+			status: http.StatusOK,
+			page:   SignedOutPage{Base: base, Continue: Link{URL: "/", Label: "Sign in again"}, AppReturn: "http://127.0.0.1:8080/bye"},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				links := byClass(doc, "gh-button")
+				if len(links) != 2 || textOf(links[0]) != "Continue to 127.0.0.1:8080" || textOf(links[1]) != "Sign in again" {
+					t.Errorf("want both links, got %d:\n%s", len(links), body)
+				}
+			},
+		},
+		{
+			name:   "signed out without an app address: no note, no link",
+			status: http.StatusOK,
+			page:   SignedOutPage{Base: base},
+			check: func(t *testing.T, doc *html.Node, body string) {
+				if n := len(byClass(doc, "gh-button")); n != 0 || strings.Contains(body, "another site") {
+					t.Errorf("%d links, or the note, on a plain signed-out page", n)
 				}
 			},
 		},
@@ -1360,4 +1397,54 @@ func TestWebURL(t *testing.T) {
 			t.Errorf("webURL(%q) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// TestAppLink: what the signed-out page may offer as the app's
+// post-logout address, and how the destination is named.
+func TestAppLink(t *testing.T) {
+	tests := []struct {
+		in       string
+		wantHost string // "" means no link
+	}{
+		{"https://evil.example/phish?state=s1", "evil.example"},
+		{"https://www.app.example/", "www.app.example"}, // shown as the browser will go, "www." kept
+		{"https://APP.Example:8443/bye", "app.example:8443"},
+		{"http://127.0.0.1:7/bye?from=gatehouse", "127.0.0.1:7"},
+		{"http://[::1]/bye", "[::1]"},
+		// A look-alike (Cyrillic "е") is named in its ASCII form.
+		{"https://\u0435vil.example/", "xn--vil-qdd.example"},
+		{"com.example.app:/signed-out?state=x", "com.example.app"},
+		{"javascript:alert(1)", ""},
+		{"data:text/html,<script>alert(1)</script>", ""},
+		{"vbscript:msgbox", ""},
+		{"//evil.example/", ""},
+		{"/relative", ""},
+		{"https:///nohost", ""},
+		{"https://user@evil.example/", ""},
+		{"https://evil.example/#frag", ""},
+		{"ht tp://x", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			l := appLink(tc.in)
+			switch {
+			case tc.wantHost == "" && l != nil:
+				t.Fatalf("appLink(%q) = %+v, want no link", tc.in, l)
+			case tc.wantHost != "" && (l == nil || l.Host != tc.wantHost):
+				t.Fatalf("appLink(%q) = %+v, want host %q", tc.in, l, tc.wantHost)
+			case l != nil && strings.HasPrefix(tc.in, "http") && mustHost(t, string(l.URL)) != tc.wantHost:
+				t.Fatalf("appLink(%q) links to %s, not to the host it names (%s)", tc.in, l.URL, tc.wantHost)
+			}
+		})
+	}
+}
+
+func mustHost(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
 }
