@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
@@ -12,7 +13,7 @@ import (
 // verifyIDToken checks an ID token (OIDC Core §3.1.3.7): signature with an
 // allowed algorithm, iss, aud containing our client id, expiry, and the
 // nonce we sent.
-func verifyIDToken(ctx context.Context, keys token.KeySource, issuer, clientID, raw, nonce string) (*token.IDTokenClaims, error) {
+func verifyIDToken(ctx context.Context, keys token.KeySource, issuer, clientID, raw, nonce string, now func() time.Time) (*token.IDTokenClaims, error) {
 	if raw == "" {
 		return nil, errors.New("the token response has no id_token")
 	}
@@ -21,6 +22,7 @@ func verifyIDToken(ctx context.Context, keys token.KeySource, issuer, clientID, 
 		Issuer:     issuer,
 		Audience:   clientID,
 		Algorithms: []string{"RS256", "ES256", "PS256", "EdDSA"},
+		Now:        now,
 	}
 	var c token.IDTokenClaims
 	if err := v.Verify(ctx, raw, &c); err != nil {

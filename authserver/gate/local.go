@@ -22,7 +22,11 @@ type LocalProvider struct {
 	KeyManager  *token.KeyManager
 	Store       store.Store
 	Revocations *revocation.Watcher
+
+	now func() time.Time // the gate's clock
 }
+
+func (p *LocalProvider) useClock(now func() time.Time) { p.now = now }
 
 // Issuer implements Provider.
 func (p *LocalProvider) Issuer(context.Context) (string, error) { return p.Server.Issuer(), nil }
@@ -74,7 +78,7 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 // included) and the gate's grant, so signing out of a gated site signs out
 // of the issuer too.
 func (p *LocalProvider) EndSession(ctx context.Context, l Login) error {
-	now := time.Now()
+	now := p.now()
 	var errs []error
 	if l.SessionID != "" {
 		errs = append(errs, p.Server.EndSession(ctx, l.SessionID))
