@@ -271,11 +271,6 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func s256(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 func keyOf(parts ...string) cacheKey {
 	h := sha256.New()
 	for _, p := range parts {
