@@ -259,8 +259,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		},
 		Logger:         ctx.Slogger(),
 		Registration:   registration,
-		LoginThrottle:  a.LoginThrottle.throttle(),
-		ClientThrottle: a.ClientAuthThrottle.throttle(),
+		LoginThrottle:  a.LoginThrottle.policy(),
+		ClientThrottle: a.ClientAuthThrottle.policy(),
 	})
 	if err != nil {
 		return errorf("%v", err)

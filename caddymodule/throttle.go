@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // ThrottleConfig configures a brute-force defence: the login form's
@@ -36,11 +36,12 @@ type ThrottleConfig struct {
 	Backoff caddy.Duration `json:"backoff,omitempty"`
 }
 
-func (c *ThrottleConfig) throttle() authserver.Throttle {
+// policy is the core's form of c; zero fields take the core's defaults.
+func (c *ThrottleConfig) policy() throttle.Policy {
 	if c == nil {
-		return authserver.Throttle{}
+		return throttle.Policy{}
 	}
-	return authserver.Throttle{
+	return throttle.Policy{
 		Off:              c.Off,
 		MaxFailures:      c.MaxFailures,
 		MaxFailuresPerIP: c.MaxFailuresPerIP,

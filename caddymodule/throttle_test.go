@@ -8,7 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 func TestParseThrottle(t *testing.T) {
@@ -62,11 +62,11 @@ func sameThrottle(a, b *ThrottleConfig) bool {
 // TestThrottleProvision: the core gets the configured values, and values
 // it refuses fail at provision naming the throttle.
 func TestThrottleProvision(t *testing.T) {
-	if got := (*ThrottleConfig)(nil).throttle(); got != (authserver.Throttle{}) {
+	if got := (*ThrottleConfig)(nil).policy(); got != (throttle.Policy{}) {
 		t.Errorf("unset throttle = %+v, want the zero value (core defaults)", got)
 	}
 	c := &ThrottleConfig{MaxFailures: 3, Lockout: caddy.Duration(time.Minute), Backoff: -1}
-	if got := c.throttle(); got != (authserver.Throttle{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}) {
+	if got := c.policy(); got != (throttle.Policy{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}) {
 		t.Errorf("throttle = %+v", got)
 	}
 	dir := t.TempDir()
