@@ -83,7 +83,7 @@ type registrar struct {
 const minInitialAccessToken = 16
 
 // newRegistrar checks cfg; it returns nil when registration is off.
-// buckets is what the rate limit remembers; nil: buckets of its own.
+// buckets is what the rate limit remembers (Config.ThrottleState).
 func newRegistrar(cfg Registration, buckets *throttle.Buckets) (*registrar, error) {
 	switch cfg.Policy {
 	case "", RegistrationOff:

@@ -84,6 +84,11 @@ type Config struct {
 	// throttle.DefaultLogin and throttle.DefaultClientAuth (throttle.go).
 	LoginThrottle  throttle.Policy
 	ClientThrottle throttle.Policy
+	// ThrottleState is what those defences and the registration limit
+	// remember. A host that builds a new Server for the same issuer (on a
+	// config reload) passes the same State, so no lock is lifted; nil: a
+	// fresh one.
+	ThrottleState *throttle.State
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -142,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ThrottleState == nil {
+		cfg.ThrottleState = throttle.NewState()
+	}
 	cfg.Lifetimes.setDefaults()
 
 	s := &Server{
@@ -192,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.backchannel = newBackchannelSender(cfg.Logger)
-	if s.registrar, err = newRegistrar(cfg.Registration, nil); err != nil {
+	if s.registrar, err = newRegistrar(cfg.Registration, cfg.ThrottleState.Registrations()); err != nil {
 		return nil, err
 	}
 	if err := s.newThrottles(); err != nil {

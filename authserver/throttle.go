@@ -17,8 +17,9 @@ import (
 // turns a wait into an answer: 429 Too Many Requests with Retry-After
 // (RFC 6585 §4), the password or secret unchecked.
 //
-// The counters live in memory, per Server (one per instance and config
-// load); see SECURITY.md for what that means behind a load balancer.
+// The counters live in memory, in Config.ThrottleState: one per instance,
+// kept across config reloads when the host passes the same State (Caddy
+// does); see SECURITY.md for what that means behind a load balancer.
 
 // humanWait says how long to wait, for people, from the message catalog.
 func humanWait(d time.Duration) string {
@@ -36,7 +37,8 @@ func humanWait(d time.Duration) string {
 	}
 }
 
-// newThrottles builds the login and client authentication defences.
+// newThrottles builds the login and client authentication defences over
+// the configured state, which the host may keep across config reloads.
 func (s *Server) newThrottles() error {
 	login, err := s.cfg.LoginThrottle.WithDefaults(throttle.DefaultLogin())
 	if err != nil {
@@ -51,8 +53,8 @@ func (s *Server) newThrottles() error {
 			s.log.Warn("the " + name + " throttle is full of live counters; new " + table + " keys go uncounted for now")
 		}
 	}
-	s.logins = throttle.NewGuard(login, nil, full("login"))
-	s.clientAuths = throttle.NewGuard(client, nil, full("client authentication"))
+	s.logins = throttle.NewGuard(login, s.cfg.ThrottleState.Logins(), full("login"))
+	s.clientAuths = throttle.NewGuard(client, s.cfg.ThrottleState.ClientAuths(), full("client authentication"))
 	return nil
 }
 

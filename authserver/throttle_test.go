@@ -50,3 +50,44 @@ func TestHasChosenSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottleStateOutlivesServer: a Server built with the ThrottleState
+// of an earlier one (as Caddy does on a config reload) finds its locks
+// and its spent registrations; a Server with a State of its own starts
+// afresh.
+func TestThrottleStateOutlivesServer(t *testing.T) {
+	cfg := newTestServer(t, fuzzIssuer, RegistrationOpen).cfg
+	cfg.LoginThrottle = throttle.Policy{MaxFailures: 1, Lockout: time.Minute}
+	cfg.Registration.RateBurst = 1
+	cfg.ThrottleState = throttle.NewState()
+	build := func() *Server {
+		t.Helper()
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	now := time.Now()
+	first := build()
+	if ok, _ := first.logins.Admit("user:alice", "192.0.2.1", now); !ok {
+		t.Fatal("first attempt refused")
+	}
+	first.logins.Done("user:alice", "192.0.2.1", throttle.Failed, now)
+	if ok, _ := first.registrar.limiter.Allow("192.0.2.1", now); !ok {
+		t.Fatal("first registration refused")
+	}
+
+	reloaded := build()
+	if ok, _ := reloaded.logins.Admit("user:alice", "192.0.2.9", now); ok {
+		t.Error("a Server with the same state admits the locked account")
+	}
+	if ok, _ := reloaded.registrar.limiter.Allow("192.0.2.1", now); ok {
+		t.Error("a Server with the same state has a fresh registration allowance")
+	}
+	cfg.ThrottleState = nil
+	fresh := build()
+	if ok, _ := fresh.logins.Admit("user:alice", "192.0.2.9", now); !ok {
+		t.Error("a Server with a state of its own finds the lock")
+	}
+}

@@ -10,6 +10,45 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
+// throttleStates keeps what the brute-force defences and the registration
+// limit remember (throttle.State) across config reloads. Each config load
+// provisions a new App, and so a new authserver.Server; had each its own
+// counters, every reload would lift every lock and hand an attacker a
+// fresh budget of guesses.
+//
+// The key is the issuer alone, not the throttle settings: the counters
+// record failures, and whichever settings a Server has apply to them. So
+// changing login_throttle keeps what was counted and the locks already
+// imposed (they run their course), and the new settings decide from the
+// next attempt on; the configuration being replaced keeps its own
+// settings until it stops, and a reload that fails changes nothing. A
+// state is dropped when no loaded configuration uses its issuer any
+// more: when Caddy stops, or after the issuer changed.
+var throttleStates = caddy.NewUsagePool()
+
+type pooledThrottleState struct{ *throttle.State }
+
+// Destruct has nothing to release: the state is memory only.
+func (pooledThrottleState) Destruct() error { return nil }
+
+// throttleState returns issuer's shared state and holds it for a until
+// releaseThrottleState.
+func (a *App) throttleState(issuer string) *throttle.State {
+	val, _, _ := throttleStates.LoadOrNew(issuer, func() (caddy.Destructor, error) {
+		return pooledThrottleState{throttle.NewState()}, nil
+	})
+	a.throttleKey = issuer
+	return val.(pooledThrottleState).State
+}
+
+// releaseThrottleState lets go of a's hold on its issuer's state; once.
+func (a *App) releaseThrottleState() {
+	if a.throttleKey != "" {
+		_, _ = throttleStates.Delete(a.throttleKey) // Destruct cannot fail
+		a.throttleKey = ""
+	}
+}
+
 // ThrottleConfig configures a brute-force defence: the login form's
 // (login_throttle) or client authentication's at the token, introspection
 // and revocation endpoints (client_auth_throttle). Failures are counted
@@ -119,3 +158,6 @@ func positiveIntArg(d *caddyfile.Dispenser, dst *int) error {
 	*dst = n
 	return nil
 }
+
+// Interface guards
+var _ caddy.Destructor = pooledThrottleState{}

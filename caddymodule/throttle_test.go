@@ -77,3 +77,33 @@ func TestThrottleProvision(t *testing.T) {
 		t.Errorf("provision error = %v", err)
 	}
 }
+
+// TestThrottleStateShared: the configurations of one issuer (the running
+// one and the one a reload loads) share one throttle state for as long as
+// one of them is loaded; another issuer has its own.
+func TestThrottleStateShared(t *testing.T) {
+	const iss = "https://throttle-state.example"
+	running, reloaded, other := new(App), new(App), new(App)
+	s := running.throttleState(iss)
+	if reloaded.throttleState(iss) != s {
+		t.Fatal("a reloaded configuration of the same issuer got a state of its own")
+	}
+	if other.throttleState(iss+"/other") == s {
+		t.Fatal("another issuer shares the state")
+	}
+	running.releaseThrottleState()
+	running.releaseThrottleState() // a second Cleanup lets go of nothing more
+	if n, ok := throttleStates.References(iss); !ok || n != 1 {
+		t.Fatalf("after the old configuration stopped: %d references (kept %v), want the reloaded one's", n, ok)
+	}
+	reloaded.releaseThrottleState()
+	other.releaseThrottleState()
+	if _, ok := throttleStates.References(iss); ok {
+		t.Error("the state is kept after its last configuration stopped")
+	}
+	later := new(App)
+	if later.throttleState(iss) == s {
+		t.Error("a new start finds the old state")
+	}
+	later.releaseThrottleState()
+}

@@ -4,10 +4,12 @@
 // Attacks"), with the device-cookie exemption against lockout abuse, and
 // a token bucket per client address for anonymous client registration.
 //
-// What the defences remember (Counters, Buckets) is kept apart from their
-// settings (Policy, and a RateLimiter's rate), so that a rebuilt server
-// could go on with what an earlier one remembered, under its own
-// settings.
+// What the defences remember (Counters, Buckets, grouped in a State) is
+// kept apart from their settings (Policy, and a RateLimiter's rate): a
+// host that rebuilds its server, as Caddy does on every config reload,
+// hands the same State to the new server, which applies its own settings
+// to it: a reload lifts no lock, and changed settings apply from the next
+// attempt on while locks already imposed run their course.
 //
 // The package knows HTTP only as far as the Retry-After header; the
 // answers themselves (429 pages and OAuth errors) are the server's.

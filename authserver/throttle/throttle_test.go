@@ -367,6 +367,21 @@ func TestSharedCounters(t *testing.T) {
 	}
 }
 
+// TestState: a State hands out the same counters and buckets every time,
+// and a new State shares none of them.
+func TestState(t *testing.T) {
+	s, other := NewState(), NewState()
+	if s.Logins() == nil || s.Logins() != s.Logins() || s.Logins() == s.ClientAuths() {
+		t.Error("Logins: want one table of its own")
+	}
+	if s.Registrations() == nil || s.Registrations() != s.Registrations() {
+		t.Error("Registrations: want one table")
+	}
+	if s.Logins() == other.Logins() || s.ClientAuths() == other.ClientAuths() || s.Registrations() == other.Registrations() {
+		t.Error("two States share a table")
+	}
+}
+
 // TestRateLimiter: burst at once, then one per interval, per address (an
 // IPv6 /64 is one), within a bounded table.
 func TestRateLimiter(t *testing.T) {
