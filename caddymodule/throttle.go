@@ -54,20 +54,19 @@ func (a *App) releaseThrottleState() {
 // and revocation endpoints (client_auth_throttle). Failures are counted
 // per account (or per client, for clients whose secret an operator chose)
 // and per client IP as Caddy determined it, so set trusted_proxies behind
-// a proxy. On by default; zero values take the defaults.
+// a proxy. On by default; zero values take the defaults. What is counted
+// outlives config reloads, settings changes included (throttleStates).
 type ThrottleConfig struct {
 	// Off disables the defence.
 	Off bool `json:"off,omitempty"`
-	// MaxFailures per account (client) before it is locked. Default 5
-	// for logins, 10 for clients.
+	// MaxFailures per account (client) before it is locked. Default 10.
 	MaxFailures int `json:"max_failures,omitempty"`
 	// MaxFailuresPerIP from one client IP (an IPv6 /64), across accounts
-	// (clients), before the address is locked. Default 20 for logins, 50
-	// for clients.
+	// (clients), before the address is locked. Default 100.
 	MaxFailuresPerIP int `json:"max_failures_per_ip,omitempty"`
 	// Lockout is the first lock's length; every further failure doubles
 	// it, up to a day. Failures are forgotten after a quiet Lockout.
-	// Default 15m.
+	// Default 5m.
 	Lockout caddy.Duration `json:"lockout,omitempty"`
 	// Backoff is the wait after an account's second failure, doubling
 	// with each further one until the lock. Default 1s for logins, none
