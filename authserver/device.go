@@ -2,10 +2,11 @@ package authserver
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // Device cookies answer lockout abuse, following OWASP's "Slow Down
@@ -58,15 +59,7 @@ func (s *Server) trustedDevice(r *http.Request, subject string) string {
 		issued.After(now.Add(time.Minute)) || !now.Before(issued.Add(deviceCookieLifetime)) {
 		return ""
 	}
-	return deviceThrottleKey(v.Nonce)
-}
-
-// deviceThrottleKey is the counter key of a device cookie: a digest of its
-// nonce, so the table never holds cookie material and cannot collide with
-// the "user:" and "name:" keys of accounts.
-func deviceThrottleKey(nonce string) string {
-	sum := sha256.Sum256([]byte("gatehouse device\x00" + nonce))
-	return "device:" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	return throttle.DeviceKey(v.Nonce)
 }
 
 // setDeviceCookie marks this browser as one where subject signed in: a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // loginLab drives the login form of a test server directly, with a
@@ -43,7 +44,7 @@ func newLoginLab(t *testing.T) *loginLab {
 	s.cfg.Users = dir
 	l := &loginLab{t: t, s: s, now: time.Now()}
 	s.now = func() time.Time { return l.now }
-	s.logins = newThrottle(Throttle{MaxFailures: 3, MaxFailuresPerIP: 100, Lockout: time.Minute, Backoff: -1}, nil)
+	s.logins = throttle.NewGuard(throttle.Policy{MaxFailures: 3, MaxFailuresPerIP: 100, Lockout: time.Minute, Backoff: -1}, nil, nil)
 	return l
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
@@ -97,8 +98,8 @@ func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server
 		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: static, UI: renderer,
 		Hasher:         identity.NewHasher(0),
 		CookieSecrets:  [][]byte{[]byte("fuzz-cookie-secret-0123456789abcdef")},
-		LoginThrottle:  Throttle{Off: true},
-		ClientThrottle: Throttle{Off: true},
+		LoginThrottle:  throttle.Policy{Off: true},
+		ClientThrottle: throttle.Policy{Off: true},
 	}
 	if reg != "" {
 		cfg.Registration = Registration{Policy: reg, Clients: NewClientRegistry(static, st, SupportedScopes, ClientRegistryOptions{}),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
@@ -133,17 +134,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	subject, ip := loginSubject(username, u, known), ClientIP(r)
 	trusted := false
 	if known && u != nil {
-		if device := s.trustedDevice(r, u.ID); s.logins.exempts(device, s.now()) {
+		if device := s.trustedDevice(r, u.ID); s.logins.Exempts(device, s.now()) {
 			subject, ip, trusted = device, "", true
 		}
 	}
-	if ok, wait := s.logins.admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.logins.Admit(subject, ip, s.now()); !ok {
 		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
 		return
 	}
-	result := attemptAbandoned
+	result := throttle.Abandoned
 	defer func() {
-		lockedSubject, lockedIP := s.logins.done(subject, ip, result, s.now())
+		lockedSubject, lockedIP := s.logins.Done(subject, ip, result, s.now())
 		s.logLoginLock(r, username, trusted, lockedSubject, lockedIP)
 	}()
 	var hash *identity.PasswordHash
@@ -156,19 +157,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, r.Context().Err()) && err != nil {
 			return // the client went away
 		}
-		result = attemptFailed
+		result = throttle.Failed
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client), "trusted_device", trusted)
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.wrong"), http.StatusUnauthorized)
 		return
 	}
-	result = attemptSucceeded
+	result = throttle.Succeeded
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)
 		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.sign_in_failed"), code: "server_error"})
 		return
 	}
-	if !s.logins.cfg.Off {
+	if !s.logins.Policy().Off {
 		s.setDeviceCookie(w, r, u.ID)
 	}
 	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client), "trusted_device", trusted)

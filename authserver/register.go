@@ -9,17 +9,15 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // RegistrationPolicy says who may register clients dynamically
@@ -78,14 +76,15 @@ func (r Registration) enabled() bool {
 type registrar struct {
 	cfg     Registration
 	digests [][sha256.Size]byte // of the initial access tokens
-	limiter *rateLimiter
+	limiter *throttle.RateLimiter
 }
 
 // minInitialAccessToken keeps initial access tokens out of guessing range.
 const minInitialAccessToken = 16
 
 // newRegistrar checks cfg; it returns nil when registration is off.
-func newRegistrar(cfg Registration) (*registrar, error) {
+// buckets is what the rate limit remembers (Config.ThrottleState).
+func newRegistrar(cfg Registration, buckets *throttle.Buckets) (*registrar, error) {
 	switch cfg.Policy {
 	case "", RegistrationOff:
 		return nil, nil
@@ -118,7 +117,7 @@ func newRegistrar(cfg Registration) (*registrar, error) {
 	if interval <= 0 {
 		interval = DefaultRegistrationInterval
 	}
-	reg.limiter = newRateLimiter(burst, interval)
+	reg.limiter = throttle.NewRateLimiter(burst, interval, buckets)
 	return reg, nil
 }
 
@@ -177,8 +176,8 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if reg.cfg.Policy == RegistrationOpen {
-		if ok, retry := reg.limiter.take(rateLimitKey(reg.cfg.ClientIP(r)), s.now()); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+		if ok, retry := reg.limiter.Allow(reg.cfg.ClientIP(r), s.now()); !ok {
+			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
 			e := oautherr.TemporarilyUnavailable("too many client registrations from this address; try again later")
 			e.Status = http.StatusTooManyRequests
 			oautherr.WriteJSON(w, e)
@@ -604,76 +603,4 @@ func (o jsonObject) strs(name string) ([]string, error) {
 		return nil, fmt.Errorf("%s: must be an array of strings", name)
 	}
 	return v, nil
-}
-
-// rateLimitKey counts an IPv6 address by its /64, the block one host
-// usually controls, and anything else as it is.
-func rateLimitKey(addr string) string {
-	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
-		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-	}
-	return addr
-}
-
-// rateLimiter is a token bucket per key. It holds at most maxBuckets keys;
-// when full of active keys it refuses new ones, so a flood from many
-// addresses pauses registration instead of exhausting memory.
-type rateLimiter struct {
-	mu       sync.Mutex
-	burst    float64
-	interval time.Duration
-	buckets  map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-const maxBuckets = 10000
-
-func newRateLimiter(burst int, interval time.Duration) *rateLimiter {
-	return &rateLimiter{burst: float64(burst), interval: interval, buckets: map[string]*bucket{}}
-}
-
-// take spends one token of key's bucket; when there is none it reports how
-// long until there will be.
-func (l *rateLimiter) take(key string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.pruneLocked(now)
-			if len(l.buckets) >= maxBuckets {
-				return false, l.interval
-			}
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	l.refill(b, now)
-	if b.tokens < 1 {
-		return false, time.Duration((1 - b.tokens) * float64(l.interval))
-	}
-	b.tokens--
-	return true, 0
-}
-
-func (l *rateLimiter) refill(b *bucket, now time.Time) {
-	if elapsed := now.Sub(b.last); elapsed > 0 {
-		b.tokens = min(l.burst, b.tokens+float64(elapsed)/float64(l.interval))
-		b.last = now
-	}
-}
-
-// pruneLocked forgets buckets that have refilled: they hold nothing a new
-// bucket would not.
-func (l *rateLimiter) pruneLocked(now time.Time) {
-	for k, b := range l.buckets {
-		l.refill(b, now)
-		if b.tokens >= l.burst {
-			delete(l.buckets, k)
-		}
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
@@ -80,9 +81,14 @@ type Config struct {
 	// LoginThrottle and ClientThrottle slow down password guessing at the
 	// login form and secret guessing at client authentication (token,
 	// introspection and revocation endpoints); zero fields take
-	// DefaultLoginThrottle and DefaultClientThrottle (throttle.go).
-	LoginThrottle  Throttle
-	ClientThrottle Throttle
+	// throttle.DefaultLogin and throttle.DefaultClientAuth (throttle.go).
+	LoginThrottle  throttle.Policy
+	ClientThrottle throttle.Policy
+	// ThrottleState is what those defences and the registration limit
+	// remember. A host that builds a new Server for the same issuer (on a
+	// config reload) passes the same State, so no lock is lifted; nil: a
+	// fresh one.
+	ThrottleState *throttle.State
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -106,7 +112,7 @@ type Server struct {
 	// backchannel delivers back-channel logout tokens (backchannel.go).
 	backchannel *backchannelSender
 	// logins and clientAuths count failures (throttle.go).
-	logins, clientAuths *throttle
+	logins, clientAuths *throttle.Guard
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
@@ -140,6 +146,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ThrottleState == nil {
+		cfg.ThrottleState = throttle.NewState()
 	}
 	cfg.Lifetimes.setDefaults()
 
@@ -191,7 +200,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.backchannel = newBackchannelSender(cfg.Logger)
-	if s.registrar, err = newRegistrar(cfg.Registration); err != nil {
+	if s.registrar, err = newRegistrar(cfg.Registration, cfg.ThrottleState.Registrations()); err != nil {
 		return nil, err
 	}
 	if err := s.newThrottles(); err != nil {

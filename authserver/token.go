@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // tokenRequest is a parsed, client-authenticated token request.
@@ -158,20 +159,20 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	}
 	subject, ip := "", ClientIP(r)
 	if client != nil && client.hasChosenSecret() {
-		subject = "client:" + client.ID
+		subject = throttle.ClientKey(client.ID)
 	}
-	if ok, wait := s.clientAuths.admit(subject, ip, s.now()); !ok {
-		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", retryAfter(wait))
+	if ok, wait := s.clientAuths.Admit(subject, ip, s.now()); !ok {
+		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", throttle.RetryAfter(wait))
 		return nil, errClientThrottled(w, wait)
 	}
-	result := attemptFailed
+	result := throttle.Failed
 	defer func() {
-		lockedSubject, lockedIP := s.clientAuths.done(subject, ip, result, s.now())
+		lockedSubject, lockedIP := s.clientAuths.Done(subject, ip, result, s.now())
 		if lockedSubject {
-			s.log.WarnContext(r.Context(), "too many failed client authentications; client locked", "client_id", id, "lockout", s.clientAuths.cfg.Lockout.String())
+			s.log.WarnContext(r.Context(), "too many failed client authentications; client locked", "client_id", id, "lockout", s.clientAuths.Policy().Lockout.String())
 		}
 		if lockedIP {
-			s.log.WarnContext(r.Context(), "too many failed client authentications; address locked", "client_ip", ip, "lockout", s.clientAuths.cfg.Lockout.String())
+			s.log.WarnContext(r.Context(), "too many failed client authentications; address locked", "client_ip", ip, "lockout", s.clientAuths.Policy().Lockout.String())
 		}
 	}()
 	if client == nil {
@@ -179,11 +180,11 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	}
 	if !client.VerifySecret(r.Context(), s.cfg.Hasher, secret) {
 		if r.Context().Err() != nil {
-			result = attemptAbandoned
+			result = throttle.Abandoned
 		}
 		return nil, oautherr.InvalidClient("client authentication failed")
 	}
-	result = attemptSucceeded
+	result = throttle.Succeeded
 	return client, nil
 }
 

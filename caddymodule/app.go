@@ -105,6 +105,7 @@ type App struct {
 	renderer       *ui.Renderer
 	store          store.Store
 	poolKey        string
+	throttleKey    string // in throttleStates, once provisioned
 	keyReload      time.Duration
 	logger         *zap.Logger
 	stopBackground context.CancelFunc
@@ -259,8 +260,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		},
 		Logger:         ctx.Slogger(),
 		Registration:   registration,
-		LoginThrottle:  a.LoginThrottle.throttle(),
-		ClientThrottle: a.ClientAuthThrottle.throttle(),
+		LoginThrottle:  a.LoginThrottle.policy(),
+		ClientThrottle: a.ClientAuthThrottle.policy(),
+		ThrottleState:  a.throttleState(iss.String()),
 	})
 	if err != nil {
 		return errorf("%v", err)
@@ -477,8 +479,10 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on the shared store.
+// Cleanup releases this config's hold on the shared store and throttle
+// state.
 func (a *App) Cleanup() error {
+	a.releaseThrottleState()
 	if a.poolKey != "" {
 		_, err := stores.Delete(a.poolKey)
 		return err

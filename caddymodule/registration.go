@@ -20,7 +20,8 @@ type RegistrationConfig struct {
 	//
 	// open lets anyone register a public third-party client (token
 	// endpoint authentication none, PKCE required, always the consent
-	// page), rate-limited per client IP (10 an hour, IPv6 per /64).
+	// page), rate-limited per client IP (30 at once, then one a minute;
+	// IPv6 per /64).
 	// token requires an initial access token as a Bearer token, and
 	// allows confidential third-party clients too.
 	Policy string `json:"policy,omitempty"`

@@ -8,7 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 func TestParseThrottle(t *testing.T) {
@@ -62,11 +62,11 @@ func sameThrottle(a, b *ThrottleConfig) bool {
 // TestThrottleProvision: the core gets the configured values, and values
 // it refuses fail at provision naming the throttle.
 func TestThrottleProvision(t *testing.T) {
-	if got := (*ThrottleConfig)(nil).throttle(); got != (authserver.Throttle{}) {
+	if got := (*ThrottleConfig)(nil).policy(); got != (throttle.Policy{}) {
 		t.Errorf("unset throttle = %+v, want the zero value (core defaults)", got)
 	}
 	c := &ThrottleConfig{MaxFailures: 3, Lockout: caddy.Duration(time.Minute), Backoff: -1}
-	if got := c.throttle(); got != (authserver.Throttle{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}) {
+	if got := c.policy(); got != (throttle.Policy{MaxFailures: 3, Lockout: time.Minute, Backoff: -1}) {
 		t.Errorf("throttle = %+v", got)
 	}
 	dir := t.TempDir()
@@ -76,4 +76,34 @@ func TestThrottleProvision(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "login throttle: backoff 2m0s is longer than the lockout 1m0s") {
 		t.Errorf("provision error = %v", err)
 	}
+}
+
+// TestThrottleStateShared: the configurations of one issuer (the running
+// one and the one a reload loads) share one throttle state for as long as
+// one of them is loaded; another issuer has its own.
+func TestThrottleStateShared(t *testing.T) {
+	const iss = "https://throttle-state.example"
+	running, reloaded, other := new(App), new(App), new(App)
+	s := running.throttleState(iss)
+	if reloaded.throttleState(iss) != s {
+		t.Fatal("a reloaded configuration of the same issuer got a state of its own")
+	}
+	if other.throttleState(iss+"/other") == s {
+		t.Fatal("another issuer shares the state")
+	}
+	running.releaseThrottleState()
+	running.releaseThrottleState() // a second Cleanup lets go of nothing more
+	if n, ok := throttleStates.References(iss); !ok || n != 1 {
+		t.Fatalf("after the old configuration stopped: %d references (kept %v), want the reloaded one's", n, ok)
+	}
+	reloaded.releaseThrottleState()
+	other.releaseThrottleState()
+	if _, ok := throttleStates.References(iss); ok {
+		t.Error("the state is kept after its last configuration stopped")
+	}
+	later := new(App)
+	if later.throttleState(iss) == s {
+		t.Error("a new start finds the old state")
+	}
+	later.releaseThrottleState()
 }
