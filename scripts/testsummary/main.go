@@ -6,6 +6,11 @@
 // non-zero when anything failed.
 //
 //	go test -json ./... | go run ./scripts/testsummary
+//
+// With -coverprofile it also reads a coverage profile written with
+// -coverpkg (every test binary reporting on every listed package) and
+// prints each package's statement coverage, counting a statement covered
+// when any package's tests ran it.
 package main
 
 import (
@@ -51,6 +56,7 @@ var coverageRE = regexp.MustCompile(`coverage: ([0-9.]+% of statements)`)
 
 func main() {
 	slow := flag.Int("slowest", 0, "also list the n slowest top-level tests")
+	profile := flag.String("coverprofile", "", "print per-package coverage from this profile (after the tests)")
 	flag.Parse()
 	r := &run{out: os.Stdout, outputs: map[string][]string{}, coverage: map[string]string{}}
 	sc := bufio.NewScanner(os.Stdin)
@@ -71,6 +77,12 @@ func main() {
 		os.Exit(2)
 	}
 	r.summary(*slow)
+	if *profile != "" && !r.failed {
+		if err := printCoverage(r.out, *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "testsummary:", err)
+			os.Exit(2)
+		}
+	}
 	if r.failed {
 		os.Exit(1)
 	}

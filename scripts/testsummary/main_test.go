@@ -72,3 +72,30 @@ func TestSummaryPrintsFailures(t *testing.T) {
 		t.Errorf("a subtest's output was printed more than once:\n%s", out)
 	}
 }
+
+func TestCoverageMergesBinaries(t *testing.T) {
+	// Two test binaries report the same blocks; a block either ran
+	// counts as covered once.
+	profile := `mode: atomic
+example.com/m/a/a.go:1.1,2.2 3 0
+example.com/m/a/a.go:3.1,4.2 1 5
+example.com/m/b/b.go:1.1,2.2 2 0
+example.com/m/a/a.go:1.1,2.2 3 2
+example.com/m/a/a.go:3.1,4.2 1 0
+example.com/m/b/b.go:1.1,2.2 2 0
+`
+	blocks, err := readProfile(strings.NewReader(profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cov := packageCoverage(blocks)
+	if got := cov["example.com/m/a"]; got != [2]int{4, 4} {
+		t.Errorf("package a: %v, want 4 of 4", got)
+	}
+	if got := cov["example.com/m/b"]; got != [2]int{0, 2} {
+		t.Errorf("package b: %v, want 0 of 2", got)
+	}
+	if _, err := readProfile(strings.NewReader("mode: set\nbroken\n")); err == nil {
+		t.Error("a malformed profile was accepted")
+	}
+}
