@@ -49,9 +49,9 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 	if err := checkPKCE(code.CodeChallenge, req.form.Get("code_verifier")); err != nil {
 		return nil, err
 	}
-	user, ok := s.cfg.Users.UserByID(code.Subject)
-	if !ok {
-		return nil, oautherr.InvalidGrant("the user no longer exists")
+	user, oerr := s.grantUser(ctx, code.Subject)
+	if oerr != nil {
+		return nil, oerr
 	}
 	audience, oerr := narrowResources(code.Resources, req.form["resource"])
 	if oerr != nil {
