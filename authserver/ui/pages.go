@@ -128,6 +128,17 @@ type AccountAppsPage struct {
 
 func (AccountAppsPage) templateName() string { return "account_apps.html" }
 
+// HomePage is the issuer's root: it names the service, for a person who
+// typed its address, and points to the connected-apps page and, for app
+// developers, the OpenID Connect discovery document.
+type HomePage struct {
+	Base
+	AccountURL   string // the connected-apps page
+	DiscoveryURL string // /.well-known/openid-configuration
+}
+
+func (HomePage) templateName() string { return "home.html" }
+
 // AppView is one connected app. A zero LastUsedAt means it has not
 // received tokens since the user allowed it.
 type AppView struct {
@@ -175,6 +186,7 @@ var registered = []Page{
 		},
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},
+	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
 }
 
 // sampleBase is the Base of the registered samples.

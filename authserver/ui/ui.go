@@ -1,5 +1,6 @@
 // Package ui renders Gatehouse's end-user pages: sign-in, consent, error,
-// signed-out, sign-out confirmation and the connected-apps account page.
+// signed-out, sign-out confirmation, the connected-apps account page and
+// the issuer's home page (pages.go lists them).
 //
 // The pages are html/template templates embedded in the binary, styled by
 // one stylesheet and free of JavaScript, inline styles and third-party
