@@ -288,6 +288,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+var _ http.Handler = (*Server)(nil)
+
 // maxFormBytes bounds every request body the server parses.
 const maxFormBytes = 64 << 10
 
@@ -337,6 +339,8 @@ type duplicateParamError struct{ name string }
 func (e *duplicateParamError) Error() string {
 	return fmt.Sprintf("parameter %q is repeated", e.name)
 }
+
+var _ error = (*duplicateParamError)(nil)
 
 // randomToken returns a type-prefixed 256-bit random token and the hex
 // SHA-256 under which it is stored. The prefix makes leaked tokens
