@@ -4,21 +4,69 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
 // grantAuthorizationCode exchanges a code for tokens (RFC 6749 §4.1.3).
-// Every check that can fail runs before the code is consumed, so a bad
-// request never burns a good code; the consumption itself is atomic in
-// the store.
 func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) (*tokenResponse, error) {
-	raw := req.form.Get("code")
-	if raw == "" {
+	rc, err := s.redeemCode(ctx, codeRedemption{
+		client:      req.client,
+		code:        req.form.Get("code"),
+		redirectURI: req.form.Get("redirect_uri"),
+		verifier:    req.form.Get("code_verifier"),
+		resources:   req.form["resource"],
+		refresh:     true,
+		now:         req.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.issueTokens(ctx, issueParams{
+		client: req.client, user: rc.user, grant: rc.grant, scopes: rc.code.Scopes, audience: rc.audience,
+		nonce: rc.code.Nonce, refreshToken: rc.refreshToken, now: req.now,
+	})
+}
+
+// codeRedemption is one authorization_code grant request, from the token
+// endpoint or from a gate in this process (RedeemGateCode). The client
+// is already authenticated and allowed the grant type.
+type codeRedemption struct {
+	client      *Client
+	code        string
+	redirectURI string
+	verifier    string   // PKCE code_verifier (RFC 7636 §4.5)
+	resources   []string // RFC 8707 §2.2 resource parameters
+	// refresh lets the redemption issue a refresh token (still only with
+	// offline_access and a client allowed the refresh_token grant).
+	refresh bool
+	// check, if set, is one more check of the stored code; like every
+	// other it runs before the code is consumed.
+	check func(store.AuthCode) *oautherr.Error
+	now   time.Time
+}
+
+// redeemedCode is what redeeming a code created.
+type redeemedCode struct {
+	code         store.AuthCode
+	user         *identity.User
+	grant        store.Grant
+	audience     []string
+	refreshToken string // raw; empty when none was issued
+}
+
+// redeemCode checks a code and consumes it, creating its grant (RFC 6749
+// §4.1.3). Every check that can fail runs before the code is consumed, so
+// a bad request never burns a good code; the consumption itself is atomic
+// in the store, which alone decides a race between two redemptions.
+func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCode, error) {
+	if r.code == "" {
 		return nil, oautherr.InvalidRequest("the code parameter is missing")
 	}
-	hash := hashToken(raw)
+	hash := hashToken(r.code)
 	code, err := s.cfg.Store.GetAuthCode(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, oautherr.InvalidGrant("the authorization code is invalid")
@@ -28,32 +76,36 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 	if !code.RedeemedAt.IsZero() {
 		// RFC 6749 §4.1.2: a code used twice must be refused, and what it
 		// issued revoked, since one of the two users may be an attacker.
-		s.revokeReplayedCode(ctx, req, code.GrantID)
+		s.revokeReplayedCode(ctx, r.client.ID, code.GrantID, r.now)
 		return nil, oautherr.InvalidGrant("the authorization code has already been used")
 	}
-	if !req.now.Before(code.ExpiresAt) {
+	if !r.now.Before(code.ExpiresAt) {
 		return nil, oautherr.InvalidGrant("the authorization code has expired")
 	}
-	if code.ClientID != req.client.ID {
+	if code.ClientID != r.client.ID {
 		return nil, oautherr.InvalidGrant("the authorization code was issued to another client")
 	}
 	// RFC 6749 §4.1.3: redirect_uri must be repeated, identically, when
 	// the authorization request had it.
-	ru := req.form.Get("redirect_uri")
-	switch {
+	switch ru := r.redirectURI; {
 	case code.RedirectURI != "" && ru != code.RedirectURI:
 		return nil, oautherr.InvalidGrant("redirect_uri does not match the authorization request")
-	case code.RedirectURI == "" && ru != "" && !req.client.MatchRedirectURI(ru):
+	case code.RedirectURI == "" && ru != "" && !r.client.MatchRedirectURI(ru):
 		return nil, oautherr.InvalidGrant("redirect_uri is not registered for this client")
 	}
-	if err := checkPKCE(code.CodeChallenge, req.form.Get("code_verifier")); err != nil {
+	if err := checkPKCE(code.CodeChallenge, r.verifier); err != nil {
 		return nil, err
+	}
+	if r.check != nil {
+		if err := r.check(code); err != nil {
+			return nil, err
+		}
 	}
 	user, oerr := s.grantUser(ctx, code.Subject)
 	if oerr != nil {
 		return nil, oerr
 	}
-	audience, oerr := narrowResources(code.Resources, req.form["resource"])
+	audience, oerr := narrowResources(code.Resources, r.resources)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -66,38 +118,35 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 		Scopes:        code.Scopes,
 		Resources:     code.Resources,
 		AuthTime:      code.AuthTime,
-		CreatedAt:     req.now,
-		ExpiresAt:     req.now.Add(s.accessTokenLifetime(req.client)),
+		CreatedAt:     r.now,
+		ExpiresAt:     r.now.Add(s.accessTokenLifetime(r.client)),
 	}
 	var rt *store.RefreshToken
 	var rawRefresh string
 	// Refresh tokens only with offline_access (OIDC Core §11).
-	if slices.Contains(code.Scopes, "offline_access") && req.client.AllowsGrant("refresh_token") {
-		grant.ExpiresAt = req.now.Add(s.cfg.Lifetimes.RefreshTokenMax)
+	if r.refresh && slices.Contains(code.Scopes, "offline_access") && r.client.AllowsGrant("refresh_token") {
+		grant.ExpiresAt = r.now.Add(s.cfg.Lifetimes.RefreshTokenMax)
 		var rtHash string
 		rawRefresh, rtHash = randomToken(refreshTokenPrefix)
-		rt = &store.RefreshToken{Hash: rtHash, GrantID: grant.ID, CreatedAt: req.now, ExpiresAt: s.refreshExpiry(req, grant)}
+		rt = &store.RefreshToken{Hash: rtHash, GrantID: grant.ID, CreatedAt: r.now, ExpiresAt: s.refreshExpiry(r.client, r.now, grant)}
 	}
-	switch err := s.cfg.Store.RedeemAuthCode(ctx, hash, req.now, grant, rt); {
+	switch err := s.cfg.Store.RedeemAuthCode(ctx, hash, r.now, grant, rt); {
 	case errors.Is(err, store.ErrCodeReused):
-		s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", req.client.ID, "grant_id", code.GrantID)
+		s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", r.client.ID, "grant_id", code.GrantID)
 		return nil, oautherr.InvalidGrant("the authorization code has already been used")
 	case errors.Is(err, store.ErrNotFound):
 		return nil, oautherr.InvalidGrant("the authorization code has expired")
 	case err != nil:
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "authorization code redeemed", "client_id", req.client.ID, "sub", code.Subject, "grant_id", grant.ID)
-	s.touchConsent(ctx, req.client, code.Subject, req.now)
-	return s.issueTokens(ctx, issueParams{
-		client: req.client, user: user, grant: grant, scopes: code.Scopes, audience: audience,
-		nonce: code.Nonce, refreshToken: rawRefresh, now: req.now,
-	})
+	s.log.InfoContext(ctx, "authorization code redeemed", "client_id", r.client.ID, "sub", code.Subject, "grant_id", grant.ID)
+	s.touchConsent(ctx, r.client, code.Subject, r.now)
+	return &redeemedCode{code: code, user: user, grant: grant, audience: audience, refreshToken: rawRefresh}, nil
 }
 
-func (s *Server) revokeReplayedCode(ctx context.Context, req *tokenRequest, grantID string) {
-	s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", req.client.ID, "grant_id", grantID)
-	if err := s.cfg.Store.RevokeGrant(ctx, grantID, req.now); err != nil {
+func (s *Server) revokeReplayedCode(ctx context.Context, clientID, grantID string, now time.Time) {
+	s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", clientID, "grant_id", grantID)
+	if err := s.cfg.Store.RevokeGrant(ctx, grantID, now); err != nil {
 		s.log.ErrorContext(ctx, "revoking the grant of a replayed code failed", "grant_id", grantID, "error", err)
 	}
 }

@@ -68,10 +68,10 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	if req.client.Type.Public() {
 		var newHash string
 		newRaw, newHash = randomToken(refreshTokenPrefix)
-		next := store.RefreshToken{Hash: newHash, GrantID: grant.ID, CreatedAt: req.now, ExpiresAt: s.refreshExpiry(req, grant)}
+		next := store.RefreshToken{Hash: newHash, GrantID: grant.ID, CreatedAt: req.now, ExpiresAt: s.refreshExpiry(req.client, req.now, grant)}
 		grant, err = s.cfg.Store.RotateRefreshToken(ctx, hash, req.now, next)
 	} else {
-		grant, err = s.cfg.Store.ExtendRefreshToken(ctx, hash, req.now, s.refreshExpiry(req, grant))
+		grant, err = s.cfg.Store.ExtendRefreshToken(ctx, hash, req.now, s.refreshExpiry(req.client, req.now, grant))
 	}
 	switch {
 	case errors.Is(err, store.ErrRefreshTokenReused):
@@ -92,12 +92,12 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 
 // refreshExpiry is the sliding expiry of a refresh token used now, never
 // past its grant's absolute end.
-func (s *Server) refreshExpiry(req *tokenRequest, g store.Grant) time.Time {
+func (s *Server) refreshExpiry(c *Client, now time.Time, g store.Grant) time.Time {
 	idle := s.cfg.Lifetimes.RefreshTokenIdle
-	if req.client.RefreshTokenLifetime > 0 {
-		idle = req.client.RefreshTokenLifetime
+	if c.RefreshTokenLifetime > 0 {
+		idle = c.RefreshTokenLifetime
 	}
-	exp := req.now.Add(idle)
+	exp := now.Add(idle)
 	if exp.After(g.ExpiresAt) {
 		exp = g.ExpiresAt
 	}

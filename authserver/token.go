@@ -88,21 +88,28 @@ func formError(err error) *oautherr.Error {
 }
 
 func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Client, err error) {
-	oe := oautherr.From(err)
 	clientID := ""
 	if client != nil {
 		clientID = client.ID
 	}
-	if oe.Code == "server_error" {
-		s.log.ErrorContext(r.Context(), "token request failed", "client_id", clientID, "error", oe.Error())
-	} else {
-		s.log.InfoContext(r.Context(), "token request rejected", "client_id", clientID, "error", oe.Code, "reason", oe.Description)
-	}
+	oe := s.logTokenError(r.Context(), clientID, err)
 	if oe.Code == "invalid_client" {
 		// RFC 6749 §5.2: a 401 must carry a challenge for the scheme.
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
 	}
 	oautherr.WriteJSON(w, oe)
+}
+
+// logTokenError logs a failed token request, from the token endpoint or
+// from a gate in this process, and returns its OAuth error.
+func (s *Server) logTokenError(ctx context.Context, clientID string, err error) *oautherr.Error {
+	oe := oautherr.From(err)
+	if oe.Code == "server_error" {
+		s.log.ErrorContext(ctx, "token request failed", "client_id", clientID, "error", oe.Error())
+	} else {
+		s.log.InfoContext(ctx, "token request rejected", "client_id", clientID, "error", oe.Code, "reason", oe.Description)
+	}
+	return oe
 }
 
 // authenticateClient identifies the client (RFC 6749 §2.3): HTTP Basic

@@ -14,26 +14,14 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// requestWithHost sends a GET to rawURL (TLS and SNI as usual) with its
-// Host header replaced by host.
+// requestWithHost sends a GET to rawURL with its Host header replaced.
 func (in *instance) requestWithHost(t *testing.T, rawURL, host string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
+	h := map[string]string{"Host": host}
 	for k, v := range headers {
-		req.Header.Set(k, v)
+		h[k] = v
 	}
-	client := *in.client
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return in.request(t, http.MethodGet, rawURL, nil, h)
 }
 
 // rawExchange writes a raw HTTP/1.1 request over TLS to the site at

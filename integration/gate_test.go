@@ -410,7 +410,9 @@ func tamper(raw string) string {
 	return strings.Join(parts, ".")
 }
 
-// request sends one request with the instance's CA and no cookie jar.
+// request sends one request with the instance's CA and no cookie jar. A
+// "Host" entry in headers replaces the Host header (TLS and SNI still go
+// to rawURL's host).
 func (in *instance) request(t *testing.T, method, rawURL string, body io.Reader, headers map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, rawURL, body)
@@ -418,6 +420,10 @@ func (in *instance) request(t *testing.T, method, rawURL string, body io.Reader,
 		t.Fatal(err)
 	}
 	for k, v := range headers {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	client := *in.client

@@ -1,15 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestRequestSizeLimits: every endpoint that reads a body refuses one
@@ -126,21 +123,9 @@ func TestRequestSizeLimits(t *testing.T) {
 func rawHTTP1(t *testing.T, in *instance, origin, target, header string) int {
 	t.Helper()
 	u, _ := url.Parse(origin)
-	conn, err := tls.Dial("tcp", "127.0.0.1:"+u.Port(), &tls.Config{RootCAs: in.roots, ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	req := "GET " + target + " HTTP/1.1\r\nHost: " + u.Host + "\r\n"
 	if header != "" {
 		req += header + "\r\n"
 	}
-	go func() { _, _ = io.WriteString(conn, req+"Connection: close\r\n\r\n") }()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading the answer to %.60s: %v", target, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return rawExchange(t, in, origin, req+"Connection: close\r\n\r\n")
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
@@ -129,7 +131,7 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 	p := pendingLogin{
 		State:       randomString(32),
 		Nonce:       randomString(32),
-		Verifier:    randomString(32),
+		Verifier:    oauth2.GenerateVerifier(), // 32 random octets (RFC 7636 §4.1)
 		ReturnTo:    r.URL.RequestURI(),
 		RedirectURI: g.CallbackURL(origin),
 	}

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -292,5 +293,59 @@ func BenchmarkStripHeaders(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		g.stripHeaders(req)
+	}
+}
+
+// TestUnauthorizedChallenge: RFC 6750 §3. An API request without
+// credentials gets the bare challenge (realm and resource metadata, RFC
+// 9728 §5.1) and no error code (§3.1), in neither the header nor a body;
+// a request with credentials that fail gets the code that says why.
+func TestUnauthorizedChallenge(t *testing.T) {
+	const metadata = `resource_metadata="` + testOrigin + `/.well-known/oauth-protected-resource"`
+	tests := []struct {
+		name          string
+		method        string
+		authorization string
+		wantCode      string // "" for none
+	}{
+		{"no credentials", http.MethodGet, "", ""},
+		{"no credentials, POST", http.MethodPost, "", ""},
+		{"Basic credentials", http.MethodGet, "Basic YWxpY2U6cHc=", "invalid_request"},
+		{"empty Bearer", http.MethodGet, "Bearer ", "invalid_request"},
+		{"a token that fails", http.MethodGet, "Bearer not.a.jwt", "invalid_token"},
+	}
+	g := newTestGate(t, &fakeProvider{}, Config{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, testOrigin+"/api", nil)
+			r.Header.Set("Accept", "application/json")
+			if tc.authorization != "" {
+				r.Header.Set("Authorization", tc.authorization)
+			}
+			resp, id := serve(g, new(jar), r)
+			body := readAll(t, resp)
+			wa := resp.Header.Get("WWW-Authenticate")
+			if id != nil || resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%d, Cache-Control %q, let through %v", resp.StatusCode, resp.Header.Get("Cache-Control"), id != nil)
+			}
+			if tc.wantCode == "" {
+				if want := `Bearer realm="` + testOrigin + `", ` + metadata; wa != want {
+					t.Errorf("WWW-Authenticate = %q, want %q", wa, want)
+				}
+				if body != "" {
+					t.Errorf("body %q, want none", body)
+				}
+				return
+			}
+			var e struct {
+				Error string `json:"error"`
+			}
+			if !strings.Contains(wa, `error="`+tc.wantCode+`"`) || !strings.Contains(wa, metadata) {
+				t.Errorf("WWW-Authenticate = %q, want %s and the metadata", wa, tc.wantCode)
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error != tc.wantCode {
+				t.Errorf("body %q, want error %s", body, tc.wantCode)
+			}
+		})
 	}
 }

@@ -59,8 +59,15 @@ type Config struct {
 	// CacheSize bounds the verified-token and session caches. Default 10000.
 	CacheSize int
 	Logger    *slog.Logger
-	Now       func() time.Time
+	// Now is the gate's clock, time.Now if nil. The providers of this
+	// package take it too, so expiry checks, discovery back-off and
+	// revocation times all follow one clock.
+	Now func() time.Time
 }
+
+// clocked is a provider that takes the gate's clock when New builds the
+// gate; such a provider is used only through a gate.
+type clocked interface{ useClock(now func() time.Time) }
 
 // Gate guards one site (or one route of it).
 type Gate struct {
@@ -142,6 +149,9 @@ func New(cfg Config) (*Gate, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if c, ok := cfg.Provider.(clocked); ok {
+		c.useClock(cfg.Now)
 	}
 	g := &Gate{
 		cfg:      cfg,
@@ -259,11 +269,6 @@ func randomString(n int) string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func s256(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func keyOf(parts ...string) cacheKey {

@@ -102,7 +102,7 @@ func TestIsBrowserNavigation(t *testing.T) {
 
 func TestVerifiedCacheBounded(t *testing.T) {
 	c := newVerifiedCache(100)
-	now := time.Now()
+	now := time.Unix(1700000000, 0)
 	for i := range 1000 {
 		c.put(keyOf("token", string(rune(i))), cacheEntry{id: &Identity{}, expires: now.Add(time.Minute)}, now)
 	}
@@ -116,5 +116,32 @@ func TestVerifiedCacheBounded(t *testing.T) {
 	}
 	if _, ok := c.get(k, now.Add(2*time.Second)); ok {
 		t.Fatal("expired entry served")
+	}
+}
+
+// TestProvidersTakeTheGateClock: the providers of this package follow the
+// gate's clock (Config.Now), not the wall clock.
+func TestProvidersTakeTheGateClock(t *testing.T) {
+	fixed := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		name     string
+		provider Provider
+	}{
+		{"local", &LocalProvider{}},
+		{"oidc", &OIDCProvider{IssuerURL: "https://idp.example", ClientID: "gate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newTestGate(t, tc.provider, Config{Now: func() time.Time { return fixed }})
+			var now func() time.Time
+			switch p := tc.provider.(type) {
+			case *LocalProvider:
+				now = p.now
+			case *OIDCProvider:
+				now = p.now
+			}
+			if now == nil || !now().Equal(fixed) {
+				t.Fatal("the provider does not use the gate's clock")
+			}
+		})
 	}
 }

@@ -86,17 +86,18 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 // introspection_endpoint from discovery and the gate's client credentials
 // (client_secret_basic, RFC 7662 §2.1).
 func (p *OIDCProvider) Introspect(ctx context.Context, raw string) (*Introspection, error) {
-	m, err := p.discover(ctx)
+	d, err := p.discover(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if m.IntrospectionEndpoint == "" {
+	endpoint := d.meta.IntrospectionEndpoint
+	if endpoint == "" {
 		return nil, errors.New("the provider advertises no introspection_endpoint")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	form := url.Values{"token": {raw}, "token_type_hint": {"access_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.IntrospectionEndpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,9 @@
 package gate
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
@@ -20,14 +15,18 @@ import (
 // LocalProvider is the authorization server in the same process. The
 // browser still goes through its authorization endpoint (the user's
 // issuer session lives on the issuer's site), but the code is redeemed by
-// calling the token endpoint's handler in memory: no network, no TLS trust
-// to set up, and exactly the checks any client gets.
+// a typed call into the server: no network, no TLS trust to set up, and
+// the token endpoint's own authorization_code checks.
 type LocalProvider struct {
 	Server      *authserver.Server
 	KeyManager  *token.KeyManager
 	Store       store.Store
 	Revocations *revocation.Watcher
+
+	now func() time.Time // the gate's clock
 }
+
+func (p *LocalProvider) useClock(now func() time.Time) { p.now = now }
 
 // Issuer implements Provider.
 func (p *LocalProvider) Issuer(context.Context) (string, error) { return p.Server.Issuer(), nil }
@@ -46,58 +45,32 @@ func (p *LocalProvider) AuthCodeURL(_ context.Context, r AuthRequest) (string, e
 	return authorizeURL(p.Server.Issuer()+"/authorize", authserver.GateClientID, r)
 }
 
-// Exchange implements Provider.
+// Exchange implements Provider: the code is redeemed by a call to the
+// issuer (authserver.Server.RedeemGateCode), which runs the token
+// endpoint's authorization_code checks and returns the user's claims as
+// the ID token would carry them; no token is signed or parsed.
 func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string) (*Login, error) {
-	form := url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {code},
-		"redirect_uri":  {r.RedirectURI},
-		"code_verifier": {r.Verifier},
-		"client_id":     {authserver.GateClientID},
-	}
-	tokenURL, err := url.Parse(p.Server.Issuer() + "/token")
+	l, err := p.Server.RedeemGateCode(ctx, authserver.GateCodeRequest{
+		Code: code, RedirectURI: r.RedirectURI, Verifier: r.Verifier, Nonce: r.Nonce,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redeeming the code: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.RequestURI = tokenURL.RequestURI()
-	rec := newRecorder()
-	p.Server.ServeHTTP(rec, req)
-	var resp struct {
-		AccessToken string `json:"access_token"`
-		IDToken     string `json:"id_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if err := json.Unmarshal(rec.body.Bytes(), &resp); err != nil {
-		return nil, fmt.Errorf("token endpoint answered %d", rec.status)
-	}
-	if rec.status != http.StatusOK {
-		return nil, fmt.Errorf("token endpoint: %s: %s", resp.Error, resp.Description)
-	}
-	issuer := p.Server.Issuer()
-	idt, err := verifyIDToken(ctx, p.KeyManager, issuer, authserver.GateClientID, resp.IDToken, r.Nonce)
-	if err != nil {
-		return nil, err
-	}
-	at := token.Verifier{Keys: p.KeyManager, Issuer: issuer, Type: "at+jwt"}
-	var atc token.AccessTokenClaims
-	if err := at.Verify(ctx, resp.AccessToken, &atc); err != nil {
-		return nil, fmt.Errorf("access token: %w", err)
-	}
-	l := &Login{Identity: identityFromIDToken(idt), AuthTime: int64(idt.AuthTime), GrantID: atc.GrantID}
-	if atc.GrantID != "" {
-		g, err := p.Store.GetGrant(ctx, atc.GrantID)
-		if err != nil {
-			return nil, fmt.Errorf("reading the login's grant: %w", err)
-		}
-		l.SessionID = g.SessionIDHash
-	}
-	return l, nil
+	return &Login{
+		Identity: Identity{
+			Subject:       l.Subject,
+			Username:      l.PreferredUsername,
+			Email:         l.Email,
+			EmailVerified: l.EmailVerified,
+			Name:          l.Name,
+			Groups:        l.Groups,
+			Issuer:        p.Server.Issuer(),
+			Source:        SourceSession,
+		},
+		AuthTime:  l.AuthTime.Unix(),
+		GrantID:   l.GrantID,
+		SessionID: l.SessionIDHash,
+	}, nil
 }
 
 // EndSession implements Provider: it ends the user's issuer session (with
@@ -105,7 +78,7 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 // included) and the gate's grant, so signing out of a gated site signs out
 // of the issuer too.
 func (p *LocalProvider) EndSession(ctx context.Context, l Login) error {
-	now := time.Now()
+	now := p.now()
 	var errs []error
 	if l.SessionID != "" {
 		errs = append(errs, p.Server.EndSession(ctx, l.SessionID))
@@ -125,16 +98,3 @@ func (p *LocalProvider) EndSession(ctx context.Context, l Login) error {
 // localRevocationMemory is how long a revocation made here is remembered
 // before the feed (which knows the record's real expiry) takes over.
 const localRevocationMemory = 24 * time.Hour
-
-// recorder is a minimal in-memory http.ResponseWriter.
-type recorder struct {
-	header http.Header
-	body   bytes.Buffer
-	status int
-}
-
-func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *recorder) WriteHeader(status int)      { r.status = status }

@@ -3,7 +3,9 @@ package gate
 import (
 	"context"
 	"net/url"
-	"strings"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
@@ -47,22 +49,13 @@ type Login struct {
 	SessionID string
 }
 
-// authorizeURL appends the authorization request parameters (RFC 6749
-// §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1) to endpoint.
+// authorizeURL is the authorization request (RFC 6749 §4.1.1, OIDC Core
+// §3.1.2.1) at endpoint, with the nonce and the S256 PKCE challenge of
+// the login's verifier (RFC 7636 §4.3).
 func authorizeURL(endpoint, clientID string, p AuthRequest) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
+	if _, err := url.Parse(endpoint); err != nil {
 		return "", err
 	}
-	q := u.Query()
-	q.Set("response_type", "code")
-	q.Set("client_id", clientID)
-	q.Set("redirect_uri", p.RedirectURI)
-	q.Set("scope", strings.Join(p.Scopes, " "))
-	q.Set("state", p.State)
-	q.Set("nonce", p.Nonce)
-	q.Set("code_challenge", s256(p.Verifier))
-	q.Set("code_challenge_method", "S256")
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	c := oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{AuthURL: endpoint}, RedirectURL: p.RedirectURI, Scopes: p.Scopes}
+	return c.AuthCodeURL(p.State, oidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)), nil
 }

@@ -16,8 +16,10 @@ import (
 func metadataURL(origin string) string { return origin + metadataPath }
 
 // unauthorized answers an API request without a valid token: 401 with an
-// RFC 6750 §3 challenge that points to the RFC 9728 metadata (§5.1), and
-// invalid_token when a token was presented but failed.
+// RFC 6750 §3 challenge that points to the RFC 9728 metadata (§5.1), with
+// invalid_token when a token was presented but failed, invalid_request
+// when the Authorization header holds no Bearer token, and no error code
+// at all when the request carried no credentials (RFC 6750 §3.1).
 func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin string, err error) {
 	var oe *oautherr.Error
 	switch {
@@ -38,10 +40,10 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe,
 		fmt.Sprintf("resource_metadata=%q", metadataURL(origin))))
 	if oe == nil {
+		// The challenge says it all; an error body would need a code
+		// RFC 6750 §3.1 says not to send.
 		oautherr.NoStore(w.Header())
-		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"an access token is required"}` + "\n"))
 		return
 	}
 	oautherr.WriteJSON(w, oe)
