@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
@@ -43,10 +44,13 @@ type ConnectedApp struct {
 }
 
 // ConnectedApps lists the apps subject has allowed, oldest first.
-// ErrUnknownUser when the directory has no such user.
+// ErrUnknownUser when the directory has no such user; any other error is
+// a failure of the directory or the store.
 func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]ConnectedApp, error) {
-	if _, ok := s.cfg.Users.UserByID(subject); !ok {
+	if _, err := s.cfg.Users.UserByID(ctx, subject); errors.Is(err, identity.ErrNotFound) {
 		return nil, ErrUnknownUser
+	} else if err != nil {
+		return nil, err
 	}
 	consents, err := s.cfg.Store.ListConsents(ctx, subject)
 	if err != nil {
@@ -118,7 +122,11 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 			code: "invalid_request", detail: err.Error()})
 		return
 	}
-	sess := s.currentSession(r)
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.renderUserLookupFailed(w, r, err)
+		return
+	}
 	if sess == nil {
 		s.redirectToAccountLogin(w, r)
 		return

@@ -228,7 +228,11 @@ func validateResource(raw string) error {
 // to use the browser's session cookie.
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, sess *browserSession) {
 	if sess == nil {
-		sess = s.currentSession(r)
+		var err error
+		if sess, err = s.currentSession(r); err != nil {
+			s.redirectError(w, r, ar, userLookupFailed(err))
+			return
+		}
 	}
 	now := s.now()
 	if sess != nil && s.needsLogin(ar, sess, now) {

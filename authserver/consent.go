@@ -26,7 +26,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setCSP(w.Header(), formActionSource(ar.RedirectURI))
-	sess := s.currentSession(r)
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.redirectError(w, r, ar, userLookupFailed(err))
+		return
+	}
 	if sess == nil {
 		// Signed out in another tab, or the session expired meanwhile.
 		s.redirectToPage(w, r, "/login", ar)

@@ -101,9 +101,9 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 			return nil, err
 		}
 	}
-	user, ok := s.cfg.Users.UserByID(code.Subject)
-	if !ok {
-		return nil, oautherr.InvalidGrant("the user no longer exists")
+	user, oerr := s.grantUser(ctx, code.Subject)
+	if oerr != nil {
+		return nil, oerr
 	}
 	audience, oerr := narrowResources(code.Resources, r.resources)
 	if oerr != nil {

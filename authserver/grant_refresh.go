@@ -59,9 +59,9 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	if oerr != nil {
 		return nil, oerr
 	}
-	user, ok := s.cfg.Users.UserByID(grant.Subject)
-	if !ok {
-		return nil, oautherr.InvalidGrant("the user no longer exists")
+	user, oerr := s.grantUser(ctx, grant.Subject)
+	if oerr != nil {
+		return nil, oerr
 	}
 
 	var newRaw string

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -59,7 +60,11 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := s.introspect(r.Context(), raw)
 	if err != nil {
-		s.clientEndpointError(w, r, "introspection", client, oautherr.ServerError("introspection failed").WithCause(err))
+		var oe *oautherr.Error // a failed user lookup says so itself (users.go)
+		if !errors.As(err, &oe) {
+			oe = oautherr.ServerError("introspection failed").WithCause(err)
+		}
+		s.clientEndpointError(w, r, "introspection", client, oe)
 		return
 	}
 	if resp.Active && resp.ClientID != client.ID && client.Type != FirstParty {
@@ -81,9 +86,11 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 		if err != nil || !active {
 			return inactive, err
 		}
-		u, ok := s.cfg.Users.UserByID(g.Subject)
-		if !ok {
+		u, err := s.cfg.Users.UserByID(ctx, g.Subject)
+		if errors.Is(err, identity.ErrNotFound) {
 			return inactive, nil
+		} else if err != nil {
+			return inactive, userLookupFailed(err)
 		}
 		exp := rt.ExpiresAt
 		if g.ExpiresAt.Before(exp) {
@@ -104,9 +111,11 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 	if err != nil || !active {
 		return inactive, err
 	}
-	u, ok := s.cfg.Users.UserByID(claims.Subject)
-	if !ok {
+	u, err := s.cfg.Users.UserByID(ctx, claims.Subject)
+	if errors.Is(err, identity.ErrNotFound) {
 		return inactive, nil
+	} else if err != nil {
+		return inactive, userLookupFailed(err)
 	}
 	return &introspectionResponse{
 		Active:    true,

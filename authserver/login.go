@@ -33,8 +33,26 @@ type sessionCookieValue struct {
 
 // currentSession returns the browser's live session, or nil. The cookie
 // alone is not trusted: its server-side record must exist, be unrevoked
-// and unexpired, and name the same user, who must still exist.
-func (s *Server) currentSession(r *http.Request) *browserSession {
+// and unexpired, and name the same user, who must still exist. An error
+// means the user directory could not be asked (users.go): the browser may
+// well be signed in, so callers answer with a server error, not a login.
+func (s *Server) currentSession(r *http.Request) (*browserSession, error) {
+	rec := s.sessionRecord(r)
+	if rec == nil {
+		return nil, nil
+	}
+	u, err := s.cfg.Users.UserByID(r.Context(), rec.Subject)
+	if errors.Is(err, identity.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, User: u}, nil
+}
+
+// sessionRecord returns the live server-side record of the browser's
+// session cookie, or nil, without looking the user up.
+func (s *Server) sessionRecord(r *http.Request) *store.Session {
 	c, err := r.Cookie(s.cookies.Name(sessionCookie))
 	if err != nil {
 		return nil
@@ -57,11 +75,7 @@ func (s *Server) currentSession(r *http.Request) *browserSession {
 	if !rec.RevokedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.Subject != v.Subject {
 		return nil
 	}
-	u, ok := s.cfg.Users.UserByID(rec.Subject)
-	if !ok {
-		return nil
-	}
-	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, User: u}
+	return &rec
 }
 
 // startSession creates a new session for u, always with a fresh id so a
@@ -80,7 +94,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
 	}
-	if old := s.currentSession(r); old != nil {
+	if old := s.sessionRecord(r); old != nil {
 		if err := s.cfg.Store.RevokeSession(r.Context(), old.IDHash, now); err != nil {
 			s.log.ErrorContext(r.Context(), "revoking the previous session failed", "error", err)
 		}
@@ -125,7 +139,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.missing"), http.StatusBadRequest)
 		return
 	}
-	u, known := s.cfg.Users.UserByUsername(username)
+	u, err := s.cfg.Users.UserByUsername(r.Context(), username)
+	if err != nil && !errors.Is(err, identity.ErrNotFound) {
+		s.renderUserLookupFailed(w, r, err)
+		return
+	}
+	known := err == nil
 	// Brute-force defence (throttle.go): a waiting account or address is
 	// refused before the password is looked at. A browser where this user
 	// signed in before, and whose device cookie is not locked itself, is

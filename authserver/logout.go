@@ -94,7 +94,11 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.renderLogoutError(w, r, status, problem, "")
 		return
 	}
-	sess := s.currentSession(r)
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.logoutLookupFailed(w, r, err)
+		return
+	}
 	switch {
 	case sess != nil && hintSID != "" && hintSID == sessionSID(sess.IDHash):
 		// The RP proved it is signing out its own user in this browser.
@@ -212,10 +216,13 @@ func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, form url.
 			lr.RedirectURI = ""
 		}
 	}
-	if sess := s.currentSession(r); sess != nil {
-		if !s.endBrowserSession(w, r, sess) {
-			return
-		}
+	sess, err := s.currentSession(r)
+	if err != nil {
+		s.logoutLookupFailed(w, r, err)
+		return
+	}
+	if sess != nil && !s.endBrowserSession(w, r, sess) {
+		return
 	}
 	// The user confirmed, but only a hint shows the app itself asked; a
 	// request anyone could have linked to gets the labelled link.
@@ -307,6 +314,13 @@ func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, statu
 		p = errorPage{status: status, problem: ui.ProblemText("problem.logout_server"), code: "server_error"}
 	}
 	s.renderError(w, r, p)
+}
+
+// logoutLookupFailed answers a sign-out whose session's user could not be
+// looked up (users.go): nothing was changed.
+func (s *Server) logoutLookupFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "user lookup failed", "error", err)
+	s.renderLogoutError(w, r, http.StatusServiceUnavailable, serverProblem, "")
 }
 
 // EndSession ends the browser session whose id hash is idHash, wherever

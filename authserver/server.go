@@ -274,10 +274,12 @@ func (s *Server) routes() {
 }
 
 // Owns reports whether r is for one of the server's routes, so a host
-// (the Caddy handler) can pass other requests on.
+// (the Caddy handler) can pass other requests on, and serve them itself
+// (a home or not-found page) only when nothing else answered.
 func (s *Server) Owns(r *http.Request) bool { return s.paths[r.URL.Path] }
 
-// ServeHTTP serves the authorization server's routes.
+// ServeHTTP serves the authorization server's routes, and answers any
+// other path with the home or the not-found page (home.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if s.hsts {
@@ -286,8 +288,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// TLS from a later visit to the login page.
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 	}
+	if !s.Owns(r) {
+		// Not a mux fallback: a catch-all pattern would also take the
+		// routes' wrong methods, which must stay 405.
+		s.pageHandler(s.handleUnowned)(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
+
+var _ http.Handler = (*Server)(nil)
 
 // maxFormBytes bounds every request body the server parses.
 const maxFormBytes = 64 << 10
@@ -338,6 +348,8 @@ type duplicateParamError struct{ name string }
 func (e *duplicateParamError) Error() string {
 	return fmt.Sprintf("parameter %q is repeated", e.name)
 }
+
+var _ error = (*duplicateParamError)(nil)
 
 // randomToken returns a type-prefixed 256-bit random token and the hex
 // SHA-256 under which it is stored. The prefix makes leaked tokens

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -61,9 +62,14 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.bearerError(w, oautherr.InsufficientScope("the access token lacks the openid scope"))
 		return
 	}
-	u, ok := s.cfg.Users.UserByID(claims.Subject)
-	if !ok {
+	u, err := s.cfg.Users.UserByID(r.Context(), claims.Subject)
+	if errors.Is(err, identity.ErrNotFound) {
 		s.bearerError(w, oautherr.InvalidToken("the user no longer exists"))
+		return
+	} else if err != nil {
+		oe := userLookupFailed(err)
+		s.log.ErrorContext(r.Context(), "userinfo failed", "error", oe.Error())
+		oautherr.WriteJSON(w, oe)
 		return
 	}
 	h := w.Header()

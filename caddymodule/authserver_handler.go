@@ -16,7 +16,9 @@ func init() {
 
 // AuthServerHandler serves the authorization server of the `gatehouse`
 // app: its endpoints and pages, at the issuer URL's path. Requests for
-// other paths go to the next handler.
+// other paths go to the next handler (the site's own routes); one that
+// nothing answers gets the issuer's home page (at the issuer URL) or its
+// 404 page, instead of Caddy's empty 200.
 type AuthServerHandler struct {
 	server *authserver.Server
 }
@@ -42,7 +44,12 @@ func (h *AuthServerHandler) Provision(ctx caddy.Context) error {
 // ServeHTTP serves the authorization server's routes.
 func (h *AuthServerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !h.server.Owns(r) {
-		return next.ServeHTTP(w, r)
+		// A recorder that buffers nothing, to see whether anything was
+		// written (Status stays 0 when nothing was).
+		rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+		if err := next.ServeHTTP(rec, r); err != nil || rec.Status() != 0 {
+			return err
+		}
 	}
 	// The core throttles and rate-limits by the client IP Caddy
 	// determined, which honours the server's trusted_proxies.

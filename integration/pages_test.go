@@ -335,3 +335,44 @@ func TestFormsStaleAndDoubleSubmit(t *testing.T) {
 		}
 	})
 }
+
+// TestPagesHomeAndNotFound: on the issuer's site, the site's own routes
+// (the demo's logo and legal pages, and any other handler that answers)
+// keep answering; what nothing answers gets the issuer's home page at
+// its root and a 404 page elsewhere, instead of Caddy's empty 200.
+func TestPagesHomeAndNotFound(t *testing.T) {
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: func(cf string) string {
+		return strings.Replace(cf, "\tauthserver\n", "\tauthserver\n\trespond /teapot 418\n\thandle /quiet {\n\t\theader X-Quiet yes\n\t}\n", 1)
+	}})
+	b := in.newBrowser()
+	home := b.get(in.issuer + "/")
+	wantPage(t, "home", home, http.StatusOK, "Welcome to Gatehouse")
+	for _, link := range []string{`href="/account/apps"`, `href="/.well-known/openid-configuration"`} {
+		if !strings.Contains(home.body, link) {
+			t.Errorf("home page lacks %s", link)
+		}
+	}
+	wantPage(t, "unknown path", b.get(in.issuer+"/no-such-page"), http.StatusNotFound, "does not exist")
+	quiet := b.get(in.issuer + "/quiet")
+	wantPage(t, "route that answers nothing", quiet, http.StatusNotFound, "does not exist")
+	if quiet.header.Get("X-Quiet") != "yes" {
+		t.Error("the route's own header is lost")
+	}
+
+	for _, tc := range []struct {
+		path        string
+		status      int
+		contentType string
+		body        string
+	}{
+		{"/demo/logo.svg", 200, "image/svg+xml", "<svg "},
+		{"/demo/privacy", 200, "text/plain; charset=utf-8", "Demo Web App is a demonstration"},
+		{"/demo/terms", 200, "text/plain; charset=utf-8", "Demo Web App is a demonstration"},
+		{"/teapot", 418, "", ""},
+	} {
+		p := b.get(in.issuer + tc.path)
+		if p.status != tc.status || p.header.Get("Content-Type") != tc.contentType || !strings.Contains(p.body, tc.body) {
+			t.Errorf("%s: %d %q %.80q, want %d %q with %q", tc.path, p.status, p.header.Get("Content-Type"), p.body, tc.status, tc.contentType, tc.body)
+		}
+	}
+}

@@ -4,6 +4,8 @@
 package identity
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -21,13 +23,23 @@ type User struct {
 	Password      *PasswordHash
 }
 
+// ErrNotFound is a Directory's answer for a user it does not have. Any
+// other error means the lookup itself failed (a store that cannot be
+// reached): callers answer that with a server error, never as if the
+// user did not exist, which would sign people out or refuse their tokens.
+var ErrNotFound = errors.New("identity: user not found")
+
 // Directory finds users. Lookups by username are case-insensitive.
+//
+// Lookups take a context and may fail so that users can live in a store
+// as well as in the configuration.
 type Directory interface {
 	// UserByUsername returns the user whose username or email equals name
-	// (case-insensitively), or false.
-	UserByUsername(name string) (*User, bool)
-	// UserByID returns the user with that subject id, or false.
-	UserByID(id string) (*User, bool)
+	// (case-insensitively), or an error wrapping ErrNotFound.
+	UserByUsername(ctx context.Context, name string) (*User, error)
+	// UserByID returns the user with that subject id, or an error
+	// wrapping ErrNotFound.
+	UserByID(ctx context.Context, id string) (*User, error)
 }
 
 // StaticDirectory is a fixed set of users, e.g. from the Caddyfile.
@@ -70,12 +82,23 @@ func NewStaticDirectory(users []*User) (*StaticDirectory, error) {
 // and " alice" and "alice" count as duplicates.
 func nameKey(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
 
-func (d *StaticDirectory) UserByUsername(name string) (*User, bool) {
-	u, ok := d.byName[nameKey(name)]
-	return u, ok
+// UserByUsername implements Directory. It never fails otherwise than
+// with ErrNotFound.
+func (d *StaticDirectory) UserByUsername(_ context.Context, name string) (*User, error) {
+	if u, ok := d.byName[nameKey(name)]; ok {
+		return u, nil
+	}
+	return nil, ErrNotFound
 }
 
-func (d *StaticDirectory) UserByID(id string) (*User, bool) {
-	u, ok := d.byID[id]
-	return u, ok
+// UserByID implements Directory. It never fails otherwise than with
+// ErrNotFound.
+func (d *StaticDirectory) UserByID(_ context.Context, id string) (*User, error) {
+	if u, ok := d.byID[id]; ok {
+		return u, nil
+	}
+	return nil, ErrNotFound
 }
+
+// Interface guard
+var _ Directory = (*StaticDirectory)(nil)

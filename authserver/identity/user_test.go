@@ -1,6 +1,8 @@
 package identity_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -43,10 +45,11 @@ func TestStaticDirectoryLookup(t *testing.T) {
 		{"u-alice", nil}, // ids are not login names
 		{"alice\x00", nil},
 	}
+	ctx := context.Background()
 	for _, tc := range tests {
-		got, ok := d.UserByUsername(tc.name)
-		if got != tc.want || ok != (tc.want != nil) {
-			t.Errorf("UserByUsername(%q) = %v, %v; want %v", tc.name, got, ok, tc.want)
+		got, err := d.UserByUsername(ctx, tc.name)
+		if got != tc.want || !lookupErrOK(err, tc.want) {
+			t.Errorf("UserByUsername(%q) = %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
 	idTests := []struct {
@@ -58,11 +61,20 @@ func TestStaticDirectoryLookup(t *testing.T) {
 		{" u-alice", nil}, {"alice", nil}, {"", nil},
 	}
 	for _, tc := range idTests {
-		got, ok := d.UserByID(tc.id)
-		if got != tc.want || ok != (tc.want != nil) {
-			t.Errorf("UserByID(%q) = %v, %v; want %v", tc.id, got, ok, tc.want)
+		got, err := d.UserByID(ctx, tc.id)
+		if got != tc.want || !lookupErrOK(err, tc.want) {
+			t.Errorf("UserByID(%q) = %v, %v; want %v", tc.id, got, err, tc.want)
 		}
 	}
+}
+
+// lookupErrOK: a found user comes with no error, a missing one with
+// ErrNotFound and nothing else.
+func lookupErrOK(err error, want *identity.User) bool {
+	if want != nil {
+		return err == nil
+	}
+	return errors.Is(err, identity.ErrNotFound)
 }
 
 func TestStaticDirectoryEmpty(t *testing.T) {
@@ -70,11 +82,11 @@ func TestStaticDirectoryEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := d.UserByUsername("alice"); ok || u != nil {
-		t.Errorf("empty directory found %v", u)
+	if u, err := d.UserByUsername(context.Background(), "alice"); !errors.Is(err, identity.ErrNotFound) || u != nil {
+		t.Errorf("empty directory found %v, %v", u, err)
 	}
-	if u, ok := d.UserByID(""); ok || u != nil {
-		t.Errorf("empty directory found %v by empty id", u)
+	if u, err := d.UserByID(context.Background(), ""); !errors.Is(err, identity.ErrNotFound) || u != nil {
+		t.Errorf("empty directory found %v, %v by empty id", u, err)
 	}
 }
 

@@ -217,3 +217,6 @@ func BearerChallenge(realm string, err *Error, extra ...string) string {
 	}
 	return "Bearer " + strings.Join(parts, ", ")
 }
+
+// Interface guard
+var _ error = (*Error)(nil)

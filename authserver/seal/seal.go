@@ -201,3 +201,6 @@ func ParseKey(s string) ([]byte, error) {
 	}
 	return nil, errors.New("seal: key is neither valid base64 nor hex; " + keyFormatHint)
 }
+
+// Interface guard: %v and %s print String, never the keys.
+var _ fmt.Stringer = (*Sealer)(nil)

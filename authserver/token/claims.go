@@ -166,3 +166,12 @@ func (c IDTokenClaims) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(p)
 }
+
+// Interface guards: a changed receiver would silently fall back to the
+// default encoding.
+var (
+	_ json.Unmarshaler = (*NumericDate)(nil)
+	_ json.Marshaler   = Audience(nil)
+	_ json.Unmarshaler = (*Audience)(nil)
+	_ json.Marshaler   = IDTokenClaims{}
+)

@@ -59,6 +59,12 @@ type KeySource interface {
 	VerificationKeys(ctx context.Context, kid string) ([]jose.JSONWebKey, error)
 }
 
+// Interface guards: the package's key sources.
+var (
+	_ KeySource = (*KeyManager)(nil)
+	_ KeySource = (*RemoteKeySet)(nil)
+)
+
 // Verifier checks signed JWTs. The zero value is not usable: Keys and
 // Issuer are required. A Verifier is safe for concurrent use as long as its
 // fields are not modified.

@@ -100,6 +100,14 @@ var english = catalog{
 		"account.revoke_note":  "Removing access signs the app out of your account. It will have to ask you again to get back in.",
 		"account.sign_out":     "Sign out",
 
+		// The issuer's home page (its root).
+		"home.title":      "Sign-in service",
+		"home.heading":    "Welcome to %s",
+		"home.message":    "Apps that use your %s account send you here to sign in.",
+		"home.account":    "See your connected apps",
+		"home.developers": "For app developers:",
+		"home.discovery":  "OpenID Connect configuration",
+
 		// Messages the server puts on the login page.
 		"login.error.wrong":   "The username or password is incorrect.",
 		"login.error.missing": "Enter your username and password.",
@@ -146,6 +154,10 @@ var english = catalog{
 		"problem.no_decision.heading": "Choose Allow or Deny",
 		"problem.no_decision.message": "The consent form was submitted without a decision.",
 		"problem.no_decision.hint":    "Go back and choose whether to allow access.",
+
+		"problem.not_found.heading": "This page does not exist",
+		"problem.not_found.message": "There is nothing at this address.",
+		"problem.not_found.hint":    "Check the address, or go back to the app you came from.",
 
 		"problem.server.heading": "Something went wrong",
 		"problem.server.message": "The sign-in service could not complete your request.",

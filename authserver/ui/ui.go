@@ -1,5 +1,6 @@
 // Package ui renders Gatehouse's end-user pages: sign-in, consent, error,
-// signed-out, sign-out confirmation and the connected-apps account page.
+// signed-out, sign-out confirmation, the connected-apps account page and
+// the issuer's home page (pages.go lists them).
 //
 // The pages are html/template templates embedded in the binary, styled by
 // one stylesheet and free of JavaScript, inline styles and third-party
@@ -21,7 +22,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"html/template"
 	"net"
@@ -33,7 +33,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -43,24 +42,25 @@ import (
 //go:embed templates/*.html assets/gatehouse.css
 var embedded embed.FS
 
-// Names of the files an override directory may contain.
+// Names of the files an override directory may contain, besides the
+// pages' templates (pageFiles).
 const (
-	layoutFile    = "layout.html"
-	partialsFile  = "partials.html"
-	loginFile     = "login.html"
-	consentFile   = "consent.html"
-	errorFile     = "error.html"
-	signedOutFile = "signed_out.html"
-	logoutFile    = "logout.html"
-	accountFile   = "account_apps.html"
+	layoutFile   = "layout.html"
+	partialsFile = "partials.html"
 	// CSSFile is the stylesheet's file name, embedded and in an override
 	// directory.
 	CSSFile = "gatehouse.css"
 )
 
-// pageFiles are the templates rendered as pages; each is parsed together
-// with layoutFile and partialsFile.
-var pageFiles = []string{loginFile, consentFile, errorFile, signedOutFile, logoutFile, accountFile}
+// pageFiles are the templates of the registered pages (pages.go); each is
+// parsed together with layoutFile and partialsFile.
+var pageFiles = func() []string {
+	names := make([]string, len(registered))
+	for i, p := range registered {
+		names[i] = p.templateName()
+	}
+	return names
+}()
 
 // Branding is the operator's look of the pages.
 type Branding struct {
@@ -121,9 +121,8 @@ type Renderer struct {
 
 // New parses the templates and builds the stylesheet. overrideDir, if not
 // empty, is a directory whose files replace the embedded ones of the same
-// name (layout.html, partials.html, login.html, consent.html, error.html,
-// signed_out.html, logout.html, account_apps.html, gatehouse.css). An error
-// names the file at fault.
+// name (layout.html, partials.html, a page's template such as login.html,
+// gatehouse.css). An error names the file at fault.
 func New(b Branding, overrideDir string) (*Renderer, error) {
 	b, primary, err := b.normalize()
 	if err != nil {
@@ -256,52 +255,6 @@ func (r *Renderer) selfCheck(src map[string]source) error {
 	return nil
 }
 
-// samplePages returns every page type twice: with all fields set, and empty.
-func samplePages() []Page {
-	b := Base{Title: "Title", CSSURL: "/gatehouse.css"}
-	return []Page{
-		LoginPage{
-			Base: b, FormAction: "/login", AuthRequest: "ar", CSRFToken: "csrf",
-			Username: "alice", Error: "Error", ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
-		},
-		LoginPage{},
-		ConsentPage{
-			Base: b, FormAction: "/consent", AuthRequest: "ar", CSRFToken: "csrf",
-			Client: ClientView{
-				Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
-				PolicyURI: "https://app.example/privacy", TOSURI: "https://app.example/terms", FirstParty: true,
-			},
-			Scopes:           []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
-			User:             UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
-			SwitchAccountURL: "/switch",
-		},
-		ConsentPage{},
-		ErrorPage{Base: b, Heading: "Heading", Message: "Message", Hint: "Hint", Code: "invalid_request",
-			Detail: "Detail", Action: Link{URL: "/logout", Label: "Sign out"}},
-		ErrorPage{},
-		SignedOutPage{Base: b, Continue: Link{URL: "/", Label: "Sign in again"}, AppReturn: "https://app.example/bye?state=s"},
-		SignedOutPage{},
-		LogoutPage{
-			Base: b, FormAction: "/logout", LogoutRequest: "lr", CSRFToken: "csrf",
-			User:       UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
-			ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
-		},
-		LogoutPage{},
-		AccountAppsPage{
-			Base: b, FormAction: "/account/apps", CSRFToken: "csrf",
-			User: UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
-			Apps: []AppView{
-				{ClientID: "app", Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
-					Scopes:    []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
-					GrantedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)},
-				{ClientID: "other"},
-			},
-			SignOutAction: "/logout", SignOutRequest: "lr",
-		},
-		AccountAppsPage{},
-	}
-}
-
 // CSS returns the stylesheet bytes (static + branding vars), and a short
 // content hash for cache busting. The bytes are shared: do not modify them.
 func (r *Renderer) CSS() (css []byte, hash string) { return r.css, r.cssHash }
@@ -334,214 +287,27 @@ func (r *Renderer) Render(w http.ResponseWriter, status int, page Page) error {
 
 // render returns the HTML of page.
 func (r *Renderer) render(page Page) ([]byte, error) {
-	if page == nil || !isPage(page) {
+	lang := "en"
+	var data Page
+	if page != nil {
+		data = withBase(page, func(b *Base) {
+			b.Branding = r.branding
+			lang, b.Lang = resolveLang(b.Lang)
+		})
+	}
+	if data == nil {
 		return nil, fmt.Errorf("ui: cannot render %T", page)
 	}
-	lang := "en"
-	data := withBase(page, func(b *Base) {
-		b.Branding = r.branding
-		lang, b.Lang = resolveLang(b.Lang)
-	})
-	set := r.pages[lang]
-	t := set[page.templateName()]
+	name := data.templateName()
+	t := r.pages[lang][name]
+	if t == nil {
+		return nil, fmt.Errorf("ui: %T is not a registered page", page)
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("ui: rendering %s: %w", page.templateName(), err)
+		return nil, fmt.Errorf("ui: rendering %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
-}
-
-// Page is implemented by the page data types below.
-type Page interface{ templateName() string }
-
-// Base is what every page carries.
-type Base struct {
-	Lang     string   // default "en"
-	Title    string   // optional override of the page's default title
-	CSSURL   string   // where the stylesheet is served, set by the caller
-	Branding Branding // filled by Render from the Renderer
-}
-
-// LoginPage asks for a username and password. The form posts "ar", "csrf",
-// "username" and "password".
-type LoginPage struct {
-	Base
-	FormAction    string // POST target URL
-	AuthRequest   string // opaque hidden field "ar"
-	CSRFToken     string // hidden field "csrf"
-	Username      string // prefill (login_hint or last attempt)
-	Error         string // already-localised message, e.g. wrong credentials
-	ClientName    string // "to continue to <ClientName>" (optional)
-	ClientLogoURI string
-}
-
-// ConsentPage asks the signed-in user to allow an app the requested scopes.
-// The form posts "ar", "csrf" and "decision" ("allow" or "deny").
-type ConsentPage struct {
-	Base
-	FormAction       string
-	AuthRequest      string
-	CSRFToken        string
-	Client           ClientView
-	Scopes           []ScopeView
-	User             UserView
-	SwitchAccountURL string // "Not you?" link
-}
-
-// ClientView is what the consent page shows about the app. The URIs come from
-// client registration; the templates drop unsafe schemes such as javascript:.
-type ClientView struct {
-	Name, LogoURI, ClientURI, PolicyURI, TOSURI string
-	FirstParty                                  bool
-}
-
-// ScopeView is one requested scope. An empty Description is filled from the
-// message catalog (see ScopeDescription).
-type ScopeView struct{ Name, Description string }
-
-// UserView is the account the user is signed in with.
-type UserView struct{ Name, Username, Email string }
-
-// ErrorPage explains, in plain words, why a request cannot go on, and what
-// to do next. ProblemText fills Heading, Message and Hint from the catalog.
-type ErrorPage struct {
-	Base
-	Heading string // e.g. "This sign-in link is not valid"
-	Message string // plain words, what happened
-	Hint    string // what to do next
-	Code    string // optional technical code, e.g. "invalid_request", shown small
-	Detail  string // optional technical detail for the app's developer, shown small
-	Action  Link   // optional next step, shown as a button (e.g. "Sign out")
-}
-
-// Link is a link to show as a button. It is left out when URL is empty or
-// not a web URL.
-type Link struct{ URL, Label string }
-
-// SignedOutPage confirms that the user has signed out.
-type SignedOutPage struct {
-	Base
-	Continue Link // optional, e.g. "Sign in again" back to the site
-	// AppReturn is where the app that asked for the sign-out wants the
-	// user to go next (its post_logout_redirect_uri, state included), when
-	// the server would not send them there unasked. It is offered as a
-	// link labelled with the destination's host, so the user sees where it
-	// leads. Left out unless it is an absolute http(s) URL or a native
-	// app's reverse-domain scheme (see appLink).
-	AppReturn string
-}
-
-// LogoutPage asks the signed-in user to confirm signing out, when a
-// sign-out request cannot be tied to their session (OIDC RP-Initiated
-// Logout §2). The form posts "lr" and "csrf".
-type LogoutPage struct {
-	Base
-	FormAction    string
-	LogoutRequest string // opaque hidden field "lr"
-	CSRFToken     string // hidden field "csrf"
-	User          UserView
-	ClientName    string // the app that asked to sign out, when known
-	ClientLogoURI string
-}
-
-// AccountAppsPage lists the apps the signed-in user has allowed to access
-// their account. Each app has a form posting "csrf", "client_id" and
-// "action" ("revoke") to FormAction; the sign-out form posts "lr" and
-// "csrf" to SignOutAction.
-type AccountAppsPage struct {
-	Base
-	FormAction     string
-	CSRFToken      string
-	User           UserView
-	Apps           []AppView
-	SignOutAction  string
-	SignOutRequest string // opaque hidden field "lr" of the sign-out form
-}
-
-// AppView is one connected app. A zero LastUsedAt means it has not
-// received tokens since the user allowed it.
-type AppView struct {
-	ClientID, Name, LogoURI, ClientURI string
-	Scopes                             []ScopeView
-	GrantedAt, LastUsedAt              time.Time
-}
-
-func (LoginPage) templateName() string       { return loginFile }
-func (ConsentPage) templateName() string     { return consentFile }
-func (ErrorPage) templateName() string       { return errorFile }
-func (SignedOutPage) templateName() string   { return signedOutFile }
-func (LogoutPage) templateName() string      { return logoutFile }
-func (AccountAppsPage) templateName() string { return accountFile }
-
-// isPage reports whether p is a page value or a non-nil pointer to one.
-func isPage(p Page) bool {
-	switch p := p.(type) {
-	case LoginPage, ConsentPage, ErrorPage, SignedOutPage, LogoutPage, AccountAppsPage:
-		return true
-	case *LoginPage:
-		return p != nil
-	case *ConsentPage:
-		return p != nil
-	case *ErrorPage:
-		return p != nil
-	case *SignedOutPage:
-		return p != nil
-	case *LogoutPage:
-		return p != nil
-	case *AccountAppsPage:
-		return p != nil
-	}
-	return false
-}
-
-// withBase returns a copy of p (dereferenced if a pointer, so the caller's
-// value is never modified) after applying fn to its Base.
-func withBase(p Page, fn func(*Base)) Page {
-	switch p := p.(type) {
-	case LoginPage:
-		fn(&p.Base)
-		return p
-	case *LoginPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	case ConsentPage:
-		fn(&p.Base)
-		return p
-	case *ConsentPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	case ErrorPage:
-		fn(&p.Base)
-		return p
-	case *ErrorPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	case SignedOutPage:
-		fn(&p.Base)
-		return p
-	case *SignedOutPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	case LogoutPage:
-		fn(&p.Base)
-		return p
-	case *LogoutPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	case AccountAppsPage:
-		fn(&p.Base)
-		return p
-	case *AccountAppsPage:
-		c := *p
-		fn(&c.Base)
-		return c
-	}
-	panic(errors.New("ui: unknown page type"))
 }
 
 // initial returns the first letter of s, upper-cased, for a monogram.

@@ -1295,6 +1295,9 @@ func TestWritePreview(t *testing.T) {
 				Hint:    "Go back to the app and try signing in again. If it keeps happening, contact the app's support.",
 				Code:    "invalid_request"},
 			"signed-out.html": SignedOutPage{Base: b},
+			"home.html":       HomePage{Base: b, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
+			"not-found.html": ErrorPage{Base: b, Heading: ProblemText("problem.not_found").Heading,
+				Message: ProblemText("problem.not_found").Message, Hint: ProblemText("problem.not_found").Hint},
 		}
 	}
 	for _, set := range []struct {

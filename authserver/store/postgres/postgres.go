@@ -312,6 +312,8 @@ type redactedError struct {
 func (e *redactedError) Error() string        { return e.msg }
 func (e *redactedError) Is(target error) bool { return errors.Is(e.orig, target) }
 
+var _ error = (*redactedError)(nil)
+
 // redact returns err with every non-empty secret in its text replaced.
 func redact(err error, secrets ...string) error {
 	msg := err.Error()

@@ -102,6 +102,17 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
+// Interface guards: what the interfaces above stand for.
+var (
+	_ queryRower = (*sql.DB)(nil)
+	_ queryRower = (*sql.Tx)(nil)
+	_ execer     = (*sql.DB)(nil)
+	_ execer     = (*sql.Tx)(nil)
+	_ rowScanner = (*sql.Row)(nil)
+	_ rowScanner = (*sql.Rows)(nil)
+	_ error      = committedError{}
+)
+
 // errRaced means a write transaction saw a row in a state its conditional
 // UPDATE should have matched: the row changed between the two statements
 // (possible under PostgreSQL's READ COMMITTED, never under SQLite's single

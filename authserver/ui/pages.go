@@ -1,0 +1,227 @@
+package ui
+
+import (
+	"reflect"
+	"time"
+)
+
+// Page is implemented by the page data types below: each embeds Base and
+// names its template file in templates/.
+//
+// A new page is a template, a data type declaring it with templateName,
+// and an entry in registered: nothing else in the package lists pages.
+type Page interface{ templateName() string }
+
+// Base is what every page carries.
+type Base struct {
+	Lang     string   // default "en"
+	Title    string   // optional override of the page's default title
+	CSSURL   string   // where the stylesheet is served, set by the caller
+	Branding Branding // filled by Render from the Renderer
+}
+
+// LoginPage asks for a username and password. The form posts "ar", "csrf",
+// "username" and "password".
+type LoginPage struct {
+	Base
+	FormAction    string // POST target URL
+	AuthRequest   string // opaque hidden field "ar"
+	CSRFToken     string // hidden field "csrf"
+	Username      string // prefill (login_hint or last attempt)
+	Error         string // already-localised message, e.g. wrong credentials
+	ClientName    string // "to continue to <ClientName>" (optional)
+	ClientLogoURI string
+}
+
+func (LoginPage) templateName() string { return "login.html" }
+
+// ConsentPage asks the signed-in user to allow an app the requested scopes.
+// The form posts "ar", "csrf" and "decision" ("allow" or "deny").
+type ConsentPage struct {
+	Base
+	FormAction       string
+	AuthRequest      string
+	CSRFToken        string
+	Client           ClientView
+	Scopes           []ScopeView
+	User             UserView
+	SwitchAccountURL string // "Not you?" link
+}
+
+func (ConsentPage) templateName() string { return "consent.html" }
+
+// ClientView is what the consent page shows about the app. The URIs come from
+// client registration; the templates drop unsafe schemes such as javascript:.
+type ClientView struct {
+	Name, LogoURI, ClientURI, PolicyURI, TOSURI string
+	FirstParty                                  bool
+}
+
+// ScopeView is one requested scope. An empty Description is filled from the
+// message catalog (see ScopeDescription).
+type ScopeView struct{ Name, Description string }
+
+// UserView is the account the user is signed in with.
+type UserView struct{ Name, Username, Email string }
+
+// ErrorPage explains, in plain words, why a request cannot go on, and what
+// to do next. ProblemText fills Heading, Message and Hint from the catalog.
+type ErrorPage struct {
+	Base
+	Heading string // e.g. "This sign-in link is not valid"
+	Message string // plain words, what happened
+	Hint    string // what to do next
+	Code    string // optional technical code, e.g. "invalid_request", shown small
+	Detail  string // optional technical detail for the app's developer, shown small
+	Action  Link   // optional next step, shown as a button (e.g. "Sign out")
+}
+
+func (ErrorPage) templateName() string { return "error.html" }
+
+// Link is a link to show as a button. It is left out when URL is empty or
+// not a web URL.
+type Link struct{ URL, Label string }
+
+// SignedOutPage confirms that the user has signed out.
+type SignedOutPage struct {
+	Base
+	Continue Link // optional, e.g. "Sign in again" back to the site
+	// AppReturn is where the app that asked for the sign-out wants the
+	// user to go next (its post_logout_redirect_uri, state included), when
+	// the server would not send them there unasked. It is offered as a
+	// link labelled with the destination's host, so the user sees where it
+	// leads. Left out unless it is an absolute http(s) URL or a native
+	// app's reverse-domain scheme (see appLink).
+	AppReturn string
+}
+
+func (SignedOutPage) templateName() string { return "signed_out.html" }
+
+// LogoutPage asks the signed-in user to confirm signing out, when a
+// sign-out request cannot be tied to their session (OIDC RP-Initiated
+// Logout §2). The form posts "lr" and "csrf".
+type LogoutPage struct {
+	Base
+	FormAction    string
+	LogoutRequest string // opaque hidden field "lr"
+	CSRFToken     string // hidden field "csrf"
+	User          UserView
+	ClientName    string // the app that asked to sign out, when known
+	ClientLogoURI string
+}
+
+func (LogoutPage) templateName() string { return "logout.html" }
+
+// AccountAppsPage lists the apps the signed-in user has allowed to access
+// their account. Each app has a form posting "csrf", "client_id" and
+// "action" ("revoke") to FormAction; the sign-out form posts "lr" and
+// "csrf" to SignOutAction.
+type AccountAppsPage struct {
+	Base
+	FormAction     string
+	CSRFToken      string
+	User           UserView
+	Apps           []AppView
+	SignOutAction  string
+	SignOutRequest string // opaque hidden field "lr" of the sign-out form
+}
+
+func (AccountAppsPage) templateName() string { return "account_apps.html" }
+
+// HomePage is the issuer's root: it names the service, for a person who
+// typed its address, and points to the connected-apps page and, for app
+// developers, the OpenID Connect discovery document.
+type HomePage struct {
+	Base
+	AccountURL   string // the connected-apps page
+	DiscoveryURL string // /.well-known/openid-configuration
+}
+
+func (HomePage) templateName() string { return "home.html" }
+
+// AppView is one connected app. A zero LastUsedAt means it has not
+// received tokens since the user allowed it.
+type AppView struct {
+	ClientID, Name, LogoURI, ClientURI string
+	Scopes                             []ScopeView
+	GrantedAt, LastUsedAt              time.Time
+}
+
+// registered lists every page type, with sample data that sets every
+// field. New parses the template of each, and trial-renders it with this
+// sample and with the zero value (selfCheck); an override directory may
+// replace exactly these templates (and the layout, partials and
+// stylesheet).
+var registered = []Page{
+	LoginPage{
+		Base: sampleBase, FormAction: "/login", AuthRequest: "ar", CSRFToken: "csrf",
+		Username: "alice", Error: "Error", ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
+	},
+	ConsentPage{
+		Base: sampleBase, FormAction: "/consent", AuthRequest: "ar", CSRFToken: "csrf",
+		Client: ClientView{
+			Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
+			PolicyURI: "https://app.example/privacy", TOSURI: "https://app.example/terms", FirstParty: true,
+		},
+		Scopes:           []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+		User:             UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+		SwitchAccountURL: "/switch",
+	},
+	ErrorPage{Base: sampleBase, Heading: "Heading", Message: "Message", Hint: "Hint", Code: "invalid_request",
+		Detail: "Detail", Action: Link{URL: "/logout", Label: "Sign out"}},
+	SignedOutPage{Base: sampleBase, Continue: Link{URL: "/", Label: "Sign in again"}, AppReturn: "https://app.example/bye?state=s"},
+	LogoutPage{
+		Base: sampleBase, FormAction: "/logout", LogoutRequest: "lr", CSRFToken: "csrf",
+		User:       UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+		ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
+	},
+	AccountAppsPage{
+		Base: sampleBase, FormAction: "/account/apps", CSRFToken: "csrf",
+		User: UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+		Apps: []AppView{
+			{ClientID: "app", Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
+				Scopes:    []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+				GrantedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)},
+			{ClientID: "other"},
+		},
+		SignOutAction: "/logout", SignOutRequest: "lr",
+	},
+	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
+}
+
+// sampleBase is the Base of the registered samples.
+var sampleBase = Base{Title: "Title", CSSURL: "/gatehouse.css"}
+
+// samplePages returns every registered page twice: with all fields set,
+// and empty.
+func samplePages() []Page {
+	out := make([]Page, 0, 2*len(registered))
+	for _, p := range registered {
+		out = append(out, p, reflect.Zero(reflect.TypeOf(p)).Interface().(Page))
+	}
+	return out
+}
+
+// withBase returns a copy of p (dereferenced if a pointer, so the caller's
+// value is never modified) after applying fn to its Base. It returns nil
+// when p is a nil pointer or not a struct embedding Base.
+func withBase(p Page, fn func(*Base)) Page {
+	v := reflect.ValueOf(p)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	if f, ok := v.Type().FieldByName("Base"); !ok || !f.Anonymous || f.Type != reflect.TypeFor[Base]() {
+		return nil
+	}
+	c := reflect.New(v.Type()).Elem()
+	c.Set(v)
+	fn(c.FieldByName("Base").Addr().Interface().(*Base))
+	out, _ := c.Interface().(Page) // nil if only *T has templateName
+	return out
+}
