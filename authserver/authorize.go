@@ -151,7 +151,7 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		scopes = defaultScopes
 	}
 	for _, sc := range scopes {
-		if !client.AllowsScope(sc, SupportedScopes) {
+		if !client.AllowsScope(sc, supportedScopes) {
 			return ar, client, oautherr.InvalidScope("scope %q is not allowed for this app", sc)
 		}
 	}

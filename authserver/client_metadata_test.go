@@ -54,7 +54,7 @@ func TestClientMetadataValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.md.validate(SupportedScopes)
+			err := tc.md.validate(supportedScopes)
 			switch {
 			case tc.wantField == "" && err != nil:
 				t.Fatalf("got %v, want valid", err)

@@ -162,7 +162,7 @@ func TestClientPrepare(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
 			tc.change(c)
-			err := c.Prepare(SupportedScopes)
+			err := c.Prepare(supportedScopes)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("got %v, want no error", err)

@@ -85,7 +85,7 @@ func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server
 	if err != nil {
 		tb.Fatal(err)
 	}
-	static, err := NewStaticClients(fuzzClients(), SupportedScopes)
+	static, err := NewStaticClients(fuzzClients(), supportedScopes)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server
 		ClientThrottle: Throttle{Off: true},
 	}
 	if reg != "" {
-		cfg.Registration = Registration{Policy: reg, Clients: NewClientRegistry(static, st, SupportedScopes, ClientRegistryOptions{}),
+		cfg.Registration = Registration{Policy: reg, Clients: NewClientRegistry(static, st, supportedScopes, ClientRegistryOptions{}),
 			InitialAccessTokens: []string{"initial-access-token-0123456789"}}
 	}
 	s, err := New(cfg)
@@ -129,7 +129,7 @@ func fuzzRequest(method, path, rawQuery, contentType, body string) *http.Request
 func fuzzClientByID(id string) *Client {
 	for _, c := range fuzzClients() {
 		if c.ID == id {
-			_ = c.Prepare(SupportedScopes)
+			_ = c.Prepare(supportedScopes)
 			return c
 		}
 	}
@@ -248,7 +248,7 @@ func checkAcceptedRequest(t *testing.T, q url.Values, ar *authRequest, client *C
 		t.Fatal("accepted without scopes")
 	}
 	for _, sc := range ar.Scopes {
-		if !client.AllowsScope(sc, SupportedScopes) {
+		if !client.AllowsScope(sc, supportedScopes) {
 			t.Fatalf("accepted scope %q for %s", sc, client.ID)
 		}
 	}
@@ -403,7 +403,7 @@ func FuzzMatchRedirectURI(f *testing.F) {
 	f.Add("http://127.0.0.1/cb", "http://127.0.0.1:1/cb", uint16(0)) // port 0 is no port
 	f.Fuzz(func(t *testing.T, registered, requested string, port uint16) {
 		c := &Client{ID: "c", Type: ThirdPartyPublic, RedirectURIs: []string{registered}}
-		if c.Prepare(SupportedScopes) != nil {
+		if c.Prepare(supportedScopes) != nil {
 			return
 		}
 		if c.MatchRedirectURI(requested) && requested != registered && !sameButPort(registered, requested) {
@@ -571,7 +571,7 @@ func checkRegisteredMetadata(t *testing.T, policy RegistrationPolicy, current Cl
 		}
 	}
 	for _, sc := range md.Scopes {
-		if !slices.Contains(SupportedScopes, sc) {
+		if !slices.Contains(supportedScopes, sc) {
 			t.Fatalf("registered scope %q", sc)
 		}
 	}
@@ -583,7 +583,7 @@ func checkRegisteredMetadata(t *testing.T, policy RegistrationPolicy, current Cl
 		PostLogoutRedirectURIs: md.PostLogoutRedirectURIs, BackchannelLogoutURI: md.BackchannelLogoutURI, Scopes: md.Scopes,
 		LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI, GrantTypes: md.GrantTypes,
 		IDTokenSigningAlg: md.IDTokenSigningAlg}
-	if err := c.Prepare(SupportedScopes); err != nil {
+	if err := c.Prepare(supportedScopes); err != nil {
 		t.Fatalf("accepted metadata makes a client the server refuses: %v", err)
 	}
 }

@@ -455,7 +455,7 @@ func (s *Server) registrationMetadata(body jsonObject, current ClientType) (Clie
 		md.Scopes = scopes
 	}
 	md.normalize()
-	if err := md.validate(SupportedScopes); err != nil {
+	if err := md.validate(supportedScopes); err != nil {
 		return md, registrationError(err)
 	}
 	return md, nil
@@ -511,7 +511,7 @@ type registrationResponse struct {
 func (s *Server) registrationResponse(rec store.Client) *registrationResponse {
 	scopes := rec.Scopes
 	if len(scopes) == 0 {
-		scopes = SupportedScopes
+		scopes = supportedScopes
 	}
 	grantTypes := rec.GrantTypes
 	if len(grantTypes) == 0 {

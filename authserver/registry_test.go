@@ -41,12 +41,12 @@ func newTestRegistry(t *testing.T, static ...*Client) (*ClientRegistry, store.St
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sc, err := NewStaticClients(static, SupportedScopes)
+	sc, err := NewStaticClients(static, supportedScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	return NewClientRegistry(sc, st, SupportedScopes, ClientRegistryOptions{Now: clock.now}), st, clock
+	return NewClientRegistry(sc, st, supportedScopes, ClientRegistryOptions{Now: clock.now}), st, clock
 }
 
 func webApp(name string) ClientMetadata {
@@ -177,11 +177,11 @@ func TestRegistryList(t *testing.T) {
 	// them, so they must be listed once, as static.
 	first, last := "gh_client_", "gh_client_~"
 	shadowing, err := NewStaticClients([]*Client{staticClient("s-a"), staticClient("s-b"), staticClient("s-c"),
-		staticClient(first), staticClient(last)}, SupportedScopes)
+		staticClient(first), staticClient(last)}, supportedScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg2 := NewClientRegistry(shadowing, st, SupportedScopes, ClientRegistryOptions{})
+	reg2 := NewClientRegistry(shadowing, st, supportedScopes, ClientRegistryOptions{})
 	for _, id := range []string{first, last} {
 		if err := st.CreateClient(ctx, store.Client{ID: id, Name: "shadowed", Type: "third_party_public",
 			RedirectURIs: []string{"https://x.example/cb"}, TokenEndpointAuthMethod: "none"}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +23,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
-// SupportedScopes are the scopes Gatehouse understands.
-var SupportedScopes = []string{"openid", "profile", "email", "phone", "groups", "offline_access"}
+// supportedScopes are the scopes Gatehouse understands.
+var supportedScopes = []string{"openid", "profile", "email", "phone", "groups", "offline_access"}
+
+// SupportedScopes returns the scopes Gatehouse understands.
+func SupportedScopes() []string { return slices.Clone(supportedScopes) }
 
 // defaultScopes are used when an authorization request has no scope, as
 // Stytch Connected Apps does.

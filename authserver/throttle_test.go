@@ -284,7 +284,7 @@ func TestHasChosenSecret(t *testing.T) {
 		{[]string{HashClientSecret("new"), argon}, true},
 	} {
 		c := &Client{ID: "c", Type: ThirdParty, SecretHashes: tc.hashes, RedirectURIs: []string{"https://app.example/cb"}}
-		if err := c.Prepare(SupportedScopes); err != nil {
+		if err := c.Prepare(supportedScopes); err != nil {
 			t.Fatal(err)
 		}
 		if got := c.hasChosenSecret(); got != tc.want {

@@ -210,13 +210,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	for _, cc := range a.Clients {
 		clients = append(clients, cc.client())
 	}
-	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
+	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes())
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
 	// Clients created at run time (admin API, dynamic registration) are
 	// kept in the store and served after the static ones.
-	a.registry = authserver.NewClientRegistry(static, a.store, authserver.SupportedScopes, authserver.ClientRegistryOptions{})
+	a.registry = authserver.NewClientRegistry(static, a.store, authserver.SupportedScopes(), authserver.ClientRegistryOptions{})
 	registration, err := a.registration(repl)
 	if err != nil {
 		return err

@@ -126,7 +126,7 @@ func TestParseBypassConsentForOfflineAccess(t *testing.T) {
 	// A third-party client cannot have it.
 	c := (&ClientConfig{ID: "web", Type: "third_party_public", RedirectURIs: []string{"http://127.0.0.1/cb"},
 		BypassConsentForOfflineAccess: true}).client()
-	if err := c.Prepare(authserver.SupportedScopes); err == nil || !strings.Contains(err.Error(), "bypass_consent_for_offline_access") {
+	if err := c.Prepare(authserver.SupportedScopes()); err == nil || !strings.Contains(err.Error(), "bypass_consent_for_offline_access") {
 		t.Errorf("third-party client with the bypass: %v", err)
 	}
 }

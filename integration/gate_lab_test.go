@@ -385,7 +385,7 @@ func newCoreIssuer(t testing.TB, issuer string, clients []*authserver.Client) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
+	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes())
 	if err != nil {
 		t.Fatal(err)
 	}
