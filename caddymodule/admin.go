@@ -66,7 +66,7 @@ const adminClientsPath = "/gatehouse/clients"
 
 // Routes returns the admin routes.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
-	h := caddy.AdminHandlerFunc(a.serve)
+	h := writeCodedErrors(a.serve)
 	return []caddy.AdminRoute{{Pattern: adminClientsPath, Handler: h}, {Pattern: adminClientsPath + "/", Handler: h}}
 }
 
@@ -81,12 +81,12 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	// Responses may carry a secret; no cache may keep any of them.
 	w.Header().Set("Cache-Control", "no-store")
 	if a.registry == nil {
-		return writeAdminError(w, http.StatusNotFound, "not_found", "the gatehouse app is not configured")
+		return apiError(http.StatusNotFound, "not_found", "the gatehouse app is not configured")
 	}
 	parts, ok := splitClientsPath(r.URL.EscapedPath())
 	switch {
 	case !ok:
-		return writeAdminError(w, http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
+		return apiError(http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
 	case len(parts) == 0:
 		switch r.Method {
 		case http.MethodGet:
@@ -111,7 +111,7 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return a.rotate(w, r, parts[0], parts[2])
 	}
-	return writeAdminError(w, http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
+	return apiError(http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
 }
 
 // splitClientsPath returns the unescaped segments after /gatehouse/clients,
@@ -138,23 +138,23 @@ func splitClientsPath(escaped string) ([]string, bool) {
 func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return writeAdminError(w, http.StatusBadRequest, "invalid_request", "the query string is malformed")
+		return apiError(http.StatusBadRequest, "invalid_request", "the query string is malformed")
 	}
 	limit := defaultPageLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageLimit {
-			return writeAdminError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit: must be an integer from 1 to %d", maxPageLimit))
+			return apiError(http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit: must be an integer from 1 to %d", maxPageLimit))
 		}
 		limit = n
 	}
 	after := q.Get("after")
 	if len(after) > 255 {
-		return writeAdminError(w, http.StatusBadRequest, "invalid_request", "after: is longer than any client id")
+		return apiError(http.StatusBadRequest, "invalid_request", "after: is longer than any client id")
 	}
 	page, next, err := a.registry.ListClients(r.Context(), after, limit)
 	if err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	out := struct {
 		Clients []adminClient `json:"clients"`
@@ -169,23 +169,23 @@ func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 func (a *AdminAPI) get(w http.ResponseWriter, r *http.Request, id string) error {
 	c, err := a.registry.GetClient(r.Context(), id)
 	if err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	return writeAdminJSON(w, http.StatusOK, toAdminClient(c, ""))
 }
 
 func (a *AdminAPI) create(w http.ResponseWriter, r *http.Request) error {
-	body, status, err := readAdminObject(w, r)
+	body, err := readAdminObject(w, r)
 	if err != nil {
-		return writeAdminError(w, status, errorCode(status), err.Error())
+		return err
 	}
 	var md authserver.ClientMetadata
 	if err := applyFields(&md, body); err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	c, secret, err := a.registry.CreateClient(r.Context(), md)
 	if err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	a.log.Info("client created", zap.String("client_id", c.ID), zap.String("type", string(c.Type)))
 	w.Header().Set("Location", adminClientsPath+"/"+url.PathEscape(c.ID))
@@ -194,22 +194,22 @@ func (a *AdminAPI) create(w http.ResponseWriter, r *http.Request) error {
 
 func (a *AdminAPI) update(w http.ResponseWriter, r *http.Request, id string) error {
 	if a.registry.IsStatic(id) {
-		return a.writeError(w, r, authserver.ErrStaticClient)
+		return a.fail(r, authserver.ErrStaticClient)
 	}
-	body, status, err := readAdminObject(w, r)
+	body, err := readAdminObject(w, r)
 	if err != nil {
-		return writeAdminError(w, status, errorCode(status), err.Error())
+		return err
 	}
 	// Check the body alone first, so a bad one is refused the same way
 	// whatever the client looks like.
 	if err := applyFields(&authserver.ClientMetadata{}, body); err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	c, err := a.registry.UpdateClient(r.Context(), id, func(md *authserver.ClientMetadata) error {
 		return applyFields(md, body)
 	})
 	if err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	a.log.Info("client updated", zap.String("client_id", id), zap.Strings("fields", sortedKeys(body)))
 	return writeAdminJSON(w, http.StatusOK, toAdminClient(c, ""))
@@ -217,7 +217,7 @@ func (a *AdminAPI) update(w http.ResponseWriter, r *http.Request, id string) err
 
 func (a *AdminAPI) delete(w http.ResponseWriter, r *http.Request, id string) error {
 	if err := a.registry.DeleteClient(r.Context(), id); err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	a.log.Info("client deleted", zap.String("client_id", id))
 	w.WriteHeader(http.StatusNoContent)
@@ -240,29 +240,29 @@ func (a *AdminAPI) rotate(w http.ResponseWriter, r *http.Request, id, phase stri
 		c, err = a.registry.CancelSecretRotation(ctx, id)
 	}
 	if err != nil {
-		return a.writeError(w, r, err)
+		return a.fail(r, err)
 	}
 	a.log.Info("client secret rotation "+phase, zap.String("client_id", id))
 	return writeAdminJSON(w, http.StatusOK, toAdminClient(c, secret))
 }
 
-// writeError answers a management error with its status and code.
-func (a *AdminAPI) writeError(w http.ResponseWriter, r *http.Request, err error) error {
+// fail turns a management error into the admin API's error.
+func (a *AdminAPI) fail(r *http.Request, err error) error {
 	var me *authserver.MetadataError
 	switch {
 	case errors.As(err, &me):
-		return writeAdminError(w, http.StatusBadRequest, "invalid_client_metadata", me.Error())
+		return apiError(http.StatusBadRequest, "invalid_client_metadata", me.Error())
 	case errors.Is(err, authserver.ErrUnknownClient):
-		return writeAdminError(w, http.StatusNotFound, "not_found", "no client has that client_id")
+		return apiError(http.StatusNotFound, "not_found", "no client has that client_id")
 	case errors.Is(err, authserver.ErrStaticClient):
-		return writeAdminError(w, http.StatusConflict, "static_client",
+		return apiError(http.StatusConflict, "static_client",
 			"the client is defined in the Caddyfile (static) and is read-only at run time; change the configuration instead")
 	case errors.Is(err, authserver.ErrNoSecret), errors.Is(err, authserver.ErrRotationInProgress),
 		errors.Is(err, authserver.ErrNoRotation), errors.Is(err, authserver.ErrClientBusy):
-		return writeAdminError(w, http.StatusConflict, "conflict", err.Error())
+		return apiError(http.StatusConflict, "conflict", err.Error())
 	}
 	a.log.Error("client management failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-	return writeAdminError(w, http.StatusInternalServerError, "server_error", "the request failed; the server log has details")
+	return apiError(http.StatusInternalServerError, "server_error", "the request failed; the server log has details")
 }
 
 // adminClient is a client as the admin API shows it.
@@ -468,44 +468,59 @@ func decodeField(raw json.RawMessage, dst any) error {
 	return nil
 }
 
+// codedError is an admin API error with an OAuth-style code: its body is
+// {"error": code, "error_description": description}, the shape of
+// RFC 6749 §5.2 and RFC 7591 §3.2.2 that the CLI and scripts read.
+type codedError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+func (e *codedError) Error() string { return e.Code + ": " + e.Description }
+
+// apiError is the caddy.APIError every failure of the admin API returns.
+func apiError(status int, code, description string) error {
+	return caddy.APIError{HTTPStatus: status, Err: &codedError{Code: code, Description: description}}
+}
+
+// writeCodedErrors adapts h to Caddy's admin router. Caddy answers an
+// error with {"error": message} only, so an error carrying a code is
+// written here with its description; any other error is left to Caddy.
+func writeCodedErrors(h caddy.AdminHandlerFunc) caddy.AdminHandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := h(w, r)
+		var ae caddy.APIError
+		var ce *codedError
+		if !errors.As(err, &ae) || !errors.As(ae.Err, &ce) {
+			return err
+		}
+		return writeAdminJSON(w, ae.HTTPStatus, ce)
+	}
+}
+
 // readAdminObject reads a JSON object body of at most maxAdminBody bytes.
-// On failure it returns the status to answer with.
-func readAdminObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, int, error) {
+func readAdminObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, http.StatusUnsupportedMediaType, errors.New("the request body must be application/json")
+		return nil, apiError(http.StatusUnsupportedMediaType, "invalid_request", "the request body must be application/json")
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is larger than %d bytes", maxAdminBody)
+			return nil, apiError(http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the request body is larger than %d bytes", maxAdminBody))
 		}
-		return nil, http.StatusBadRequest, errors.New("the request body could not be read")
+		return nil, apiError(http.StatusBadRequest, "invalid_client_metadata", "the request body could not be read")
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return nil, http.StatusBadRequest, errors.New("the request body must be a JSON object")
+		return nil, apiError(http.StatusBadRequest, "invalid_client_metadata", "the request body must be a JSON object")
 	}
-	return body, 0, nil
-}
-
-func errorCode(status int) string {
-	if status == http.StatusBadRequest {
-		return "invalid_client_metadata"
-	}
-	return "invalid_request"
+	return body, nil
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {
 	w.Header().Set("Allow", allow)
-	return writeAdminError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed; use "+allow)
-}
-
-func writeAdminError(w http.ResponseWriter, status int, code, description string) error {
-	return writeAdminJSON(w, status, struct {
-		Error            string `json:"error"`
-		ErrorDescription string `json:"error_description"`
-	}{code, description})
+	return apiError(http.StatusMethodNotAllowed, "invalid_request", "method not allowed; use "+allow)
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {
@@ -540,4 +555,5 @@ func truncateField(name string) string {
 var (
 	_ caddy.Provisioner = (*AdminAPI)(nil)
 	_ caddy.AdminRouter = (*AdminAPI)(nil)
+	_ error             = (*codedError)(nil)
 )
