@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -67,7 +68,7 @@ type Config struct {
 	Store   store.Store
 	Keys    *token.KeyManager
 	Users   identity.Directory
-	Clients ClientSource
+	Clients clients.Source
 	UI      *ui.Renderer
 	// Hasher bounds concurrent argon2id work; one is created if nil.
 	Hasher *identity.Hasher
@@ -334,6 +335,12 @@ func (e *duplicateParamError) Error() string {
 	return fmt.Sprintf("parameter %q is repeated", e.name)
 }
 
+// Interface guards
+var (
+	_ http.Handler = (*Server)(nil)
+	_ error        = (*duplicateParamError)(nil)
+)
+
 // randomToken returns a type-prefixed 256-bit random token and the hex
 // SHA-256 under which it is stored. The prefix makes leaked tokens
 // recognisable to secret scanners.
@@ -369,9 +376,9 @@ const (
 )
 
 // clientFor looks up a client, distinguishing unknown ids from failures.
-func (s *Server) clientFor(ctx context.Context, id string) (*Client, error) {
+func (s *Server) clientFor(ctx context.Context, id string) (*clients.Client, error) {
 	if id == "" {
-		return nil, ErrUnknownClient
+		return nil, clients.ErrUnknown
 	}
 	return s.cfg.Clients.Client(ctx, id)
 }

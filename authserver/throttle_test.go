@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 var throttleT0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -279,15 +281,16 @@ func TestHasChosenSecret(t *testing.T) {
 		hashes []string
 		want   bool
 	}{
-		{[]string{HashClientSecret("generated")}, false},
+		{[]string{clients.HashSecret("generated")}, false},
 		{[]string{argon}, true},
-		{[]string{HashClientSecret("new"), argon}, true},
+		{[]string{clients.HashSecret("new"), argon}, true},
 	} {
-		c := &Client{ID: "c", Type: ThirdParty, SecretHashes: tc.hashes, RedirectURIs: []string{"https://app.example/cb"}}
+		c := &clients.Client{ID: "c", SecretHashes: tc.hashes,
+			Metadata: clients.Metadata{Type: clients.ThirdParty, RedirectURIs: []string{"https://app.example/cb"}}}
 		if err := c.Prepare(supportedScopes); err != nil {
 			t.Fatal(err)
 		}
-		if got := c.hasChosenSecret(); got != tc.want {
+		if got := c.HasChosenSecret(); got != tc.want {
 			t.Errorf("%d hashes: hasChosenSecret = %v, want %v", len(tc.hashes), got, tc.want)
 		}
 	}

@@ -10,12 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 )
 
 // tokenRequest is a parsed, client-authenticated token request.
 type tokenRequest struct {
-	client *Client
+	client *clients.Client
 	form   url.Values
 	now    time.Time
 }
@@ -87,7 +88,7 @@ func formError(err error) *oautherr.Error {
 	return oe
 }
 
-func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Client, err error) {
+func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *clients.Client, err error) {
 	oe := oautherr.From(err)
 	clientID := ""
 	if client != nil {
@@ -115,7 +116,7 @@ func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Clie
 // unknown client_id or a wrong secret count; a request that must wait is
 // answered 429 before any secret is checked. Requests without a secret
 // (public clients) are not throttled: they guess nothing.
-func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*Client, *oautherr.Error) {
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*clients.Client, *oautherr.Error) {
 	id, secret, basic, err := basicCredentials(r)
 	if err != nil {
 		return nil, oautherr.InvalidClient("malformed Basic authorization header")
@@ -134,7 +135,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
 	client, lerr := s.clientFor(r.Context(), id)
-	if lerr != nil && !errors.Is(lerr, ErrUnknownClient) {
+	if lerr != nil && !errors.Is(lerr, clients.ErrUnknown) {
 		return nil, oautherr.ServerError("client lookup failed").WithCause(lerr)
 	}
 	if client != nil && client.Type.Public() {
@@ -150,7 +151,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
 	subject, ip := "", ClientIP(r)
-	if client != nil && client.hasChosenSecret() {
+	if client != nil && client.HasChosenSecret() {
 		subject = "client:" + client.ID
 	}
 	if ok, wait := s.clientAuths.admit(subject, ip, s.now()); !ok {

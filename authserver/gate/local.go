@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -41,9 +42,9 @@ func (p *LocalProvider) Keys() token.KeySource { return p.KeyManager }
 
 // AuthCodeURL implements Provider.
 // The redirect URI must be one registered for the gate's client when the
-// gate was provisioned (authserver.GateClients.Register).
+// gate was provisioned (clients.Gate.Register).
 func (p *LocalProvider) AuthCodeURL(_ context.Context, r AuthRequest) (string, error) {
-	return authorizeURL(p.Server.Issuer()+"/authorize", authserver.GateClientID, r)
+	return authorizeURL(p.Server.Issuer()+"/authorize", clients.GateID, r)
 }
 
 // Exchange implements Provider.
@@ -53,7 +54,7 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 		"code":          {code},
 		"redirect_uri":  {r.RedirectURI},
 		"code_verifier": {r.Verifier},
-		"client_id":     {authserver.GateClientID},
+		"client_id":     {clients.GateID},
 	}
 	tokenURL, err := url.Parse(p.Server.Issuer() + "/token")
 	if err != nil {
@@ -80,7 +81,7 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 		return nil, fmt.Errorf("token endpoint: %s: %s", resp.Error, resp.Description)
 	}
 	issuer := p.Server.Issuer()
-	idt, err := verifyIDToken(ctx, p.KeyManager, issuer, authserver.GateClientID, resp.IDToken, r.Nonce)
+	idt, err := verifyIDToken(ctx, p.KeyManager, issuer, clients.GateID, resp.IDToken, r.Nonce)
 	if err != nil {
 		return nil, err
 	}
