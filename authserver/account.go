@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -62,7 +63,7 @@ func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]Connected
 			GrantedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
 		client, err := s.clientFor(ctx, c.ClientID)
 		switch {
-		case errors.Is(err, ErrUnknownClient):
+		case errors.Is(err, clients.ErrUnknown):
 			app.Removed = true
 		case err != nil:
 			return nil, err
@@ -101,7 +102,7 @@ func (s *Server) RevokeConnectedApp(ctx context.Context, subject, clientID strin
 // connected-apps page: one UPDATE, which changes nothing for an app
 // without a consent (first-party apps mostly). A failure only costs that
 // date, so it is logged.
-func (s *Server) touchConsent(ctx context.Context, client *Client, subject string, now time.Time) {
+func (s *Server) touchConsent(ctx context.Context, client *clients.Client, subject string, now time.Time) {
 	if err := s.cfg.Store.TouchConsent(ctx, subject, client.ID, now); err != nil {
 		s.log.WarnContext(ctx, "recording an app's last use failed", "client_id", client.ID, "error", err)
 	}
@@ -211,7 +212,7 @@ func (s *Server) openAccountLogin(sealed string) (*authRequest, bool) {
 }
 
 // clientIDOf is c's id, or "" for a login without an app.
-func clientIDOf(c *Client) string {
+func clientIDOf(c *clients.Client) string {
 	if c == nil {
 		return ""
 	}

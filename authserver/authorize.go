@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
@@ -76,7 +77,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // parseAuthorizeRequest validates the request. When it returns an error
 // and a non-nil authRequest, the error may be redirected to
 // ar.RedirectURI, which has been verified against the client.
-func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (*authRequest, *Client, *oautherr.Error) {
+func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (*authRequest, *clients.Client, *oautherr.Error) {
 	form, err := parseForm(w, r)
 	var dup *duplicateParamError
 	switch {
@@ -96,7 +97,7 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		return nil, nil, oautherr.InvalidRequest("the client_id parameter is missing").WithoutRedirect()
 	}
 	client, err := s.clientFor(r.Context(), clientID)
-	if errors.Is(err, ErrUnknownClient) {
+	if errors.Is(err, clients.ErrUnknown) {
 		return nil, nil, oautherr.InvalidRequest(descUnknownClient).WithoutRedirect()
 	} else if err != nil {
 		return nil, nil, oautherr.ServerError("client lookup failed").WithCause(err).WithoutRedirect()
@@ -151,7 +152,7 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		scopes = defaultScopes
 	}
 	for _, sc := range scopes {
-		if !client.AllowsScope(sc, SupportedScopes) {
+		if !client.AllowsScope(sc, supportedScopes) {
 			return ar, client, oautherr.InvalidScope("scope %q is not allowed for this app", sc)
 		}
 	}
@@ -226,7 +227,7 @@ func validateResource(raw string) error {
 // proceed decides what an authorization request needs next: a login, a
 // consent, or a code. sess is the session just created by a login, or nil
 // to use the browser's session cookie.
-func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, sess *browserSession) {
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, sess *browserSession) {
 	if sess == nil {
 		var err error
 		if sess, err = s.currentSession(r); err != nil {
@@ -282,7 +283,7 @@ func (s *Server) needsLogin(ar *authRequest, sess *browserSession, now time.Time
 // First-party apps are trusted with everything except offline_access,
 // which, as in Stytch Connected Apps, asks unless the app has
 // BypassConsentForOfflineAccess.
-func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *Client, sess *browserSession) (bool, error) {
+func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *clients.Client, sess *browserSession) (bool, error) {
 	if client.Type.Trusted() {
 		return slices.Contains(ar.Scopes, "offline_access") && !client.BypassConsentForOfflineAccess, nil
 	}
@@ -310,7 +311,7 @@ func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, page str
 }
 
 // openAuthRequest decodes the sealed request of a login or consent page.
-func (s *Server) openAuthRequest(r *http.Request, sealed string) (*authRequest, *Client, bool) {
+func (s *Server) openAuthRequest(r *http.Request, sealed string) (*authRequest, *clients.Client, bool) {
 	var ar authRequest
 	if sealed == "" || s.requests.Decode("ar", sealed, &ar) != nil {
 		return nil, nil, false
@@ -325,7 +326,7 @@ func (s *Server) openAuthRequest(r *http.Request, sealed string) (*authRequest, 
 
 // issueCode stores a new authorization code and redirects to the client
 // with it (RFC 6749 §4.1.2).
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, sess *browserSession) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, sess *browserSession) {
 	now := s.now()
 	raw, hash := randomToken(codePrefix)
 	code := store.AuthCode{
@@ -361,7 +362,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 // was chosen by whoever registered it, so rather than let anyone bounce
 // browsers off the issuer to any site without a click (RFC 9700 §4.18),
 // such clients get the error page; other clients get the redirect.
-func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authRequest, client *Client, err *oautherr.Error) {
+func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, err *oautherr.Error) {
 	if client.Dynamic {
 		s.log.InfoContext(r.Context(), "authorization request failed; not redirected to a registered-by-anyone client", "client_id", ar.ClientID, "error", err.Code)
 		s.renderOAuthError(w, r, err)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 // OpenID Connect Back-Channel Logout 1.0: when a browser session ends,
@@ -58,29 +60,6 @@ func sessionSID(idHash string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
 
-// ValidateBackchannelLogoutURI checks a client's backchannel_logout_uri
-// (Back-Channel Logout §2.2): absolute, no fragment, https, or plain http
-// only on a loopback host (for development).
-func ValidateBackchannelLogoutURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("back-channel logout URI %q must be an absolute URL", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("back-channel logout URI %q must not contain a fragment", raw)
-	}
-	if u.User != nil {
-		return fmt.Errorf("back-channel logout URI %q must not contain user information", raw)
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-		return nil
-	}
-	return fmt.Errorf("back-channel logout URI %q must use https (plain http only on loopback hosts)", raw)
-}
-
 // logoutTokenClaims is the payload of a logout token (§2.4). It never has
 // a nonce, which is how a client tells it from an ID token.
 type logoutTokenClaims struct {
@@ -96,7 +75,7 @@ type logoutTokenClaims struct {
 
 // logoutToken signs a logout token for client, with the algorithm of its
 // ID tokens (§2.4: signed like an ID token).
-func (s *Server) logoutToken(client *Client, subject, sid string, now time.Time) (string, error) {
+func (s *Server) logoutToken(client *clients.Client, subject, sid string, now time.Time) (string, error) {
 	alg := client.IDTokenSigningAlg
 	if alg == "" {
 		alg = "RS256"

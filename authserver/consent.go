@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -70,7 +71,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	s.issueCode(w, r, ar, client, sess)
 }
 
-func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, sess *browserSession) {
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, sess *browserSession) {
 	scopes := make([]ui.ScopeView, 0, len(ar.Scopes))
 	for _, sc := range ar.Scopes {
 		scopes = append(scopes, ui.ScopeView{Name: sc, Description: ui.ScopeDescription(sc)})

@@ -50,7 +50,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		TokenEndpoint:                     s.endpoint("/token"),
 		UserinfoEndpoint:                  s.endpoint("/userinfo"),
 		JWKSURI:                           s.endpoint("/jwks.json"),
-		ScopesSupported:                   SupportedScopes,
+		ScopesSupported:                   supportedScopes,
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               []string{"authorization_code", "refresh_token"},

@@ -13,17 +13,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
@@ -41,16 +39,18 @@ const cheapArgonX = "$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$8Jz1ElyHYMk0h9Nf8tTf
 // fuzzSecrets are the plaintext secrets of the confidential fuzz clients.
 var fuzzSecrets = map[string]string{"web": "web-secret-7f3a", "argon": "x", "single": "single-secret-92c1"}
 
-func fuzzClients() []*Client {
-	return []*Client{
-		{ID: "web", Type: ThirdParty, SecretHashes: []string{HashClientSecret(fuzzSecrets["web"])},
-			RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"}},
-		{ID: "argon", Type: FirstParty, SecretHashes: []string{cheapArgonX},
-			RedirectURIs: []string{"https://first.example/cb?tenant=1", "https://first.example/other"}},
-		{ID: "spa", Type: ThirdPartyPublic, RedirectURIs: []string{"http://127.0.0.1:8080/callback", "http://[::1]/cb", "https://spa.example/"}},
-		{ID: "native", Type: FirstPartyPublic, RedirectURIs: []string{"com.example.app:/oauth"}, Scopes: []string{"openid", "email"}},
-		{ID: "single", Type: ThirdParty, SecretHashes: []string{HashClientSecret(fuzzSecrets["single"])},
-			RedirectURIs: []string{"https://single.example/cb"}, GrantTypes: []string{"authorization_code"}},
+func fuzzClients() []*clients.Client {
+	return []*clients.Client{
+		{ID: "web", SecretHashes: []string{clients.HashSecret(fuzzSecrets["web"])}, Metadata: clients.Metadata{
+			Type: clients.ThirdParty, RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"}}},
+		{ID: "argon", SecretHashes: []string{cheapArgonX}, Metadata: clients.Metadata{
+			Type: clients.FirstParty, RedirectURIs: []string{"https://first.example/cb?tenant=1", "https://first.example/other"}}},
+		{ID: "spa", Metadata: clients.Metadata{
+			Type: clients.ThirdPartyPublic, RedirectURIs: []string{"http://127.0.0.1:8080/callback", "http://[::1]/cb", "https://spa.example/"}}},
+		{ID: "native", Metadata: clients.Metadata{
+			Type: clients.FirstPartyPublic, RedirectURIs: []string{"com.example.app:/oauth"}, Scopes: []string{"openid", "email"}}},
+		{ID: "single", SecretHashes: []string{clients.HashSecret(fuzzSecrets["single"])}, Metadata: clients.Metadata{
+			Type: clients.ThirdParty, RedirectURIs: []string{"https://single.example/cb"}, GrantTypes: []string{"authorization_code"}}},
 	}
 }
 
@@ -86,7 +86,7 @@ func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server
 	if err != nil {
 		tb.Fatal(err)
 	}
-	static, err := NewStaticClients(fuzzClients(), SupportedScopes)
+	static, err := clients.NewStatic(fuzzClients(), supportedScopes)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server
 		ClientThrottle: throttle.Policy{Off: true},
 	}
 	if reg != "" {
-		cfg.Registration = Registration{Policy: reg, Clients: NewClientRegistry(static, st, SupportedScopes, ClientRegistryOptions{}),
+		cfg.Registration = Registration{Policy: reg, Clients: clients.NewRegistry(static, st, supportedScopes, clients.RegistryOptions{}),
 			InitialAccessTokens: []string{"initial-access-token-0123456789"}}
 	}
 	s, err := New(cfg)
@@ -127,10 +127,10 @@ func fuzzRequest(method, path, rawQuery, contentType, body string) *http.Request
 	return r.WithContext(context.Background())
 }
 
-func fuzzClientByID(id string) *Client {
+func fuzzClientByID(id string) *clients.Client {
 	for _, c := range fuzzClients() {
 		if c.ID == id {
-			_ = c.Prepare(SupportedScopes)
+			_ = c.Prepare(supportedScopes)
 			return c
 		}
 	}
@@ -232,7 +232,7 @@ func FuzzAuthorizeRequest(f *testing.F) {
 	})
 }
 
-func checkAcceptedRequest(t *testing.T, q url.Values, ar *authRequest, client *Client) {
+func checkAcceptedRequest(t *testing.T, q url.Values, ar *authRequest, client *clients.Client) {
 	t.Helper()
 	if ar == nil || client == nil {
 		t.Fatal("accepted without a request")
@@ -249,7 +249,7 @@ func checkAcceptedRequest(t *testing.T, q url.Values, ar *authRequest, client *C
 		t.Fatal("accepted without scopes")
 	}
 	for _, sc := range ar.Scopes {
-		if !client.AllowsScope(sc, SupportedScopes) {
+		if !client.AllowsScope(sc, supportedScopes) {
 			t.Fatalf("accepted scope %q for %s", sc, client.ID)
 		}
 	}
@@ -374,217 +374,4 @@ func FuzzTokenRequest(f *testing.F) {
 			t.Fatalf("confidential client %s accepted with secret %q", client.ID, secret)
 		}
 	})
-}
-
-// FuzzMatchRedirectURI: a requested redirect URI matches a registered one
-// only when the two are the same string, or both are http on the same
-// loopback IP literal and differ in nothing but the port (RFC 8252 §7.3);
-// and that port rule really lets any port in.
-func FuzzMatchRedirectURI(f *testing.F) {
-	for _, s := range [][2]string{
-		{"https://app.example/cb", "https://app.example/cb"},
-		{"https://app.example/cb", "https://app.example/cb/"},
-		{"https://app.example/cb", "https://APP.example/cb"},
-		{"http://127.0.0.1/cb", "http://127.0.0.1:8080/cb"},
-		{"http://127.0.0.1:1/cb", "http://127.0.0.1/cb"},
-		{"http://[::1]/cb", "http://[::1]:9/cb"},
-		{"http://127.0.0.1/cb", "http://127.0.0.1:8080@evil.example/cb"},
-		{"http://127.0.0.1/cb", "http://127.0.0.2:80/cb"},
-		{"http://127.0.0.1/cb?x=1", "http://127.0.0.1:5/cb?x=1"},
-		{"http://127.0.0.1/cb", "http://127.0.0.1:5/cb#frag"},
-		{"http://localhost/cb", "http://localhost:5/cb"},
-		{"com.example.app:/cb", "com.example.app:/cb"},
-		{"http://[::ffff:127.0.0.1]/cb", "http://[::ffff:127.0.0.1]:1/cb"},
-		{"http://127.0.0.1/cb", "http://127.0.0.1:0/cb"},
-		{"http://127.0.0.1/cb", "http://127.0.0.1:00080/cb"},
-		{"http://127.0.0.1:8080/cb", "http://127.0.0.1:99999/cb"},
-	} {
-		f.Add(s[0], s[1], uint16(8080))
-	}
-	f.Add("http://127.0.0.1/cb", "http://127.0.0.1:1/cb", uint16(0)) // port 0 is no port
-	f.Fuzz(func(t *testing.T, registered, requested string, port uint16) {
-		c := &Client{ID: "c", Type: ThirdPartyPublic, RedirectURIs: []string{registered}}
-		if c.Prepare(SupportedScopes) != nil {
-			return
-		}
-		if c.MatchRedirectURI(requested) && requested != registered && !sameButPort(registered, requested) {
-			t.Fatalf("%q matched registered %q", requested, registered)
-		}
-		if !c.MatchRedirectURI(registered) {
-			t.Fatalf("registered %q does not match itself", registered)
-		}
-		if u, err := url.Parse(registered); err == nil && u.Scheme == "http" && isLoopbackIP(u.Hostname()) && u.Opaque == "" {
-			u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(int(port)))
-			if other := u.String(); sameButPort(registered, other) && !c.MatchRedirectURI(other) {
-				t.Fatalf("%q does not match loopback %q on another port", other, registered)
-			}
-		}
-	})
-}
-
-func isLoopbackIP(h string) bool {
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// sameButPort is the test's own reading of RFC 8252 §7.3: both http, the
-// same loopback IP literal, written the same way, the rest of the URI
-// identical, and a real port (or none) on each.
-func sameButPort(a, b string) bool {
-	ua, errA := url.Parse(a)
-	ub, errB := url.Parse(b)
-	if errA != nil || errB != nil || ua.Scheme != "http" || ub.Scheme != "http" || ua.User != nil || ub.User != nil {
-		return false
-	}
-	if !isLoopbackIP(ua.Hostname()) || ua.Hostname() != ub.Hostname() || strings.Contains(a, "#") || strings.Contains(b, "#") {
-		return false
-	}
-	for _, u := range []*url.URL{ua, ub} {
-		if p := u.Port(); p != "" && !realPort(p) {
-			return false
-		}
-	}
-	hostA, hostB := ua.Host, ub.Host
-	if ua.Port() != "" {
-		hostA = hostA[:len(hostA)-len(ua.Port())-1]
-	}
-	if ub.Port() != "" {
-		hostB = hostB[:len(hostB)-len(ub.Port())-1]
-	}
-	restA := strings.TrimPrefix(a, "http://"+ua.Host)
-	restB := strings.TrimPrefix(b, "http://"+ub.Host)
-	return hostA == hostB && restA == restB && strings.HasPrefix(a, "http://"+ua.Host) && strings.HasPrefix(b, "http://"+ub.Host)
-}
-
-// realPort is the test's own reading of a port a redirect may name: a
-// number from 1 to 65535 that prints back exactly as written.
-func realPort(p string) bool {
-	n, err := strconv.Atoi(p)
-	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == p
-}
-
-// FuzzValidateRedirectURI: a redirect URI accepted at registration is an
-// absolute URI without fragment or user information, and https, http on
-// a loopback host, or (public clients only) a reverse-domain private-use
-// scheme.
-func FuzzValidateRedirectURI(f *testing.F) {
-	for _, s := range []string{
-		"https://app.example/cb", "http://127.0.0.1/cb", "http://localhost:3000/", "http://[::1]/x",
-		"http://app.example/cb", "https://app.example/cb#x", "https://user@app.example/", "com.example.app:/cb",
-		"javascript:alert(1)", "data:text/html,x", "https:///cb", "//app.example/cb", "HTTPS://APP.EXAMPLE/",
-		"http://127.0.0.1.evil.example/", "http://0x7f000001/", "https://a.example/cb?x=1#", "urn:ietf:wg:oauth:2.0:oob",
-		"http://127.0.0.1:0/cb", "http://127.0.0.1:99999/cb", "http://127.0.0.1:00080/cb", "https://a.example:/cb", "http://[::1]:65535/cb",
-	} {
-		f.Add(s, true)
-		f.Add(s, false)
-	}
-	f.Fuzz(func(t *testing.T, raw string, public bool) {
-		if ValidateRedirectURI(raw, public) != nil {
-			return
-		}
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil || !u.IsAbs() || !utf8.ValidString(raw):
-			t.Fatalf("accepted %q: not an absolute URI of valid UTF-8", raw)
-		case strings.Contains(raw, "#") || u.User != nil:
-			t.Fatalf("accepted %q with a fragment or user information", raw)
-		case (u.Port() != "" || strings.HasSuffix(u.Host, ":")) && !realPort(u.Port()):
-			t.Fatalf("accepted %q with port %q", raw, u.Port())
-		case u.Scheme == "https":
-			if u.Host == "" {
-				t.Fatalf("accepted %q without a host", raw)
-			}
-		case u.Scheme == "http":
-			if h := u.Hostname(); !strings.EqualFold(h, "localhost") && !isLoopbackIP(h) {
-				t.Fatalf("accepted plain http %q off loopback", raw)
-			}
-		case !public || !strings.Contains(u.Scheme, "."):
-			t.Fatalf("accepted scheme %q (public %v)", u.Scheme, public)
-		}
-	})
-}
-
-// FuzzClientMetadata: dynamic registration (RFC 7591) accepts only
-// third-party clients (public ones only when anonymous, without a
-// back-channel logout URI), with valid redirect URIs, supported scopes
-// and grant types that include authorization_code; and whatever it
-// accepts becomes a client the server can load (Client.Prepare), so no
-// registration is ever stored that the server would then refuse.
-func FuzzClientMetadata(f *testing.F) {
-	open := newFuzzServer(f, RegistrationOpen)
-	withToken := newFuzzServer(f, RegistrationToken)
-	for _, s := range []string{
-		`{"redirect_uris":["https://app.example/cb"]}`,
-		`{"redirect_uris":["http://127.0.0.1/cb","com.example.app:/cb"],"client_name":"App","scope":"openid email offline_access","grant_types":["authorization_code","refresh_token"]}`,
-		`{"redirect_uris":["https://app.example/cb"],"token_endpoint_auth_method":"client_secret_post","backchannel_logout_uri":"https://app.example/bc"}`,
-		`{"redirect_uris":["https://app.example/cb"],"response_types":["code","token"]}`,
-		`{"redirect_uris":["https://app.example/cb"],"grant_types":["refresh_token"]}`,
-		`{"redirect_uris":["http://app.example/cb"]}`,
-		`{"redirect_uris":[],"client_name":"x"}`,
-		`{"redirect_uris":"https://app.example/cb"}`,
-		`{"redirect_uris":["https://app.example/cb"],"logo_uri":"javascript:alert(1)","contacts":["a@b"],"software_id":"s","id_token_signed_response_alg":"ES256"}`,
-		`{"redirect_uris":["https://app.example/cb"],"post_logout_redirect_uris":["https://app.example/bye"],"client_uri":"https://app.example/","tos_uri":"https://app.example/tos","policy_uri":"https://app.example/p"}`,
-		`{"redirect_uris":["https://app.example/cb"],"client_name":"a\u0000b"}`,
-		`[]`, `null`, `{"a":1}{"b":2}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, s := range []*Server{open, withToken} {
-			r := fuzzRequest(http.MethodPost, "/register", "", "application/json", string(body))
-			obj, oerr := readJSONObject(httptest.NewRecorder(), r)
-			if oerr != nil {
-				continue
-			}
-			for _, current := range []ClientType{"", ThirdParty, ThirdPartyPublic} {
-				md, oerr := s.registrationMetadata(obj, current)
-				if oerr != nil {
-					if oerr.Code != "invalid_client_metadata" && oerr.Code != "invalid_redirect_uri" {
-						t.Fatalf("error code %q", oerr.Code)
-					}
-					continue
-				}
-				checkRegisteredMetadata(t, s.registrar.cfg.Policy, current, md)
-			}
-		}
-	})
-}
-
-func checkRegisteredMetadata(t *testing.T, policy RegistrationPolicy, current ClientType, md ClientMetadata) {
-	t.Helper()
-	switch {
-	case md.Type != ThirdParty && md.Type != ThirdPartyPublic:
-		t.Fatalf("registered a %s client", md.Type)
-	case current != "" && md.Type != current:
-		t.Fatalf("an update turned a %s client into %s", current, md.Type)
-	case current == "" && policy == RegistrationOpen && (md.Type != ThirdPartyPublic || md.BackchannelLogoutURI != ""):
-		t.Fatalf("anonymous registration of a %s client, back-channel %q", md.Type, md.BackchannelLogoutURI)
-	case policy == RegistrationOpen && md.BackchannelLogoutURI != "":
-		t.Fatalf("anonymous client with a back-channel logout URI")
-	case md.Type.Public() != (md.TokenEndpointAuthMethod == authMethodNone):
-		t.Fatalf("%s client with auth method %q", md.Type, md.TokenEndpointAuthMethod)
-	case !slices.Contains(md.GrantTypes, "authorization_code"):
-		t.Fatalf("grant types %v", md.GrantTypes)
-	}
-	for _, u := range md.RedirectURIs {
-		if ValidateRedirectURI(u, md.Type.Public()) != nil || !utf8.ValidString(u) {
-			t.Fatalf("registered redirect URI %q", u)
-		}
-	}
-	for _, sc := range md.Scopes {
-		if !slices.Contains(SupportedScopes, sc) {
-			t.Fatalf("registered scope %q", sc)
-		}
-	}
-	var secrets []string
-	if !md.Type.Public() {
-		secrets = []string{HashClientSecret("s")}
-	}
-	c := &Client{ID: "gh_client_x", Name: md.Name, Type: md.Type, SecretHashes: secrets, RedirectURIs: md.RedirectURIs,
-		PostLogoutRedirectURIs: md.PostLogoutRedirectURIs, BackchannelLogoutURI: md.BackchannelLogoutURI, Scopes: md.Scopes,
-		LogoURI: md.LogoURI, ClientURI: md.ClientURI, PolicyURI: md.PolicyURI, TOSURI: md.TOSURI, GrantTypes: md.GrantTypes,
-		IDTokenSigningAlg: md.IDTokenSigningAlg}
-	if err := c.Prepare(SupportedScopes); err != nil {
-		t.Fatalf("accepted metadata makes a client the server refuses: %v", err)
-	}
 }

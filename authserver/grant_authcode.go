@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -35,7 +36,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 // endpoint or from a gate in this process (RedeemGateCode). The client
 // is already authenticated and allowed the grant type.
 type codeRedemption struct {
-	client      *Client
+	client      *clients.Client
 	code        string
 	redirectURI string
 	verifier    string   // PKCE code_verifier (RFC 7636 §4.5)

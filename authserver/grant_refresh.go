@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
@@ -92,7 +93,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 
 // refreshExpiry is the sliding expiry of a refresh token used now, never
 // past its grant's absolute end.
-func (s *Server) refreshExpiry(c *Client, now time.Time, g store.Grant) time.Time {
+func (s *Server) refreshExpiry(c *clients.Client, now time.Time, g store.Grant) time.Time {
 	idle := s.cfg.Lifetimes.RefreshTokenIdle
 	if c.RefreshTokenLifetime > 0 {
 		idle = c.RefreshTokenLifetime

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -67,7 +68,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.clientEndpointError(w, r, "introspection", client, oe)
 		return
 	}
-	if resp.Active && resp.ClientID != client.ID && client.Type != FirstParty {
+	if resp.Active && resp.ClientID != client.ID && client.Type != clients.FirstParty {
 		resp = &introspectionResponse{}
 	}
 	s.log.DebugContext(r.Context(), "token introspected", "client_id", client.ID, "active", resp.Active)
@@ -185,7 +186,7 @@ func (s *Server) activeRefreshToken(ctx context.Context, raw string) (store.Refr
 // clientEndpointError writes the JSON error of an endpoint that
 // authenticates clients like the token endpoint (introspection,
 // revocation), with the challenge RFC 6749 §5.2 requires on a 401.
-func (s *Server) clientEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, client *Client, err *oautherr.Error) {
+func (s *Server) clientEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, client *clients.Client, err *oautherr.Error) {
 	clientID := ""
 	if client != nil {
 		clientID = client.ID

@@ -5,13 +5,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
 
 type issueParams struct {
-	client       *Client
+	client       *clients.Client
 	user         *identity.User
 	grant        store.Grant
 	scopes       []string
@@ -21,7 +22,7 @@ type issueParams struct {
 	now          time.Time
 }
 
-func (s *Server) accessTokenLifetime(c *Client) time.Duration {
+func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
 	if c.AccessTokenLifetime > 0 {
 		return c.AccessTokenLifetime
 	}

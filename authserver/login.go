@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
@@ -199,7 +200,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.proceed(w, r, ar, client, sess)
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, username, msg string, status int) {
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, username, msg string, status int) {
 	page := ui.LoginPage{
 		Base:        s.base(""),
 		FormAction:  s.prefix + "/login",
@@ -212,7 +213,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
 		// One gate client serves every gated site: name the site the user
 		// is signing in to (its verified redirect URI's host).
-		if client.ID == GateClientID {
+		if client.ID == clients.GateID {
 			if u, err := url.Parse(ar.RedirectURI); err == nil && u.Host != "" {
 				page.ClientName = u.Host
 			}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -125,7 +126,7 @@ const serverProblem = "logout.problem.server"
 // parseLogoutRequest validates an RP's logout request. A non-empty
 // problem is the message id (ui catalog) of what is wrong, for the error
 // page; nothing was changed.
-func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logoutRequest, client *Client, hintSID, problem string) {
+func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logoutRequest, client *clients.Client, hintSID, problem string) {
 	lr = &logoutRequest{IssuedAt: s.now().UnixMilli()}
 	clientID := form.Get("client_id")
 	if raw := form.Get("id_token_hint"); raw != "" {
@@ -146,7 +147,7 @@ func (s *Server) parseLogoutRequest(r *http.Request, form url.Values) (lr *logou
 	if clientID != "" {
 		c, err := s.clientFor(r.Context(), clientID)
 		switch {
-		case errors.Is(err, ErrUnknownClient):
+		case errors.Is(err, clients.ErrUnknown):
 			return nil, nil, "", "logout.problem.unknown_client"
 		case err != nil:
 			s.log.ErrorContext(r.Context(), "client lookup failed at logout", "error", err)
@@ -281,7 +282,7 @@ func postLogoutTarget(lr *logoutRequest) string {
 	return u.String()
 }
 
-func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr *logoutRequest, client *Client, sess *browserSession) {
+func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr *logoutRequest, client *clients.Client, sess *browserSession) {
 	sealed, err := s.requests.Encode(logoutRequestName, lr)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "sealing a logout request failed", "error", err)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
@@ -47,7 +48,7 @@ func setCSP(h http.Header, formTarget string) {
 // formActionSource is the CSP source expression that allows a redirect to
 // redirectURI after a form post.
 func formActionSource(redirectURI string) string {
-	if _, ok := loopbackWithoutPort(redirectURI); ok {
+	if clients.MatchesAnyPort(redirectURI) {
 		u, err := url.Parse(redirectURI)
 		if err == nil {
 			host := u.Hostname()

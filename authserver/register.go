@@ -11,12 +11,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
-	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
@@ -47,7 +46,7 @@ type Registration struct {
 	// policy; at least 16 characters each.
 	InitialAccessTokens []string
 	// Clients stores the registered clients. Required unless off.
-	Clients *ClientRegistry
+	Clients *clients.Registry
 	// ClientIP returns the IP address of the client making a request.
 	// Default: ClientIP (WithClientIP, else r.RemoteAddr). Behind a trusted proxy the host
 	// supplies the real client address. Anonymous registrations are
@@ -169,8 +168,9 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 		oautherr.WriteJSON(w, oerr)
 		return
 	}
-	md, oerr := s.registrationMetadata(body, "")
-	if oerr != nil {
+	md, err := clients.DecodeRegistration(body, reg.request(""))
+	if err != nil {
+		oerr := registrationError(err)
 		s.log.InfoContext(ctx, "client registration refused", "error", oerr.Code, "reason", oerr.Description)
 		oautherr.WriteJSON(w, oerr)
 		return
@@ -184,17 +184,15 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ratRaw, ratHash := randomToken(regTokenPrefix)
-	rec, secret, err := reg.cfg.Clients.create(ctx, md, ratHash)
+	info, secret, token, err := reg.cfg.Clients.Register(ctx, md)
 	if err != nil {
 		oautherr.WriteJSON(w, registrationError(err))
 		return
 	}
-	s.log.InfoContext(ctx, "client registered", "client_id", rec.ID, "type", rec.Type, "policy", string(reg.cfg.Policy))
-	resp := s.registrationResponse(rec)
-	resp.RegistrationAccessToken, resp.ClientSecret = ratRaw, secret
-	w.Header().Set("Location", resp.RegistrationClientURI)
-	writeJSONStatus(w, http.StatusCreated, resp)
+	s.log.InfoContext(ctx, "client registered", "client_id", info.ID, "type", string(info.Type), "policy", string(reg.cfg.Policy))
+	uri := s.registrationClientURI(info.ID)
+	w.Header().Set("Location", uri)
+	writeJSONStatus(w, http.StatusCreated, clients.RegistrationResponse(&info, uri, supportedScopes, secret, token))
 }
 
 // manageRegistration is RFC 7592 §2: read, replace or delete a registered
@@ -209,8 +207,8 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 	}
 	// RFC 7592 §2.1: an unknown client is answered like a bad token, so
 	// the endpoint does not reveal which clients exist.
-	rec, err := reg.cfg.Clients.store.GetClient(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !registrationTokenMatches(rec, tok)) {
+	cur, err := reg.cfg.Clients.Registered(ctx, id, tok)
+	if errors.Is(err, clients.ErrUnknown) {
 		s.registrationAuthError(w, true)
 		return
 	} else if err != nil {
@@ -219,9 +217,9 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 	}
 	switch r.Method {
 	case http.MethodGet:
-		writeJSONStatus(w, http.StatusOK, s.registrationResponse(rec))
+		writeJSONStatus(w, http.StatusOK, clients.RegistrationResponse(&cur.Info, s.registrationClientURI(id), supportedScopes, "", ""))
 	case http.MethodDelete:
-		if err := reg.cfg.Clients.DeleteClient(ctx, id); err != nil && !errors.Is(err, ErrUnknownClient) {
+		if err := reg.cfg.Clients.Delete(ctx, id); err != nil && !errors.Is(err, clients.ErrUnknown) {
 			oautherr.WriteJSON(w, registrationError(err))
 			return
 		}
@@ -233,28 +231,19 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 			oautherr.WriteJSON(w, oerr)
 			return
 		}
-		if oerr := checkUpdateRequest(body, rec); oerr != nil {
+		if oerr := checkUpdateRequest(body, cur); oerr != nil {
 			oautherr.WriteJSON(w, oerr)
 			return
 		}
-		md, oerr := s.registrationMetadata(body, ClientType(rec.Type))
-		if oerr != nil {
-			oautherr.WriteJSON(w, oerr)
+		md, err := clients.DecodeRegistration(body, reg.request(cur.Type))
+		if err != nil {
+			oautherr.WriteJSON(w, registrationError(err))
 			return
 		}
-		updated, err := reg.cfg.Clients.modify(ctx, id, func(cur *store.Client) error {
-			// The token must still be the client's, and the client must
-			// not have changed kind since it was read.
-			if !registrationTokenMatches(*cur, tok) {
-				return ErrUnknownClient
-			}
-			if ClientType(cur.Type) != md.Type {
-				return metadataErr("token_endpoint_auth_method", "cannot change between none and a client secret; register a new client")
-			}
-			applyMetadata(cur, md)
-			return nil
-		})
-		if errors.Is(err, ErrUnknownClient) {
+		// The token must still be the client's, and the client must not
+		// have changed kind since it was read.
+		updated, err := reg.cfg.Clients.UpdateRegistered(ctx, id, tok, md)
+		if errors.Is(err, clients.ErrUnknown) {
 			s.registrationAuthError(w, true)
 			return
 		} else if err != nil {
@@ -262,13 +251,25 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 			return
 		}
 		s.log.InfoContext(ctx, "registered client updated by itself", "client_id", id)
-		writeJSONStatus(w, http.StatusOK, s.registrationResponse(updated))
+		writeJSONStatus(w, http.StatusOK, clients.RegistrationResponse(&updated, s.registrationClientURI(id), supportedScopes, "", ""))
 	default:
 		w.Header().Set("Allow", "GET, PUT, DELETE")
 		e := oautherr.InvalidRequest("method %s is not allowed here", r.Method)
 		e.Status = http.StatusMethodNotAllowed
 		oautherr.WriteJSON(w, e)
 	}
+}
+
+// registrationClientURI is the client configuration endpoint of client id
+// (RFC 7592 §2).
+func (s *Server) registrationClientURI(id string) string {
+	return s.endpoint("/register") + "?" + url.Values{"client_id": {id}}.Encode()
+}
+
+// request says how the metadata of a registration or update (of a client
+// of type current) is read.
+func (reg *registrar) request(current clients.Type) clients.RegistrationRequest {
+	return clients.RegistrationRequest{Open: reg.cfg.Policy == RegistrationOpen, Current: current, SupportedScopes: supportedScopes}
 }
 
 // registrationAuthError answers a missing or bad Bearer token (RFC 6750 §3,
@@ -295,13 +296,6 @@ func (reg *registrar) validInitialToken(tok string) bool {
 	return ok == 1
 }
 
-func registrationTokenMatches(rec store.Client, tok string) bool {
-	if !rec.Dynamic || rec.RegistrationAccessTokenHash == "" || tok == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(hashToken(tok)), []byte(rec.RegistrationAccessTokenHash)) == 1
-}
-
 // bearerHeader returns the Bearer token of the Authorization header; ok is
 // false when there is none or it is not a well-formed Bearer credential
 // (tok is then what was sent, if anything).
@@ -316,9 +310,9 @@ func bearerHeader(r *http.Request) (tok string, ok bool) {
 }
 
 // checkUpdateRequest enforces RFC 7592 §2.2 on a replacement request.
-func checkUpdateRequest(body jsonObject, rec store.Client) *oautherr.Error {
-	id, err := body.str("client_id")
-	if err != nil || id != rec.ID {
+func checkUpdateRequest(body map[string]json.RawMessage, cur *clients.Registered) *oautherr.Error {
+	var id, secret string
+	if json.Unmarshal(body["client_id"], &id) != nil || id != cur.ID {
 		return oautherr.InvalidRequest("client_id must be sent and equal the client's id")
 	}
 	for _, f := range []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"} {
@@ -326,217 +320,28 @@ func checkUpdateRequest(body jsonObject, rec store.Client) *oautherr.Error {
 			return oautherr.InvalidRequest("%s must not be sent in an update", f)
 		}
 	}
-	secret, err := body.str("client_secret")
-	if err != nil {
-		return oautherr.InvalidClientMetadata("%v", err)
+	if raw, ok := body["client_secret"]; ok && string(raw) != "null" && json.Unmarshal(raw, &secret) != nil {
+		return oautherr.InvalidClientMetadata("client_secret: must be a string")
 	}
-	if secret != "" {
-		// The client may repeat its secret, never choose a new one.
-		digest := HashClientSecret(secret)
-		ok := 0
-		for _, h := range append(slices.Clone(rec.SecretHashes), rec.PendingSecretHash) {
-			if h != "" {
-				ok |= subtle.ConstantTimeCompare([]byte(digest), []byte(h))
-			}
-		}
-		if ok != 1 {
-			return oautherr.InvalidClientMetadata("client_secret: does not match the client's secret; a client cannot choose its secret")
-		}
+	// The client may repeat its secret, never choose a new one.
+	if secret != "" && !cur.IsSecret(secret) {
+		return oautherr.InvalidClientMetadata("client_secret: does not match the client's secret; a client cannot choose its secret")
 	}
 	return nil
 }
 
-// registrationMetadata reads the client metadata of RFC 7591 §2 (and
-// OpenID Connect Dynamic Client Registration's id_token_signed_response_alg
-// and post_logout_redirect_uris). Metadata it does not know is ignored, as
-// §2 requires. current is the type of the client being updated, or ""
-// for a new registration.
-func (s *Server) registrationMetadata(body jsonObject, current ClientType) (ClientMetadata, *oautherr.Error) {
-	var md ClientMetadata
-	var err error
-	strFields := []struct {
-		name string
-		dst  *string
-	}{
-		{"client_name", &md.Name}, {"client_uri", &md.ClientURI}, {"logo_uri", &md.LogoURI},
-		{"tos_uri", &md.TOSURI}, {"policy_uri", &md.PolicyURI}, {"software_id", &md.SoftwareID},
-		{"software_version", &md.SoftwareVersion}, {"id_token_signed_response_alg", &md.IDTokenSigningAlg},
-		{"token_endpoint_auth_method", &md.TokenEndpointAuthMethod},
-		{"backchannel_logout_uri", &md.BackchannelLogoutURI},
-	}
-	for _, f := range strFields {
-		if *f.dst, err = body.str(f.name); err != nil {
-			return md, oautherr.InvalidClientMetadata("%v", err)
-		}
-	}
-	listFields := []struct {
-		name string
-		dst  *[]string
-	}{
-		{"redirect_uris", &md.RedirectURIs}, {"post_logout_redirect_uris", &md.PostLogoutRedirectURIs},
-		{"contacts", &md.Contacts}, {"grant_types", &md.GrantTypes},
-	}
-	for _, f := range listFields {
-		if *f.dst, err = body.strs(f.name); err != nil {
-			if f.name == "redirect_uris" {
-				return md, oautherr.InvalidRedirectURI("%v", err)
-			}
-			return md, oautherr.InvalidClientMetadata("%v", err)
-		}
-	}
-	responseTypes, err := body.strs("response_types")
-	if err != nil {
-		return md, oautherr.InvalidClientMetadata("%v", err)
-	}
-	scope, err := body.str("scope")
-	if err != nil {
-		return md, oautherr.InvalidClientMetadata("%v", err)
-	}
-
-	// The client's kind follows from how it authenticates.
-	policy := s.registrar.cfg.Policy
-	switch md.TokenEndpointAuthMethod {
-	case "":
-		// RFC 7591 §2's default is client_secret_basic. An anonymous
-		// registration can only be public, so there it is none; an
-		// update keeps the client's kind.
-		md.TokenEndpointAuthMethod = authMethodBasic
-		if (current == "" && policy == RegistrationOpen) || current.Public() {
-			md.TokenEndpointAuthMethod = authMethodNone
-		}
-	case authMethodNone, authMethodBasic, authMethodPost:
-	default:
-		return md, oautherr.InvalidClientMetadata("token_endpoint_auth_method: unsupported method %q (supported: none, client_secret_basic, client_secret_post)", truncate(md.TokenEndpointAuthMethod, 64))
-	}
-	md.Type = ThirdParty
-	if md.TokenEndpointAuthMethod == authMethodNone {
-		md.Type = ThirdPartyPublic
-	}
-	switch {
-	case current != "" && md.Type != current:
-		return md, oautherr.InvalidClientMetadata("token_endpoint_auth_method: cannot change between none and a client secret; register a new client")
-	case current == "" && policy == RegistrationOpen && md.Type != ThirdPartyPublic:
-		return md, oautherr.InvalidClientMetadata("token_endpoint_auth_method: anonymous registration allows only public clients (none)")
-	}
-	// The server itself calls a back-channel logout URI, so an anonymous
-	// one could aim it at internal services.
-	if policy == RegistrationOpen && md.BackchannelLogoutURI != "" {
-		return md, oautherr.InvalidClientMetadata("backchannel_logout_uri: is not accepted from anonymous registrations")
-	}
-
-	// Grant and response types must agree (RFC 7591 §2.1): only the
-	// authorization code flow exists here, with response type code.
-	if _, given := body["grant_types"]; !given {
-		md.GrantTypes = []string{"authorization_code"}
-	}
-	if _, given := body["response_types"]; !given {
-		responseTypes = []string{"code"}
-	}
-	for _, rt := range responseTypes {
-		if rt != "code" {
-			return md, oautherr.InvalidClientMetadata("response_types: unsupported response type %q (supported: code)", truncate(rt, 64))
-		}
-	}
-	if len(responseTypes) == 0 {
-		return md, oautherr.InvalidClientMetadata("response_types: must include code")
-	}
-	if !slices.Contains(md.GrantTypes, "authorization_code") {
-		return md, oautherr.InvalidClientMetadata("grant_types: must include authorization_code, which response type code requires")
-	}
-	if len(md.RedirectURIs) == 0 {
-		return md, oautherr.InvalidRedirectURI("redirect_uris: at least one redirect URI is required")
-	}
-	if scope != "" {
-		scopes, ok := parseScope(scope)
-		if !ok {
-			return md, oautherr.InvalidClientMetadata("scope: is malformed")
-		}
-		md.Scopes = scopes
-	}
-	md.normalize()
-	if err := md.validate(SupportedScopes); err != nil {
-		return md, registrationError(err)
-	}
-	return md, nil
-}
-
-// registrationError maps a management error to its RFC 7591 §3.2.2 error,
-// naming fields as RFC 7591 does.
+// registrationError maps a management error to its RFC 7591 §3.2.2 error:
+// invalid_redirect_uri for the redirect URIs, invalid_client_metadata
+// naming the field for any other metadata.
 func registrationError(err error) *oautherr.Error {
-	var me *MetadataError
-	if !errors.As(err, &me) {
+	var me *clients.MetadataError
+	switch {
+	case !errors.As(err, &me):
 		return oautherr.From(err)
+	case me.Field == "redirect_uris":
+		return oautherr.InvalidRedirectURI("%s", me.Error())
 	}
-	field := me.Field
-	switch field {
-	case "name":
-		field = "client_name"
-	case "scopes":
-		field = "scope"
-	case "redirect_uris":
-		return oautherr.InvalidRedirectURI("%s: %s", field, me.Reason)
-	}
-	return oautherr.InvalidClientMetadata("%s: %s", field, me.Reason)
-}
-
-// registrationResponse is the client information response (RFC 7591
-// §3.2.1, RFC 7592 §3). The registration access token and the secret are
-// added only when they are issued: just their hashes are kept.
-type registrationResponse struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
-	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
-	RegistrationAccessToken string   `json:"registration_access_token,omitempty"`
-	RegistrationClientURI   string   `json:"registration_client_uri"`
-	ClientName              string   `json:"client_name,omitempty"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris,omitempty"`
-	BackchannelLogoutURI    string   `json:"backchannel_logout_uri,omitempty"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	Scope                   string   `json:"scope"`
-	ClientURI               string   `json:"client_uri,omitempty"`
-	LogoURI                 string   `json:"logo_uri,omitempty"`
-	TOSURI                  string   `json:"tos_uri,omitempty"`
-	PolicyURI               string   `json:"policy_uri,omitempty"`
-	Contacts                []string `json:"contacts,omitempty"`
-	SoftwareID              string   `json:"software_id,omitempty"`
-	SoftwareVersion         string   `json:"software_version,omitempty"`
-	IDTokenSignedAlg        string   `json:"id_token_signed_response_alg,omitempty"`
-}
-
-func (s *Server) registrationResponse(rec store.Client) *registrationResponse {
-	scopes := rec.Scopes
-	if len(scopes) == 0 {
-		scopes = SupportedScopes
-	}
-	grantTypes := rec.GrantTypes
-	if len(grantTypes) == 0 {
-		grantTypes = []string{"authorization_code", "refresh_token"}
-	}
-	resp := &registrationResponse{
-		ClientID:                rec.ID,
-		ClientIDIssuedAt:        rec.CreatedAt.Unix(),
-		RegistrationClientURI:   s.endpoint("/register") + "?" + url.Values{"client_id": {rec.ID}}.Encode(),
-		ClientName:              rec.Name,
-		RedirectURIs:            rec.RedirectURIs,
-		PostLogoutRedirectURIs:  rec.PostLogoutRedirectURIs,
-		BackchannelLogoutURI:    rec.BackchannelLogoutURI,
-		GrantTypes:              grantTypes,
-		ResponseTypes:           []string{"code"},
-		TokenEndpointAuthMethod: rec.TokenEndpointAuthMethod,
-		Scope:                   joinScopes(scopes),
-		ClientURI:               rec.ClientURI, LogoURI: rec.LogoURI, TOSURI: rec.TOSURI, PolicyURI: rec.PolicyURI,
-		Contacts: rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
-		IDTokenSignedAlg: rec.IDTokenSigningAlg,
-	}
-	if !ClientType(rec.Type).Public() {
-		never := int64(0) // RFC 7591 §3.2.1: 0 means the secret does not expire
-		resp.ClientSecretExpiresAt = &never
-	}
-	return resp
+	return oautherr.InvalidClientMetadata("%s", me.Error())
 }
 
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {
@@ -545,13 +350,9 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// jsonObject is a request body's top-level members, decoded lazily so each
-// field's type can be checked and reported by name.
-type jsonObject map[string]json.RawMessage
-
 // readJSONObject reads an application/json body holding one JSON object,
 // within maxFormBytes.
-func readJSONObject(w http.ResponseWriter, r *http.Request) (jsonObject, *oautherr.Error) {
+func readJSONObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, *oautherr.Error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		e := oautherr.InvalidRequest("the request body must be application/json")
@@ -568,7 +369,7 @@ func readJSONObject(w http.ResponseWriter, r *http.Request) (jsonObject, *oauthe
 		}
 		return nil, oautherr.InvalidRequest("the request body could not be read")
 	}
-	var obj jsonObject
+	var obj map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&obj); err != nil || obj == nil {
 		return nil, oautherr.InvalidClientMetadata("the request body must be one JSON object")
@@ -577,30 +378,4 @@ func readJSONObject(w http.ResponseWriter, r *http.Request) (jsonObject, *oauthe
 		return nil, oautherr.InvalidClientMetadata("the request body must be one JSON object")
 	}
 	return obj, nil
-}
-
-// str returns the string member name: "" when absent or null.
-func (o jsonObject) str(name string) (string, error) {
-	raw, ok := o[name]
-	if !ok || string(raw) == "null" {
-		return "", nil
-	}
-	var v string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", fmt.Errorf("%s: must be a string", name)
-	}
-	return v, nil
-}
-
-// strs returns the string array member name: nil when absent or null.
-func (o jsonObject) strs(name string) ([]string, error) {
-	raw, ok := o[name]
-	if !ok || string(raw) == "null" {
-		return nil, nil
-	}
-	var v []string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("%s: must be an array of strings", name)
-	}
-	return v, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -63,7 +64,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 
 // revoke revokes raw if it is a live token of client. An error means the
 // store failed and the token may still be valid.
-func (s *Server) revoke(ctx context.Context, client *Client, raw string) error {
+func (s *Server) revoke(ctx context.Context, client *clients.Client, raw string) error {
 	now := s.now()
 	if strings.HasPrefix(raw, refreshTokenPrefix) {
 		_, g, err := s.cfg.Store.GetRefreshToken(ctx, hashToken(raw))

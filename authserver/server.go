@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -23,8 +25,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
-// SupportedScopes are the scopes Gatehouse understands.
-var SupportedScopes = []string{"openid", "profile", "email", "phone", "groups", "offline_access"}
+// supportedScopes are the scopes Gatehouse understands.
+var supportedScopes = []string{"openid", "profile", "email", "phone", "groups", "offline_access"}
+
+// SupportedScopes returns the scopes Gatehouse understands.
+func SupportedScopes() []string { return slices.Clone(supportedScopes) }
 
 // defaultScopes are used when an authorization request has no scope, as
 // Stytch Connected Apps does.
@@ -64,7 +69,7 @@ type Config struct {
 	Store   store.Store
 	Keys    *token.KeyManager
 	Users   identity.Directory
-	Clients ClientSource
+	Clients clients.Source
 	UI      *ui.Renderer
 	// Hasher bounds concurrent argon2id work; one is created if nil.
 	Hasher *identity.Hasher
@@ -349,7 +354,11 @@ func (e *duplicateParamError) Error() string {
 	return fmt.Sprintf("parameter %q is repeated", e.name)
 }
 
-var _ error = (*duplicateParamError)(nil)
+// Interface guards
+var (
+	_ http.Handler = (*Server)(nil)
+	_ error        = (*duplicateParamError)(nil)
+)
 
 // randomToken returns a type-prefixed 256-bit random token and the hex
 // SHA-256 under which it is stored. The prefix makes leaked tokens
@@ -386,9 +395,9 @@ const (
 )
 
 // clientFor looks up a client, distinguishing unknown ids from failures.
-func (s *Server) clientFor(ctx context.Context, id string) (*Client, error) {
+func (s *Server) clientFor(ctx context.Context, id string) (*clients.Client, error) {
 	if id == "" {
-		return nil, ErrUnknownClient
+		return nil, clients.ErrUnknown
 	}
 	return s.cfg.Clients.Client(ctx, id)
 }

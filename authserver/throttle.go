@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
@@ -71,7 +72,7 @@ func loginSubject(username string, u *identity.User, known bool) string {
 // throttledLogin answers a login attempt that must wait: 429 with
 // Retry-After (RFC 6585 §4), and the login form saying how long. The
 // password was not checked.
-func (s *Server) throttledLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *Client, username string, wait time.Duration) {
+func (s *Server) throttledLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, username string, wait time.Duration) {
 	s.log.InfoContext(r.Context(), "login throttled", "username", username, "client_ip", ClientIP(r), "retry_after", throttle.RetryAfter(wait))
 	w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.throttled", humanWait(wait)), http.StatusTooManyRequests)

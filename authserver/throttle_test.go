@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
@@ -37,15 +38,16 @@ func TestHasChosenSecret(t *testing.T) {
 		hashes []string
 		want   bool
 	}{
-		{[]string{HashClientSecret("generated")}, false},
+		{[]string{clients.HashSecret("generated")}, false},
 		{[]string{argon}, true},
-		{[]string{HashClientSecret("new"), argon}, true},
+		{[]string{clients.HashSecret("new"), argon}, true},
 	} {
-		c := &Client{ID: "c", Type: ThirdParty, SecretHashes: tc.hashes, RedirectURIs: []string{"https://app.example/cb"}}
-		if err := c.Prepare(SupportedScopes); err != nil {
+		c := &clients.Client{ID: "c", SecretHashes: tc.hashes,
+			Metadata: clients.Metadata{Type: clients.ThirdParty, RedirectURIs: []string{"https://app.example/cb"}}}
+		if err := c.Prepare(supportedScopes); err != nil {
 			t.Fatal(err)
 		}
-		if got := c.hasChosenSecret(); got != tc.want {
+		if got := c.HasChosenSecret(); got != tc.want {
 			t.Errorf("%d hashes: hasChosenSecret = %v, want %v", len(tc.hashes), got, tc.want)
 		}
 	}

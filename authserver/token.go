@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
 
 // tokenRequest is a parsed, client-authenticated token request.
 type tokenRequest struct {
-	client *Client
+	client *clients.Client
 	form   url.Values
 	now    time.Time
 }
@@ -88,7 +89,7 @@ func formError(err error) *oautherr.Error {
 	return oe
 }
 
-func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *Client, err error) {
+func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *clients.Client, err error) {
 	clientID := ""
 	if client != nil {
 		clientID = client.ID
@@ -123,7 +124,7 @@ func (s *Server) logTokenError(ctx context.Context, clientID string, err error) 
 // unknown client_id or a wrong secret count; a request that must wait is
 // answered 429 before any secret is checked. Requests without a secret
 // (public clients) are not throttled: they guess nothing.
-func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*Client, *oautherr.Error) {
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form url.Values) (*clients.Client, *oautherr.Error) {
 	id, secret, basic, err := basicCredentials(r)
 	if err != nil {
 		return nil, oautherr.InvalidClient("malformed Basic authorization header")
@@ -142,7 +143,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
 	client, lerr := s.clientFor(r.Context(), id)
-	if lerr != nil && !errors.Is(lerr, ErrUnknownClient) {
+	if lerr != nil && !errors.Is(lerr, clients.ErrUnknown) {
 		return nil, oautherr.ServerError("client lookup failed").WithCause(lerr)
 	}
 	if client != nil && client.Type.Public() {
@@ -158,7 +159,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		return nil, oautherr.InvalidClient("client authentication is required")
 	}
 	subject, ip := "", ClientIP(r)
-	if client != nil && client.hasChosenSecret() {
+	if client != nil && client.HasChosenSecret() {
 		subject = throttle.ClientKey(client.ID)
 	}
 	if ok, wait := s.clientAuths.Admit(subject, ip, s.now()); !ok {

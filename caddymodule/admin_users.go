@@ -105,7 +105,10 @@ func (a *AdminUsers) serve(w http.ResponseWriter, r *http.Request) error {
 			out.Apps = append(out.Apps, j)
 		}
 		w.Header().Set("Content-Type", "application/json")
-		return json.NewEncoder(w).Encode(out)
+		// The response is under way: an encoding failure cannot become an
+		// error response any more.
+		_ = json.NewEncoder(w).Encode(out)
+		return nil
 	}
 	if r.Method != http.MethodDelete {
 		w.Header().Set("Allow", http.MethodDelete)

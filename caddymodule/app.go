@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
@@ -98,8 +99,8 @@ type App struct {
 
 	server         *authserver.Server
 	keys           *token.KeyManager
-	gateClients    *authserver.GateClients
-	registry       *authserver.ClientRegistry // static clients, then stored ones
+	gateClients    *clients.Gate
+	registry       *clients.Registry // static clients, then stored ones
 	revocations    *revocation.Watcher
 	secrets        [][]byte
 	renderer       *ui.Renderer
@@ -207,24 +208,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("users: %v", err)
 	}
-	clients := make([]*authserver.Client, 0, len(a.Clients))
+	configured := make([]*clients.Client, 0, len(a.Clients))
 	for _, cc := range a.Clients {
-		clients = append(clients, cc.client())
+		configured = append(configured, cc.client())
 	}
-	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
+	static, err := clients.NewStatic(configured, authserver.SupportedScopes())
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
 	// Clients created at run time (admin API, dynamic registration) are
 	// kept in the store and served after the static ones.
-	a.registry = authserver.NewClientRegistry(static, a.store, authserver.SupportedScopes, authserver.ClientRegistryOptions{})
+	a.registry = clients.NewRegistry(static, a.store, authserver.SupportedScopes(), clients.RegistryOptions{})
 	registration, err := a.registration(repl)
 	if err != nil {
 		return err
 	}
 	// Gates in this Caddy sign users in through their own first-party
 	// client, registered at run time (see authgate).
-	a.gateClients = authserver.NewGateClients(a.registry)
+	a.gateClients = clients.NewGate(a.registry)
 
 	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
 	if err := a.revocations.Poll(ctx); err != nil {
@@ -321,9 +322,9 @@ func (a *App) keyOptions() (token.KeyOptions, error) {
 		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
 	}
 	// Clients created at run time may have access tokens of up to
-	// authserver.MaxClientAccessTokenLifetime, which also exceeds every
+	// clients.MaxAccessTokenLifetime, which also exceeds every
 	// default lifetime.
-	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), authserver.MaxClientAccessTokenLifetime)
+	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), clients.MaxAccessTokenLifetime)
 	for _, c := range a.Clients {
 		longest = max(longest, time.Duration(c.AccessTokenLifetime))
 	}
@@ -538,7 +539,7 @@ func collectOnce(ctx context.Context, st store.Store, now func() time.Time) (ran
 func (a *App) Server() *authserver.Server { return a.server }
 
 // ClientRegistry returns the app's clients: static, then stored ones.
-func (a *App) ClientRegistry() *authserver.ClientRegistry { return a.registry }
+func (a *App) ClientRegistry() *clients.Registry { return a.registry }
 
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("gatehouse: "+format, args...)

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 func init() {
@@ -69,19 +72,23 @@ func init() {
 //			password_hash <argon2id PHC string>
 //		}
 //		client <client_id> {
-//			name <name>
+//			name|client_name <name>
 //			description <text>
 //			type first_party|first_party_public|third_party|third_party_public
 //			secret_hash <hash>...
-//			redirect_uris <uri>...
-//			scopes <scope>...
+//			redirect_uris|redirect_uri <uri>...
+//			scopes|scope <scope>...
 //			logo_uri|client_uri|policy_uri|tos_uri <url>
+//			grant_types|grant_type authorization_code|refresh_token...
+//			token_endpoint_auth_method client_secret_basic|client_secret_post|none
 //			id_token_signed_response_alg RS256|ES256
 //			access_token_lifetime <duration>
 //			refresh_token_lifetime <duration>
-//			post_logout_redirect_uris <uri>...
+//			post_logout_redirect_uris|post_logout_redirect_uri <uri>...
 //			backchannel_logout_uri <uri>
-//			bypass_consent_for_offline_access
+//			bypass_consent_for_offline_access [true|false]
+//			contacts|contact <address>...
+//			software_id|software_version <text>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -338,51 +345,57 @@ func parseUser(d *caddyfile.Dispenser) (*UserConfig, error) {
 	return u, nil
 }
 
+// parseClient parses a client block. Its options are secret_hash and the
+// client metadata fields (clients.Specs), a list under its singular name
+// too ("redirect_uri"); the metadata codec reads each value as it reads
+// the JSON configuration.
 func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
 	c := new(ClientConfig)
 	if err := oneArg(d, &c.ID); err != nil {
 		return nil, d.Errf("client: expected exactly one client id")
 	}
+	lists := map[string][]string{} // a list option may be repeated
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		if key == "secret_hash" {
+			if err := manyArgs(d, &c.SecretHashes); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		spec, ok := clients.LookupSpec(key)
+		if !ok {
+			return nil, d.Errf("client %s: unknown option %q", c.ID, key)
+		}
+		var value any
 		var err error
-		switch key := d.Val(); key {
-		case "name":
-			err = oneArg(d, &c.Name)
-		case "description":
-			err = oneArg(d, &c.Description)
-		case "type":
-			err = oneArg(d, &c.Type)
-		case "secret_hash":
-			err = manyArgs(d, &c.SecretHashes)
-		case "redirect_uris", "redirect_uri":
-			err = manyArgs(d, &c.RedirectURIs)
-		case "scopes":
-			err = manyArgs(d, &c.Scopes)
-		case "logo_uri":
-			err = oneArg(d, &c.LogoURI)
-		case "client_uri":
-			err = oneArg(d, &c.ClientURI)
-		case "policy_uri":
-			err = oneArg(d, &c.PolicyURI)
-		case "tos_uri":
-			err = oneArg(d, &c.TOSURI)
-		case "id_token_signed_response_alg":
-			err = oneArg(d, &c.IDTokenSignedResponseAlg)
-		case "access_token_lifetime":
-			err = durationArg(d, &c.AccessTokenLifetime)
-		case "refresh_token_lifetime":
-			err = durationArg(d, &c.RefreshTokenLifetime)
-		case "bypass_consent_for_offline_access":
-			err = flagArg(d, &c.BypassConsentForOfflineAccess)
-		case "post_logout_redirect_uris", "post_logout_redirect_uri":
-			err = manyArgs(d, &c.PostLogoutRedirectURIs)
-		case "backchannel_logout_uri":
-			err = oneArg(d, &c.BackchannelLogoutURI)
-		default:
-			err = d.Errf("client %s: unknown option %q", c.ID, key)
+		switch spec.Kind {
+		case clients.KindString:
+			var v string
+			err = oneArg(d, &v)
+			value = v
+		case clients.KindList:
+			l := lists[spec.Name]
+			err = manyArgs(d, &l)
+			lists[spec.Name], value = l, l
+		case clients.KindBool:
+			var v bool
+			err = flagArg(d, &v)
+			value = v
+		case clients.KindDuration:
+			var v caddy.Duration
+			err = durationArg(d, &v)
+			value = int64(v) // nanoseconds, as the JSON configuration counts them
 		}
 		if err != nil {
 			return nil, err
+		}
+		raw, err := json.Marshal(value)
+		if err == nil {
+			err = c.Decode(map[string]json.RawMessage{spec.Name: raw}, clients.ConfigJSON)
+		}
+		if err != nil {
+			return nil, d.Errf("client %s: %v", c.ID, err)
 		}
 	}
 	return c, nil

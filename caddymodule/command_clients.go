@@ -17,6 +17,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 // newClientsCommand builds `caddy gatehouse clients ...`, a client of the
@@ -126,85 +128,75 @@ cancel discards it and keeps the old one.
 
 func clientPath(id string) string { return adminClientsPath + "/" + url.PathEscape(id) }
 
-// addMetadataFlags adds a flag per writable field of the admin API.
-// Lists use string arrays, not slices, since URIs may contain commas.
+// addMetadataFlags adds a flag per client metadata field. Lists use
+// string arrays, not slices, since URIs may contain commas.
 func addMetadataFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("name", "", "name shown on the login and consent pages")
-	f.String("description", "", "description")
-	f.String("type", "", "first_party, first_party_public, third_party or third_party_public")
-	f.StringArray("redirect-uri", nil, "redirect URI (repeat for several)")
-	f.StringArray("post-logout-redirect-uri", nil, "post-logout redirect URI (repeat for several)")
-	f.StringArray("scope", nil, "allowed scope (repeat for several; none means all)")
-	f.StringArray("grant-type", nil, "allowed grant type: authorization_code, refresh_token (default both)")
-	f.StringArray("contact", nil, "contact address (repeat for several)")
-	f.String("logo-uri", "", "https URL of the app's logo")
-	f.String("client-uri", "", "https URL of the app's home page")
-	f.String("policy-uri", "", "https URL of the app's privacy policy")
-	f.String("tos-uri", "", "https URL of the app's terms of service")
-	f.String("backchannel-logout-uri", "", "URL that receives back-channel logout tokens")
-	f.String("token-endpoint-auth-method", "", "client_secret_basic (default for confidential types), client_secret_post or none")
-	f.String("id-token-signed-response-alg", "", "RS256 (default) or ES256")
-	f.String("access-token-lifetime", "", `e.g. "15m"; "" for the server's default`)
-	f.String("refresh-token-lifetime", "", `e.g. "720h"; "" for the server's default`)
-	f.Bool("bypass-consent-for-offline-access", false, "first-party only: no consent page for offline_access")
+	for _, spec := range clients.Specs() {
+		switch name := flagName(spec); spec.Kind {
+		case clients.KindList:
+			f.StringArray(name, nil, spec.Usage)
+		case clients.KindBool:
+			f.Bool(name, false, spec.Usage)
+		default:
+			f.String(name, "", spec.Usage)
+		}
+	}
 }
 
-// metadataFields are the field flags, by flag name.
-var metadataFields = []string{
-	"name", "description", "type", "redirect-uri", "post-logout-redirect-uri", "scope", "grant-type",
-	"contact", "logo-uri", "client-uri", "policy-uri", "tos-uri", "backchannel-logout-uri",
-	"token-endpoint-auth-method", "id-token-signed-response-alg", "access-token-lifetime",
-	"refresh-token-lifetime", "bypass-consent-for-offline-access",
+// flagName is a field's flag: its name with dashes, a list's in the
+// singular since its flag is repeated ("--redirect-uri").
+func flagName(spec clients.Spec) string {
+	name := spec.Name
+	if spec.Kind == clients.KindList {
+		name = strings.TrimSuffix(name, "s")
+	}
+	return strings.ReplaceAll(name, "_", "-")
 }
 
 // metadataFlags returns the request body made of the flags given.
 func metadataFlags(cmd *cobra.Command) (map[string]any, error) {
 	body := map[string]any{}
 	flags := cmd.Flags()
-	for _, name := range metadataFields {
+	for _, spec := range clients.Specs() {
+		name := flagName(spec)
 		if !flags.Changed(name) {
 			continue
 		}
-		if field, ok := pluralField[name]; ok {
-			vals, err := flags.GetStringArray(name)
-			if err != nil {
-				return nil, err
-			}
-			list := []string{}
-			for _, v := range vals {
-				if v != "" {
-					list = append(list, v)
+		var v any
+		var err error
+		switch spec.Kind {
+		case clients.KindList:
+			var vals []string
+			vals, err = flags.GetStringArray(name)
+			list := []string{} // given once as "": the list is emptied
+			for _, val := range vals {
+				if val != "" {
+					list = append(list, val)
 				}
 			}
-			body[field] = list
-			continue
+			v = list
+		case clients.KindBool:
+			v, err = flags.GetBool(name)
+		default:
+			v, err = flags.GetString(name)
 		}
-		field := strings.ReplaceAll(name, "-", "_")
-		if name == "bypass-consent-for-offline-access" {
-			v, err := flags.GetBool(name)
-			if err != nil {
-				return nil, err
-			}
-			body[field] = v
-			continue
-		}
-		v, err := flags.GetString(name)
 		if err != nil {
 			return nil, err
 		}
-		body[field] = v
+		body[spec.Name] = v
 	}
 	return body, nil
 }
 
-// pluralField maps a repeatable flag to its JSON field.
-var pluralField = map[string]string{
-	"redirect-uri":             "redirect_uris",
-	"post-logout-redirect-uri": "post_logout_redirect_uris",
-	"scope":                    "scopes",
-	"grant-type":               "grant_types",
-	"contact":                  "contacts",
+// listedClient is what the list table shows of a client.
+type listedClient struct {
+	ClientID     string   `json:"client_id"`
+	Type         string   `json:"type"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Static       bool     `json:"static"`
+	Dynamic      bool     `json:"dynamic"`
 }
 
 func runList(cmd *cobra.Command, _ []string) error {
@@ -212,7 +204,7 @@ func runList(cmd *cobra.Command, _ []string) error {
 	limit, _ := cmd.Flags().GetInt("limit")
 	all, _ := cmd.Flags().GetBool("all")
 	asJSON, _ := cmd.Flags().GetBool("json")
-	var clients []adminClient
+	var raws []json.RawMessage
 	next := after
 	// Bounded: a page holds at least one client, and no server has this
 	// many pages.
@@ -226,13 +218,13 @@ func runList(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 		var page struct {
-			Clients []adminClient `json:"clients"`
-			Next    string        `json:"next"`
+			Clients []json.RawMessage `json:"clients"`
+			Next    string            `json:"next"`
 		}
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return fmt.Errorf("unexpected response from the admin API: %v", err)
 		}
-		clients, next = append(clients, page.Clients...), page.Next
+		raws, next = append(raws, page.Clients...), page.Next
 		if !all || next == "" {
 			break
 		}
@@ -240,14 +232,18 @@ func runList(cmd *cobra.Command, _ []string) error {
 	out := cmd.OutOrStdout()
 	if asJSON {
 		return printJSON(out, struct {
-			Clients []adminClient `json:"clients"`
-			Next    string        `json:"next"`
-		}{Clients: append([]adminClient{}, clients...), Next: next})
+			Clients []json.RawMessage `json:"clients"`
+			Next    string            `json:"next"`
+		}{Clients: append([]json.RawMessage{}, raws...), Next: next})
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tSOURCE\tNAME\tREDIRECT_URIS")
-	for _, c := range clients {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, c.Type, source(c), oneLine(c.Name), strings.Join(c.RedirectURIs, " "))
+	for _, raw := range raws {
+		var c listedClient
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return fmt.Errorf("unexpected response from the admin API: %v", err)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ClientID, c.Type, source(c.Static, c.Dynamic), oneLine(c.Name), strings.Join(c.RedirectURIs, " "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -277,61 +273,78 @@ func runAdmin(cmd *cobra.Command, method, path string, body any) error {
 		_, err := out.Write(raw)
 		return err
 	}
-	var c adminClient
+	var c clients.Object
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return fmt.Errorf("unexpected response from the admin API: %v", err)
 	}
 	return printClient(out, c)
 }
 
-// printClient prints one client as a two-column table.
-func printClient(out io.Writer, c adminClient) error {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, v)
+// printClient prints one client as a two-column table, a row per member
+// of the API's response in its order, empty ones left out.
+func printClient(out io.Writer, c clients.Object) error {
+	var static, dynamic bool
+	for _, m := range c {
+		switch m.Name {
+		case "static":
+			_ = json.Unmarshal(m.Value.(json.RawMessage), &static)
+		case "dynamic":
+			_ = json.Unmarshal(m.Value.(json.RawMessage), &dynamic)
 		}
 	}
-	row("client_id", c.ClientID)
-	if c.ClientSecret != "" {
-		row("client_secret", c.ClientSecret+"   <- shown only now: store it safely")
-	}
-	row("name", oneLine(c.Name))
-	row("description", oneLine(c.Description))
-	row("type", c.Type)
-	row("source", source(c))
-	row("redirect_uris", strings.Join(c.RedirectURIs, " "))
-	row("post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, " "))
-	row("backchannel_logout_uri", c.BackchannelLogoutURI)
-	scopes := strings.Join(c.Scopes, " ")
-	if scopes == "" {
-		scopes = "(all supported)"
-	}
-	row("scopes", scopes)
-	row("grant_types", strings.Join(c.GrantTypes, " "))
-	row("token_endpoint_auth_method", c.TokenEndpointAuthMethod)
-	row("logo_uri", c.LogoURI)
-	row("client_uri", c.ClientURI)
-	row("policy_uri", c.PolicyURI)
-	row("tos_uri", c.TOSURI)
-	row("id_token_signed_response_alg", c.IDTokenSignedResponseAlg)
-	row("access_token_lifetime", c.AccessTokenLifetime)
-	row("refresh_token_lifetime", c.RefreshTokenLifetime)
-	row("bypass_consent_for_offline_access", fmt.Sprint(c.BypassConsentForOfflineAccess))
-	row("contacts", strings.Join(c.Contacts, " "))
-	row("secret_rotation_pending", fmt.Sprint(c.SecretRotationPending))
-	if c.CreatedAt != nil {
-		row("created_at", c.CreatedAt.Format(time.RFC3339))
-		row("updated_at", c.UpdatedAt.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, m := range c {
+		v := text(m.Value.(json.RawMessage))
+		switch m.Name {
+		case "static", "dynamic":
+			continue // shown as the source, after the type
+		case "client_secret":
+			v += "   <- shown only now: store it safely"
+		case "scopes":
+			if v == "" {
+				v = "(all supported)"
+			}
+		case "created_at", "updated_at":
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				v = t.Format(time.RFC3339)
+			}
+		}
+		if v != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", m.Name, v)
+		}
+		if m.Name == "type" {
+			fmt.Fprintf(tw, "source\t%s\n", source(static, dynamic))
+		}
 	}
 	return tw.Flush()
 }
 
-func source(c adminClient) string {
+// text is a JSON value as one line of a table: a list space-separated.
+func text(raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		return oneLine(v)
+	case []any:
+		parts := make([]string, 0, len(v))
+		for _, e := range v {
+			parts = append(parts, oneLine(fmt.Sprint(e)))
+		}
+		return strings.Join(parts, " ")
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func source(static, dynamic bool) string {
 	switch {
-	case c.Static:
+	case static:
 		return "static"
-	case c.Dynamic:
+	case dynamic:
 		return "dynamic"
 	}
 	return "api"

@@ -1,11 +1,10 @@
 package caddymodule
 
 import (
-	"time"
+	"encoding/json"
+	"fmt"
 
-	"github.com/caddyserver/caddy/v2"
-
-	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 )
 
@@ -55,65 +54,74 @@ func (u *UserConfig) user() (*identity.User, error) {
 
 // ClientConfig is a Connected App defined in the configuration. Such
 // clients are static: they cannot be changed at run time.
+//
+// In JSON its members are id, secret_hashes and the client metadata
+// under the admin API's names (clients.ConfigJSON): type and
+// redirect_uris are required; name (or client_name), description,
+// scopes (an array, or scope as one space-separated string), logo_uri,
+// client_uri, policy_uri, tos_uri, grant_types,
+// token_endpoint_auth_method, id_token_signed_response_alg,
+// access_token_lifetime and refresh_token_lifetime (durations: "15m",
+// or nanoseconds), post_logout_redirect_uris, backchannel_logout_uri,
+// bypass_consent_for_offline_access, contacts, software_id and
+// software_version are optional.
 type ClientConfig struct {
 	// ID is the client_id. Required.
-	ID string `json:"id"`
-	// Name shown on the login and consent pages. Default: the id.
-	Name        string `json:"name,omitempty"`
-	Description string `json:"description,omitempty"`
-	// Type is first_party, first_party_public, third_party or
-	// third_party_public. Required.
-	Type string `json:"type"`
+	ID string
 	// SecretHashes of the client secret: argon2id PHC strings (see
 	// `caddy gatehouse hash-password`) or "sha256:<hex>". Required for
 	// confidential types, forbidden for public ones. Several may be given
 	// while a secret is being rotated.
-	SecretHashes []string `json:"secret_hashes,omitempty"`
-	// RedirectURIs registered for the client, matched exactly (an http
-	// loopback IP URI matches any port). Required.
-	RedirectURIs []string `json:"redirect_uris"`
-	// Scopes the client may request. Default: all supported scopes.
-	Scopes []string `json:"scopes,omitempty"`
-	// LogoURI, ClientURI, PolicyURI and TOSURI are shown on the consent
-	// page. https only.
-	LogoURI   string `json:"logo_uri,omitempty"`
-	ClientURI string `json:"client_uri,omitempty"`
-	PolicyURI string `json:"policy_uri,omitempty"`
-	TOSURI    string `json:"tos_uri,omitempty"`
-	// IDTokenSignedResponseAlg is RS256 (default) or ES256.
-	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
-	// AccessTokenLifetime and RefreshTokenLifetime override the app's
-	// defaults for this client.
-	AccessTokenLifetime  caddy.Duration `json:"access_token_lifetime,omitempty"`
-	RefreshTokenLifetime caddy.Duration `json:"refresh_token_lifetime,omitempty"`
-	// PostLogoutRedirectURIs are where RP-initiated logout may return the
-	// browser, matched exactly; same rules as redirect URIs.
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
-	// BackchannelLogoutURI receives OpenID Connect back-channel logout
-	// tokens: https, or http on a loopback host.
-	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
-	// BypassConsentForOfflineAccess lets a first-party client get
-	// offline_access (a refresh token) without the consent page.
-	// Default false: first-party apps skip consent for every other
-	// scope but are asked for offline access. First-party types only.
-	BypassConsentForOfflineAccess bool `json:"bypass_consent_for_offline_access,omitempty"`
+	SecretHashes []string
+	// Metadata describes the client; the name defaults to the id, the
+	// scopes to every supported one.
+	clients.Metadata
 }
 
-func (c *ClientConfig) client() *authserver.Client {
-	return &authserver.Client{
-		ID: c.ID, Name: c.Name, Description: c.Description, Type: authserver.ClientType(c.Type),
-		SecretHashes: c.SecretHashes, RedirectURIs: c.RedirectURIs, Scopes: c.Scopes,
-		LogoURI: c.LogoURI, ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI,
-		IDTokenSigningAlg:    c.IDTokenSignedResponseAlg,
-		AccessTokenLifetime:  time.Duration(c.AccessTokenLifetime),
-		RefreshTokenLifetime: time.Duration(c.RefreshTokenLifetime),
-
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		BackchannelLogoutURI:   c.BackchannelLogoutURI,
-
-		BypassConsentForOfflineAccess: c.BypassConsentForOfflineAccess,
+// MarshalJSON writes the client as the Caddyfile adapter emits it.
+func (c ClientConfig) MarshalJSON() ([]byte, error) {
+	obj := clients.Object{{Name: "id", Value: c.ID}}
+	if len(c.SecretHashes) > 0 {
+		obj = append(obj, clients.Member{Name: "secret_hashes", Value: c.SecretHashes})
 	}
+	return json.Marshal(append(obj, c.Fields(clients.ConfigJSON)...))
 }
+
+// UnmarshalJSON reads a client of the JSON configuration with the
+// metadata codec, which, like Caddy's strict decoding, refuses unknown
+// members.
+func (c *ClientConfig) UnmarshalJSON(b []byte) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	if raw, ok := obj["id"]; ok {
+		if err := json.Unmarshal(raw, &c.ID); err != nil {
+			return fmt.Errorf("client: id: must be a string")
+		}
+	}
+	if raw, ok := obj["secret_hashes"]; ok {
+		if err := json.Unmarshal(raw, &c.SecretHashes); err != nil {
+			return fmt.Errorf("client %q: secret_hashes: must be an array of strings", c.ID)
+		}
+	}
+	delete(obj, "id")
+	delete(obj, "secret_hashes")
+	if err := c.Decode(obj, clients.ConfigJSON); err != nil {
+		return fmt.Errorf("client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+func (c *ClientConfig) client() *clients.Client {
+	return &clients.Client{ID: c.ID, Metadata: c.Metadata, SecretHashes: c.SecretHashes}
+}
+
+// Interface guards
+var (
+	_ json.Marshaler   = ClientConfig{}
+	_ json.Unmarshaler = (*ClientConfig)(nil)
+)
 
 // UIConfig brands the end-user pages.
 type UIConfig struct {

@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 // parseApp parses a gatehouse global option block into the app.
@@ -124,9 +125,9 @@ func TestParseBypassConsentForOfflineAccess(t *testing.T) {
 		t.Error("a non-boolean value was accepted")
 	}
 	// A third-party client cannot have it.
-	c := (&ClientConfig{ID: "web", Type: "third_party_public", RedirectURIs: []string{"http://127.0.0.1/cb"},
-		BypassConsentForOfflineAccess: true}).client()
-	if err := c.Prepare(authserver.SupportedScopes); err == nil || !strings.Contains(err.Error(), "bypass_consent_for_offline_access") {
+	c := (&ClientConfig{ID: "web", Metadata: clients.Metadata{Type: clients.ThirdPartyPublic,
+		RedirectURIs: []string{"http://127.0.0.1/cb"}, BypassConsentForOfflineAccess: true}}).client()
+	if err := c.Prepare(authserver.SupportedScopes()); err == nil || !strings.Contains(err.Error(), "bypass_consent_for_offline_access") {
 		t.Errorf("third-party client with the bypass: %v", err)
 	}
 }

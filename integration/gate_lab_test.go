@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -348,11 +349,11 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 	t.Helper()
 	l := httptest.NewUnstartedServer(nil)
 	issuer := "http://localhost:" + strings.Split(l.Listener.Addr().String(), ":")[1]
-	srv, _, _ := newCoreIssuer(t, issuer, []*authserver.Client{{
-		ID: "gate-ext", Type: authserver.FirstParty, SecretHashes: []string{authserver.HashClientSecret("ext-secret")},
-		RedirectURIs: []string{gateRedirect},
+	srv, _, _ := newCoreIssuer(t, issuer, []*clients.Client{{
+		ID: "gate-ext", SecretHashes: []string{clients.HashSecret("ext-secret")},
+		Metadata: clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{gateRedirect}},
 	}, {
-		ID: "ext-app", Type: authserver.FirstPartyPublic, RedirectURIs: []string{"http://127.0.0.1/callback"},
+		ID: "ext-app", Metadata: clients.Metadata{Type: clients.FirstPartyPublic, RedirectURIs: []string{"http://127.0.0.1/callback"}},
 	}})
 	l.Config.Handler = srv
 	l.Start()
@@ -362,7 +363,7 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 
 // newCoreIssuer builds the authorization server core on its own store,
 // outside Caddy, with the user erin and the given clients.
-func newCoreIssuer(t testing.TB, issuer string, clients []*authserver.Client) (*authserver.Server, *token.KeyManager, store.Store) {
+func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*authserver.Server, *token.KeyManager, store.Store) {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"))
 	if err != nil {
@@ -385,7 +386,7 @@ func newCoreIssuer(t testing.TB, issuer string, clients []*authserver.Client) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	static, err := authserver.NewStaticClients(clients, authserver.SupportedScopes)
+	static, err := clients.NewStatic(configured, authserver.SupportedScopes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -40,9 +41,9 @@ func (p *LocalProvider) Keys() token.KeySource { return p.KeyManager }
 
 // AuthCodeURL implements Provider.
 // The redirect URI must be one registered for the gate's client when the
-// gate was provisioned (authserver.GateClients.Register).
+// gate was provisioned (clients.Gate.Register).
 func (p *LocalProvider) AuthCodeURL(_ context.Context, r AuthRequest) (string, error) {
-	return authorizeURL(p.Server.Issuer()+"/authorize", authserver.GateClientID, r)
+	return authorizeURL(p.Server.Issuer()+"/authorize", clients.GateID, r)
 }
 
 // Exchange implements Provider: the code is redeemed by a call to the

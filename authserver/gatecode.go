@@ -4,79 +4,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
-
-// GateClientID is the client id under which the gates of this process
-// (package gate) sign users in at this server.
-const GateClientID = "gatehouse-gate"
-
-// GateClients is a ClientSource that adds the gates' own first-party
-// client to another source. A gate sits in front of sites this Caddy
-// serves, so it is trusted (no consent) and public (it redeems codes in
-// process with PKCE, no secret). Its redirect URIs are registered at run
-// time, one per origin of each gated site, when the gate is provisioned.
-type GateClients struct {
-	next ClientSource
-
-	mu     sync.Mutex // serialises Register
-	client atomic.Pointer[Client]
-}
-
-// NewGateClients wraps next.
-func NewGateClients(next ClientSource) *GateClients {
-	g := &GateClients{next: next}
-	g.client.Store(&Client{
-		ID:     GateClientID,
-		Name:   "Gatehouse",
-		Type:   FirstPartyPublic,
-		Scopes: []string{"openid", "profile", "email", "groups"},
-	})
-	return g
-}
-
-// Client implements ClientSource.
-func (g *GateClients) Client(ctx context.Context, id string) (*Client, error) {
-	if id == GateClientID {
-		c := g.client.Load()
-		if len(c.RedirectURIs) == 0 {
-			return nil, ErrUnknownClient
-		}
-		return c, nil
-	}
-	return g.next.Client(ctx, id)
-}
-
-// Register adds redirect URIs to the gate client. Gates call it while
-// they are provisioned, with the callback URL of each origin their
-// configuration names; requests never add one. Readers see either the old
-// or the new client, never a half-updated one.
-func (g *GateClients) Register(redirectURIs ...string) error {
-	for _, u := range redirectURIs {
-		if err := ValidateRedirectURI(u, true); err != nil {
-			return fmt.Errorf("gate redirect URI: %w", err)
-		}
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	old := g.client.Load()
-	c := *old
-	c.RedirectURIs = slices.Clone(old.RedirectURIs)
-	for _, u := range redirectURIs {
-		if !slices.Contains(c.RedirectURIs, u) {
-			c.RedirectURIs = append(c.RedirectURIs, u)
-		}
-	}
-	g.client.Store(&c)
-	return nil
-}
 
 // GateCodeRequest is a gate's redemption of the authorization code its
 // login got back: the authorization_code grant (RFC 6749 §4.1.3) made by
@@ -110,7 +43,7 @@ type GateLogin struct {
 }
 
 // RedeemGateCode redeems an authorization code issued to the gates'
-// first-party client (GateClientID). It runs the token endpoint's
+// first-party client (clients.GateID). It runs the token endpoint's
 // authorization_code checks, shared with it (redeemCode): the code is the
 // client's, unexpired and unused, its redirect URI is repeated, PKCE S256
 // verifies, a replayed code revokes what it issued, and the store alone
@@ -120,22 +53,22 @@ func (s *Server) RedeemGateCode(ctx context.Context, req GateCodeRequest) (*Gate
 	now := s.now()
 	l, err := s.redeemGateCode(ctx, req, now)
 	if err != nil {
-		return nil, s.logTokenError(ctx, GateClientID, err)
+		return nil, s.logTokenError(ctx, clients.GateID, err)
 	}
 	return l, nil
 }
 
 func (s *Server) redeemGateCode(ctx context.Context, req GateCodeRequest, now time.Time) (*GateLogin, error) {
-	client, err := s.clientFor(ctx, GateClientID)
+	client, err := s.clientFor(ctx, clients.GateID)
 	switch {
-	case errors.Is(err, ErrUnknownClient):
+	case errors.Is(err, clients.ErrUnknown):
 		return nil, oautherr.InvalidClient("the gate's client is not registered")
 	case err != nil:
 		return nil, oautherr.ServerError("client lookup failed").WithCause(err)
 	// The gate holds no secret: only a first-party public client may
 	// redeem without one, and public clients must use PKCE (RFC 9700
 	// §2.1.1), so a code without a challenge is refused here too.
-	case client.ID != GateClientID || client.Type != FirstPartyPublic:
+	case client.ID != clients.GateID || client.Type != clients.FirstPartyPublic:
 		return nil, oautherr.InvalidClient("the gate's client must be first-party and public")
 	case !client.AllowsGrant("authorization_code"):
 		return nil, oautherr.UnauthorizedClient("this app may not use grant_type authorization_code")

@@ -1,4 +1,4 @@
-package authserver
+package clients
 
 import (
 	"context"
@@ -34,33 +34,33 @@ func (c *fakeClock) advance(d time.Duration) {
 
 // newTestRegistry is a registry over a fresh SQLite store, with the given
 // static clients and a fake clock.
-func newTestRegistry(t *testing.T, static ...*Client) (*ClientRegistry, store.Store, *fakeClock) {
+func newTestRegistry(t *testing.T, static ...*Client) (*Registry, store.Store, *fakeClock) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sc, err := NewStaticClients(static, SupportedScopes)
+	sc, err := NewStatic(static, testScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	return NewClientRegistry(sc, st, SupportedScopes, ClientRegistryOptions{Now: clock.now}), st, clock
+	return NewRegistry(sc, st, testScopes, RegistryOptions{Now: clock.now}), st, clock
 }
 
-func webApp(name string) ClientMetadata {
-	return ClientMetadata{Name: name, Type: ThirdParty, RedirectURIs: []string{"https://app.example/cb"}}
+func webApp(name string) Metadata {
+	return Metadata{Name: name, Type: ThirdParty, RedirectURIs: []string{"https://app.example/cb"}}
 }
 
 func staticClient(id string) *Client {
-	return &Client{ID: id, Type: FirstPartyPublic, RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	return &Client{ID: id, Metadata: Metadata{Type: FirstPartyPublic, RedirectURIs: []string{"http://127.0.0.1/cb"}}}
 }
 
 func TestRegistryLookupAndCache(t *testing.T) {
 	ctx := t.Context()
 	reg, st, clock := newTestRegistry(t, staticClient("static-a"))
-	info, secret, err := reg.CreateClient(ctx, webApp("Web"))
+	info, secret, err := reg.Create(ctx, webApp("Web"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestRegistryLookupAndCache(t *testing.T) {
 	if c.Name != "Web" || !c.VerifySecret(ctx, nil, secret) || c.VerifySecret(ctx, nil, secret+"x") {
 		t.Fatalf("looked-up client: %+v", c)
 	}
-	if _, err := reg.Client(ctx, "nobody"); !errors.Is(err, ErrUnknownClient) {
+	if _, err := reg.Client(ctx, "nobody"); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("unknown id: %v", err)
 	}
 
@@ -93,7 +93,7 @@ func TestRegistryLookupAndCache(t *testing.T) {
 		t.Errorf("after the TTL: name %q", c.Name)
 	}
 	// A change through the registry is seen at once.
-	if _, err := reg.UpdateClient(ctx, info.ID, func(md *ClientMetadata) error { md.Name = "Changed here"; return nil }); err != nil {
+	if _, err := reg.Update(ctx, info.ID, func(md *Metadata) error { md.Name = "Changed here"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := reg.Client(ctx, info.ID); c.Name != "Changed here" {
@@ -101,7 +101,7 @@ func TestRegistryLookupAndCache(t *testing.T) {
 	}
 	// A client created elsewhere is found at once: misses are not cached.
 	rec.ID, rec.Name, rec.Revision = "made-elsewhere", "Elsewhere", 0
-	if _, err := reg.Client(ctx, "made-elsewhere"); !errors.Is(err, ErrUnknownClient) {
+	if _, err := reg.Client(ctx, "made-elsewhere"); !errors.Is(err, ErrUnknown) {
 		t.Fatal(err)
 	}
 	if err := st.CreateClient(ctx, rec); err != nil {
@@ -111,10 +111,10 @@ func TestRegistryLookupAndCache(t *testing.T) {
 		t.Errorf("client created elsewhere: %v %+v", err, c)
 	}
 	// Deleted here: gone at once.
-	if err := reg.DeleteClient(ctx, info.ID); err != nil {
+	if err := reg.Delete(ctx, info.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Client(ctx, info.ID); !errors.Is(err, ErrUnknownClient) {
+	if _, err := reg.Client(ctx, info.ID); !errors.Is(err, ErrUnknown) {
 		t.Errorf("after delete: %v", err)
 	}
 }
@@ -133,25 +133,25 @@ func TestRegistryStaticClientsWin(t *testing.T) {
 	if err != nil || c.RedirectURIs[0] != "http://127.0.0.1/cb" {
 		t.Fatalf("shared id served %+v (%v)", c, err)
 	}
-	info, err := reg.GetClient(ctx, "shared-id")
+	info, err := reg.Get(ctx, "shared-id")
 	if err != nil || !info.Static {
 		t.Fatalf("GetClient: %+v %v", info, err)
 	}
-	page, next, err := reg.ListClients(ctx, "", 10)
+	page, next, err := reg.List(ctx, "", 10)
 	if err != nil || len(page) != 1 || !page[0].Static || next != "" {
 		t.Fatalf("list: %+v %q %v", page, next, err)
 	}
 	for name, op := range map[string]func() error{
 		"update": func() error {
-			_, err := reg.UpdateClient(ctx, "shared-id", func(*ClientMetadata) error { return nil })
+			_, err := reg.Update(ctx, "shared-id", func(*Metadata) error { return nil })
 			return err
 		},
-		"delete":   func() error { return reg.DeleteClient(ctx, "shared-id") },
+		"delete":   func() error { return reg.Delete(ctx, "shared-id") },
 		"start":    func() error { _, _, err := reg.StartSecretRotation(ctx, "shared-id"); return err },
 		"complete": func() error { _, err := reg.CompleteSecretRotation(ctx, "shared-id"); return err },
 		"cancel":   func() error { _, err := reg.CancelSecretRotation(ctx, "shared-id"); return err },
 	} {
-		if err := op(); !errors.Is(err, ErrStaticClient) {
+		if err := op(); !errors.Is(err, ErrStatic) {
 			t.Errorf("%s of a static client: %v", name, err)
 		}
 	}
@@ -166,7 +166,7 @@ func TestRegistryList(t *testing.T) {
 	want := []string{"s-a", "s-b", "s-c"}
 	var stored []string
 	for range 5 {
-		info, _, err := reg.CreateClient(ctx, webApp("x"))
+		info, _, err := reg.Create(ctx, webApp("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,12 +176,12 @@ func TestRegistryList(t *testing.T) {
 	// a second registry has static clients of the same ids, which shadow
 	// them, so they must be listed once, as static.
 	first, last := "gh_client_", "gh_client_~"
-	shadowing, err := NewStaticClients([]*Client{staticClient("s-a"), staticClient("s-b"), staticClient("s-c"),
-		staticClient(first), staticClient(last)}, SupportedScopes)
+	shadowing, err := NewStatic([]*Client{staticClient("s-a"), staticClient("s-b"), staticClient("s-c"),
+		staticClient(first), staticClient(last)}, testScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg2 := NewClientRegistry(shadowing, st, SupportedScopes, ClientRegistryOptions{})
+	reg2 := NewRegistry(shadowing, st, testScopes, RegistryOptions{})
 	for _, id := range []string{first, last} {
 		if err := st.CreateClient(ctx, store.Client{ID: id, Name: "shadowed", Type: "third_party_public",
 			RedirectURIs: []string{"https://x.example/cb"}, TokenEndpointAuthMethod: "none"}); err != nil {
@@ -190,7 +190,7 @@ func TestRegistryList(t *testing.T) {
 	}
 	slices.Sort(stored)
 	for name, tc := range map[string]struct {
-		r    *ClientRegistry
+		r    *Registry
 		want []string
 	}{
 		"plain":    {reg, slices.Concat(want, []string{first}, stored, []string{last})},
@@ -200,7 +200,7 @@ func TestRegistryList(t *testing.T) {
 			var got []string
 			after := ""
 			for range 20 {
-				page, next, err := tc.r.ListClients(ctx, after, limit)
+				page, next, err := tc.r.List(ctx, after, limit)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -220,7 +220,7 @@ func TestRegistryList(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := reg.ListClients(ctx, "", 0); err == nil {
+	if _, _, err := reg.List(ctx, "", 0); err == nil {
 		t.Error("limit 0 accepted")
 	}
 }
@@ -228,7 +228,7 @@ func TestRegistryList(t *testing.T) {
 func TestRegistryRotation(t *testing.T) {
 	ctx := t.Context()
 	reg, _, _ := newTestRegistry(t)
-	info, first, err := reg.CreateClient(ctx, webApp("Web"))
+	info, first, err := reg.Create(ctx, webApp("Web"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +265,14 @@ func TestRegistryRotation(t *testing.T) {
 	if accepts(third) || !accepts(second) {
 		t.Error("after cancel only the kept secret works")
 	}
-	pub, _, err := reg.CreateClient(ctx, ClientMetadata{Name: "SPA", Type: ThirdPartyPublic, RedirectURIs: []string{"https://spa.example/cb"}})
+	pub, _, err := reg.Create(ctx, Metadata{Name: "SPA", Type: ThirdPartyPublic, RedirectURIs: []string{"https://spa.example/cb"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := reg.StartSecretRotation(ctx, pub.ID); !errors.Is(err, ErrNoSecret) {
 		t.Errorf("rotation of a public client: %v", err)
 	}
-	if _, _, err := reg.StartSecretRotation(ctx, "nobody"); !errors.Is(err, ErrUnknownClient) {
+	if _, _, err := reg.StartSecretRotation(ctx, "nobody"); !errors.Is(err, ErrUnknown) {
 		t.Errorf("rotation of an unknown client: %v", err)
 	}
 }
@@ -282,12 +282,12 @@ func TestRegistryRotation(t *testing.T) {
 func TestRegistryUpdateRetriesOnConflict(t *testing.T) {
 	ctx := t.Context()
 	reg, st, _ := newTestRegistry(t)
-	info, _, err := reg.CreateClient(ctx, webApp("Web"))
+	info, _, err := reg.Create(ctx, webApp("Web"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := 0
-	got, err := reg.UpdateClient(ctx, info.ID, func(md *ClientMetadata) error {
+	got, err := reg.Update(ctx, info.ID, func(md *Metadata) error {
 		calls++
 		if calls == 1 {
 			// Someone else changes the description meanwhile.
@@ -308,19 +308,19 @@ func TestRegistryUpdateRetriesOnConflict(t *testing.T) {
 	}
 	// An edit that fails writes nothing.
 	boom := errors.New("boom")
-	if _, err := reg.UpdateClient(ctx, info.ID, func(md *ClientMetadata) error { md.Name = "half"; return boom }); !errors.Is(err, boom) {
+	if _, err := reg.Update(ctx, info.ID, func(md *Metadata) error { md.Name = "half"; return boom }); !errors.Is(err, boom) {
 		t.Fatal(err)
 	}
-	if now, _ := reg.GetClient(ctx, info.ID); now.Name != "mine" {
+	if now, _ := reg.Get(ctx, info.ID); now.Name != "mine" {
 		t.Errorf("a failed edit was stored: %+v", now)
 	}
 	// A client that keeps changing gives up after a few attempts.
-	_, err = reg.UpdateClient(ctx, info.ID, func(md *ClientMetadata) error {
+	_, err = reg.Update(ctx, info.ID, func(md *Metadata) error {
 		rec, _ := st.GetClient(context.Background(), info.ID)
 		rec.Description += "."
 		return st.UpdateClient(context.Background(), rec)
 	})
-	if !errors.Is(err, ErrClientBusy) {
+	if !errors.Is(err, ErrBusy) {
 		t.Errorf("endless conflicts: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -36,7 +37,7 @@ func newGateTestServer(t *testing.T) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gc := NewGateClients(s.cfg.Clients)
+	gc := clients.NewGate(s.cfg.Clients)
 	if err := gc.Register(gateRedirect); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func issueGateCode(t *testing.T, s *Server, edit func(*store.AuthCode)) string {
 	raw, hash := randomToken(codePrefix)
 	now := s.now()
 	c := store.AuthCode{
-		Hash: hash, GrantID: randomID(), ClientID: GateClientID, Subject: "alice", SessionIDHash: "session-hash",
+		Hash: hash, GrantID: randomID(), ClientID: clients.GateID, Subject: "alice", SessionIDHash: "session-hash",
 		RedirectURI: gateRedirect, Scopes: []string{"openid", "profile", "email", "groups"},
 		Nonce: gateNonce, CodeChallenge: s256(gateVerifier), CodeChallengeMethod: "S256",
 		AuthTime: gateAuthTime, CreatedAt: now, ExpiresAt: now.Add(time.Minute),
@@ -130,7 +131,7 @@ func TestRedeemGateCode(t *testing.T) {
 				t.Fatalf("login = %+v, want %+v", *l, want)
 			}
 			g, err := s.cfg.Store.GetGrant(context.Background(), l.GrantID)
-			if err != nil || g.ClientID != GateClientID || g.SessionIDHash != "session-hash" {
+			if err != nil || g.ClientID != clients.GateID || g.SessionIDHash != "session-hash" {
 				t.Fatalf("grant %+v, %v", g, err)
 			}
 		})
@@ -157,7 +158,7 @@ func TestRedeemGateCodeScopes(t *testing.T) {
 func TestRedeemGateCodeOnce(t *testing.T) {
 	redeemHTTP := func(s *Server, code string) int {
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {gateRedirect},
-			"code_verifier": {gateVerifier}, "client_id": {GateClientID}}
+			"code_verifier": {gateVerifier}, "client_id": {clients.GateID}}
 		r := httptest.NewRequest(http.MethodPost, fuzzIssuer+"/token", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		w := httptest.NewRecorder()
@@ -203,7 +204,7 @@ func TestRedeemGateCodeOnce(t *testing.T) {
 // client redeems in process.
 func TestRedeemGateCodeClient(t *testing.T) {
 	s := newTestServer(t, fuzzIssuer, "")
-	s.cfg.Clients = NewGateClients(s.cfg.Clients) // no redirect URI registered: no gate client
+	s.cfg.Clients = clients.NewGate(s.cfg.Clients) // no redirect URI registered: no gate client
 	_, err := s.RedeemGateCode(context.Background(), GateCodeRequest{Code: "gh_ac_x", RedirectURI: gateRedirect, Verifier: gateVerifier, Nonce: gateNonce})
 	var oe *oautherr.Error
 	if !errors.As(err, &oe) || oe.Code != "invalid_client" {

@@ -1,8 +1,9 @@
-package authserver
+package clients
 
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateRedirectURI(t *testing.T) {
@@ -60,12 +61,12 @@ func TestValidateRedirectURI(t *testing.T) {
 }
 
 func TestMatchRedirectURI(t *testing.T) {
-	c := &Client{RedirectURIs: []string{
+	c := &Client{Metadata: Metadata{RedirectURIs: []string{
 		"https://app.example.com/cb",
 		"http://127.0.0.1/callback",
 		"http://[::1]:9000/native?x=1",
 		"http://localhost:3000/cb",
-	}}
+	}}}
 	tests := []struct {
 		uri  string
 		want bool
@@ -123,7 +124,7 @@ func TestMatchRedirectURI(t *testing.T) {
 // matches only itself, never "any port".
 func TestMatchRedirectURIBadRegisteredPort(t *testing.T) {
 	for _, reg := range []string{"http://127.0.0.1:0/cb", "http://127.0.0.1:99999/cb", "http://127.0.0.1:00080/cb", "http://[::1]:0/cb"} {
-		c := &Client{RedirectURIs: []string{reg}}
+		c := &Client{Metadata: Metadata{RedirectURIs: []string{reg}}}
 		for _, req := range []string{"http://127.0.0.1/cb", "http://127.0.0.1:8080/cb", "http://127.0.0.1:80/cb", "http://[::1]:8080/cb"} {
 			if c.MatchRedirectURI(req) {
 				t.Errorf("registered %q matched %q", reg, req)
@@ -135,7 +136,8 @@ func TestMatchRedirectURIBadRegisteredPort(t *testing.T) {
 func TestClientPrepare(t *testing.T) {
 	const hash = "sha256:" + "0000000000000000000000000000000000000000000000000000000000000000"
 	base := func() *Client {
-		return &Client{ID: "c", Type: ThirdParty, SecretHashes: []string{hash}, RedirectURIs: []string{"https://a.example/cb"}}
+		return &Client{ID: "c", SecretHashes: []string{hash},
+			Metadata: Metadata{Type: ThirdParty, RedirectURIs: []string{"https://a.example/cb"}}}
 	}
 	tests := []struct {
 		name    string
@@ -156,13 +158,22 @@ func TestClientPrepare(t *testing.T) {
 		{"unknown scope", func(c *Client) { c.Scopes = []string{"root"} }, `unsupported scope "root"`},
 		{"bad grant type", func(c *Client) { c.GrantTypes = []string{"password"} }, `unsupported grant type "password"`},
 		{"bad alg", func(c *Client) { c.IDTokenSigningAlg = "none" }, "id_token_signed_response_alg"},
-		{"negative lifetime", func(c *Client) { c.AccessTokenLifetime = -1 }, "lifetimes"},
+		{"negative lifetime", func(c *Client) { c.AccessTokenLifetime = -1 }, "access_token_lifetime: must not be negative"},
+		{"grant types without a code", func(c *Client) { c.GrantTypes = []string{"refresh_token"} }, "grant_types: must include authorization_code"},
+		{"none for a confidential client", func(c *Client) { c.TokenEndpointAuthMethod = "none" }, "token_endpoint_auth_method:"},
+		{"auth method defaults from the type", func(c *Client) { c.TokenEndpointAuthMethod = "" }, ""},
+		{"scope named as the configuration does", func(c *Client) { c.Scopes = []string{"openid", "root"} }, `client "c": scopes: unsupported scope "root"`},
+		// Limits of clients created at run time do not apply to the
+		// configuration's: the operator wrote it.
+		{"long lifetime", func(c *Client) { c.AccessTokenLifetime = 48 * time.Hour }, ""},
+		{"long name", func(c *Client) { c.Name = strings.Repeat("n", 300) }, ""},
+		{"logo with a fragment", func(c *Client) { c.LogoURI = "https://a.example/logo.png#x" }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := base()
 			tc.change(c)
-			err := c.Prepare(SupportedScopes)
+			err := c.Prepare(testScopes)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("got %v, want no error", err)

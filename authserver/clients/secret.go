@@ -1,4 +1,4 @@
-package authserver
+package clients
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 )
 
-// clientSecret is one accepted secret of a client, kept only as a hash.
+// secret is one accepted secret of a client, kept only as a hash.
 //
 // Two formats: "sha256:<hex>" for secrets Gatehouse generates itself (256
 // random bits, so a fast hash is as strong as a slow one), and argon2id
@@ -21,31 +21,31 @@ import (
 // of milliseconds; after the first success the SHA-256 of the accepted
 // secret is remembered so the token endpoint does not pay it per request.
 // Only digests are kept, and every comparison is constant-time.
-type clientSecret struct {
+type secret struct {
 	sha256   []byte                 // fast format
 	argon    *identity.PasswordHash // slow format
 	verified atomic.Pointer[[sha256.Size]byte]
 }
 
-func parseClientSecret(h string) (*clientSecret, error) {
+func parseSecret(h string) (*secret, error) {
 	if hexDigest, ok := strings.CutPrefix(h, "sha256:"); ok {
 		d, err := hex.DecodeString(hexDigest)
 		if err != nil || len(d) != sha256.Size {
 			return nil, errors.New(`a "sha256:" secret hash needs 64 hex digits`)
 		}
-		return &clientSecret{sha256: d}, nil
+		return &secret{sha256: d}, nil
 	}
 	ph, err := identity.ParsePasswordHash(h)
 	if err != nil {
 		return nil, fmt.Errorf("not an argon2id PHC string or sha256:<hex> digest: %w", err)
 	}
-	return &clientSecret{argon: ph}, nil
+	return &secret{argon: ph}, nil
 }
 
-// HashClientSecret returns the fast "sha256:<hex>" form for a generated,
+// HashSecret returns the fast "sha256:<hex>" form for a generated,
 // high-entropy secret.
-func HashClientSecret(secret string) string {
-	d := sha256.Sum256([]byte(secret))
+func HashSecret(raw string) string {
+	d := sha256.Sum256([]byte(raw))
 	return "sha256:" + hex.EncodeToString(d[:])
 }
 
@@ -82,13 +82,13 @@ func (c *Client) VerifySecret(ctx context.Context, hasher *identity.Hasher, secr
 	return false
 }
 
-// hasChosenSecret reports whether one of the client's secrets was chosen
+// HasChosenSecret reports whether one of the client's secrets was chosen
 // by an operator (an argon2id hash) rather than generated with 256 random
 // bits. Only such secrets can be guessed, so only such clients are
 // throttled per client: a per-client lock on a generated secret would
 // protect nothing and let anyone who knows the public client_id lock the
 // client out.
-func (c *Client) hasChosenSecret() bool {
+func (c *Client) HasChosenSecret() bool {
 	for _, s := range c.secrets {
 		if s.argon != nil {
 			return true
