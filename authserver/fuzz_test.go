@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
@@ -64,7 +65,7 @@ func newFuzzServer(tb testing.TB, reg RegistrationPolicy) *Server {
 func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "fuzz.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "fuzz.db"), time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

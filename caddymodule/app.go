@@ -411,7 +411,7 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := a.store.GetOrCreateSecret(ctx, name, candidate)
+	sealed, err := a.store.GetOrCreateSecret(ctx, name, time.Now(), candidate)
 	if err != nil {
 		return nil, errorf("cookie_secret: %v", err)
 	}

@@ -195,7 +195,7 @@ func TestGarbageCollectionOneInstanceAtATime(t *testing.T) {
 
 // SQLite has a single writer: every pass runs.
 func TestGarbageCollectionSQLite(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

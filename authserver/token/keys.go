@@ -483,7 +483,7 @@ func (m *KeyManager) kidSalt(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: sealing kid salt: %w", err)
 	}
-	got, err := m.st.GetOrCreateSecret(ctx, KidSaltSecretName, sealed)
+	got, err := m.st.GetOrCreateSecret(ctx, KidSaltSecretName, m.now(), sealed)
 	if err != nil {
 		return nil, fmt.Errorf("token: kid salt: %w", err)
 	}

@@ -80,7 +80,7 @@ func claimsAt(at time.Time, lifetime time.Duration) AccessTokenClaims {
 // verify everywhere until the retention has passed, and the schedule
 // repeats.
 func TestScheduledRotationAcrossInstances(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
