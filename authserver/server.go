@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -83,6 +84,12 @@ type Config struct {
 	// DefaultLoginThrottle and DefaultClientThrottle (throttle.go).
 	LoginThrottle  Throttle
 	ClientThrottle Throttle
+	// Revocations, when set, is the in-memory view of the revocation feed
+	// that Run keeps current (gates read it).
+	Revocations *revocation.Watcher
+	// GCInterval is how often Run deletes expired state from the store;
+	// zero means DefaultGCInterval.
+	GCInterval time.Duration
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -109,6 +116,9 @@ type Server struct {
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
+	// ticker starts the ticks of one of Run's jobs (maintenance.go);
+	// tests replace it to tick by hand.
+	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // New validates cfg and builds a Server.
@@ -130,6 +140,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: UI is required")
 	case len(cfg.CookieSecrets) == 0:
 		return nil, errors.New("authserver: at least one cookie secret is required")
+	case cfg.GCInterval < 0:
+		return nil, errors.New("authserver: GCInterval must not be negative")
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = identity.NewHasher(0)
@@ -139,6 +151,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.GCInterval == 0 {
+		cfg.GCInterval = DefaultGCInterval
 	}
 	cfg.Lifetimes.setDefaults()
 
@@ -150,6 +165,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
 		hsts:    iss.Scheme == "https" && !isLoopbackHost(iss.Hostname()),
+		ticker:  newTicker,
 	}
 	var sessionKeys, requestKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {

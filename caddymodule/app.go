@@ -96,19 +96,18 @@ type App struct {
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
 	ClientAuthThrottle *ThrottleConfig `json:"client_auth_throttle,omitempty"`
 
-	server         *authserver.Server
-	keys           *token.KeyManager
-	gateClients    *authserver.GateClients
-	registry       *authserver.ClientRegistry // static clients, then stored ones
-	revocations    *revocation.Watcher
-	secrets        [][]byte
-	renderer       *ui.Renderer
-	store          store.Store
-	poolKey        string
-	keyReload      time.Duration
-	logger         *zap.Logger
-	stopBackground context.CancelFunc
-	background     *sync.WaitGroup
+	server      *authserver.Server
+	keys        *token.KeyManager
+	gateClients *authserver.GateClients
+	registry    *authserver.ClientRegistry // static clients, then stored ones
+	revocations *revocation.Watcher
+	secrets     [][]byte
+	renderer    *ui.Renderer
+	store       store.Store
+	poolKey     string
+	logger      *zap.Logger
+	// stopRun ends the server's background work and waits for it.
+	stopRun func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -225,7 +224,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// client, registered at run time (see authgate).
 	a.gateClients = authserver.NewGateClients(a.registry)
 
-	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
+	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil)
 	if err := a.revocations.Poll(ctx); err != nil {
 		return errorf("storage: reading revocations: %v", err)
 	}
@@ -261,6 +260,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Registration:   registration,
 		LoginThrottle:  a.LoginThrottle.throttle(),
 		ClientThrottle: a.ClientAuthThrottle.throttle(),
+		Revocations:    a.revocations,
 	})
 	if err != nil {
 		return errorf("%v", err)
@@ -325,10 +325,10 @@ func (a *App) keyOptions() (token.KeyOptions, error) {
 	for _, c := range a.Clients {
 		longest = max(longest, time.Duration(c.AccessTokenLifetime))
 	}
-	a.keyReload = reload
 	return token.KeyOptions{
 		RotationInterval: rotation,
 		PrePublication:   pre,
+		ReloadInterval:   reload,
 		Retention:        longest + reload + keyRetentionMargin,
 	}, nil
 }
@@ -422,49 +422,22 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 	return [][]byte{secret}, nil
 }
 
-// Start runs the background work: garbage collection of expired state,
-// the revocation feed, and reloading (and rotating) signing keys.
+// Start runs the server's background work (authserver.Server.Run):
+// reloading and rotating signing keys, the revocation feed, and garbage
+// collection of expired state.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
-	a.stopBackground = cancel
-	a.background = new(sync.WaitGroup)
-	a.background.Add(3)
-	go func() { defer a.background.Done(); a.revocations.Run(ctx) }()
-	go a.every(ctx, gcInterval, a.collectGarbage)
-	go a.every(ctx, a.keyReload, a.reloadKeys)
+	done := make(chan struct{})
+	go func() { defer close(done); a.server.Run(ctx) }()
+	a.stopRun = func() { cancel(); <-done }
 	return nil
-}
-
-// every runs fn every interval until ctx ends.
-func (a *App) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
-	defer a.background.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn(ctx)
-		}
-	}
-}
-
-// reloadKeys re-reads the signing keys, picking up keys other instances
-// created and starting rotations when due.
-func (a *App) reloadKeys(ctx context.Context) {
-	if err := a.keys.Load(ctx); err != nil && ctx.Err() == nil {
-		// The previous key set stays in use; the next tick retries.
-		a.logger.Error("reloading signing keys failed", zap.Error(err))
-	}
 }
 
 // Stop ends background work and waits for it, so nothing touches the
 // store after Cleanup releases it.
 func (a *App) Stop() error {
-	if a.stopBackground != nil {
-		a.stopBackground()
-		a.background.Wait()
+	if a.stopRun != nil {
+		a.stopRun()
 	}
 	if a.server != nil {
 		// Back-channel logouts in flight get a moment to be delivered.
@@ -484,50 +457,6 @@ func (a *App) Cleanup() error {
 		return err
 	}
 	return nil
-}
-
-const (
-	gcInterval = 10 * time.Minute
-	// gcBatch and gcBatches bound one pass: each batch is one short
-	// transaction, and a pass stops after gcBatches of them.
-	gcBatch   = 1000
-	gcBatches = 10
-	// gcLock names the leader lock that lets one instance collect at a time.
-	gcLock = "gatehouse/gc"
-)
-
-func (a *App) collectGarbage(ctx context.Context) {
-	ran, n, err := collectOnce(ctx, a.store, time.Now)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		a.logger.Error("garbage collection failed", zap.Error(err))
-	case !ran:
-		a.logger.Debug("garbage collection skipped: another instance is collecting")
-	case n > 0:
-		a.logger.Debug("expired state removed", zap.Int("records", n))
-	}
-}
-
-// collectOnce runs one garbage collection pass in bounded batches, on one
-// instance at a time when the store is shared (store.LeaderLocker): an
-// instance that finds the lock taken skips the pass. It reports whether it
-// ran and how many records it removed.
-func collectOnce(ctx context.Context, st store.Store, now func() time.Time) (ran bool, removed int, err error) {
-	pass := func(ctx context.Context) error {
-		for range gcBatches {
-			n, err := st.GarbageCollect(ctx, now(), gcBatch)
-			removed += n
-			if err != nil || n < gcBatch {
-				return err
-			}
-		}
-		return nil
-	}
-	if l, ok := st.(store.LeaderLocker); ok {
-		ran, err = l.WithLeaderLock(ctx, gcLock, pass)
-		return ran, removed, err
-	}
-	return true, removed, pass(ctx)
 }
 
 // Server returns the provisioned authorization server.

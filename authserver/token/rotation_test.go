@@ -371,6 +371,7 @@ func TestRotationOptionsRejected(t *testing.T) {
 		{"pre-publication as long as the interval", KeyOptions{RotationInterval: day, PrePublication: day}, "shorter than the rotation interval"},
 		{"negative interval", KeyOptions{RotationInterval: -day}, "negative"},
 		{"negative retention", KeyOptions{Retention: -time.Hour}, "negative"},
+		{"negative reload interval", KeyOptions{ReloadInterval: -time.Minute}, "negative"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewKeyManager(newMemStore(), newSealer(t), tt.opts)
