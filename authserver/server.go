@@ -60,8 +60,11 @@ func (l *Lifetimes) setDefaults() {
 type Config struct {
 	// Issuer is the issuer identifier: an https URL (http only on a
 	// loopback host, for development) without query or fragment.
-	Issuer  string
-	Store   store.Store
+	Issuer string
+	Store  store.Store
+	// Keys sign what the server issues. Their retention must cover the
+	// longest token lifetime (see KeySchedule); options from
+	// KeySchedule.KeyOptions do.
 	Keys    *token.KeyManager
 	Users   identity.Directory
 	Clients ClientSource
@@ -142,6 +145,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: at least one cookie secret is required")
 	case cfg.GCInterval < 0:
 		return nil, errors.New("authserver: GCInterval must not be negative")
+	}
+	// The keys must outlive every token they sign (keyschedule.go).
+	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = identity.NewHasher(0)

@@ -163,10 +163,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		// open the signing keys and cookie secret another one created.
 		return errorf("key_encryption_key is required with shared storage (postgres): every instance must use the same key, e.g. key_encryption_key {env.GATEHOUSE_KEK} (32 random bytes in hex or base64: openssl rand -hex 32)")
 	}
-	keyOpts, err := a.keyOptions()
-	if err != nil {
-		return err
-	}
 	a.poolKey = backend.PoolKey()
 	val, _, err := stores.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
 		st, err := backend.OpenStore(ctx)
@@ -179,19 +175,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return errorf("storage: %v", err)
 	}
 	a.store = val.(pooledStore).Store
-
-	sealer, err := a.sealer(repl)
-	if err != nil {
-		return err
-	}
-	keys := token.NewKeyManager(a.store, sealer, keyOpts)
-	if err := keys.Load(ctx); err != nil {
-		return errorf("signing keys: %v", err)
-	}
-	cookieSecrets, err := a.cookieSecrets(ctx, repl, sealer)
-	if err != nil {
-		return err
-	}
 
 	users := make([]*identity.User, 0, len(a.Users))
 	for _, uc := range a.Users {
@@ -224,6 +207,36 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// client, registered at run time (see authgate).
 	a.gateClients = authserver.NewGateClients(a.registry)
 
+	lifetimes := authserver.Lifetimes{
+		AuthCode:         time.Duration(a.AuthCodeLifetime),
+		AccessToken:      time.Duration(a.AccessTokenLifetime),
+		IDToken:          time.Duration(a.IDTokenLifetime),
+		RefreshTokenIdle: time.Duration(a.RefreshTokenLifetime),
+		RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
+		Session:          time.Duration(a.SessionLifetime),
+	}
+	// The core derives how long replaced keys stay published from the
+	// token lifetimes and the clients.
+	keyOpts, err := authserver.KeySchedule{
+		RotationInterval: time.Duration(a.KeyRotationInterval),
+		PrePublication:   time.Duration(a.KeyPrePublication),
+		ReloadInterval:   time.Duration(a.KeyReloadInterval),
+	}.KeyOptions(lifetimes, a.gateClients)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	sealer, err := a.sealer(repl)
+	if err != nil {
+		return err
+	}
+	a.keys = token.NewKeyManager(a.store, sealer, keyOpts)
+	if err := a.keys.Load(ctx); err != nil {
+		return errorf("signing keys: %v", err)
+	}
+	if a.secrets, err = a.cookieSecrets(ctx, repl, sealer); err != nil {
+		return err
+	}
+
 	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil)
 	if err := a.revocations.Poll(ctx); err != nil {
 		return errorf("storage: reading revocations: %v", err)
@@ -233,29 +246,20 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if uiCfg == nil {
 		uiCfg = &UIConfig{}
 	}
-	renderer, err := ui.New(ui.Branding{ProductName: uiCfg.ProductName, LogoURL: uiCfg.LogoURL, PrimaryColor: uiCfg.PrimaryColor}, uiCfg.TemplatesDir)
-	if err != nil {
+	if a.renderer, err = ui.New(ui.Branding{ProductName: uiCfg.ProductName, LogoURL: uiCfg.LogoURL, PrimaryColor: uiCfg.PrimaryColor}, uiCfg.TemplatesDir); err != nil {
 		return errorf("ui: %v", err)
 	}
 
-	a.keys, a.secrets, a.renderer = keys, cookieSecrets, renderer
 	a.server, err = authserver.New(authserver.Config{
-		Issuer:        issuer,
-		Store:         a.store,
-		Keys:          keys,
-		Users:         dir,
-		Clients:       a.gateClients,
-		UI:            renderer,
-		Hasher:        hasher(),
-		CookieSecrets: cookieSecrets,
-		Lifetimes: authserver.Lifetimes{
-			AuthCode:         time.Duration(a.AuthCodeLifetime),
-			AccessToken:      time.Duration(a.AccessTokenLifetime),
-			IDToken:          time.Duration(a.IDTokenLifetime),
-			RefreshTokenIdle: time.Duration(a.RefreshTokenLifetime),
-			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
-			Session:          time.Duration(a.SessionLifetime),
-		},
+		Issuer:         issuer,
+		Store:          a.store,
+		Keys:           a.keys,
+		Users:          dir,
+		Clients:        a.gateClients,
+		UI:             a.renderer,
+		Hasher:         hasher(),
+		CookieSecrets:  a.secrets,
+		Lifetimes:      lifetimes,
 		Logger:         ctx.Slogger(),
 		Registration:   registration,
 		LoginThrottle:  a.LoginThrottle.throttle(),
@@ -281,56 +285,6 @@ func (a *App) storageBackend(ctx caddy.Context) (StorageBackend, error) {
 		return nil, errorf("storage: module %T is not a Gatehouse storage backend", mod)
 	}
 	return backend, nil
-}
-
-// Key management defaults.
-const (
-	defaultKeyRotationInterval = 30 * 24 * time.Hour
-	defaultKeyPrePublication   = 24 * time.Hour
-	defaultKeyReloadInterval   = time.Minute
-	// keyRetentionMargin is added to the longest token lifetime before an
-	// old key retires: verifiers' clock leeway and a late reload.
-	keyRetentionMargin = 5 * time.Minute
-)
-
-// keyOptions turns the key settings into KeyOptions, applying defaults.
-// An old key stays published until every token it signed has expired: the
-// longest access or ID token lifetime possible, plus a reload interval (an
-// instance may sign with it that much longer) and a margin.
-func (a *App) keyOptions() (token.KeyOptions, error) {
-	rotation := time.Duration(a.KeyRotationInterval)
-	if rotation == 0 {
-		rotation = defaultKeyRotationInterval
-	}
-	reload := time.Duration(a.KeyReloadInterval)
-	if reload == 0 {
-		reload = defaultKeyReloadInterval
-	}
-	pre := time.Duration(a.KeyPrePublication)
-	if pre == 0 {
-		pre = min(defaultKeyPrePublication, rotation/2)
-	}
-	switch {
-	case rotation < 0 || pre < 0 || reload < 0:
-		return token.KeyOptions{}, errorf("key_rotation_interval, key_prepublication and key_reload_interval must be positive")
-	case pre >= rotation:
-		return token.KeyOptions{}, errorf("key_prepublication (%v) must be shorter than key_rotation_interval (%v)", pre, rotation)
-	case pre <= reload:
-		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
-	}
-	// Clients created at run time may have access tokens of up to
-	// authserver.MaxClientAccessTokenLifetime, which also exceeds every
-	// default lifetime.
-	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), authserver.MaxClientAccessTokenLifetime)
-	for _, c := range a.Clients {
-		longest = max(longest, time.Duration(c.AccessTokenLifetime))
-	}
-	return token.KeyOptions{
-		RotationInterval: rotation,
-		PrePublication:   pre,
-		ReloadInterval:   reload,
-		Retention:        longest + reload + keyRetentionMargin,
-	}, nil
 }
 
 // sealer builds the key-encryption sealer from configured keys, or from

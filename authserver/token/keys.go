@@ -158,6 +158,10 @@ func (m *KeyManager) Algorithms() []string { return slices.Clone(m.algs) }
 // (KeyOptions.ReloadInterval, defaulted).
 func (m *KeyManager) ReloadInterval() time.Duration { return m.reload }
 
+// Retention is how long a replaced key stays published
+// (KeyOptions.Retention; zero: until its stored RetireAt, if any).
+func (m *KeyManager) Retention() time.Duration { return m.retention }
+
 // Load reads every key from the store, opens those not yet retired and
 // makes sure each configured algorithm has a usable signing key, generating
 // and storing one where it is missing. With a RotationInterval it also
