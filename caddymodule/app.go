@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -342,8 +341,8 @@ func dataDirKEK() ([]byte, error) {
 	return k, f.Close()
 }
 
-// cookieSecrets returns the configured cookie secrets, or the one kept
-// sealed in the store (created on first start).
+// cookieSecrets returns the configured cookie secrets, or the one the core
+// keeps sealed in the store (authserver.StoredCookieSecret).
 func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *seal.Sealer) ([][]byte, error) {
 	var out [][]byte
 	for i, raw := range a.CookieSecrets {
@@ -356,22 +355,9 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 	if len(out) > 0 {
 		return out, nil
 	}
-	const name = "cookie_secret"
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	candidate, err := sealer.Seal(fresh, []byte(name))
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := a.store.GetOrCreateSecret(ctx, name, time.Now(), candidate)
+	secret, err := authserver.StoredCookieSecret(ctx, a.store, sealer, time.Now())
 	if err != nil {
 		return nil, errorf("cookie_secret: %v", err)
-	}
-	secret, err := sealer.Open(sealed, []byte(name))
-	if err != nil {
-		return nil, errorf("cookie_secret: the stored secret does not open with the configured key_encryption_key: %v", err)
 	}
 	return [][]byte{secret}, nil
 }
