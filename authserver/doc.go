@@ -14,6 +14,10 @@
 //	POST     /register                             register.go (RFC 7591), unless registration is off
 //	GET|PUT|DELETE /register?client_id=            register.go (RFC 7592)
 //
+// A host runs Server.Run alongside for the background work
+// (maintenance.go): reloading and rotating signing keys, polling the
+// revocation feed, and deleting expired state.
+//
 // Invariants:
 //   - Errors are redirected only to a redirect_uri that exactly matches one
 //     registered for the client (loopback port excepted, RFC 8252 §7.3);

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
@@ -65,7 +66,7 @@ func newFuzzServer(tb testing.TB, reg RegistrationPolicy) *Server {
 func newTestServer(tb testing.TB, issuer string, reg RegistrationPolicy) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "fuzz.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "fuzz.db"), time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
@@ -65,8 +66,11 @@ func (l *Lifetimes) setDefaults() {
 type Config struct {
 	// Issuer is the issuer identifier: an https URL (http only on a
 	// loopback host, for development) without query or fragment.
-	Issuer  string
-	Store   store.Store
+	Issuer string
+	Store  store.Store
+	// Keys sign what the server issues. Their retention must cover the
+	// longest token lifetime (see KeySchedule); options from
+	// KeySchedule.KeyOptions do.
 	Keys    *token.KeyManager
 	Users   identity.Directory
 	Clients clients.Source
@@ -94,6 +98,12 @@ type Config struct {
 	// config reload) passes the same State, so no lock is lifted; nil: a
 	// fresh one.
 	ThrottleState *throttle.State
+	// Revocations, when set, is the in-memory view of the revocation feed
+	// that Run keeps current (gates read it).
+	Revocations *revocation.Watcher
+	// GCInterval is how often Run deletes expired state from the store;
+	// zero means DefaultGCInterval.
+	GCInterval time.Duration
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -121,6 +131,9 @@ type Server struct {
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
+	// ticker starts the ticks of one of Run's jobs (maintenance.go);
+	// tests replace it to tick by hand.
+	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // New validates cfg and builds a Server.
@@ -142,6 +155,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: UI is required")
 	case len(cfg.CookieSecrets) == 0:
 		return nil, errors.New("authserver: at least one cookie secret is required")
+	case cfg.GCInterval < 0:
+		return nil, errors.New("authserver: GCInterval must not be negative")
+	}
+	// The keys must outlive every token they sign (keyschedule.go).
+	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = identity.NewHasher(0)
@@ -155,6 +174,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ThrottleState == nil {
 		cfg.ThrottleState = throttle.NewState()
 	}
+	if cfg.GCInterval == 0 {
+		cfg.GCInterval = DefaultGCInterval
+	}
 	cfg.Lifetimes.setDefaults()
 
 	s := &Server{
@@ -165,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		now:     cfg.Now,
 		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
 		hsts:    iss.Scheme == "https" && !isLoopbackHost(iss.Hostname()),
+		ticker:  newTicker,
 	}
 	var sessionKeys, requestKeys, deviceKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,20 +96,19 @@ type App struct {
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
 	ClientAuthThrottle *ThrottleConfig `json:"client_auth_throttle,omitempty"`
 
-	server         *authserver.Server
-	keys           *token.KeyManager
-	gateClients    *clients.Gate
-	registry       *clients.Registry // static clients, then stored ones
-	revocations    *revocation.Watcher
-	secrets        [][]byte
-	renderer       *ui.Renderer
-	store          store.Store
-	poolKey        string
-	throttleKey    string // in throttleStates, once provisioned
-	keyReload      time.Duration
-	logger         *zap.Logger
-	stopBackground context.CancelFunc
-	background     *sync.WaitGroup
+	server      *authserver.Server
+	keys        *token.KeyManager
+	gateClients *clients.Gate
+	registry    *clients.Registry // static clients, then stored ones
+	revocations *revocation.Watcher
+	secrets     [][]byte
+	renderer    *ui.Renderer
+	store       store.Store
+	poolKey     string
+	throttleKey string // in throttleStates, once provisioned
+	logger      *zap.Logger
+	// stopRun ends the server's background work and waits for it.
+	stopRun func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -166,10 +164,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		// open the signing keys and cookie secret another one created.
 		return errorf("key_encryption_key is required with shared storage (postgres): every instance must use the same key, e.g. key_encryption_key {env.GATEHOUSE_KEK} (32 random bytes in hex or base64: openssl rand -hex 32)")
 	}
-	keyOpts, err := a.keyOptions()
-	if err != nil {
-		return err
-	}
 	a.poolKey = backend.PoolKey()
 	val, _, err := stores.LoadOrNew(a.poolKey, func() (caddy.Destructor, error) {
 		st, err := backend.OpenStore(ctx)
@@ -182,19 +176,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return errorf("storage: %v", err)
 	}
 	a.store = val.(pooledStore).Store
-
-	sealer, err := a.sealer(repl)
-	if err != nil {
-		return err
-	}
-	keys := token.NewKeyManager(a.store, sealer, keyOpts)
-	if err := keys.Load(ctx); err != nil {
-		return errorf("signing keys: %v", err)
-	}
-	cookieSecrets, err := a.cookieSecrets(ctx, repl, sealer)
-	if err != nil {
-		return err
-	}
 
 	users := make([]*identity.User, 0, len(a.Users))
 	for _, uc := range a.Users {
@@ -227,7 +208,37 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// client, registered at run time (see authgate).
 	a.gateClients = clients.NewGate(a.registry)
 
-	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil, ctx.Slogger())
+	lifetimes := authserver.Lifetimes{
+		AuthCode:         time.Duration(a.AuthCodeLifetime),
+		AccessToken:      time.Duration(a.AccessTokenLifetime),
+		IDToken:          time.Duration(a.IDTokenLifetime),
+		RefreshTokenIdle: time.Duration(a.RefreshTokenLifetime),
+		RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
+		Session:          time.Duration(a.SessionLifetime),
+	}
+	// The core derives how long replaced keys stay published from the
+	// token lifetimes and the clients.
+	keyOpts, err := authserver.KeySchedule{
+		RotationInterval: time.Duration(a.KeyRotationInterval),
+		PrePublication:   time.Duration(a.KeyPrePublication),
+		ReloadInterval:   time.Duration(a.KeyReloadInterval),
+	}.KeyOptions(lifetimes, a.gateClients)
+	if err != nil {
+		return errorf("%v", err)
+	}
+	sealer, err := a.sealer(repl)
+	if err != nil {
+		return err
+	}
+	a.keys = token.NewKeyManager(a.store, sealer, keyOpts)
+	if err := a.keys.Load(ctx); err != nil {
+		return errorf("signing keys: %v", err)
+	}
+	if a.secrets, err = a.cookieSecrets(ctx, repl, sealer); err != nil {
+		return err
+	}
+
+	a.revocations = revocation.New(a.store, time.Duration(a.RevocationPollInterval), nil)
 	if err := a.revocations.Poll(ctx); err != nil {
 		return errorf("storage: reading revocations: %v", err)
 	}
@@ -236,34 +247,26 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if uiCfg == nil {
 		uiCfg = &UIConfig{}
 	}
-	renderer, err := ui.New(ui.Branding{ProductName: uiCfg.ProductName, LogoURL: uiCfg.LogoURL, PrimaryColor: uiCfg.PrimaryColor}, uiCfg.TemplatesDir)
-	if err != nil {
+	if a.renderer, err = ui.New(ui.Branding{ProductName: uiCfg.ProductName, LogoURL: uiCfg.LogoURL, PrimaryColor: uiCfg.PrimaryColor}, uiCfg.TemplatesDir); err != nil {
 		return errorf("ui: %v", err)
 	}
 
-	a.keys, a.secrets, a.renderer = keys, cookieSecrets, renderer
 	a.server, err = authserver.New(authserver.Config{
-		Issuer:        issuer,
-		Store:         a.store,
-		Keys:          keys,
-		Users:         dir,
-		Clients:       a.gateClients,
-		UI:            renderer,
-		Hasher:        hasher(),
-		CookieSecrets: cookieSecrets,
-		Lifetimes: authserver.Lifetimes{
-			AuthCode:         time.Duration(a.AuthCodeLifetime),
-			AccessToken:      time.Duration(a.AccessTokenLifetime),
-			IDToken:          time.Duration(a.IDTokenLifetime),
-			RefreshTokenIdle: time.Duration(a.RefreshTokenLifetime),
-			RefreshTokenMax:  time.Duration(a.RefreshTokenMaxLifetime),
-			Session:          time.Duration(a.SessionLifetime),
-		},
+		Issuer:         issuer,
+		Store:          a.store,
+		Keys:           a.keys,
+		Users:          dir,
+		Clients:        a.gateClients,
+		UI:             a.renderer,
+		Hasher:         hasher(),
+		CookieSecrets:  a.secrets,
+		Lifetimes:      lifetimes,
 		Logger:         ctx.Slogger(),
 		Registration:   registration,
 		LoginThrottle:  a.LoginThrottle.policy(),
 		ClientThrottle: a.ClientAuthThrottle.policy(),
 		ThrottleState:  a.throttleState(iss.String()),
+		Revocations:    a.revocations,
 	})
 	if err != nil {
 		return errorf("%v", err)
@@ -284,56 +287,6 @@ func (a *App) storageBackend(ctx caddy.Context) (StorageBackend, error) {
 		return nil, errorf("storage: module %T is not a Gatehouse storage backend", mod)
 	}
 	return backend, nil
-}
-
-// Key management defaults.
-const (
-	defaultKeyRotationInterval = 30 * 24 * time.Hour
-	defaultKeyPrePublication   = 24 * time.Hour
-	defaultKeyReloadInterval   = time.Minute
-	// keyRetentionMargin is added to the longest token lifetime before an
-	// old key retires: verifiers' clock leeway and a late reload.
-	keyRetentionMargin = 5 * time.Minute
-)
-
-// keyOptions turns the key settings into KeyOptions, applying defaults.
-// An old key stays published until every token it signed has expired: the
-// longest access or ID token lifetime possible, plus a reload interval (an
-// instance may sign with it that much longer) and a margin.
-func (a *App) keyOptions() (token.KeyOptions, error) {
-	rotation := time.Duration(a.KeyRotationInterval)
-	if rotation == 0 {
-		rotation = defaultKeyRotationInterval
-	}
-	reload := time.Duration(a.KeyReloadInterval)
-	if reload == 0 {
-		reload = defaultKeyReloadInterval
-	}
-	pre := time.Duration(a.KeyPrePublication)
-	if pre == 0 {
-		pre = min(defaultKeyPrePublication, rotation/2)
-	}
-	switch {
-	case rotation < 0 || pre < 0 || reload < 0:
-		return token.KeyOptions{}, errorf("key_rotation_interval, key_prepublication and key_reload_interval must be positive")
-	case pre >= rotation:
-		return token.KeyOptions{}, errorf("key_prepublication (%v) must be shorter than key_rotation_interval (%v)", pre, rotation)
-	case pre <= reload:
-		return token.KeyOptions{}, errorf("key_prepublication (%v) must be longer than key_reload_interval (%v), or other instances would see tokens signed with keys they have not loaded", pre, reload)
-	}
-	// Clients created at run time may have access tokens of up to
-	// clients.MaxAccessTokenLifetime, which also exceeds every
-	// default lifetime.
-	longest := max(time.Duration(a.AccessTokenLifetime), time.Duration(a.IDTokenLifetime), clients.MaxAccessTokenLifetime)
-	for _, c := range a.Clients {
-		longest = max(longest, time.Duration(c.AccessTokenLifetime))
-	}
-	a.keyReload = reload
-	return token.KeyOptions{
-		RotationInterval: rotation,
-		PrePublication:   pre,
-		Retention:        longest + reload + keyRetentionMargin,
-	}, nil
 }
 
 // sealer builds the key-encryption sealer from configured keys, or from
@@ -391,8 +344,8 @@ func dataDirKEK() ([]byte, error) {
 	return k, f.Close()
 }
 
-// cookieSecrets returns the configured cookie secrets, or the one kept
-// sealed in the store (created on first start).
+// cookieSecrets returns the configured cookie secrets, or the one the core
+// keeps sealed in the store (authserver.StoredCookieSecret).
 func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *seal.Sealer) ([][]byte, error) {
 	var out [][]byte
 	for i, raw := range a.CookieSecrets {
@@ -405,69 +358,29 @@ func (a *App) cookieSecrets(ctx context.Context, repl *caddy.Replacer, sealer *s
 	if len(out) > 0 {
 		return out, nil
 	}
-	const name = "cookie_secret"
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	candidate, err := sealer.Seal(fresh, []byte(name))
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := a.store.GetOrCreateSecret(ctx, name, candidate)
+	secret, err := authserver.StoredCookieSecret(ctx, a.store, sealer, time.Now())
 	if err != nil {
 		return nil, errorf("cookie_secret: %v", err)
-	}
-	secret, err := sealer.Open(sealed, []byte(name))
-	if err != nil {
-		return nil, errorf("cookie_secret: the stored secret does not open with the configured key_encryption_key: %v", err)
 	}
 	return [][]byte{secret}, nil
 }
 
-// Start runs the background work: garbage collection of expired state,
-// the revocation feed, and reloading (and rotating) signing keys.
+// Start runs the server's background work (authserver.Server.Run):
+// reloading and rotating signing keys, the revocation feed, and garbage
+// collection of expired state.
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
-	a.stopBackground = cancel
-	a.background = new(sync.WaitGroup)
-	a.background.Add(3)
-	go func() { defer a.background.Done(); a.revocations.Run(ctx) }()
-	go a.every(ctx, gcInterval, a.collectGarbage)
-	go a.every(ctx, a.keyReload, a.reloadKeys)
+	done := make(chan struct{})
+	go func() { defer close(done); a.server.Run(ctx) }()
+	a.stopRun = func() { cancel(); <-done }
 	return nil
-}
-
-// every runs fn every interval until ctx ends.
-func (a *App) every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
-	defer a.background.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn(ctx)
-		}
-	}
-}
-
-// reloadKeys re-reads the signing keys, picking up keys other instances
-// created and starting rotations when due.
-func (a *App) reloadKeys(ctx context.Context) {
-	if err := a.keys.Load(ctx); err != nil && ctx.Err() == nil {
-		// The previous key set stays in use; the next tick retries.
-		a.logger.Error("reloading signing keys failed", zap.Error(err))
-	}
 }
 
 // Stop ends background work and waits for it, so nothing touches the
 // store after Cleanup releases it.
 func (a *App) Stop() error {
-	if a.stopBackground != nil {
-		a.stopBackground()
-		a.background.Wait()
+	if a.stopRun != nil {
+		a.stopRun()
 	}
 	if a.server != nil {
 		// Back-channel logouts in flight get a moment to be delivered.
@@ -489,50 +402,6 @@ func (a *App) Cleanup() error {
 		return err
 	}
 	return nil
-}
-
-const (
-	gcInterval = 10 * time.Minute
-	// gcBatch and gcBatches bound one pass: each batch is one short
-	// transaction, and a pass stops after gcBatches of them.
-	gcBatch   = 1000
-	gcBatches = 10
-	// gcLock names the leader lock that lets one instance collect at a time.
-	gcLock = "gatehouse/gc"
-)
-
-func (a *App) collectGarbage(ctx context.Context) {
-	ran, n, err := collectOnce(ctx, a.store, time.Now)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		a.logger.Error("garbage collection failed", zap.Error(err))
-	case !ran:
-		a.logger.Debug("garbage collection skipped: another instance is collecting")
-	case n > 0:
-		a.logger.Debug("expired state removed", zap.Int("records", n))
-	}
-}
-
-// collectOnce runs one garbage collection pass in bounded batches, on one
-// instance at a time when the store is shared (store.LeaderLocker): an
-// instance that finds the lock taken skips the pass. It reports whether it
-// ran and how many records it removed.
-func collectOnce(ctx context.Context, st store.Store, now func() time.Time) (ran bool, removed int, err error) {
-	pass := func(ctx context.Context) error {
-		for range gcBatches {
-			n, err := st.GarbageCollect(ctx, now(), gcBatch)
-			removed += n
-			if err != nil || n < gcBatch {
-				return err
-			}
-		}
-		return nil
-	}
-	if l, ok := st.(store.LeaderLocker); ok {
-		ran, err = l.WithLeaderLock(ctx, gcLock, pass)
-		return ran, removed, err
-	}
-	return true, removed, pass(ctx)
 }
 
 // Server returns the provisioned authorization server.

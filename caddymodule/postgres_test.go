@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,9 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
-	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/postgres/pgtest"
-	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
 )
 
 const testKEK = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -159,56 +156,6 @@ func TestPostgresPoolKey(t *testing.T) {
 	s := provisionedPostgres(t, &PostgresStorage{DSN: "{env.GATEHOUSE_TEST_POOL_DSN}"})
 	if !strings.HasPrefix(s.PoolKey(), "postgres:gh@db.example:5432/auth?") {
 		t.Errorf("pool key %q", s.PoolKey())
-	}
-}
-
-// Two instances on one PostgreSQL schema: while one collects garbage the
-// other skips its pass and deletes nothing; afterwards it collects.
-func TestGarbageCollectionOneInstanceAtATime(t *testing.T) {
-	dsn, schema := pgtest.Schema(t)
-	a, b := pgtest.Open(t, dsn, schema), pgtest.Open(t, dsn, schema)
-	ctx := t.Context()
-	now := time.Now()
-	expired := store.Session{IDHash: "expired", Subject: "u", AuthTime: now.Add(-2 * time.Hour), CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
-	if err := a.CreateSession(ctx, expired); err != nil {
-		t.Fatal(err)
-	}
-	clock := func() time.Time { return now }
-	ranA, err := a.WithLeaderLock(ctx, gcLock, func(ctx context.Context) error {
-		ran, n, err := collectOnce(ctx, b, clock)
-		if err != nil || ran || n != 0 {
-			t.Errorf("b while a collects: ran=%v removed=%d err=%v, want a skipped pass", ran, n, err)
-		}
-		if _, err := b.GetSession(ctx, expired.IDHash); err != nil {
-			t.Errorf("b's skipped pass removed the expired session: %v", err)
-		}
-		return nil
-	})
-	if err != nil || !ranA {
-		t.Fatalf("a: ran=%v err=%v", ranA, err)
-	}
-	ran, n, err := collectOnce(ctx, b, clock)
-	if err != nil || !ran || n != 1 {
-		t.Fatalf("b after a finished: ran=%v removed=%d err=%v, want 1 removed", ran, n, err)
-	}
-}
-
-// SQLite has a single writer: every pass runs.
-func TestGarbageCollectionSQLite(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	now := time.Now()
-	for _, id := range []string{"x", "y"} {
-		if err := st.CreateSession(t.Context(), store.Session{IDHash: id, Subject: "u", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(-time.Second)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ran, n, err := collectOnce(t.Context(), st, func() time.Time { return now })
-	if err != nil || !ran || n != 2 {
-		t.Fatalf("ran=%v removed=%d err=%v", ran, n, err)
 	}
 }
 

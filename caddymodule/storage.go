@@ -51,7 +51,7 @@ func (s *SQLiteStorage) PoolKey() string { return "sqlite:" + s.path() }
 
 // OpenStore opens the database, creating it and applying migrations.
 func (s *SQLiteStorage) OpenStore(ctx caddy.Context) (store.Store, error) {
-	return sqlite.Open(ctx, s.path())
+	return sqlite.Open(ctx, s.path(), time.Now())
 }
 
 // PostgresStorage keeps Gatehouse's state in PostgreSQL, so several Caddy
@@ -128,7 +128,7 @@ func (s *PostgresStorage) PoolKey() string { return s.poolKey }
 // OpenStore connects, creating the schema if needed, and applies
 // migrations under an advisory lock, so instances may start together.
 func (s *PostgresStorage) OpenStore(ctx caddy.Context) (store.Store, error) {
-	return postgres.Open(ctx, s.cfg)
+	return postgres.Open(ctx, s.cfg, time.Now())
 }
 
 // SharedAcrossInstances reports that several Caddy instances may use this

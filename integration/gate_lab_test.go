@@ -365,7 +365,7 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 // outside Caddy, with the user erin and the given clients.
 func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*authserver.Server, *token.KeyManager, store.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

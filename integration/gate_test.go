@@ -339,7 +339,7 @@ func TestGateBearer(t *testing.T) {
 func (in *instance) minter(t *testing.T) *token.KeyManager {
 	t.Helper()
 	dataDir := filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse")
-	st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "gatehouse.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "gatehouse.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func (in *instance) minter(t *testing.T) *token.KeyManager {
 // instance sharing the database would.
 func (in *instance) openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

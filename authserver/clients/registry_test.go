@@ -36,7 +36,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // static clients and a fake clock.
 func newTestRegistry(t *testing.T, static ...*Client) (*Registry, store.Store, *fakeClock) {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ package revocation
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -35,7 +34,6 @@ type Watcher struct {
 	store    store.Store
 	interval time.Duration
 	now      func() time.Time
-	log      *slog.Logger
 
 	mu      sync.RWMutex
 	revoked map[key]time.Time // until when the entry matters
@@ -43,19 +41,17 @@ type Watcher struct {
 	synced  time.Time         // when the last poll succeeded
 }
 
-// New returns a Watcher over st. Call Poll once before relying on it and
-// Run to keep it current.
-func New(st store.Store, interval time.Duration, now func() time.Time, log *slog.Logger) *Watcher {
+// New returns a Watcher over st. Call Poll once before relying on it, and
+// then every Interval to keep it current (authserver.Server.Run does, given
+// the Watcher in its Config).
+func New(st store.Store, interval time.Duration, now func() time.Time) *Watcher {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
 	if now == nil {
 		now = time.Now
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Watcher{store: st, interval: interval, now: now, log: log, revoked: map[key]time.Time{}}
+	return &Watcher{store: st, interval: interval, now: now, revoked: map[key]time.Time{}}
 }
 
 // Interval is the polling interval, the staleness bound.
@@ -121,22 +117,6 @@ func (w *Watcher) Poll(ctx context.Context) error {
 	w.synced = now
 	w.mu.Unlock()
 	return nil
-}
-
-// Run polls every interval until ctx ends.
-func (w *Watcher) Run(ctx context.Context) {
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := w.Poll(ctx); err != nil && ctx.Err() == nil {
-				w.log.ErrorContext(ctx, "polling revocations failed", "error", err)
-			}
-		}
-	}
 }
 
 // LastSync is when the last poll succeeded (zero before the first).

@@ -12,14 +12,14 @@ import (
 
 func TestWatcher(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	now := time.Now().Truncate(time.Millisecond)
 	clock := now
-	w := New(st, time.Second, func() time.Time { return clock }, nil)
+	w := New(st, time.Second, func() time.Time { return clock })
 
 	live := store.Session{IDHash: "live", Subject: "u", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	short := store.Session{IDHash: "short", Subject: "u", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(2 * time.Minute)}
@@ -65,32 +65,4 @@ func TestWatcher(t *testing.T) {
 	if !w.Revoked(store.RevokedGrant, "g1") {
 		t.Fatal("Add did not take effect")
 	}
-}
-
-func TestWatcherRun(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	w := New(st, 50*time.Millisecond, nil, nil)
-	done := make(chan struct{})
-	go func() { w.Run(ctx); close(done) }()
-	now := time.Now()
-	if err := st.CreateSession(ctx, store.Session{IDHash: "s", Subject: "u", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.RevokeSession(ctx, "s", now); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for !w.Revoked(store.RevokedSession, "s") {
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not pick up the revocation")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	<-done
 }

@@ -229,9 +229,9 @@ type Store interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 
 	// GetOrCreateSecret returns the sealed secret stored under name. When
-	// there is none it stores candidate and returns it. Concurrent callers
-	// (even in other processes) all get the same value.
-	GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+	// there is none it stores candidate, created at now, and returns it.
+	// Concurrent callers (even in other processes) all get the same value.
+	GetOrCreateSecret(ctx context.Context, name string, now time.Time, candidate []byte) ([]byte, error)
 
 	// RevokedSince lists grants, sessions and denylisted access tokens
 	// revoked at or after since that have not expired at now, oldest

@@ -37,6 +37,9 @@ const KidSaltSecretName = "token/kid-salt"
 // distinct typ header value.
 const maxCachedSigners = 8
 
+// DefaultReloadInterval is the KeyOptions.ReloadInterval of a zero value.
+const DefaultReloadInterval = time.Minute
+
 // KeyOptions configures a KeyManager.
 type KeyOptions struct {
 	// Algorithms to keep a signing key for. Empty means DefaultAlgorithms.
@@ -55,6 +58,11 @@ type KeyOptions struct {
 	// with it arrives. It must be shorter than RotationInterval. Zero:
 	// a new key signs at once.
 	PrePublication time.Duration
+	// ReloadInterval is how often the KeyManager's owner calls Load
+	// (authserver.Server.Run does): how long this process may go on
+	// signing with a key after another one started its successor, and so
+	// part of what Retention must cover. Zero means DefaultReloadInterval.
+	ReloadInterval time.Duration
 	// Retention is how long a key stays published, and verifies, after its
 	// successor started signing: at least the longest lifetime of any token
 	// it signed, plus the time other instances may take to reload. Zero:
@@ -74,7 +82,7 @@ type KeyManager struct {
 	algErr error
 	now    func() time.Time
 
-	rotation, prePublication, retention time.Duration
+	rotation, prePublication, retention, reload time.Duration
 
 	// mu serialises Load and Rotate within the process.
 	// Across processes, agreement comes from deterministic kids and the
@@ -114,13 +122,14 @@ type managedKey struct {
 // s. Call Load before use.
 func NewKeyManager(st store.Store, s *seal.Sealer, opts KeyOptions) *KeyManager {
 	m := &KeyManager{st: st, sealer: s, now: opts.Now,
-		rotation: opts.RotationInterval, prePublication: opts.PrePublication, retention: opts.Retention}
+		rotation: opts.RotationInterval, prePublication: opts.PrePublication, retention: opts.Retention,
+		reload: cmp.Or(opts.ReloadInterval, DefaultReloadInterval)}
 	if m.now == nil {
 		m.now = time.Now
 	}
 	switch {
-	case m.rotation < 0 || m.prePublication < 0 || m.retention < 0:
-		m.algErr = errors.New("token: key rotation interval, pre-publication and retention must not be negative")
+	case m.rotation < 0 || m.prePublication < 0 || m.retention < 0 || m.reload < 0:
+		m.algErr = errors.New("token: key rotation interval, pre-publication, reload interval and retention must not be negative")
 	case m.rotation > 0 && m.prePublication >= m.rotation:
 		m.algErr = fmt.Errorf("token: key pre-publication (%v) must be shorter than the rotation interval (%v)", m.prePublication, m.rotation)
 	}
@@ -144,6 +153,14 @@ func NewKeyManager(st store.Store, s *seal.Sealer, opts KeyOptions) *KeyManager 
 // configuration order (for discovery metadata such as
 // id_token_signing_alg_values_supported).
 func (m *KeyManager) Algorithms() []string { return slices.Clone(m.algs) }
+
+// ReloadInterval is how often Load is meant to be called
+// (KeyOptions.ReloadInterval, defaulted).
+func (m *KeyManager) ReloadInterval() time.Duration { return m.reload }
+
+// Retention is how long a replaced key stays published
+// (KeyOptions.Retention; zero: until its stored RetireAt, if any).
+func (m *KeyManager) Retention() time.Duration { return m.retention }
 
 // Load reads every key from the store, opens those not yet retired and
 // makes sure each configured algorithm has a usable signing key, generating
@@ -483,7 +500,7 @@ func (m *KeyManager) kidSalt(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: sealing kid salt: %w", err)
 	}
-	got, err := m.st.GetOrCreateSecret(ctx, KidSaltSecretName, sealed)
+	got, err := m.st.GetOrCreateSecret(ctx, KidSaltSecretName, m.now(), sealed)
 	if err != nil {
 		return nil, fmt.Errorf("token: kid salt: %w", err)
 	}

@@ -80,7 +80,7 @@ func claimsAt(at time.Time, lifetime time.Duration) AccessTokenClaims {
 // verify everywhere until the retention has passed, and the schedule
 // repeats.
 func TestScheduledRotationAcrossInstances(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,6 +371,7 @@ func TestRotationOptionsRejected(t *testing.T) {
 		{"pre-publication as long as the interval", KeyOptions{RotationInterval: day, PrePublication: day}, "shorter than the rotation interval"},
 		{"negative interval", KeyOptions{RotationInterval: -day}, "negative"},
 		{"negative retention", KeyOptions{Retention: -time.Hour}, "negative"},
+		{"negative reload interval", KeyOptions{ReloadInterval: -time.Minute}, "negative"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := NewKeyManager(newMemStore(), newSealer(t), tt.opts)

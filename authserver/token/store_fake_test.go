@@ -61,7 +61,7 @@ func (s *memStore) ListSigningKeys(_ context.Context) ([]store.SigningKey, error
 	return out, nil
 }
 
-func (s *memStore) GetOrCreateSecret(_ context.Context, name string, candidate []byte) ([]byte, error) {
+func (s *memStore) GetOrCreateSecret(_ context.Context, name string, _ time.Time, candidate []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.secrets[name]; ok {

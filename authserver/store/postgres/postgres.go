@@ -146,16 +146,16 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 }
 
 // Open connects to the database, creates Config.Schema if it is set and
-// missing, and brings Gatehouse's tables up to date. Several processes may
-// Open the same database at once: migrations run under a transaction-scoped
-// advisory lock, so each is applied exactly once. Close the Store to
-// release the pool.
-func Open(ctx context.Context, cfg Config) (*sqlstore.Store, error) {
+// missing, and brings Gatehouse's tables up to date, recording migrations as
+// applied at now. Several processes may Open the same database at once:
+// migrations run under a transaction-scoped advisory lock, so each is
+// applied exactly once. Close the Store to release the pool.
+func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, error) {
 	db, cfg, secrets, err := newDB(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, db, cfg.Schema)
+	s, err := open(ctx, db, cfg.Schema, now)
 	if err != nil {
 		db.Close()
 		return nil, redact(err, secrets...)
@@ -202,7 +202,7 @@ func newDB(cfg Config) (*sql.DB, Config, []string, error) {
 	return db, cfg, secrets, nil
 }
 
-func open(ctx context.Context, db *sql.DB, schema string) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, schema string, now time.Time) (*sqlstore.Store, error) {
 	if schema != "" {
 		if err := createSchema(ctx, db, schema); err != nil {
 			return nil, err
@@ -217,7 +217,7 @@ func open(ctx context.Context, db *sql.DB, schema string) (*sqlstore.Store, erro
 	}
 	// One pool serves reads and writes: row locks taken by the
 	// conditional UPDATEs, not a single writer, serialise the races.
-	s, err := sqlstore.New(ctx, nil, db, dialect(current.String))
+	s, err := sqlstore.New(ctx, nil, db, dialect(current.String), now)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

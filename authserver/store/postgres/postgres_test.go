@@ -26,7 +26,7 @@ import (
 
 func open(t *testing.T, dsn, schema string) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 8})
+	s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 8}, time.Now())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -103,7 +103,7 @@ func TestConcurrentOpens(t *testing.T) {
 	for i := range instances {
 		wg.Go(func() {
 			<-start
-			stores[i], errs[i] = postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 2})
+			stores[i], errs[i] = postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 2}, time.Now())
 		})
 	}
 	close(start)
@@ -176,7 +176,7 @@ func TestDSNRedacted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := postgres.Open(t.Context(), postgres.Config{DSN: tt.dsn, ConnectTimeout: 2 * time.Second})
+			_, err := postgres.Open(t.Context(), postgres.Config{DSN: tt.dsn, ConnectTimeout: 2 * time.Second}, time.Now())
 			if err == nil {
 				t.Fatal("Open succeeded")
 			}
@@ -234,7 +234,7 @@ func TestConfigRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := postgres.Open(t.Context(), tt.cfg)
+			_, err := postgres.Open(t.Context(), tt.cfg, time.Now())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Open = %v, want an error mentioning %q", err, tt.want)
 			}
@@ -382,7 +382,7 @@ func TestLeaderLockFreedWhenSessionEnds(t *testing.T) {
 	// a's sessions are told apart by their application_name; tests running
 	// in parallel must not lose theirs.
 	victim := "gatehouse-" + schema
-	a, err := postgres.Open(t.Context(), postgres.Config{DSN: withParam(dsn, "application_name", victim), Schema: schema})
+	a, err := postgres.Open(t.Context(), postgres.Config{DSN: withParam(dsn, "application_name", victim), Schema: schema}, time.Now())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -49,9 +49,10 @@ func isUniqueViolation(err error) bool {
 }
 
 // Open opens, creating it if needed, the SQLite database at path (a file
-// path, not a DSN) and brings its schema up to date. Several Stores, in one
-// process or several, may open the same file. Close the Store to release it.
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+// path, not a DSN) and brings its schema up to date, recording migrations as
+// applied at now. Several Stores, in one process or several, may open the
+// same file. Close the Store to release it.
+func Open(ctx context.Context, path string, now time.Time) (*sqlstore.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -96,7 +97,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	reader.SetMaxOpenConns(readerConns)
 	reader.SetMaxIdleConns(readerConns)
 
-	s, err := sqlstore.New(ctx, reader, writer, dialect)
+	s, err := sqlstore.New(ctx, reader, writer, dialect, now)
 	if err != nil {
 		writer.Close()
 		reader.Close()
@@ -140,17 +141,22 @@ func dsn(path string, params ...string) string {
 // WAL, and checks that it took. When several instances create the same
 // database at once, that switch can fail with SQLITE_BUSY at once rather
 // than wait (SQLite refuses to wait where waiting could deadlock), so it is
-// retried, backing off, for up to busyTimeout.
+// retried, backing off, for up to busyTimeout. That bound is a timer, not a
+// reading of the clock: the store takes every time it records from its
+// caller.
 func connectWriter(ctx context.Context, db *sql.DB) error {
-	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	giveUp := time.NewTimer(busyTimeout * time.Millisecond)
+	defer giveUp.Stop()
 	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
 		err := checkWAL(ctx, db)
-		if !isBusy(err) || time.Now().After(deadline) {
+		if !isBusy(err) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-giveUp.C:
+			return err
 		case <-time.After(delay):
 		}
 	}

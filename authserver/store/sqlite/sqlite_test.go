@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite" // the raw connections below inspect the file
 
@@ -20,7 +21,12 @@ import (
 
 func open(t *testing.T, path string) store.Store {
 	t.Helper()
-	s, err := sqlite.Open(t.Context(), path)
+	return openAt(t, path, time.Now())
+}
+
+func openAt(t *testing.T, path string, now time.Time) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, now)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -78,7 +84,11 @@ func migrationsOf(t *testing.T, path string) []appliedMigration {
 func TestReopenKeepsDataAndSchema(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
-	s := open(t, path)
+	if _, err := sqlite.Open(ctx, path, time.Time{}); err == nil {
+		t.Fatal("Open without a time to record migrations at succeeded")
+	}
+	created := time.Date(2030, time.January, 2, 3, 4, 5, 0, time.UTC)
+	s := openAt(t, path, created)
 	sess := store.Session{IDHash: "0123abcd", Subject: "user-1"}
 	if err := s.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
@@ -91,12 +101,12 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 		t.Fatal("no migrations recorded")
 	}
 	for i, m := range applied {
-		if m.version != int64(i+1) {
-			t.Fatalf("migration versions %v, want 1, 2, ...", applied)
+		if m.version != int64(i+1) || m.appliedAt != created.UnixMilli() {
+			t.Fatalf("migrations %v, want versions 1, 2, ... applied at the time Open was given (%d)", applied, created.UnixMilli())
 		}
 	}
 
-	s = open(t, path)
+	s = openAt(t, path, created.Add(time.Hour))
 	defer s.Close()
 	got, err := s.GetSession(ctx, sess.IDHash)
 	if err != nil {
@@ -119,7 +129,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		`INSERT INTO gatehouse_schema_migrations (version, applied_at) VALUES (1000000, 0)`); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlite.Open(t.Context(), path)
+	s, err := sqlite.Open(t.Context(), path, time.Now())
 	if err == nil {
 		s.Close()
 		t.Fatal("Open accepted a database from a newer schema")
@@ -211,7 +221,7 @@ func TestConcurrentOpen(t *testing.T) {
 		for i := range instances {
 			wg.Go(func() {
 				<-start
-				stores[i], errs[i] = sqlite.Open(t.Context(), path)
+				stores[i], errs[i] = sqlite.Open(t.Context(), path, time.Now())
 			})
 		}
 		close(start)
@@ -236,7 +246,7 @@ func TestConcurrentOpen(t *testing.T) {
 // writer already serialises writes, so WithLeaderLock always runs fn, even
 // while another call is inside it.
 func TestWithLeaderLockAlwaysRuns(t *testing.T) {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

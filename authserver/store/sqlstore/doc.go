@@ -26,4 +26,6 @@
 //     its own transaction and recorded in gatehouse_schema_migrations. Every
 //     table is prefixed gatehouse_.
 //   - Error messages never carry credential hashes or sealed values.
+//   - Every time written comes from the caller (a now argument, or the time
+//     New is given for migrations); the package never reads the clock.
 package sqlstore

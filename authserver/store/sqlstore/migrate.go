@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 )
 
 // migration is one step of the schema. The list is append-only: a released
@@ -172,8 +171,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS gatehouse_schema_migra
 )`
 
 // migrate applies the migrations the database lacks, each in its own
-// transaction, and refuses a database written by a newer schema.
-func (s *Store) migrate(ctx context.Context) error {
+// transaction, recording them as applied at appliedAt (Unix milliseconds),
+// and refuses a database written by a newer schema.
+func (s *Store) migrate(ctx context.Context, appliedAt int64) error {
 	err := s.migrationTx(ctx, func(tx *sql.Tx) error {
 		var current int64
 		err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM gatehouse_schema_migrations`).Scan(&current)
@@ -189,7 +189,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return wrap("migrate", err)
 	}
 	for _, m := range migrations {
-		if err := s.migrationTx(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m) }); err != nil {
+		if err := s.migrationTx(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m, appliedAt) }); err != nil {
 			return wrap(fmt.Sprintf("migration %d", m.version), err)
 		}
 	}
@@ -215,7 +215,7 @@ func (s *Store) migrationTx(ctx context.Context, fn func(tx *sql.Tx) error) erro
 
 // apply runs m unless another process already has. The check happens under
 // the migration lock, so two processes starting together apply m once.
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration, appliedAt int64) error {
 	var n int64
 	err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM gatehouse_schema_migrations WHERE version = ?`), m.version).Scan(&n)
 	if err != nil || n > 0 {
@@ -226,8 +226,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, m migration) error {
 			return err
 		}
 	}
-	// There is no caller-supplied now here; applied_at is for operators.
 	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_schema_migrations (version, applied_at) VALUES (?, ?)`),
-		m.version, time.Now().UnixMilli())
+		m.version, appliedAt)
 	return err
 }

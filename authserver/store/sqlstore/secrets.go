@@ -12,19 +12,22 @@ import (
 // The common case, a secret that exists, is one read. Otherwise an INSERT
 // that does nothing on conflict races any other creator inside the database,
 // and the value read back in the same transaction is whichever insert won.
-func (s *Store) GetOrCreateSecret(ctx context.Context, name string, candidate []byte) ([]byte, error) {
+func (s *Store) GetOrCreateSecret(ctx context.Context, name string, now time.Time, candidate []byte) ([]byte, error) {
 	if len(candidate) == 0 {
 		return nil, wrap("get or create secret", errors.New("candidate is empty"))
 	}
+	created, err := nowMillis(now)
+	if err != nil {
+		return nil, wrap("get or create secret", err)
+	}
 	var stored string
-	err := s.reader.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
+	err = s.reader.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = s.inWriteTx(ctx, func(tx *txn) error {
-			// The interface passes no now; created_at is for operators only.
 			_, err := tx.ExecContext(ctx, s.q(`
 				INSERT INTO gatehouse_secrets (name, value, created_at) VALUES (?, ?, ?)
 				ON CONFLICT (name) DO NOTHING`),
-				name, encodeBytes(candidate), time.Now().UnixMilli())
+				name, encodeBytes(candidate), created)
 			if err != nil {
 				return err
 			}

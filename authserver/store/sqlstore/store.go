@@ -26,14 +26,20 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // New returns a Store that reads through reader and writes through writer,
-// after bringing the schema up to date. reader may be nil or equal writer when
-// the database has a single pool. The pools must reach the same database, and
-// reader must see what writer has committed as soon as the commit returns.
+// after bringing the schema up to date; migrations it applies are recorded
+// as applied at now (the store never reads the clock itself). reader may be
+// nil or equal writer when the database has a single pool. The pools must
+// reach the same database, and reader must see what writer has committed as
+// soon as the commit returns.
 //
 // On success the Store owns the pools and Close closes them; on error they
 // are left to the caller.
-func New(ctx context.Context, reader, writer *sql.DB, d Dialect) (*Store, error) {
+func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time) (*Store, error) {
 	if err := d.validate(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	appliedAt, err := nowMillis(now)
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	if writer == nil {
@@ -54,7 +60,7 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect) (*Store, error)
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, appliedAt); err != nil {
 		return nil, err
 	}
 	if reader != writer {

@@ -180,7 +180,7 @@ func testConcurrentSecret(t *testing.T, stores []store.Store) {
 		}
 		values := make([][]byte, racers)
 		errs := race(t, stores, func(ctx context.Context, s store.Store, i int) error {
-			v, err := s.GetOrCreateSecret(ctx, name, candidates[i])
+			v, err := s.GetOrCreateSecret(ctx, name, t0, candidates[i])
 			values[i] = v
 			return err
 		})
@@ -198,7 +198,7 @@ func testConcurrentSecret(t *testing.T, stores []store.Store) {
 			}
 		}
 		for _, s := range stores {
-			v, err := s.GetOrCreateSecret(t.Context(), name, []byte("late"))
+			v, err := s.GetOrCreateSecret(t.Context(), name, t0.Add(time.Hour), []byte("late"))
 			must(t, "GetOrCreateSecret", err)
 			if !bytes.Equal(v, values[0]) {
 				t.Fatalf("GetOrCreateSecret(%s) after the race returned %q, want %q", name, v, values[0])
@@ -265,9 +265,9 @@ func testSharedVisibility(t *testing.T, stores []store.Store) {
 	must(t, "ListSigningKeys on b", err)
 	checkEqual(t, "signing keys seen by b", keys, []store.SigningKey{k})
 
-	secret, err := b.GetOrCreateSecret(ctx, "cookie-key", []byte("from-b"))
+	secret, err := b.GetOrCreateSecret(ctx, "cookie-key", t0, []byte("from-b"))
 	must(t, "GetOrCreateSecret on b", err)
-	fromA, err := a.GetOrCreateSecret(ctx, "cookie-key", []byte("from-a"))
+	fromA, err := a.GetOrCreateSecret(ctx, "cookie-key", t0, []byte("from-a"))
 	must(t, "GetOrCreateSecret on a", err)
 	if !bytes.Equal(fromA, secret) {
 		t.Fatalf("a got secret %q, b got %q", fromA, secret)

@@ -97,13 +97,13 @@ func testSecretFirstValueWins(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()
 	first := []byte{0, 1, 2, 0xfe, 0xff, 'a'}
-	got, err := s.GetOrCreateSecret(ctx, "cookie-key", first)
+	got, err := s.GetOrCreateSecret(ctx, "cookie-key", t0, first)
 	must(t, "GetOrCreateSecret", err)
 	if !bytes.Equal(got, first) {
 		t.Fatalf("first GetOrCreateSecret returned %x, want the candidate %x", got, first)
 	}
-	for _, candidate := range [][]byte{[]byte("second"), first[:2]} {
-		got, err := s.GetOrCreateSecret(ctx, "cookie-key", candidate)
+	for i, candidate := range [][]byte{[]byte("second"), first[:2]} {
+		got, err := s.GetOrCreateSecret(ctx, "cookie-key", t0.Add(time.Duration(i+1)*time.Hour), candidate)
 		must(t, "GetOrCreateSecret", err)
 		if !bytes.Equal(got, first) {
 			t.Fatalf("later GetOrCreateSecret returned %x, want the first value %x", got, first)
@@ -111,9 +111,13 @@ func testSecretFirstValueWins(t *testing.T, open opener) {
 	}
 	// Names are independent.
 	other := []byte("other")
-	got, err = s.GetOrCreateSecret(ctx, "csrf-key", other)
+	got, err = s.GetOrCreateSecret(ctx, "csrf-key", t0, other)
 	must(t, "GetOrCreateSecret", err)
 	if !bytes.Equal(got, other) {
 		t.Fatalf("GetOrCreateSecret of another name returned %x, want %x", got, other)
 	}
+	// The creation time comes from the caller, like every time the store
+	// records, so a missing one is a caller's bug, not "now".
+	_, err = s.GetOrCreateSecret(ctx, "zero-now", time.Time{}, []byte("x"))
+	wantErr(t, "GetOrCreateSecret with a zero now", err, nil)
 }

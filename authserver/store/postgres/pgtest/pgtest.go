@@ -116,7 +116,7 @@ func Schema(t testing.TB) (dsn, schema string) {
 // (closing it earlier is fine).
 func Open(t testing.TB, dsn, schema string) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 8})
+	s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn, Schema: schema, MaxOpenConns: 8}, time.Now())
 	if err != nil {
 		t.Fatalf("postgres.Open: %v", err)
 	}
