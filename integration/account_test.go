@@ -207,7 +207,7 @@ type adminLab struct {
 func startAdminLab(t *testing.T) *adminLab {
 	t.Helper()
 	dir, port, adminPort := t.TempDir(), freePort(t), freePort(t)
-	preamble := strings.Replace(globalPreamble(dir), "admin off", fmt.Sprintf("admin 127.0.0.1:%d", adminPort), 1)
+	preamble := globalPreamble(preambleOptions{dir: dir, adminPort: adminPort})
 	cf := fmt.Sprintf(`{
 %s	gatehouse {
 		issuer https://localhost:%[2]d

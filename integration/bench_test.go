@@ -108,9 +108,6 @@ func BenchmarkCaddyGate(b *testing.B) {
 	up := strings.TrimPrefix(upstream.URL, "http://")
 	cf := fmt.Sprintf(`{
 %s
-	log default {
-		level ERROR
-	}
 	gatehouse {
 		issuer https://localhost:%d
 		user erin {
@@ -136,7 +133,7 @@ https://localhost:%[5]d {
 	tls internal
 	reverse_proxy %[6]s
 }
-`, globalPreamble(dir), issuerPort, cheapHash(b, labPassword), gatePort, plainPort, up)
+`, globalPreamble(preambleOptions{dir: dir, logLevel: "ERROR"}), issuerPort, cheapHash(b, labPassword), gatePort, plainPort, up)
 	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
 	gateURL := fmt.Sprintf("https://localhost:%d", gatePort)
 	plainURL := fmt.Sprintf("https://localhost:%d", plainPort)
@@ -203,9 +200,6 @@ func BenchmarkCaddyToken(b *testing.B) {
 	issuerPort := freePort(b)
 	cf := fmt.Sprintf(`{
 %s
-	log default {
-		level ERROR
-	}
 	gatehouse {
 		issuer https://localhost:%d
 		user erin {
@@ -224,7 +218,7 @@ https://localhost:%[2]d {
 	authserver
 	respond /plain "ok"
 }
-`, globalPreamble(dir), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
+`, globalPreamble(preambleOptions{dir: dir, logLevel: "ERROR"}), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
 	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
 	jar, _ := cookiejar.New(nil)
 	br := &browser{t: b, in: in, client: in.httpClient(jar)}

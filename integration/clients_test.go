@@ -29,15 +29,6 @@ type adminInstance struct {
 func startWithAdmin(t *testing.T, dir string, port, adminPort int, extraGatehouse ...string) *adminInstance {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	// caddy.Stop leaves the admin endpoint running; a config with the
-	// endpoint disabled stops it. Registered first, so it runs after the
-	// Stop that startCaddy registers.
-	t.Cleanup(func() {
-		if err := caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true); err != nil {
-			t.Logf("stopping the admin endpoint: %v", err)
-		}
-		_ = caddy.Stop()
-	})
 	in := startExampleWith(t, exampleSetup{dir: dir, port: port, adminPort: adminPort, extraGatehouse: extraGatehouse})
 	return &adminInstance{instance: in, admin: "http://" + addr, addr: addr}
 }

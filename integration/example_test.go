@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"golang.org/x/oauth2"
 )
 
@@ -58,8 +59,12 @@ type exampleSetup struct {
 	upstream       string // host:port the gate proxies to, instead of the demo echo
 	extraGatehouse []string
 	// adminPort, when set, turns Caddy's admin endpoint on at
-	// 127.0.0.1:adminPort instead of off.
+	// 127.0.0.1:adminPort instead of off (and off again when the test
+	// ends).
 	adminPort int
+	// logLevel and logFile, when set, configure Caddy's default log (see
+	// preambleOptions).
+	logLevel, logFile string
 	// edit, when set, changes the Caddyfile after the substitutions above
 	// (e.g. a policy on part of the gated site).
 	edit func(caddyfile string) string
@@ -89,10 +94,7 @@ func startExampleWith(t testing.TB, o exampleSetup) *instance {
 		t.Fatal("Caddyfile.example has no global options block")
 	}
 	// Caddyfile.example disables the redirect server itself.
-	preamble := strings.Replace(globalPreamble(dir), "\tauto_https disable_redirects\n", "", 1)
-	if o.adminPort != 0 {
-		preamble = strings.Replace(preamble, "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", o.adminPort), 1)
-	}
+	preamble := globalPreamble(preambleOptions{dir: dir, adminPort: o.adminPort, ownAutoHTTPS: true, logLevel: o.logLevel, logFile: o.logFile})
 	cf = cf[:loc[1]] + preamble + cf[loc[1]:]
 	if len(extraGatehouse) > 0 {
 		// An extra one-line option replaces the example's own setting of
@@ -108,6 +110,17 @@ func startExampleWith(t testing.TB, o exampleSetup) *instance {
 	}
 	if o.edit != nil {
 		cf = o.edit(cf)
+	}
+	if o.adminPort != 0 {
+		// caddy.Stop leaves the admin endpoint running; a config with the
+		// endpoint disabled stops it. Registered first, so it runs after
+		// the Stop that startCaddy registers.
+		t.Cleanup(func() {
+			if err := caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true); err != nil {
+				t.Logf("stopping the admin endpoint: %v", err)
+			}
+			_ = caddy.Stop()
+		})
 	}
 	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
 	in.gate = fmt.Sprintf("https://localhost:%d", o.gatePort)

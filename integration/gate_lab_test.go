@@ -169,7 +169,7 @@ https://localhost:%[8]d {
 	}
 	reverse_proxy %[6]s
 }
-`, globalPreamble(dir), ports[0], hash, ports[1], ports[2], up, cookieLine, ports[3], ext)
+`, globalPreamble(preambleOptions{dir: dir}), ports[0], hash, ports[1], ports[2], up, cookieLine, ports[3], ext)
 	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", ports[0]))
 	in.gate = fmt.Sprintf("https://localhost:%d", ports[1])
 	return &gateLab{instance: in, site2: fmt.Sprintf("https://localhost:%d", ports[2]),

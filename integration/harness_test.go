@@ -19,9 +19,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"golang.org/x/net/html"
-
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"golang.org/x/net/html"
 
 	_ "github.com/gatehouse-auth/gatehouse/caddymodule"
 )
@@ -66,20 +65,62 @@ type instance struct {
 	client *http.Client // trusts Caddy's local CA; no cookies
 }
 
+// preambleOptions says how a test Caddyfile's global options block
+// starts; the zero value but dir is what most tests want.
+type preambleOptions struct {
+	dir string // Caddy's storage
+	// adminPort, when set, turns Caddy's admin endpoint on at
+	// 127.0.0.1:adminPort instead of off.
+	adminPort int
+	// ownAutoHTTPS: the Caddyfile sets auto_https itself (Caddyfile.example
+	// disables the redirect server on its own), so the preamble does not.
+	ownAutoHTTPS bool
+	// plainHTTP: every site is http://, so there is nothing to say about
+	// certificates (no local CA options, no auto_https).
+	plainHTTP bool
+	// logLevel, when set, is the level of Caddy's default log, which
+	// carries Gatehouse's own.
+	logLevel string
+	// logFile, when set, sends Caddy's default log to this file, as JSON.
+	logFile string
+}
+
 // globalPreamble is what every test Caddyfile starts its global block
-// with: no admin endpoint, loopback only, storage under the test's
-// directory, Caddy's local CA without touching the system trust store,
-// and no http->https redirect server (it would bind port 80, which a
-// non-root user cannot and another program may hold).
-func globalPreamble(dir string) string {
-	return fmt.Sprintf(`	admin off
-	default_bind 127.0.0.1
-	storage file_system %q
-	local_certs
-	skip_install_trust
-	auto_https disable_redirects
-	persist_config off
-`, dir)
+// with: no admin endpoint (unless o.adminPort), loopback only, storage
+// under the test's directory, no persisted config, Caddy's local CA
+// without touching the system trust store, and no http->https redirect
+// server (it would bind port 80, which a non-root user cannot and another
+// program may hold).
+func globalPreamble(o preambleOptions) string {
+	var b strings.Builder
+	if o.adminPort != 0 {
+		fmt.Fprintf(&b, "\tadmin 127.0.0.1:%d\n", o.adminPort)
+	} else {
+		b.WriteString("\tadmin off\n")
+	}
+	b.WriteString("\tdefault_bind 127.0.0.1\n")
+	fmt.Fprintf(&b, "\tstorage file_system %q\n", o.dir)
+	if !o.plainHTTP {
+		b.WriteString("\tlocal_certs\n\tskip_install_trust\n")
+		if !o.ownAutoHTTPS {
+			b.WriteString("\tauto_https disable_redirects\n")
+		}
+	}
+	b.WriteString("\tpersist_config off\n")
+	if o.logLevel != "" || o.logFile != "" {
+		b.WriteString("\tlog {\n")
+		if o.logFile != "" {
+			fmt.Fprintf(&b, "\t\toutput file %q\n", o.logFile)
+		}
+		if o.logLevel != "" {
+			fmt.Fprintf(&b, "\t\tlevel %s\n", o.logLevel)
+		}
+		if o.logFile != "" {
+			b.WriteString("\t\tformat json\n")
+		}
+		b.WriteString("\t}\n")
+	}
+	return b.String()
 }
 
 // startCaddy runs caddyfile (with %[1]s... already substituted) until the

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"golang.org/x/oauth2"
 )
 
@@ -42,49 +41,37 @@ func accessLogFilter(t *testing.T) string {
 	return string(m[1])
 }
 
+// startLoggedExample runs Caddyfile.example (with open registration, the
+// gated site proxying to upstream, and the admin endpoint on) logging as
+// loggedInstance says.
 func startLoggedExample(t *testing.T, upstream string) *loggedInstance {
 	t.Helper()
 	dir := t.TempDir()
 	port, gatePort, adminPort := freePort(t), freePort(t), freePort(t)
-	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	li := &loggedInstance{
 		admin:     fmt.Sprintf("http://127.0.0.1:%d", adminPort),
 		logFile:   filepath.Join(dir, "caddy.log"),
 		rawAccess: filepath.Join(dir, "access-raw.log"),
 		filtered:  filepath.Join(dir, "access-filtered.log"),
 	}
-	cf := strings.Replace(string(src), "reverse_proxy 127.0.0.1:9444", "reverse_proxy "+upstream, 1)
-	cf = strings.ReplaceAll(cf, "127.0.0.1:9444", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	cf = strings.ReplaceAll(cf, "localhost:9443", fmt.Sprintf("localhost:%d", gatePort))
-	cf = strings.ReplaceAll(cf, "localhost:8443", fmt.Sprintf("localhost:%d", port))
-	preamble := strings.Replace(strings.Replace(globalPreamble(dir), "\tauto_https disable_redirects\n", "", 1), "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", adminPort), 1) +
-		fmt.Sprintf("\tlog {\n\t\toutput file %q\n\t\tlevel DEBUG\n\t\tformat json\n\t}\n", li.logFile)
-	loc := regexp.MustCompile(`(?m)^\{\n`).FindStringIndex(cf)
-	if loc == nil || !strings.Contains(preamble, "admin 127.0.0.1") {
-		t.Fatal("Caddyfile.example or the test preamble changed shape")
-	}
-	cf = cf[:loc[1]] + preamble + cf[loc[1]:]
-	cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\tregistration open\n", 1)
 	filtered := strings.Replace(accessLogFilter(t), "log {", "log filtered {", 1)
 	filtered = "\t" + strings.ReplaceAll(strings.TrimSuffix(filtered, "\n"), "\n", "\n\t") + "\n"
 	filtered = regexp.MustCompile(`output file \S+`).ReplaceAllString(filtered, fmt.Sprintf("output file %q", li.filtered))
 	siteLogs := fmt.Sprintf("\tlog raw {\n\t\toutput file %q\n\t}\n", li.rawAccess) + filtered
-	for _, site := range []string{fmt.Sprintf("https://localhost:%d {\n", port), fmt.Sprintf("https://localhost:%d {\n", gatePort)} {
-		if !strings.Contains(cf, site) {
-			t.Fatalf("no site block %q", site)
-		}
-		cf = strings.Replace(cf, site, site+siteLogs, 1)
-	}
-	t.Cleanup(func() {
-		// Stop the admin endpoint too (see startWithAdmin).
-		_ = caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true)
-		_ = caddy.Stop()
+	li.instance = startExampleWith(t, exampleSetup{
+		dir: dir, port: port, gatePort: gatePort, adminPort: adminPort, upstream: upstream,
+		logLevel: "DEBUG", logFile: li.logFile,
+		extraGatehouse: []string{"registration open"},
+		edit: func(cf string) string {
+			for _, site := range []string{fmt.Sprintf("https://localhost:%d {\n", port), fmt.Sprintf("https://localhost:%d {\n", gatePort)} {
+				if !strings.Contains(cf, site) {
+					t.Fatalf("no site block %q", site)
+				}
+				cf = strings.Replace(cf, site, site+siteLogs, 1)
+			}
+			return cf
+		},
 	})
-	li.instance = startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
-	li.gate = fmt.Sprintf("https://localhost:%d", gatePort)
 	return li
 }
 
