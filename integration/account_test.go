@@ -15,23 +15,6 @@ import (
 
 // Users' connected apps: the account page and the admin API.
 
-// appForm returns the account page's revoke form for clientID, or nil.
-func appForm(p *page, clientID string) *form {
-	for i, f := range p.forms {
-		if f.fields.Get("client_id") == clientID {
-			return &p.forms[i]
-		}
-	}
-	return nil
-}
-
-func wantAccountPage(t *testing.T, p *page) {
-	t.Helper()
-	if p.status != http.StatusOK || p.url.Path != "/account/apps" || !strings.Contains(p.body, "Connected apps") {
-		t.Fatalf("want the connected apps page, got %d %s:\n%.500s", p.status, p.url, p.body)
-	}
-}
-
 // TestConnectedAppsPage: a signed-in user sees the apps they allowed, with
 // scopes and dates, and removing one kills its tokens and its consent.
 func TestConnectedAppsPage(t *testing.T) {

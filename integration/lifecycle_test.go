@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -192,18 +191,4 @@ func TestJSONConfig(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unrelated path: %d", resp.StatusCode)
 	}
-}
-
-func (in *instance) getBody(path string) string {
-	in.t.Helper()
-	resp, err := in.client.Get(in.issuer + path)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		in.t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
-	}
-	return string(b)
 }

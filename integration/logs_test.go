@@ -3,11 +3,9 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -15,65 +13,6 @@ import (
 
 	"golang.org/x/oauth2"
 )
-
-// loggedInstance is Caddyfile.example with everything logged to files:
-// Caddy's default log (which carries Gatehouse's own log) at DEBUG, and
-// for each site two access logs, one plain and one with the filter that
-// SECURITY.md recommends.
-type loggedInstance struct {
-	*instance
-	admin                        string
-	logFile, rawAccess, filtered string
-}
-
-// accessLogFilter is the access log configuration SECURITY.md recommends,
-// read from it so the documented block is the tested one.
-func accessLogFilter(t *testing.T) string {
-	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "SECURITY.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)<!-- access-log-filter: begin.*?```caddyfile\n(.*?)```\n<!-- access-log-filter: end -->").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("SECURITY.md has no access-log-filter block")
-	}
-	return string(m[1])
-}
-
-// startLoggedExample runs Caddyfile.example (with open registration, the
-// gated site proxying to upstream, and the admin endpoint on) logging as
-// loggedInstance says.
-func startLoggedExample(t *testing.T, upstream string) *loggedInstance {
-	t.Helper()
-	dir := t.TempDir()
-	port, gatePort, adminPort := freePort(t), freePort(t), freePort(t)
-	li := &loggedInstance{
-		admin:     fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		logFile:   filepath.Join(dir, "caddy.log"),
-		rawAccess: filepath.Join(dir, "access-raw.log"),
-		filtered:  filepath.Join(dir, "access-filtered.log"),
-	}
-	filtered := strings.Replace(accessLogFilter(t), "log {", "log filtered {", 1)
-	filtered = "\t" + strings.ReplaceAll(strings.TrimSuffix(filtered, "\n"), "\n", "\n\t") + "\n"
-	filtered = regexp.MustCompile(`output file \S+`).ReplaceAllString(filtered, fmt.Sprintf("output file %q", li.filtered))
-	siteLogs := fmt.Sprintf("\tlog raw {\n\t\toutput file %q\n\t}\n", li.rawAccess) + filtered
-	li.instance = startExampleWith(t, exampleSetup{
-		dir: dir, port: port, gatePort: gatePort, adminPort: adminPort, upstream: upstream,
-		logLevel: "DEBUG", logFile: li.logFile,
-		extraGatehouse: []string{"registration open"},
-		edit: func(cf string) string {
-			for _, site := range []string{fmt.Sprintf("https://localhost:%d {\n", port), fmt.Sprintf("https://localhost:%d {\n", gatePort)} {
-				if !strings.Contains(cf, site) {
-					t.Fatalf("no site block %q", site)
-				}
-				cf = strings.Replace(cf, site, site+siteLogs, 1)
-			}
-			return cf
-		},
-	})
-	return li
-}
 
 // secretSet collects every secret a test handles, by what it is.
 type secretSet map[string]string
@@ -253,13 +192,6 @@ func TestNoSecretsInLogs(t *testing.T) {
 	t.Logf("URL-borne values in the plain access log (why SECURITY.md recommends the filter): %s", strings.Join(expected, ", "))
 }
 
-func mustJSONBody(t *testing.T, r apiResult, v any) {
-	t.Helper()
-	if r.status/100 != 2 || jsonUnmarshal(r.body, v) != nil {
-		t.Fatalf("HTTP %d %s", r.status, r.body)
-	}
-}
-
 func readLog(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -294,8 +226,6 @@ func findSecrets(log []byte, secrets secretSet) []string {
 	sort.Strings(found)
 	return found
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // jsonEscaped is v as it appears inside a JSON string.
 func jsonEscaped(v string) string {

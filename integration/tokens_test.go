@@ -1,9 +1,7 @@
 package integration
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,121 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
 
 // Introspection (RFC 7662) and revocation (RFC 7009) end to end.
-
-// sha256Secret is a client's secret_hash in the fast "sha256:<hex>" form.
-func sha256Secret(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(h[:])
-}
-
-// tokensFor runs the authorization code flow as alice in b (consenting
-// when asked) and redeems the code as app.
-func (in *instance) tokensFor(t *testing.T, b *browser, app demoApp, scopes ...string) *tokenJSON {
-	t.Helper()
-	cfg := in.oauthConfig(app, scopes...)
-	v := oauth2.GenerateVerifier()
-	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cfg.RedirectURL},
-		"code_verifier": {v}, "client_id": {app.id}}
-	if app.secret != "" {
-		form.Set("client_secret", app.secret)
-	}
-	tj, st := in.postToken(form)
-	if st != http.StatusOK || tj.AccessToken == "" {
-		t.Fatalf("token request for %s: %d %+v", app.id, st, tj)
-	}
-	return tj
-}
-
-// refresh uses a refresh token as app.
-func (in *instance) refresh(app demoApp, rt string) (*tokenJSON, int) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {app.id}}
-	if app.secret != "" {
-		form.Set("client_secret", app.secret)
-	}
-	return in.postToken(form)
-}
-
-// clientPost posts form to path as app: HTTP Basic for confidential
-// clients (client_secret_basic), client_id in the body for public ones.
-func (in *instance) clientPost(t *testing.T, path string, app demoApp, form url.Values) (*http.Response, []byte) {
-	t.Helper()
-	if app.secret == "" && app.id != "" {
-		form.Set("client_id", app.id)
-	}
-	req, err := http.NewRequest(http.MethodPost, in.issuer+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if app.secret != "" {
-		req.SetBasicAuth(url.QueryEscape(app.id), url.QueryEscape(app.secret))
-	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
-// introspect asks, as app, about tok; it fails the test unless the answer
-// is a 200 JSON object that is not cached.
-func (in *instance) introspect(t *testing.T, app demoApp, tok string, hint ...string) map[string]any {
-	t.Helper()
-	form := url.Values{"token": {tok}}
-	if len(hint) > 0 {
-		form.Set("token_type_hint", hint[0])
-	}
-	resp, body := in.clientPost(t, "/introspect", app, form)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("introspection as %s: %d %s", app.id, resp.StatusCode, body)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("introspection Content-Type = %q", ct)
-	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("introspection Cache-Control = %q, want no-store", cc)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("introspection response %s: %v", body, err)
-	}
-	return out
-}
-
-// wantInactive fails unless r is exactly {"active": false} (RFC 7662
-// §2.2: nothing more about a token the caller may not see).
-func wantInactive(t *testing.T, what string, r map[string]any) {
-	t.Helper()
-	if len(r) != 1 || r["active"] != false {
-		t.Errorf("%s: introspection = %v, want exactly {\"active\": false}", what, r)
-	}
-}
-
-func (in *instance) revoke(t *testing.T, app demoApp, tok string, hint ...string) int {
-	t.Helper()
-	form := url.Values{"token": {tok}}
-	if len(hint) > 0 {
-		form.Set("token_type_hint", hint[0])
-	}
-	resp, body := in.clientPost(t, "/revoke", app, form)
-	if resp.StatusCode == http.StatusOK && len(body) != 0 {
-		t.Errorf("revocation answered 200 with a body: %s", body)
-	}
-	return resp.StatusCode
-}
 
 // TestIntrospection: what each client may learn about access and refresh
 // tokens, and the RFC 7662 §2.2 response members.
