@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -139,8 +138,7 @@ https://localhost:%[5]d {
 	plainURL := fmt.Sprintf("https://localhost:%d", plainPort)
 
 	// A session cookie and a Bearer token for the gated site.
-	jar, _ := cookiejar.New(nil)
-	br := &browser{t: b, in: in, client: in.httpClient(jar)}
+	br := in.newBrowser()
 	p := br.get(gateURL + "/")
 	p = br.submit(p, map[string]string{"username": "erin", "password": labPassword})
 	if p.status != http.StatusOK {
@@ -220,8 +218,7 @@ https://localhost:%[2]d {
 }
 `, globalPreamble(preambleOptions{dir: dir, logLevel: "ERROR"}), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
 	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
-	jar, _ := cookiejar.New(nil)
-	br := &browser{t: b, in: in, client: in.httpClient(jar)}
+	br := in.newBrowser()
 	refreshToken := func(scopes ...string) string {
 		cfg := &oauth2.Config{ClientID: "bench-web", ClientSecret: "bench-secret", RedirectURL: "http://127.0.0.1:1/callback", Scopes: scopes,
 			Endpoint: oauth2.Endpoint{AuthURL: in.issuer + "/authorize", TokenURL: in.issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader}}

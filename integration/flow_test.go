@@ -178,10 +178,7 @@ func TestRefreshTokens(t *testing.T) {
 	in := startExample(t)
 	ctx := in.ctx()
 	get := func(app demoApp) (*oauth2.Config, *oauth2.Token) {
-		cfg := in.oauthConfig(app, "openid", "email", "offline_access")
-		if app.secret == "" {
-			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-		}
+		cfg := in2oauth(in, app.id, app.secret, "openid", "email", "offline_access")
 		b := in.newBrowser()
 		v := oauth2.GenerateVerifier()
 		code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")

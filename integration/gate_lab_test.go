@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,7 +199,7 @@ func TestGatePolicies(t *testing.T) {
 		for user, b := range browsers {
 			p := b.get(lab.gate + tc.path)
 			want := http.StatusForbidden
-			if contains(tc.allow, user) {
+			if slices.Contains(tc.allow, user) {
 				want = http.StatusOK
 			}
 			if p.status != want {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -371,10 +370,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 // headers that present it.
 func (in *instance) gateToken(t *testing.T, app demoApp, scopes ...string) (*oauth2.Token, map[string]string) {
 	t.Helper()
-	cfg := in.oauthConfig(app, scopes...)
-	if app.secret == "" {
-		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	}
+	cfg := in2oauth(in, app.id, app.secret, scopes...)
 	v := oauth2.GenerateVerifier()
 	code := mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
 	tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
@@ -409,7 +405,7 @@ func (in *instance) waitRejected(t *testing.T, url string, headers map[string]st
 // from the database the way an operator's SQL would.
 func (in *instance) latestSession(t *testing.T, _ store.Store) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db")+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+in.gatehouseData("gatehouse.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

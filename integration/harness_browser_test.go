@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +108,7 @@ func (b *browser) submit(p *page, values map[string]string, button ...string) *p
 		v.Set(k, val)
 	}
 	if len(button) == 2 {
-		if !contains(f.buttons[button[0]], button[1]) {
+		if !slices.Contains(f.buttons[button[0]], button[1]) {
 			b.t.Fatalf("no button %s=%s on %s", button[0], button[1], p.url)
 		}
 		v.Set(button[0], button[1])
@@ -117,15 +118,6 @@ func (b *browser) submit(p *page, values map[string]string, button ...string) *p
 		b.t.Fatal(err)
 	}
 	return b.post(action.String(), v)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func parseForms(t testing.TB, body string) []form {

@@ -257,7 +257,7 @@ func contextWithClient(ctx context.Context, c *http.Client) context.Context {
 // request sends one request with the instance's CA and no cookie jar. A
 // "Host" entry in headers replaces the Host header (TLS and SNI still go
 // to rawURL's host).
-func (in *instance) request(t *testing.T, method, rawURL string, body io.Reader, headers map[string]string) *http.Response {
+func (in *instance) request(t testing.TB, method, rawURL string, body io.Reader, headers map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, rawURL, body)
 	if err != nil {
@@ -280,7 +280,9 @@ func (in *instance) request(t *testing.T, method, rawURL string, body io.Reader,
 	return resp
 }
 
-func (in *instance) fetch(t *testing.T, rawURL string) string {
+// fetch GETs rawURL like request and returns the body, failing the test
+// unless the answer is 200.
+func (in *instance) fetch(t testing.TB, rawURL string) string {
 	t.Helper()
 	resp := in.request(t, http.MethodGet, rawURL, nil, nil)
 	b, _ := io.ReadAll(resp.Body)
@@ -290,18 +292,10 @@ func (in *instance) fetch(t *testing.T, rawURL string) string {
 	return string(b)
 }
 
+// getBody is fetch of path at the issuer.
 func (in *instance) getBody(path string) string {
 	in.t.Helper()
-	resp, err := in.client.Get(in.issuer + path)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		in.t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
-	}
-	return string(b)
+	return in.fetch(in.t, in.issuer+path)
 }
 
 // rawExchange writes a raw HTTP/1.1 request over TLS to the site at
@@ -398,31 +392,36 @@ func call(t *testing.T, c *http.Client, method, rawURL string, body any, header 
 	return apiResult{status: resp.StatusCode, header: resp.Header, body: raw}
 }
 
+// decodeJSON decodes resp's JSON body into v, failing the test unless it
+// can.
 func decodeJSON(t *testing.T, resp *http.Response, v any) {
 	t.Helper()
-	if err := jsonDecode(resp, v); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func jsonDecode(resp *http.Response, v any) error {
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
+// mustJSONBody decodes a successful (2xx) JSON answer into v, failing the
+// test unless it is one.
 func mustJSONBody(t *testing.T, r apiResult, v any) {
 	t.Helper()
-	if r.status/100 != 2 || jsonUnmarshal(r.body, v) != nil {
+	if r.status/100 != 2 || json.Unmarshal(r.body, v) != nil {
 		t.Fatalf("HTTP %d %s", r.status, r.body)
 	}
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// gatehouseData is where Gatehouse keeps its files (SQLite database, key
+// encryption key) in Caddy's data directory, which startCaddy puts under
+// the test's directory.
+func (in *instance) gatehouseData(name string) string {
+	return filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", name)
+}
 
 // openStore opens the instance's SQLite store beside Caddy, as a second
 // instance sharing the database would.
 func (in *instance) openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db"))
+	st, err := sqlite.Open(context.Background(), in.gatehouseData("gatehouse.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,13 +433,8 @@ func (in *instance) openStore(t *testing.T) store.Store {
 // store, to build tokens the token endpoint would never issue.
 func (in *instance) minter(t *testing.T) *token.KeyManager {
 	t.Helper()
-	dataDir := filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse")
-	st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "gatehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kek, err := os.ReadFile(filepath.Join(dataDir, "kek"))
+	st := in.openStore(t)
+	kek, err := os.ReadFile(in.gatehouseData("kek"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -438,6 +438,8 @@ func (c *cluster) converged() []string {
 	}
 }
 
-func ctxWithClient(c *http.Client) context.Context {
-	return contextWithClient(context.Background(), c)
+// ctx returns a context whose oauth2 HTTP client is the cluster's (see
+// instance.ctx).
+func (c *cluster) ctx() context.Context {
+	return contextWithClient(context.Background(), c.client)
 }

@@ -191,20 +191,12 @@ func (in *instance) revoke(t *testing.T, app demoApp, tok string, hint ...string
 	return resp.StatusCode
 }
 
-// clientCall posts a form to an endpoint with HTTP Basic credentials.
+// clientCall posts a form to an endpoint with HTTP Basic credentials (as
+// clientPost does for a confidential client) and returns the status, the
+// OAuth error code, if any, and Retry-After.
 func (in *instance) clientCall(t *testing.T, path, id, secret string, form url.Values) (int, string, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, in.issuer+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if id != "" {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
-	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := in.clientPost(t, path, demoApp{id, secret}, form)
 	var e struct {
 		Error string `json:"error"`
 	}

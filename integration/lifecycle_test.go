@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -68,9 +67,8 @@ func TestSessionRenewedAtLogin(t *testing.T) {
 		t.Fatal("the session cookie did not change at login")
 	}
 	// A browser presenting the old cookie is not signed in any more.
-	jar, _ := cookiejar.New(nil)
-	jar.SetCookies(issuer, []*http.Cookie{old})
-	stale := &browser{t: t, in: in, client: in.httpClient(jar)}
+	stale := in.newBrowser()
+	stale.client.Jar.SetCookies(issuer, []*http.Cookie{old})
 	res := stale.authorize(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")), "")
 	if res.callback == nil || res.callback.Query().Get("error") != "login_required" {
 		t.Fatalf("the pre-login session still works: %+v", res.callback)
@@ -78,9 +76,8 @@ func TestSessionRenewedAtLogin(t *testing.T) {
 	// A tampered cookie is ignored the same way.
 	forged := *renewed
 	forged.Value = strings.ToUpper(forged.Value[:10]) + forged.Value[10:]
-	jar2, _ := cookiejar.New(nil)
-	jar2.SetCookies(issuer, []*http.Cookie{&forged})
-	tampered := &browser{t: t, in: in, client: in.httpClient(jar2)}
+	tampered := in.newBrowser()
+	tampered.client.Jar.SetCookies(issuer, []*http.Cookie{&forged})
 	res = tampered.authorize(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")), "")
 	if res.callback == nil || res.callback.Query().Get("error") != "login_required" {
 		t.Fatalf("a tampered session cookie was accepted: %+v", res.callback)

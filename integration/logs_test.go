@@ -3,10 +3,12 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -153,7 +155,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 	if len(secrets) < 20 {
-		t.Fatalf("only %d secrets collected; the flows did not run as expected: %v", len(secrets), keys(secrets))
+		t.Fatalf("only %d secrets collected; the flows did not run as expected: %v", len(secrets), slices.Sorted(maps.Keys(secrets)))
 	}
 
 	// Gatehouse's and Caddy's own log: nothing, at DEBUG.
@@ -231,13 +233,4 @@ func findSecrets(log []byte, secrets secretSet) []string {
 func jsonEscaped(v string) string {
 	b, _ := json.Marshal(v)
 	return strings.Trim(string(b), `"`)
-}
-
-func keys(m secretSet) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -300,17 +301,9 @@ func TestExpiredCode(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	_, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
 	var re *oauth2.RetrieveError
-	if err == nil || !asRetrieveError(err, &re) || re.ErrorCode != "invalid_grant" {
+	if err == nil || !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Fatalf("expired code: %v", err)
 	}
-}
-
-func asRetrieveError(err error, target **oauth2.RetrieveError) bool {
-	re, ok := err.(*oauth2.RetrieveError)
-	if ok {
-		*target = re
-	}
-	return ok
 }
 
 // TestUserinfoRejects: RFC 6750 challenges for missing and bad tokens.

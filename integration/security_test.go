@@ -3,6 +3,7 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -168,7 +169,7 @@ func TestPKCEDowngrade(t *testing.T) {
 	}
 	code = mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "allow"), "s")
 	var re *oauth2.RetrieveError
-	if _, err := cfg.Exchange(in.ctx(), code); !asRetrieveError(err, &re) || re.ErrorCode != "invalid_grant" {
+	if _, err := cfg.Exchange(in.ctx(), code); !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Fatalf("a PKCE code without its verifier: %v", err)
 	}
 	if _, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(verifier)); err != nil {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -162,7 +163,7 @@ func TestClientAuthThrottle(t *testing.T) {
 	cfg := in.oauthConfig(demoWeb)
 	_, err := cfg.Exchange(in.ctx(), "gh_ac_x")
 	var re *oauth2.RetrieveError
-	if !asRetrieveError(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "temporarily_unavailable" {
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "temporarily_unavailable" {
 		t.Errorf("x/oauth2 while locked: %v", err)
 	}
 	// Another client is not locked, and neither are public clients.
