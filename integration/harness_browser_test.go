@@ -290,23 +290,11 @@ type loginAttempt struct {
 	page       *page
 }
 
+// tryLogin submits the login form on form with username and password.
 func (b *browser) tryLogin(form *page, username, password string) loginAttempt {
 	b.t.Helper()
-	f := form.forms[0]
-	v := url.Values{}
-	for k, vs := range f.fields {
-		v[k] = append([]string(nil), vs...)
-	}
-	v.Set("username", username)
-	v.Set("password", password)
-	action, _ := form.url.Parse(f.action)
-	resp, err := b.client.PostForm(action.String(), v)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	ra := resp.Header.Get("Retry-After")
-	p := b.read(resp)
-	return loginAttempt{status: p.status, retryAfter: ra, message: alertText(p.body), page: p}
+	p := b.submit(form, map[string]string{"username": username, "password": password})
+	return loginAttempt{status: p.status, retryAfter: p.header.Get("Retry-After"), message: alertText(p.body), page: p}
 }
 
 // alertText is the login page's error message.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -278,6 +279,33 @@ func (in *instance) request(t testing.TB, method, rawURL string, body io.Reader,
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
+}
+
+// send sends body to the issuer's path with method, and with the
+// Content-Type and Authorization headers that are not empty, like
+// request; it returns the answer and its body.
+func (in *instance) send(t testing.TB, method, path, contentType, auth, body string) (*http.Response, []byte) {
+	t.Helper()
+	headers := map[string]string{}
+	if contentType != "" {
+		headers["Content-Type"] = contentType
+	}
+	if auth != "" {
+		headers["Authorization"] = auth
+	}
+	resp := in.request(t, method, in.issuer+path, strings.NewReader(body), headers)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, raw
+}
+
+// basicAuth is the Authorization header of HTTP Basic client
+// authentication: id and secret form-encoded, then joined (RFC 6749
+// §2.3.1).
+func basicAuth(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
 
 // fetch GETs rawURL like request and returns the body, failing the test

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -124,24 +123,11 @@ func (in *instance) clientPost(t *testing.T, path string, app demoApp, form url.
 	if app.secret == "" && app.id != "" {
 		form.Set("client_id", app.id)
 	}
-	req, err := http.NewRequest(http.MethodPost, in.issuer+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	auth := ""
 	if app.secret != "" {
-		req.SetBasicAuth(url.QueryEscape(app.id), url.QueryEscape(app.secret))
+		auth = basicAuth(app.id, app.secret)
 	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return in.send(t, http.MethodPost, path, "application/x-www-form-urlencoded", auth, form.Encode())
 }
 
 // introspect asks, as app, about tok; it fails the test unless the answer

@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -239,10 +238,7 @@ func TestRevocation(t *testing.T) {
 func TestIntrospectAndRevokeReject(t *testing.T) {
 	in := startExample(t)
 	web := in.tokensFor(t, in.newBrowser(), demoWeb, "openid", "offline_access")
-	basic := func(id, secret string) string {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
-	}
-	good := basic("demo-web", "demo-web-secret")
+	good := basicAuth("demo-web", "demo-web-secret")
 	form := "token=" + url.QueryEscape(web.RefreshToken)
 	tests := []struct {
 		name        string
@@ -262,36 +258,21 @@ func TestIntrospectAndRevokeReject(t *testing.T) {
 		{"duplicated hint", http.MethodPost, "application/x-www-form-urlencoded", good, form + "&token_type_hint=a&token_type_hint=b", 400, "invalid_request"},
 		{"missing token", http.MethodPost, "application/x-www-form-urlencoded", good, "token_type_hint=refresh_token", 400, "invalid_request"},
 		{"no client authentication", http.MethodPost, "application/x-www-form-urlencoded", "", form, 401, "invalid_client"},
-		{"wrong secret", http.MethodPost, "application/x-www-form-urlencoded", basic("demo-web", "wrong"), form, 401, "invalid_client"},
-		{"unknown client", http.MethodPost, "application/x-www-form-urlencoded", basic("nobody", "x"), form, 401, "invalid_client"},
+		{"wrong secret", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("demo-web", "wrong"), form, 401, "invalid_client"},
+		{"unknown client", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("nobody", "x"), form, 401, "invalid_client"},
 		{"malformed Basic header", http.MethodPost, "application/x-www-form-urlencoded", "Basic !!!", form, 401, "invalid_client"},
 		{"Bearer instead of client auth", http.MethodPost, "application/x-www-form-urlencoded", "Bearer " + web.AccessToken, form, 401, "invalid_client"},
 		{"confidential client without secret", http.MethodPost, "application/x-www-form-urlencoded", "", form + "&client_id=demo-web", 401, "invalid_client"},
-		{"public client with a secret", http.MethodPost, "application/x-www-form-urlencoded", basic("demo-spa", "x"), form, 401, "invalid_client"},
+		{"public client with a secret", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("demo-spa", "x"), form, 401, "invalid_client"},
 		{"two authentication methods", http.MethodPost, "application/x-www-form-urlencoded", good, form + "&client_secret=demo-web-secret", 400, "invalid_request"},
 	}
 	for _, endpoint := range []string{"/introspect", "/revoke"} {
 		for _, tc := range tests {
 			t.Run(endpoint+" "+tc.name, func(t *testing.T) {
-				req, err := http.NewRequest(tc.method, in.issuer+endpoint, strings.NewReader(tc.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tc.contentType != "" {
-					req.Header.Set("Content-Type", tc.contentType)
-				}
-				if tc.auth != "" {
-					req.Header.Set("Authorization", tc.auth)
-				}
-				resp, err := in.client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
+				resp, raw := in.send(t, tc.method, endpoint, tc.contentType, tc.auth, tc.body)
 				var e struct {
 					Error string `json:"error"`
 				}
-				raw, _ := io.ReadAll(resp.Body)
 				_ = json.Unmarshal(raw, &e)
 				if resp.StatusCode != tc.wantStatus || e.Error != tc.wantError {
 					t.Fatalf("got %d %q (%s), want %d %q", resp.StatusCode, e.Error, raw, tc.wantStatus, tc.wantError)
