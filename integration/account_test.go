@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,23 +13,6 @@ import (
 )
 
 // Users' connected apps: the account page and the admin API.
-
-// appForm returns the account page's revoke form for clientID, or nil.
-func appForm(p *page, clientID string) *form {
-	for i, f := range p.forms {
-		if f.fields.Get("client_id") == clientID {
-			return &p.forms[i]
-		}
-	}
-	return nil
-}
-
-func wantAccountPage(t *testing.T, p *page) {
-	t.Helper()
-	if p.status != http.StatusOK || p.url.Path != "/account/apps" || !strings.Contains(p.body, "Connected apps") {
-		t.Fatalf("want the connected apps page, got %d %s:\n%.500s", p.status, p.url, p.body)
-	}
-}
 
 // TestConnectedAppsPage: a signed-in user sees the apps they allowed, with
 // scopes and dates, and removing one kills its tokens and its consent.
@@ -198,16 +180,11 @@ func TestAccountLoginIsNotAnOpenRedirect(t *testing.T) {
 	wantAccountPage(t, b.submit(again, map[string]string{"username": "alice", "password": alicePassword}))
 }
 
-// adminLab is a small Caddy with the admin endpoint on.
-type adminLab struct {
-	*instance
-	admin string // base URL of the admin endpoint
-}
-
-func startAdminLab(t *testing.T) *adminLab {
+// startAdminLab runs a small Caddy with the admin endpoint on.
+func startAdminLab(t *testing.T) *adminInstance {
 	t.Helper()
 	dir, port, adminPort := t.TempDir(), freePort(t), freePort(t)
-	preamble := strings.Replace(globalPreamble(dir), "admin off", fmt.Sprintf("admin 127.0.0.1:%d", adminPort), 1)
+	preamble := globalPreamble(preambleOptions{dir: dir, adminPort: adminPort})
 	cf := fmt.Sprintf(`{
 %s	gatehouse {
 		issuer https://localhost:%[2]d
@@ -244,22 +221,8 @@ https://localhost:%[2]d {
 }
 `, preamble, port, cheapHash(t, alicePassword), sha256Secret("a-secret"), sha256Secret("c-secret"))
 	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
-	return &adminLab{instance: in, admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort)}
-}
-
-func (l *adminLab) call(t *testing.T, method, path string) (int, http.Header, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, l.admin+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, body
+	addr := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	return &adminInstance{instance: in, admin: "http://" + addr, addr: addr}
 }
 
 // TestAdminUsersAPI: an operator lists and revokes a user's connected
@@ -285,16 +248,16 @@ func TestAdminUsersAPI(t *testing.T) {
 	}
 	list := func(subject string) []appJSON {
 		t.Helper()
-		code, h, body := l.call(t, http.MethodGet, "/gatehouse/users/"+subject+"/apps")
-		if code != http.StatusOK || h.Get("Content-Type") != "application/json" {
-			t.Fatalf("GET apps of %s: %d %s", subject, code, body)
+		res := l.api(t, http.MethodGet, "/gatehouse/users/"+subject+"/apps", nil)
+		if res.status != http.StatusOK || res.header.Get("Content-Type") != "application/json" {
+			t.Fatalf("GET apps of %s: %d %s", subject, res.status, res.body)
 		}
 		var out struct {
 			Subject string    `json:"subject"`
 			Apps    []appJSON `json:"apps"`
 		}
-		if err := json.Unmarshal(body, &out); err != nil || out.Apps == nil {
-			t.Fatalf("GET apps of %s: %s (%v)", subject, body, err)
+		if err := json.Unmarshal(res.body, &out); err != nil || out.Apps == nil {
+			t.Fatalf("GET apps of %s: %s (%v)", subject, res.body, err)
 		}
 		return out.Apps
 	}
@@ -315,8 +278,8 @@ func TestAdminUsersAPI(t *testing.T) {
 	}
 
 	// Revoke app-a: its tokens die, and it is no longer listed.
-	if code, _, body := l.call(t, http.MethodDelete, "/gatehouse/users/alice/apps/app-a"); code != http.StatusNoContent || len(body) != 0 {
-		t.Fatalf("DELETE app-a: %d %s", code, body)
+	if res := l.api(t, http.MethodDelete, "/gatehouse/users/alice/apps/app-a", nil); res.status != http.StatusNoContent || len(res.body) != 0 {
+		t.Fatalf("DELETE app-a: %d %s", res.status, res.body)
 	}
 	wantInactive(t, "app-a's refresh token", l.introspect(t, appA, a.RefreshToken))
 	if st := l.userinfoStatus(a.AccessToken); st != http.StatusUnauthorized {
@@ -326,8 +289,8 @@ func TestAdminUsersAPI(t *testing.T) {
 		t.Errorf("alice's apps after revoking app-a = %+v", apps)
 	}
 	// A first-party app has grants but no consent: still revocable.
-	if code, _, body := l.call(t, http.MethodDelete, "/gatehouse/users/alice/apps/app-c"); code != http.StatusNoContent {
-		t.Fatalf("DELETE app-c: %d %s", code, body)
+	if res := l.api(t, http.MethodDelete, "/gatehouse/users/alice/apps/app-c", nil); res.status != http.StatusNoContent {
+		t.Fatalf("DELETE app-c: %d %s", res.status, res.body)
 	}
 	wantInactive(t, "app-c's access token", l.introspect(t, appC, c.AccessToken))
 
@@ -349,19 +312,19 @@ func TestAdminUsersAPI(t *testing.T) {
 		{"GET one app", http.MethodGet, "/gatehouse/users/alice/apps/app-b", http.StatusMethodNotAllowed, "DELETE"},
 	}
 	for _, tc := range tests {
-		code, h, body := l.call(t, tc.method, tc.path)
-		if code != tc.want {
-			t.Errorf("%s: %d %s, want %d", tc.name, code, body, tc.want)
+		res := l.api(t, tc.method, tc.path, nil)
+		if res.status != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, res.status, res.body, tc.want)
 			continue
 		}
-		if tc.allow != "" && h.Get("Allow") != tc.allow {
-			t.Errorf("%s: Allow = %q, want %q", tc.name, h.Get("Allow"), tc.allow)
+		if tc.allow != "" && res.header.Get("Allow") != tc.allow {
+			t.Errorf("%s: Allow = %q, want %q", tc.name, res.header.Get("Allow"), tc.allow)
 		}
 		var e struct {
 			Error string `json:"error"`
 		}
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			t.Errorf("%s: the error body is not JSON with an error: %s", tc.name, body)
+		if json.Unmarshal(res.body, &e) != nil || e.Error == "" {
+			t.Errorf("%s: the error body is not JSON with an error: %s", tc.name, res.body)
 		}
 	}
 	// app-b survived every rejected request.

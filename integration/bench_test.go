@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -108,9 +107,6 @@ func BenchmarkCaddyGate(b *testing.B) {
 	up := strings.TrimPrefix(upstream.URL, "http://")
 	cf := fmt.Sprintf(`{
 %s
-	log default {
-		level ERROR
-	}
 	gatehouse {
 		issuer https://localhost:%d
 		user erin {
@@ -136,14 +132,13 @@ https://localhost:%[5]d {
 	tls internal
 	reverse_proxy %[6]s
 }
-`, globalPreamble(dir), issuerPort, cheapHash(b, labPassword), gatePort, plainPort, up)
+`, globalPreamble(preambleOptions{dir: dir, logLevel: "ERROR"}), issuerPort, cheapHash(b, labPassword), gatePort, plainPort, up)
 	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
 	gateURL := fmt.Sprintf("https://localhost:%d", gatePort)
 	plainURL := fmt.Sprintf("https://localhost:%d", plainPort)
 
 	// A session cookie and a Bearer token for the gated site.
-	jar, _ := cookiejar.New(nil)
-	br := &browser{t: b, in: in, client: in.httpClient(jar)}
+	br := in.newBrowser()
 	p := br.get(gateURL + "/")
 	p = br.submit(p, map[string]string{"username": "erin", "password": labPassword})
 	if p.status != http.StatusOK {
@@ -203,9 +198,6 @@ func BenchmarkCaddyToken(b *testing.B) {
 	issuerPort := freePort(b)
 	cf := fmt.Sprintf(`{
 %s
-	log default {
-		level ERROR
-	}
 	gatehouse {
 		issuer https://localhost:%d
 		user erin {
@@ -224,10 +216,9 @@ https://localhost:%[2]d {
 	authserver
 	respond /plain "ok"
 }
-`, globalPreamble(dir), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
+`, globalPreamble(preambleOptions{dir: dir, logLevel: "ERROR"}), issuerPort, cheapHash(b, labPassword), cheapHash(b, "bench-secret"))
 	in := startCaddy(b, dir, cf, fmt.Sprintf("https://localhost:%d", issuerPort))
-	jar, _ := cookiejar.New(nil)
-	br := &browser{t: b, in: in, client: in.httpClient(jar)}
+	br := in.newBrowser()
 	refreshToken := func(scopes ...string) string {
 		cfg := &oauth2.Config{ClientID: "bench-web", ClientSecret: "bench-secret", RedirectURL: "http://127.0.0.1:1/callback", Scopes: scopes,
 			Endpoint: oauth2.Endpoint{AuthURL: in.issuer + "/authorize", TokenURL: in.issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader}}

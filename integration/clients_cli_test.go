@@ -1,56 +1,12 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
-
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/spf13/cobra"
 )
-
-// runCLI runs `caddy gatehouse args...` in process, as the caddy binary
-// would, and returns what it printed.
-func runCLI(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	gatehouse, ok := caddycmd.Commands()["gatehouse"]
-	if !ok {
-		t.Fatal("the gatehouse command is not registered")
-	}
-	root := &cobra.Command{Use: "caddy", SilenceUsage: true}
-	sub := &cobra.Command{Use: "gatehouse"}
-	gatehouse.CobraFunc(sub)
-	root.AddCommand(sub)
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(append([]string{"gatehouse"}, args...))
-	err := root.Execute()
-	return out.String(), err
-}
-
-func mustCLI(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := runCLI(t, args...)
-	if err != nil {
-		t.Fatalf("caddy gatehouse %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// tableValue is the value of a row of the CLI's two-column output.
-func tableValue(t *testing.T, out, key string) string {
-	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(key) + ` +(.*)$`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no %s row in:\n%s", key, out)
-	}
-	return strings.TrimSpace(m[1])
-}
 
 // TestClientsCLI: the same round trip as the admin API test, through
 // `caddy gatehouse clients`.

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,182 +13,6 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// adminInstance is the example Caddyfile running with Caddy's admin
-// endpoint on a free loopback port, so the admin API can be driven.
-type adminInstance struct {
-	*instance
-	admin string // http://127.0.0.1:port
-	addr  string // 127.0.0.1:port
-}
-
-// startWithAdmin runs Caddyfile.example like startExampleIn, but with the
-// admin endpoint on adminPort instead of off. Other tests are unaffected.
-func startWithAdmin(t *testing.T, dir string, port, adminPort int, extraGatehouse ...string) *adminInstance {
-	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", adminPort)
-	// caddy.Stop leaves the admin endpoint running; a config with the
-	// endpoint disabled stops it. Registered first, so it runs after the
-	// Stop that startCaddy registers.
-	t.Cleanup(func() {
-		if err := caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true); err != nil {
-			t.Logf("stopping the admin endpoint: %v", err)
-		}
-		_ = caddy.Stop()
-	})
-	in := startExampleWith(t, exampleSetup{dir: dir, port: port, adminPort: adminPort, extraGatehouse: extraGatehouse})
-	return &adminInstance{instance: in, admin: "http://" + addr, addr: addr}
-}
-
-func startAdmin(t *testing.T, extraGatehouse ...string) *adminInstance {
-	t.Helper()
-	return startWithAdmin(t, t.TempDir(), freePort(t), freePort(t), extraGatehouse...)
-}
-
-// apiResult is an admin or registration API response.
-type apiResult struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// errorIs checks a JSON error response's status and code, and that its
-// description starts with prefix.
-func (r apiResult) errorIs(t *testing.T, what string, status int, code, prefix string) {
-	t.Helper()
-	var e struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	_ = json.Unmarshal(r.body, &e)
-	if r.status != status || e.Error != code || !strings.HasPrefix(e.Description, prefix) {
-		t.Errorf("%s: HTTP %d %s %q, want HTTP %d %s %q...", what, r.status, e.Error, e.Description, status, code, prefix)
-	}
-}
-
-// call sends body (JSON-encoded unless it is a string, sent as is) with
-// the given content type.
-func call(t *testing.T, c *http.Client, method, rawURL string, body any, header map[string]string) apiResult {
-	t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, rawURL, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return apiResult{status: resp.StatusCode, header: resp.Header, body: raw}
-}
-
-// api calls the admin API.
-func (ai *adminInstance) api(t *testing.T, method, path string, body any) apiResult {
-	t.Helper()
-	return call(t, http.DefaultClient, method, ai.admin+path, body, nil)
-}
-
-// clientJSON is a client as the admin API returns it.
-type clientJSON struct {
-	ClientID                      string     `json:"client_id"`
-	ClientSecret                  string     `json:"client_secret"`
-	Name                          string     `json:"name"`
-	Description                   string     `json:"description"`
-	Type                          string     `json:"type"`
-	RedirectURIs                  []string   `json:"redirect_uris"`
-	PostLogoutRedirectURIs        []string   `json:"post_logout_redirect_uris"`
-	Scopes                        []string   `json:"scopes"`
-	LogoURI                       string     `json:"logo_uri"`
-	ClientURI                     string     `json:"client_uri"`
-	PolicyURI                     string     `json:"policy_uri"`
-	TOSURI                        string     `json:"tos_uri"`
-	GrantTypes                    []string   `json:"grant_types"`
-	TokenEndpointAuthMethod       string     `json:"token_endpoint_auth_method"`
-	AccessTokenLifetime           string     `json:"access_token_lifetime"`
-	RefreshTokenLifetime          string     `json:"refresh_token_lifetime"`
-	BypassConsentForOfflineAccess bool       `json:"bypass_consent_for_offline_access"`
-	Static                        bool       `json:"static"`
-	Dynamic                       bool       `json:"dynamic"`
-	SecretRotationPending         bool       `json:"secret_rotation_pending"`
-	CreatedAt                     *time.Time `json:"created_at"`
-	UpdatedAt                     *time.Time `json:"updated_at"`
-}
-
-func (r apiResult) client(t *testing.T) clientJSON {
-	t.Helper()
-	var c clientJSON
-	if err := json.Unmarshal(r.body, &c); err != nil {
-		t.Fatalf("not a client (HTTP %d): %v\n%s", r.status, err, r.body)
-	}
-	return c
-}
-
-// createClient creates a client through the admin API and fails the test
-// unless that works.
-func (ai *adminInstance) createClient(t *testing.T, body map[string]any) clientJSON {
-	t.Helper()
-	res := ai.api(t, http.MethodPost, "/gatehouse/clients", body)
-	if res.status != http.StatusCreated {
-		t.Fatalf("create: HTTP %d %s", res.status, res.body)
-	}
-	return res.client(t)
-}
-
-// listAll pages through the admin API's client list with limit.
-func (ai *adminInstance) listAll(t *testing.T, limit int) []clientJSON {
-	t.Helper()
-	var all []clientJSON
-	after := ""
-	for range 100 {
-		q := url.Values{"limit": {fmt.Sprint(limit)}}
-		if after != "" {
-			q.Set("after", after)
-		}
-		res := ai.api(t, http.MethodGet, "/gatehouse/clients?"+q.Encode(), nil)
-		if res.status != http.StatusOK {
-			t.Fatalf("list: HTTP %d %s", res.status, res.body)
-		}
-		var page struct {
-			Clients []clientJSON `json:"clients"`
-			Next    *string      `json:"next"`
-		}
-		if err := json.Unmarshal(res.body, &page); err != nil || page.Next == nil {
-			t.Fatalf("list response: %v\n%s", err, res.body)
-		}
-		if len(page.Clients) > limit {
-			t.Fatalf("a page of %d clients with limit %d", len(page.Clients), limit)
-		}
-		all = append(all, page.Clients...)
-		if *page.Next == "" {
-			return all
-		}
-		after = *page.Next
-	}
-	t.Fatal("the client list did not end")
-	return nil
-}
-
 func ids(cs []clientJSON) []string {
 	var out []string
 	for _, c := range cs {
@@ -199,8 +20,6 @@ func ids(cs []clientJSON) []string {
 	}
 	return out
 }
-
-var staticIDs = []string{"demo-cli", "demo-internal", "demo-spa", "demo-web"}
 
 // TestAdminClientsCRUD: create, read, list with paging, change and delete
 // clients through the admin API; static clients are listed but read-only.
@@ -353,21 +172,6 @@ func TestAdminClientsCRUD(t *testing.T) {
 	ai.api(t, http.MethodGet, "/gatehouse/clients/demo-web/secret/start", nil).errorIs(t, "GET rotation", 405, "invalid_request", "")
 	ai.api(t, http.MethodPut, "/gatehouse/clients", nil).errorIs(t, "PUT list", 405, "invalid_request", "")
 	ai.api(t, http.MethodPut, "/gatehouse/clients/demo-web", nil).errorIs(t, "PUT client", 405, "invalid_request", "")
-}
-
-// in2oauth is an x/oauth2 configuration for any client of an instance.
-func in2oauth(in *instance, id, secret string, scopes ...string) *oauth2.Config {
-	cfg := in.oauthConfig(demoApp{id: id, secret: secret}, scopes...)
-	if secret == "" {
-		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	}
-	return cfg
-}
-
-// snapshot is every client the admin API lists, in full.
-func (ai *adminInstance) snapshot(t *testing.T) string {
-	t.Helper()
-	return fmt.Sprint(ai.listAll(t, 200))
 }
 
 // TestAdminClientValidation: every field is checked; a bad value is a 400

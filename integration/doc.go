@@ -4,4 +4,9 @@
 //
 // Caddy runs one configuration per process, so these tests do not run in
 // parallel with each other.
+//
+// The helpers the tests share are the harness, in harness_*_test.go (Caddy
+// and HTTP, Caddyfile.example, the cookie-keeping browser, OAuth clients,
+// the multi-process cluster) and browser_harness_test.go (Chromium); a
+// test file keeps only the helpers no other file uses.
 package integration

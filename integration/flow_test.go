@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,95 +10,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 )
-
-// authorizeResult is where the browser ended: a redirect to the app's
-// callback (code or error), or a page.
-type authorizeResult struct {
-	callback   *url.URL
-	sawLogin   bool
-	sawConsent bool
-	last       *page
-}
-
-// authorize drives the browser from authURL through login (as alice) and
-// consent (pressing decision) to the app's callback.
-func (b *browser) authorize(authURL, decision string) authorizeResult {
-	b.t.Helper()
-	var res authorizeResult
-	p := b.get(authURL)
-	for range 5 {
-		res.last = p
-		if p.location != "" {
-			u, err := url.Parse(p.location)
-			if err != nil {
-				b.t.Fatal(err)
-			}
-			res.callback = u
-			return res
-		}
-		switch {
-		case p.status == http.StatusOK && strings.HasSuffix(p.url.Path, "/login"):
-			res.sawLogin = true
-			p = b.submit(p, map[string]string{"username": "alice", "password": alicePassword})
-		case p.status == http.StatusOK && strings.HasSuffix(p.url.Path, "/consent"):
-			res.sawConsent = true
-			if decision == "" {
-				return res
-			}
-			p = b.submit(p, nil, "decision", decision)
-		default:
-			return res
-		}
-	}
-	b.t.Fatalf("the authorization flow did not end; last page %s (%d)", p.url, p.status)
-	return res
-}
-
-func mustCode(t *testing.T, res authorizeResult, state string) string {
-	t.Helper()
-	if res.callback == nil {
-		t.Fatalf("no redirect to the callback; last page %s (%d):\n%s", res.last.url, res.last.status, res.last.body)
-	}
-	q := res.callback.Query()
-	if e := q.Get("error"); e != "" {
-		t.Fatalf("authorization failed: %s: %s", e, q.Get("error_description"))
-	}
-	if got := q.Get("state"); got != state {
-		t.Fatalf("state = %q, want %q", got, state)
-	}
-	return q.Get("code")
-}
-
-func jwtHeader(t *testing.T, raw string) map[string]any {
-	t.Helper()
-	seg, _, _ := strings.Cut(raw, ".")
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		t.Fatalf("JWT header: %v", err)
-	}
-	var h map[string]any
-	if err := json.Unmarshal(b, &h); err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func jwtClaims(t *testing.T, raw string) map[string]any {
-	t.Helper()
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a compact JWS")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // TestAuthorizationCodeFlows runs complete flows for each client type with
 // golang.org/x/oauth2 and verifies the ID tokens with go-oidc.
@@ -269,10 +178,7 @@ func TestRefreshTokens(t *testing.T) {
 	in := startExample(t)
 	ctx := in.ctx()
 	get := func(app demoApp) (*oauth2.Config, *oauth2.Token) {
-		cfg := in.oauthConfig(app, "openid", "email", "offline_access")
-		if app.secret == "" {
-			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-		}
+		cfg := in2oauth(in, app.id, app.secret, "openid", "email", "offline_access")
 		b := in.newBrowser()
 		v := oauth2.GenerateVerifier()
 		code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")
@@ -448,44 +354,4 @@ func TestLoginFailures(t *testing.T) {
 	if forged.status != http.StatusForbidden || forged.location != "" {
 		t.Errorf("login without the CSRF cookie: %d, location %q", forged.status, forged.location)
 	}
-}
-
-type tokenJSON struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
-	IDToken      string `json:"id_token"`
-	Scope        string `json:"scope"`
-	Error        string `json:"error"`
-	Description  string `json:"error_description"`
-}
-
-func (in *instance) postToken(form url.Values) (*tokenJSON, int) {
-	in.t.Helper()
-	resp, err := in.client.PostForm(in.issuer+"/token", form)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tj tokenJSON
-	if err := json.NewDecoder(resp.Body).Decode(&tj); err != nil {
-		in.t.Fatalf("token response: %v", err)
-	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
-		in.t.Errorf("token response Cache-Control = %q, want no-store", cc)
-	}
-	return &tj, resp.StatusCode
-}
-
-func (in *instance) userinfoStatus(accessToken string) int {
-	in.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, in.issuer+"/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	resp, err := in.client.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }

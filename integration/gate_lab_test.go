@@ -6,32 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
-	"github.com/gatehouse-auth/gatehouse/authserver/identity"
-	"github.com/gatehouse-auth/gatehouse/authserver/seal"
-	"github.com/gatehouse-auth/gatehouse/authserver/store"
-	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
-	"github.com/gatehouse-auth/gatehouse/authserver/token"
-	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
-
-// cheapHash hashes a test password with minimal argon2id cost.
-func cheapHash(t testing.TB, password string) string {
-	t.Helper()
-	h, err := identity.HashPassword(password, identity.Argon2idParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
 
 // gateLab is a Caddy with several gated routes and sites, three users,
 // and an external OpenID Connect provider.
@@ -42,8 +25,6 @@ type gateLab struct {
 	echo     *echoUpstream
 	external string // the external issuer
 }
-
-const labPassword = "lab-password"
 
 func startGateLab(t *testing.T, dir string, ports [4]int, gateCookieSecrets string) *gateLab {
 	t.Helper()
@@ -170,7 +151,7 @@ https://localhost:%[8]d {
 	}
 	reverse_proxy %[6]s
 }
-`, globalPreamble(dir), ports[0], hash, ports[1], ports[2], up, cookieLine, ports[3], ext)
+`, globalPreamble(preambleOptions{dir: dir}), ports[0], hash, ports[1], ports[2], up, cookieLine, ports[3], ext)
 	in := startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", ports[0]))
 	in.gate = fmt.Sprintf("https://localhost:%d", ports[1])
 	return &gateLab{instance: in, site2: fmt.Sprintf("https://localhost:%d", ports[2]),
@@ -218,7 +199,7 @@ func TestGatePolicies(t *testing.T) {
 		for user, b := range browsers {
 			p := b.get(lab.gate + tc.path)
 			want := http.StatusForbidden
-			if contains(tc.allow, user) {
+			if slices.Contains(tc.allow, user) {
 				want = http.StatusOK
 			}
 			if p.status != want {
@@ -359,56 +340,6 @@ func startExternalIssuer(t *testing.T, gateRedirect string) string {
 	l.Start()
 	t.Cleanup(l.Close)
 	return issuer
-}
-
-// newCoreIssuer builds the authorization server core on its own store,
-// outside Caddy, with the user erin and the given clients.
-func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*authserver.Server, *token.KeyManager, store.Store) {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := seal.New(seal.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := token.NewKeyManager(st, sealer, token.KeyOptions{})
-	if err := keys.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ph, err := identity.ParsePasswordHash(cheapHash(t, labPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := identity.NewStaticDirectory([]*identity.User{{ID: "erin-id", Username: "erin", Email: "erin@external.example", EmailVerified: true, Password: ph}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	static, err := clients.NewStatic(configured, authserver.SupportedScopes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	renderer, err := ui.New(ui.Branding{ProductName: "External IdP"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := authserver.New(authserver.Config{
-		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: static, UI: renderer,
-		CookieSecrets: [][]byte{[]byte("external-issuer-cookie-secret-0123456789")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, keys, st
-}
-
-func decodeJSON(t *testing.T, resp *http.Response, v any) {
-	t.Helper()
-	if err := jsonDecode(resp, v); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestGateSessionExpiry: a gate session ends after its idle lifetime

@@ -1,15 +1,12 @@
 package integration
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -22,26 +19,6 @@ func (in *instance) requestWithHost(t *testing.T, rawURL, host string, headers m
 		h[k] = v
 	}
 	return in.request(t, http.MethodGet, rawURL, nil, h)
-}
-
-// rawExchange writes a raw HTTP/1.1 request over TLS to the site at
-// origin and returns the answer's status.
-func rawExchange(t *testing.T, in *instance, origin, request string) int {
-	t.Helper()
-	u, _ := url.Parse(origin)
-	conn, err := tls.Dial("tcp", "127.0.0.1:"+u.Port(), &tls.Config{RootCAs: in.roots, ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	go func() { _, _ = io.WriteString(conn, request) }()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("reading the answer: %v", err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // TestGateOriginFromConfig (issue 11, HIGH): the gate's origin, audience

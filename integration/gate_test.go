@@ -2,86 +2,21 @@ package integration
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
-	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
-
-// echoUpstream is the application behind the gate: it records and echoes
-// what it received.
-type echoUpstream struct {
-	t    testing.TB
-	srv  *httptest.Server
-	mu   sync.Mutex
-	hits int
-	last http.Header
-}
-
-type echoed struct {
-	Path    string      `json:"path"`
-	Query   string      `json:"query"`
-	Headers http.Header `json:"headers"`
-}
-
-func newEcho(t testing.TB) *echoUpstream {
-	e := &echoUpstream{t: t}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.hits++
-		e.last = r.Header.Clone()
-		e.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, Query: r.URL.RawQuery, Headers: r.Header})
-	}))
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-func (e *echoUpstream) addr() string { return strings.TrimPrefix(e.srv.URL, "http://") }
-
-func (e *echoUpstream) count() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits
-}
-
-func decodeEcho(t testing.TB, p *page) echoed {
-	t.Helper()
-	var got echoed
-	if p.status != http.StatusOK || json.Unmarshal([]byte(p.body), &got) != nil {
-		t.Fatalf("not the upstream's answer: %d %s\n%s", p.status, p.url, p.body)
-	}
-	return got
-}
-
-// startGatedExample runs Caddyfile.example with the gated site proxying to
-// an echoing upstream.
-func startGatedExample(t *testing.T, extraGatehouse ...string) (*instance, *echoUpstream) {
-	t.Helper()
-	echo := newEcho(t)
-	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(), extraGatehouse: extraGatehouse})
-	return in, echo
-}
 
 // TestGateBrowserFlow: an anonymous browser is sent to log in and back to
 // the page it asked for; the upstream sees the verified identity and never
@@ -334,118 +269,6 @@ func TestGateBearer(t *testing.T) {
 	}
 }
 
-// minter signs tokens with the instance's real signing keys, read from its
-// store, to build tokens the token endpoint would never issue.
-func (in *instance) minter(t *testing.T) *token.KeyManager {
-	t.Helper()
-	dataDir := filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse")
-	st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "gatehouse.db"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	kek, err := os.ReadFile(filepath.Join(dataDir, "kek"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := seal.ParseKey(string(kek))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := seal.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	km := token.NewKeyManager(st, s, token.KeyOptions{})
-	if err := km.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return km
-}
-
-// openStore opens the instance's SQLite store beside Caddy, as a second
-// instance sharing the database would.
-func (in *instance) openStore(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-func b64json(v any) string {
-	b, _ := json.Marshal(v)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func unsignedJWT(claims any) string {
-	return b64json(map[string]string{"alg": "none", "typ": "at+jwt"}) + "." + b64json(claims) + "."
-}
-
-// hmacWithPublicKey forges the classic algorithm-confusion token: HS256
-// whose HMAC key is the issuer's public key, with that key's kid.
-func hmacWithPublicKey(t *testing.T, in *instance, claims any) string {
-	var set struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	if err := json.Unmarshal([]byte(in.getBody("/jwks.json")), &set); err != nil || len(set.Keys) == 0 {
-		t.Fatalf("JWKS: %v", err)
-	}
-	k := set.Keys[0]
-	pub, _ := json.Marshal(k)
-	signing := b64json(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": k["kid"]}) + "." + b64json(claims)
-	m := hmac.New(sha256.New, pub)
-	m.Write([]byte(signing))
-	return signing + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// tamper changes one claim of a signed token, keeping the signature.
-func tamper(raw string) string {
-	parts := strings.Split(raw, ".")
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	payload = []byte(strings.Replace(string(payload), `"sub":"alice"`, `"sub":"admin"`, 1))
-	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
-	return strings.Join(parts, ".")
-}
-
-// request sends one request with the instance's CA and no cookie jar. A
-// "Host" entry in headers replaces the Host header (TLS and SNI still go
-// to rawURL's host).
-func (in *instance) request(t *testing.T, method, rawURL string, body io.Reader, headers map[string]string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, rawURL, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		if k == "Host" {
-			req.Host = v
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	client := *in.client
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
-}
-
-func (in *instance) fetch(t *testing.T, rawURL string) string {
-	t.Helper()
-	resp := in.request(t, http.MethodGet, rawURL, nil, nil)
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", rawURL, resp.StatusCode, b)
-	}
-	return string(b)
-}
-
 // TestGateLogoutAndRevocation: logging out of the gate ends the issuer
 // session too; a session or grant revoked elsewhere (another instance
 // sharing the store) stops working within the revocation poll interval.
@@ -547,10 +370,7 @@ func TestGateLogoutAndRevocation(t *testing.T) {
 // headers that present it.
 func (in *instance) gateToken(t *testing.T, app demoApp, scopes ...string) (*oauth2.Token, map[string]string) {
 	t.Helper()
-	cfg := in.oauthConfig(app, scopes...)
-	if app.secret == "" {
-		cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
-	}
+	cfg := in2oauth(in, app.id, app.secret, scopes...)
 	v := oauth2.GenerateVerifier()
 	code := mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", in.gate)), "allow"), "s")
 	tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
@@ -585,7 +405,7 @@ func (in *instance) waitRejected(t *testing.T, url string, headers map[string]st
 // from the database the way an operator's SQL would.
 func (in *instance) latestSession(t *testing.T, _ store.Store) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(in.dir, "xdg-data", "caddy", "gatehouse", "gatehouse.db")+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+in.gatehouseData("gatehouse.db")+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,31 +415,4 @@ func (in *instance) latestSession(t *testing.T, _ store.Store) string {
 		t.Fatalf("reading the newest session: %v", err)
 	}
 	return hash
-}
-
-// gateSignOut signs b out of the gate at site the way a person does: the
-// sign-out link shows a confirmation page whose form does it.
-func gateSignOut(t testing.TB, b *browser, site string) {
-	t.Helper()
-	confirm := b.get(site + "/.gatehouse/logout")
-	if confirm.status != http.StatusOK || len(confirm.forms) != 1 {
-		t.Fatalf("gate sign-out confirmation: %d, %d forms\n%s", confirm.status, len(confirm.forms), confirm.body)
-	}
-	done := b.submit(confirm, nil)
-	if done.status != http.StatusOK || !strings.Contains(done.body, "signed out") {
-		t.Fatalf("gate sign-out: %d\n%s", done.status, done.body)
-	}
-}
-
-func cookieHeader(b *browser, rawURL string) string {
-	u, _ := url.Parse(rawURL)
-	var parts []string
-	for _, c := range b.client.Jar.Cookies(u) {
-		parts = append(parts, c.Name+"="+c.Value)
-	}
-	return strings.Join(parts, "; ")
-}
-
-func jsonDecode(resp *http.Response, v any) error {
-	return json.NewDecoder(resp.Body).Decode(v)
 }

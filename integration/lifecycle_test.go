@@ -3,9 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -69,9 +67,8 @@ func TestSessionRenewedAtLogin(t *testing.T) {
 		t.Fatal("the session cookie did not change at login")
 	}
 	// A browser presenting the old cookie is not signed in any more.
-	jar, _ := cookiejar.New(nil)
-	jar.SetCookies(issuer, []*http.Cookie{old})
-	stale := &browser{t: t, in: in, client: in.httpClient(jar)}
+	stale := in.newBrowser()
+	stale.client.Jar.SetCookies(issuer, []*http.Cookie{old})
 	res := stale.authorize(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")), "")
 	if res.callback == nil || res.callback.Query().Get("error") != "login_required" {
 		t.Fatalf("the pre-login session still works: %+v", res.callback)
@@ -79,9 +76,8 @@ func TestSessionRenewedAtLogin(t *testing.T) {
 	// A tampered cookie is ignored the same way.
 	forged := *renewed
 	forged.Value = strings.ToUpper(forged.Value[:10]) + forged.Value[10:]
-	jar2, _ := cookiejar.New(nil)
-	jar2.SetCookies(issuer, []*http.Cookie{&forged})
-	tampered := &browser{t: t, in: in, client: in.httpClient(jar2)}
+	tampered := in.newBrowser()
+	tampered.client.Jar.SetCookies(issuer, []*http.Cookie{&forged})
 	res = tampered.authorize(cfg.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")), "")
 	if res.callback == nil || res.callback.Query().Get("error") != "login_required" {
 		t.Fatalf("a tampered session cookie was accepted: %+v", res.callback)
@@ -192,18 +188,4 @@ func TestJSONConfig(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unrelated path: %d", resp.StatusCode)
 	}
-}
-
-func (in *instance) getBody(path string) string {
-	in.t.Helper()
-	resp, err := in.client.Get(in.issuer + path)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		in.t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
-	}
-	return string(b)
 }

@@ -114,18 +114,3 @@ func TestRequestSizeLimits(t *testing.T) {
 		}
 	})
 }
-
-// rawHTTP1 sends one HTTP/1.1 GET over TLS and returns the status. It
-// writes and reads at once: the server answers an oversized request and
-// closes before reading all of it, which makes net/http's client report
-// the failed write instead of the answer. Over HTTP/2, Go's client
-// refuses to send what the server advertised it would not take.
-func rawHTTP1(t *testing.T, in *instance, origin, target, header string) int {
-	t.Helper()
-	u, _ := url.Parse(origin)
-	req := "GET " + target + " HTTP/1.1\r\nHost: " + u.Host + "\r\n"
-	if header != "" {
-		req += header + "\r\n"
-	}
-	return rawExchange(t, in, origin, req+"Connection: close\r\n\r\n")
-}

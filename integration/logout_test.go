@@ -99,28 +99,6 @@ func startLogoutExample(t *testing.T, good, bad *receiver) *instance {
 		}`, sha256Secret(rpDown.secret), bad.srv.URL))
 }
 
-// signedIn reports whether b has a live session at the issuer: a
-// prompt=none request for a first-party app gets a code, or
-// login_required.
-func (in *instance) signedIn(t *testing.T, b *browser) bool {
-	t.Helper()
-	cfg := in.oauthConfig(demoInternal)
-	res := b.authorize(cfg.AuthCodeURL("probe", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
-		oauth2.SetAuthURLParam("prompt", "none")), "")
-	if res.callback == nil {
-		t.Fatalf("prompt=none ended on a page: %d %s", res.last.status, res.last.url)
-	}
-	switch q := res.callback.Query(); {
-	case q.Get("code") != "":
-		return true
-	case q.Get("error") == "login_required":
-		return false
-	default:
-		t.Fatalf("prompt=none: %v", q)
-		return false
-	}
-}
-
 func (in *instance) logoutURL(params ...string) string {
 	v := url.Values{}
 	for i := 0; i+1 < len(params); i += 2 {

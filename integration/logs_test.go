@@ -3,90 +3,18 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"golang.org/x/oauth2"
 )
-
-// loggedInstance is Caddyfile.example with everything logged to files:
-// Caddy's default log (which carries Gatehouse's own log) at DEBUG, and
-// for each site two access logs, one plain and one with the filter that
-// SECURITY.md recommends.
-type loggedInstance struct {
-	*instance
-	admin                        string
-	logFile, rawAccess, filtered string
-}
-
-// accessLogFilter is the access log configuration SECURITY.md recommends,
-// read from it so the documented block is the tested one.
-func accessLogFilter(t *testing.T) string {
-	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "SECURITY.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)<!-- access-log-filter: begin.*?```caddyfile\n(.*?)```\n<!-- access-log-filter: end -->").FindSubmatch(doc)
-	if m == nil {
-		t.Fatal("SECURITY.md has no access-log-filter block")
-	}
-	return string(m[1])
-}
-
-func startLoggedExample(t *testing.T, upstream string) *loggedInstance {
-	t.Helper()
-	dir := t.TempDir()
-	port, gatePort, adminPort := freePort(t), freePort(t), freePort(t)
-	src, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	li := &loggedInstance{
-		admin:     fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-		logFile:   filepath.Join(dir, "caddy.log"),
-		rawAccess: filepath.Join(dir, "access-raw.log"),
-		filtered:  filepath.Join(dir, "access-filtered.log"),
-	}
-	cf := strings.Replace(string(src), "reverse_proxy 127.0.0.1:9444", "reverse_proxy "+upstream, 1)
-	cf = strings.ReplaceAll(cf, "127.0.0.1:9444", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	cf = strings.ReplaceAll(cf, "localhost:9443", fmt.Sprintf("localhost:%d", gatePort))
-	cf = strings.ReplaceAll(cf, "localhost:8443", fmt.Sprintf("localhost:%d", port))
-	preamble := strings.Replace(strings.Replace(globalPreamble(dir), "\tauto_https disable_redirects\n", "", 1), "\tadmin off\n", fmt.Sprintf("\tadmin 127.0.0.1:%d\n", adminPort), 1) +
-		fmt.Sprintf("\tlog {\n\t\toutput file %q\n\t\tlevel DEBUG\n\t\tformat json\n\t}\n", li.logFile)
-	loc := regexp.MustCompile(`(?m)^\{\n`).FindStringIndex(cf)
-	if loc == nil || !strings.Contains(preamble, "admin 127.0.0.1") {
-		t.Fatal("Caddyfile.example or the test preamble changed shape")
-	}
-	cf = cf[:loc[1]] + preamble + cf[loc[1]:]
-	cf = strings.Replace(cf, "\tgatehouse {\n", "\tgatehouse {\n\t\tregistration open\n", 1)
-	filtered := strings.Replace(accessLogFilter(t), "log {", "log filtered {", 1)
-	filtered = "\t" + strings.ReplaceAll(strings.TrimSuffix(filtered, "\n"), "\n", "\n\t") + "\n"
-	filtered = regexp.MustCompile(`output file \S+`).ReplaceAllString(filtered, fmt.Sprintf("output file %q", li.filtered))
-	siteLogs := fmt.Sprintf("\tlog raw {\n\t\toutput file %q\n\t}\n", li.rawAccess) + filtered
-	for _, site := range []string{fmt.Sprintf("https://localhost:%d {\n", port), fmt.Sprintf("https://localhost:%d {\n", gatePort)} {
-		if !strings.Contains(cf, site) {
-			t.Fatalf("no site block %q", site)
-		}
-		cf = strings.Replace(cf, site, site+siteLogs, 1)
-	}
-	t.Cleanup(func() {
-		// Stop the admin endpoint too (see startWithAdmin).
-		_ = caddy.Load([]byte(`{"admin":{"disabled":true,"config":{"persist":false}}}`), true)
-		_ = caddy.Stop()
-	})
-	li.instance = startCaddy(t, dir, cf, fmt.Sprintf("https://localhost:%d", port))
-	li.gate = fmt.Sprintf("https://localhost:%d", gatePort)
-	return li
-}
 
 // secretSet collects every secret a test handles, by what it is.
 type secretSet map[string]string
@@ -227,7 +155,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 	if len(secrets) < 20 {
-		t.Fatalf("only %d secrets collected; the flows did not run as expected: %v", len(secrets), keys(secrets))
+		t.Fatalf("only %d secrets collected; the flows did not run as expected: %v", len(secrets), slices.Sorted(maps.Keys(secrets)))
 	}
 
 	// Gatehouse's and Caddy's own log: nothing, at DEBUG.
@@ -266,13 +194,6 @@ func TestNoSecretsInLogs(t *testing.T) {
 	t.Logf("URL-borne values in the plain access log (why SECURITY.md recommends the filter): %s", strings.Join(expected, ", "))
 }
 
-func mustJSONBody(t *testing.T, r apiResult, v any) {
-	t.Helper()
-	if r.status/100 != 2 || jsonUnmarshal(r.body, v) != nil {
-		t.Fatalf("HTTP %d %s", r.status, r.body)
-	}
-}
-
 func readLog(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -308,19 +229,8 @@ func findSecrets(log []byte, secrets secretSet) []string {
 	return found
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // jsonEscaped is v as it appears inside a JSON string.
 func jsonEscaped(v string) string {
 	b, _ := json.Marshal(v)
 	return strings.Trim(string(b), `"`)
-}
-
-func keys(m secretSet) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

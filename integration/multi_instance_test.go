@@ -40,7 +40,7 @@ func testCrossInstanceFlow(t *testing.T, bin string) {
 	c := newCluster(t, bin)
 	a, b := c.nodes["a"], c.nodes["b"]
 	br := c.browser()
-	ctx := ctxWithClient(c.client)
+	ctx := c.ctx()
 	spa := &oauth2.Config{
 		ClientID:    "spa",
 		Endpoint:    oauth2.Endpoint{AuthURL: c.issuer + "/authorize", TokenURL: c.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams},

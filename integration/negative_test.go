@@ -1,9 +1,8 @@
 package integration
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -177,9 +176,6 @@ func TestTokenRejects(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "allow"), "s")
 
-	basic := func(id, secret string) string {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
-	}
 	good := func() url.Values {
 		return url.Values{
 			"grant_type":    {"authorization_code"},
@@ -199,7 +195,7 @@ func TestTokenRejects(t *testing.T) {
 		if change != nil {
 			change(v)
 		}
-		return req{method: http.MethodPost, contentType: "application/x-www-form-urlencoded", auth: basic("demo-web", "demo-web-secret"), body: v.Encode()}
+		return req{method: http.MethodPost, contentType: "application/x-www-form-urlencoded", auth: basicAuth("demo-web", "demo-web-secret"), body: v.Encode()}
 	}
 	withAuth := func(r req, auth string) req { r.auth = auth; return r }
 
@@ -213,12 +209,12 @@ func TestTokenRejects(t *testing.T) {
 		{"JSON body", func() req { r := build(nil); r.contentType = "application/json"; return r }(), 400, "invalid_request"},
 		{"oversized body", func() req { r := build(nil); r.body += "&pad=" + strings.Repeat("a", 100<<10); return r }(), 413, "invalid_request"},
 		{"no client authentication", withAuth(build(nil), ""), 401, "invalid_client"},
-		{"wrong secret (basic)", withAuth(build(nil), basic("demo-web", "wrong")), 401, "invalid_client"},
+		{"wrong secret (basic)", withAuth(build(nil), basicAuth("demo-web", "wrong")), 401, "invalid_client"},
 		{"wrong secret (post)", withAuth(build(func(v url.Values) { v.Set("client_id", "demo-web"); v.Set("client_secret", "wrong") }), ""), 401, "invalid_client"},
-		{"unknown client", withAuth(build(nil), basic("nobody", "x")), 401, "invalid_client"},
+		{"unknown client", withAuth(build(nil), basicAuth("nobody", "x")), 401, "invalid_client"},
 		{"malformed basic header", withAuth(build(nil), "Basic !!!"), 401, "invalid_client"},
 		{"two auth methods", build(func(v url.Values) { v.Set("client_secret", "demo-web-secret") }), 400, "invalid_request"},
-		{"public client with a secret", withAuth(build(nil), basic("demo-spa", "x")), 401, "invalid_client"},
+		{"public client with a secret", withAuth(build(nil), basicAuth("demo-spa", "x")), 401, "invalid_client"},
 		{"missing grant_type", build(func(v url.Values) { v.Del("grant_type") }), 400, "invalid_request"},
 		{"password grant", build(func(v url.Values) { v.Set("grant_type", "password") }), 400, "unsupported_grant_type"},
 		{"client_credentials grant", build(func(v url.Values) { v.Set("grant_type", "client_credentials") }), 400, "unsupported_grant_type"},
@@ -231,28 +227,13 @@ func TestTokenRejects(t *testing.T) {
 		{"missing code_verifier", build(func(v url.Values) { v.Del("code_verifier") }), 400, "invalid_grant"},
 		{"wrong code_verifier", build(func(v url.Values) { v.Set("code_verifier", oauth2.GenerateVerifier()) }), 400, "invalid_grant"},
 		{"malformed code_verifier", build(func(v url.Values) { v.Set("code_verifier", "short") }), 400, "invalid_grant"},
-		{"code of another client", withAuth(build(nil), basic("demo-internal", "demo-internal-secret")), 400, "invalid_grant"},
+		{"code of another client", withAuth(build(nil), basicAuth("demo-internal", "demo-internal-secret")), 400, "invalid_grant"},
 		{"refresh grant without token", build(func(v url.Values) { v.Set("grant_type", "refresh_token") }), 400, "invalid_request"},
 		{"resource not authorized", build(func(v url.Values) { v.Set("resource", "https://api.example/") }), 400, "invalid_target"},
 	}
 	do := func(r req) (*http.Response, tokenJSON) {
 		t.Helper()
-		hr, err := http.NewRequest(r.method, in.issuer+"/token", strings.NewReader(r.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.contentType != "" {
-			hr.Header.Set("Content-Type", r.contentType)
-		}
-		if r.auth != "" {
-			hr.Header.Set("Authorization", r.auth)
-		}
-		resp, err := in.client.Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		resp, raw := in.send(t, r.method, "/token", r.contentType, r.auth, r.body)
 		var tj tokenJSON
 		_ = json.Unmarshal(raw, &tj)
 		return resp, tj
@@ -300,17 +281,9 @@ func TestExpiredCode(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	_, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
 	var re *oauth2.RetrieveError
-	if err == nil || !asRetrieveError(err, &re) || re.ErrorCode != "invalid_grant" {
+	if err == nil || !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Fatalf("expired code: %v", err)
 	}
-}
-
-func asRetrieveError(err error, target **oauth2.RetrieveError) bool {
-	re, ok := err.(*oauth2.RetrieveError)
-	if ok {
-		*target = re
-	}
-	return ok
 }
 
 // TestUserinfoRejects: RFC 6750 challenges for missing and bad tokens.

@@ -12,50 +12,6 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// gatePolicyPath is a part of the gated demo site that alice may not see,
-// for the gate's 403 page.
-const gatePolicyPath = "/staff-only/"
-
-// withGatePolicy adds a second authgate to the gated demo site, with a
-// policy alice fails, on gatePolicyPath only.
-func withGatePolicy(cf string) string {
-	return strings.Replace(cf, "\tauthgate\n", "\tauthgate "+gatePolicyPath+"* {\n\t\tallow group auditors\n\t}\n\tauthgate\n", 1)
-}
-
-// checkPageHeaders checks the security headers every page carries: a
-// strict CSP (nothing inline, no scripts at all, no framing), nosniff, no
-// Referer (pages carry authorization parameters), and no caching.
-func checkPageHeaders(t *testing.T, page string, get func(string) string) {
-	t.Helper()
-	csp := get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action "} {
-		if !strings.Contains(csp, want) {
-			t.Errorf("%s: CSP %q lacks %q", page, csp, want)
-		}
-	}
-	for _, bad := range []string{"unsafe-inline", "unsafe-eval", "script-src"} {
-		if strings.Contains(csp, bad) {
-			t.Errorf("%s: CSP %q contains %q", page, csp, bad)
-		}
-	}
-	// No wildcard hosts (a loopback redirect URI's any-port source,
-	// http://127.0.0.1:*, is fine: RFC 8252 §7.3).
-	for _, src := range strings.Fields(strings.ReplaceAll(csp, ";", " ")) {
-		if src == "*" || strings.Contains(src, "*.") || strings.HasPrefix(src, "*") {
-			t.Errorf("%s: CSP %q allows a wildcard host %q", page, csp, src)
-		}
-	}
-	if got := get("X-Content-Type-Options"); got != "nosniff" {
-		t.Errorf("%s: X-Content-Type-Options = %q", page, got)
-	}
-	if got := get("Referrer-Policy"); got != "no-referrer" {
-		t.Errorf("%s: Referrer-Policy = %q", page, got)
-	}
-	if got := get("Cache-Control"); !strings.Contains(got, "no-store") {
-		t.Errorf("%s: Cache-Control = %q", page, got)
-	}
-}
-
 // wantPage checks that p is one of our HTML pages with the given status,
 // the security headers every page carries, and an <h1> containing
 // heading. It returns the heading.

@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"github.com/gatehouse-auth/gatehouse/authserver"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,59 +9,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-auth/gatehouse/authserver"
 )
-
-// registration is the client information response of RFC 7591 §3.2.1.
-type registration struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret"`
-	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
-	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at"`
-	RegistrationAccessToken string   `json:"registration_access_token"`
-	RegistrationClientURI   string   `json:"registration_client_uri"`
-	ClientName              string   `json:"client_name"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	Scope                   string   `json:"scope"`
-	LogoURI                 string   `json:"logo_uri"`
-	Contacts                []string `json:"contacts"`
-	SoftwareID              string   `json:"software_id"`
-}
-
-func (r apiResult) registration(t *testing.T) registration {
-	t.Helper()
-	var reg registration
-	if err := json.Unmarshal(r.body, &reg); err != nil {
-		t.Fatalf("not a registration (HTTP %d): %v\n%s", r.status, err, r.body)
-	}
-	return reg
-}
-
-// register posts metadata to /register.
-func (in *instance) register(t *testing.T, body any, header map[string]string) apiResult {
-	t.Helper()
-	return call(t, in.client, http.MethodPost, in.issuer+"/register", body, header)
-}
-
-func bearer(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
-
-// nativeApp is what an MCP client or CLI registers.
-func nativeApp() map[string]any {
-	return map[string]any{
-		"client_name":                "Native Tool",
-		"redirect_uris":              []string{"http://127.0.0.1/callback"},
-		"token_endpoint_auth_method": "none",
-		"grant_types":                []string{"authorization_code", "refresh_token"},
-		"response_types":             []string{"code"},
-		"scope":                      "openid profile email offline_access",
-		"contacts":                   []string{"dev@tool.example"},
-		"software_id":                "tool",
-		"logo_uri":                   "https://tool.example/logo.png",
-		"unknown_extension":          map[string]any{"ignored": true},
-	}
-}
 
 // TestDynamicRegistration: an anonymous registration (policy open) gets a
 // public third-party client that completes a full authorization code flow.

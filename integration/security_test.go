@@ -3,14 +3,13 @@ package integration
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,53 +19,6 @@ import (
 // The OAuth 2.0 Security BCP (RFC 9700 §4) and OpenID Connect Core §16,
 // one test per defence that other files do not already prove. SECURITY.md
 // maps each attack to its test.
-
-// recorder wraps a transport and keeps what every response said: the
-// method that asked, the status, and the Set-Cookie headers.
-type recorder struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	hops []hop
-}
-
-type hop struct {
-	method, url string
-	status      int
-	location    string
-	setCookies  []string
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.next.RoundTrip(req)
-	if err == nil {
-		r.mu.Lock()
-		r.hops = append(r.hops, hop{method: req.Method, url: req.URL.String(), status: resp.StatusCode,
-			location: resp.Header.Get("Location"), setCookies: resp.Header.Values("Set-Cookie")})
-		r.mu.Unlock()
-	}
-	return resp, err
-}
-
-// recordingBrowser is a browser whose responses are all recorded, and
-// which stops before following a redirect whose path has stopAt as its
-// suffix (when stopAt is not empty).
-func (in *instance) recordingBrowser(stopAt string) (*browser, *recorder) {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	c := in.httpClient(jar)
-	rec := &recorder{next: c.Transport}
-	c.Transport = rec
-	follow := c.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if stopAt != "" && strings.HasSuffix(req.URL.Path, stopAt) {
-			return http.ErrUseLastResponse
-		}
-		return follow(req, via)
-	}
-	return &browser{t: in.t, in: in, client: c}, rec
-}
 
 // fetchHeaders GETs rawURL in b (keeping its cookies) and returns the
 // response headers and status.
@@ -217,7 +169,7 @@ func TestPKCEDowngrade(t *testing.T) {
 	}
 	code = mustCode(t, in.newBrowser().authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), "allow"), "s")
 	var re *oauth2.RetrieveError
-	if _, err := cfg.Exchange(in.ctx(), code); !asRetrieveError(err, &re) || re.ErrorCode != "invalid_grant" {
+	if _, err := cfg.Exchange(in.ctx(), code); !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
 		t.Fatalf("a PKCE code without its verifier: %v", err)
 	}
 	if _, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(verifier)); err != nil {

@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,61 +16,6 @@ import (
 // Brute-force defences end to end (authserver/throttle.go): the login
 // form and client authentication, with short lockouts so the tests can
 // wait them out.
-
-// loginPage opens a fresh login form of demo-internal (no consent) in b.
-func (in *instance) loginPage(t *testing.T, b *browser) *page {
-	t.Helper()
-	cfg := in.oauthConfig(demoInternal)
-	p := b.get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-	if p.status != http.StatusOK || !strings.HasSuffix(p.url.Path, "/login") {
-		t.Fatalf("not on the login page: %d %s", p.status, p.url)
-	}
-	return p
-}
-
-// loginAttempt is what one login POST got: its status, Retry-After, the
-// message on the page, and the page (to post the next attempt from).
-type loginAttempt struct {
-	status     int
-	retryAfter string
-	message    string
-	page       *page
-}
-
-func (b *browser) tryLogin(form *page, username, password string) loginAttempt {
-	b.t.Helper()
-	f := form.forms[0]
-	v := url.Values{}
-	for k, vs := range f.fields {
-		v[k] = append([]string(nil), vs...)
-	}
-	v.Set("username", username)
-	v.Set("password", password)
-	action, _ := form.url.Parse(f.action)
-	resp, err := b.client.PostForm(action.String(), v)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	ra := resp.Header.Get("Retry-After")
-	p := b.read(resp)
-	return loginAttempt{status: p.status, retryAfter: ra, message: alertText(p.body), page: p}
-}
-
-// alertText is the login page's error message.
-func alertText(body string) string {
-	for _, m := range []string{"The username or password is incorrect.", "Too many failed sign-in attempts. Try again in "} {
-		i := strings.Index(body, m)
-		switch {
-		case i < 0:
-		case strings.HasSuffix(m, "."):
-			return m
-		default:
-			rest := body[i+len(m):]
-			return m + rest[:strings.Index(rest, ".")+1]
-		}
-	}
-	return ""
-}
 
 // TestLoginThrottle: an account is slowed down after its second failure
 // and locked after max_failures, whether or not it exists, with the same
@@ -197,27 +140,6 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 	}
 }
 
-// clientCall posts a form to an endpoint with HTTP Basic credentials.
-func (in *instance) clientCall(t *testing.T, path, id, secret string, form url.Values) (int, string, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, in.issuer+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if id != "" {
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
-	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var e struct {
-		Error string `json:"error"`
-	}
-	_ = json.Unmarshal(raw, &e)
-	return resp.StatusCode, e.Error, resp.Header.Get("Retry-After")
-}
-
 // TestClientAuthThrottle: wrong secrets for a client whose secret an
 // operator chose lock that client at the token, introspection and
 // revocation endpoints alike (429 temporarily_unavailable with
@@ -241,7 +163,7 @@ func TestClientAuthThrottle(t *testing.T) {
 	cfg := in.oauthConfig(demoWeb)
 	_, err := cfg.Exchange(in.ctx(), "gh_ac_x")
 	var re *oauth2.RetrieveError
-	if !asRetrieveError(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "temporarily_unavailable" {
+	if !errors.As(err, &re) || re.Response.StatusCode != http.StatusTooManyRequests || re.ErrorCode != "temporarily_unavailable" {
 		t.Errorf("x/oauth2 while locked: %v", err)
 	}
 	// Another client is not locked, and neither are public clients.

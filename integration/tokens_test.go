@@ -1,11 +1,8 @@
 package integration
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,121 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 )
 
 // Introspection (RFC 7662) and revocation (RFC 7009) end to end.
-
-// sha256Secret is a client's secret_hash in the fast "sha256:<hex>" form.
-func sha256Secret(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(h[:])
-}
-
-// tokensFor runs the authorization code flow as alice in b (consenting
-// when asked) and redeems the code as app.
-func (in *instance) tokensFor(t *testing.T, b *browser, app demoApp, scopes ...string) *tokenJSON {
-	t.Helper()
-	cfg := in.oauthConfig(app, scopes...)
-	v := oauth2.GenerateVerifier()
-	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cfg.RedirectURL},
-		"code_verifier": {v}, "client_id": {app.id}}
-	if app.secret != "" {
-		form.Set("client_secret", app.secret)
-	}
-	tj, st := in.postToken(form)
-	if st != http.StatusOK || tj.AccessToken == "" {
-		t.Fatalf("token request for %s: %d %+v", app.id, st, tj)
-	}
-	return tj
-}
-
-// refresh uses a refresh token as app.
-func (in *instance) refresh(app demoApp, rt string) (*tokenJSON, int) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {app.id}}
-	if app.secret != "" {
-		form.Set("client_secret", app.secret)
-	}
-	return in.postToken(form)
-}
-
-// clientPost posts form to path as app: HTTP Basic for confidential
-// clients (client_secret_basic), client_id in the body for public ones.
-func (in *instance) clientPost(t *testing.T, path string, app demoApp, form url.Values) (*http.Response, []byte) {
-	t.Helper()
-	if app.secret == "" && app.id != "" {
-		form.Set("client_id", app.id)
-	}
-	req, err := http.NewRequest(http.MethodPost, in.issuer+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if app.secret != "" {
-		req.SetBasicAuth(url.QueryEscape(app.id), url.QueryEscape(app.secret))
-	}
-	resp, err := in.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
-
-// introspect asks, as app, about tok; it fails the test unless the answer
-// is a 200 JSON object that is not cached.
-func (in *instance) introspect(t *testing.T, app demoApp, tok string, hint ...string) map[string]any {
-	t.Helper()
-	form := url.Values{"token": {tok}}
-	if len(hint) > 0 {
-		form.Set("token_type_hint", hint[0])
-	}
-	resp, body := in.clientPost(t, "/introspect", app, form)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("introspection as %s: %d %s", app.id, resp.StatusCode, body)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("introspection Content-Type = %q", ct)
-	}
-	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("introspection Cache-Control = %q, want no-store", cc)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("introspection response %s: %v", body, err)
-	}
-	return out
-}
-
-// wantInactive fails unless r is exactly {"active": false} (RFC 7662
-// §2.2: nothing more about a token the caller may not see).
-func wantInactive(t *testing.T, what string, r map[string]any) {
-	t.Helper()
-	if len(r) != 1 || r["active"] != false {
-		t.Errorf("%s: introspection = %v, want exactly {\"active\": false}", what, r)
-	}
-}
-
-func (in *instance) revoke(t *testing.T, app demoApp, tok string, hint ...string) int {
-	t.Helper()
-	form := url.Values{"token": {tok}}
-	if len(hint) > 0 {
-		form.Set("token_type_hint", hint[0])
-	}
-	resp, body := in.clientPost(t, "/revoke", app, form)
-	if resp.StatusCode == http.StatusOK && len(body) != 0 {
-		t.Errorf("revocation answered 200 with a body: %s", body)
-	}
-	return resp.StatusCode
-}
 
 // TestIntrospection: what each client may learn about access and refresh
 // tokens, and the RFC 7662 §2.2 response members.
@@ -351,10 +238,7 @@ func TestRevocation(t *testing.T) {
 func TestIntrospectAndRevokeReject(t *testing.T) {
 	in := startExample(t)
 	web := in.tokensFor(t, in.newBrowser(), demoWeb, "openid", "offline_access")
-	basic := func(id, secret string) string {
-		return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
-	}
-	good := basic("demo-web", "demo-web-secret")
+	good := basicAuth("demo-web", "demo-web-secret")
 	form := "token=" + url.QueryEscape(web.RefreshToken)
 	tests := []struct {
 		name        string
@@ -374,36 +258,21 @@ func TestIntrospectAndRevokeReject(t *testing.T) {
 		{"duplicated hint", http.MethodPost, "application/x-www-form-urlencoded", good, form + "&token_type_hint=a&token_type_hint=b", 400, "invalid_request"},
 		{"missing token", http.MethodPost, "application/x-www-form-urlencoded", good, "token_type_hint=refresh_token", 400, "invalid_request"},
 		{"no client authentication", http.MethodPost, "application/x-www-form-urlencoded", "", form, 401, "invalid_client"},
-		{"wrong secret", http.MethodPost, "application/x-www-form-urlencoded", basic("demo-web", "wrong"), form, 401, "invalid_client"},
-		{"unknown client", http.MethodPost, "application/x-www-form-urlencoded", basic("nobody", "x"), form, 401, "invalid_client"},
+		{"wrong secret", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("demo-web", "wrong"), form, 401, "invalid_client"},
+		{"unknown client", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("nobody", "x"), form, 401, "invalid_client"},
 		{"malformed Basic header", http.MethodPost, "application/x-www-form-urlencoded", "Basic !!!", form, 401, "invalid_client"},
 		{"Bearer instead of client auth", http.MethodPost, "application/x-www-form-urlencoded", "Bearer " + web.AccessToken, form, 401, "invalid_client"},
 		{"confidential client without secret", http.MethodPost, "application/x-www-form-urlencoded", "", form + "&client_id=demo-web", 401, "invalid_client"},
-		{"public client with a secret", http.MethodPost, "application/x-www-form-urlencoded", basic("demo-spa", "x"), form, 401, "invalid_client"},
+		{"public client with a secret", http.MethodPost, "application/x-www-form-urlencoded", basicAuth("demo-spa", "x"), form, 401, "invalid_client"},
 		{"two authentication methods", http.MethodPost, "application/x-www-form-urlencoded", good, form + "&client_secret=demo-web-secret", 400, "invalid_request"},
 	}
 	for _, endpoint := range []string{"/introspect", "/revoke"} {
 		for _, tc := range tests {
 			t.Run(endpoint+" "+tc.name, func(t *testing.T) {
-				req, err := http.NewRequest(tc.method, in.issuer+endpoint, strings.NewReader(tc.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tc.contentType != "" {
-					req.Header.Set("Content-Type", tc.contentType)
-				}
-				if tc.auth != "" {
-					req.Header.Set("Authorization", tc.auth)
-				}
-				resp, err := in.client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
+				resp, raw := in.send(t, tc.method, endpoint, tc.contentType, tc.auth, tc.body)
 				var e struct {
 					Error string `json:"error"`
 				}
-				raw, _ := io.ReadAll(resp.Body)
 				_ = json.Unmarshal(raw, &e)
 				if resp.StatusCode != tc.wantStatus || e.Error != tc.wantError {
 					t.Fatalf("got %d %q (%s), want %d %q", resp.StatusCode, e.Error, raw, tc.wantStatus, tc.wantError)

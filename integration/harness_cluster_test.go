@@ -190,11 +190,7 @@ func withPassword(t *testing.T, dsn string) (string, string) {
 
 func (c *cluster) caddyfile(n *node) string {
 	return fmt.Sprintf(`{
-	admin off
-	default_bind 127.0.0.1
-	persist_config off
-	storage file_system %[1]q
-	gatehouse {
+%[1]s	gatehouse {
 		issuer %[2]s
 		storage postgres {
 			dsn {env.GATEHOUSE_DATABASE_URL}
@@ -235,7 +231,7 @@ http://127.0.0.1:%[10]d {
 	}
 	reverse_proxy %[12]s
 }
-`, filepath.Join(n.dir, "caddy-storage"), c.issuer, c.schema,
+`, globalPreamble(preambleOptions{dir: filepath.Join(n.dir, "caddy-storage"), plainHTTP: true}), c.issuer, c.schema,
 		clusterRevocationPoll, clusterKeyRotation, clusterKeyPrePub, clusterKeyReload,
 		cheapHash(c.t, alicePassword), n.port, n.gatePort, clusterResource, c.echo.addr())
 }
@@ -442,6 +438,8 @@ func (c *cluster) converged() []string {
 	}
 }
 
-func ctxWithClient(c *http.Client) context.Context {
-	return contextWithClient(context.Background(), c)
+// ctx returns a context whose oauth2 HTTP client is the cluster's (see
+// instance.ctx).
+func (c *cluster) ctx() context.Context {
+	return contextWithClient(context.Background(), c.client)
 }
