@@ -371,10 +371,11 @@ func TestSharedCounters(t *testing.T) {
 // and a new State shares none of them.
 func TestState(t *testing.T) {
 	s, other := NewState(), NewState()
-	if s.Logins() == nil || s.Logins() != s.Logins() || s.Logins() == s.ClientAuths() {
+	logins, again := s.Logins(), s.Logins()
+	if logins == nil || logins != again || logins == s.ClientAuths() {
 		t.Error("Logins: want one table of its own")
 	}
-	if s.Registrations() == nil || s.Registrations() != s.Registrations() {
+	if regs := s.Registrations(); regs == nil || regs != s.Registrations() {
 		t.Error("Registrations: want one table")
 	}
 	if s.Logins() == other.Logins() || s.ClientAuths() == other.ClientAuths() || s.Registrations() == other.Registrations() {
