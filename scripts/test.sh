@@ -79,8 +79,17 @@ if [ "$mode" = full ]; then
 	export GATEHOUSE_AXE_JS="$PWD/$axe_js"
 fi
 
-echo "== go vet"
+echo "== gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-formatted:" $unformatted >&2
+	exit 1
+fi
 go vet ./...
+if [ "$mode" = full ]; then
+	echo "== staticcheck"
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+fi
 
 # testsummary prints one line per package, the output of failed tests, and
 # every skipped test with its reason.
