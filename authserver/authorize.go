@@ -125,10 +125,10 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		return ar, client, oautherr.InvalidRequest("parameter %s is repeated", dup.name)
 	}
 	if form.Has("request") {
-		return ar, client, &oautherr.Error{Code: "request_not_supported", Description: "request objects are not supported", Status: http.StatusBadRequest}
+		return ar, client, oautherr.RequestNotSupported("request objects are not supported")
 	}
 	if form.Has("request_uri") {
-		return ar, client, &oautherr.Error{Code: "request_uri_not_supported", Description: "request_uri is not supported", Status: http.StatusBadRequest}
+		return ar, client, oautherr.RequestURINotSupported("request_uri is not supported")
 	}
 	switch rt := form.Get("response_type"); rt {
 	case "code":
@@ -375,12 +375,12 @@ func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authReq
 // iss (RFC 6749 §4.1.2.1, RFC 9207 §2).
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar *authRequest, err *oautherr.Error) {
 	lvl := "authorization request failed"
-	if err.Code == "server_error" {
+	if err.Code == oautherr.CodeServerError {
 		s.log.ErrorContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Error())
 	} else {
 		s.log.InfoContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Code, "reason", err.Description)
 	}
-	v := url.Values{"error": {err.Code}}
+	v := url.Values{"error": {string(err.Code)}}
 	if d := err.SafeDescription(); d != "" {
 		v.Set("error_description", d)
 	}

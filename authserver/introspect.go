@@ -191,12 +191,12 @@ func (s *Server) clientEndpointError(w http.ResponseWriter, r *http.Request, end
 	if client != nil {
 		clientID = client.ID
 	}
-	if err.Code == "server_error" {
+	if err.Code == oautherr.CodeServerError {
 		s.log.ErrorContext(r.Context(), endpoint+" request failed", "client_id", clientID, "error", err.Error())
 	} else {
 		s.log.InfoContext(r.Context(), endpoint+" request rejected", "client_id", clientID, "error", err.Code, "reason", err.Description)
 	}
-	if err.Code == "invalid_client" {
+	if err.Code == oautherr.CodeInvalidClient {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
 	}
 	oautherr.WriteJSON(w, err)

@@ -98,7 +98,7 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 type errorPage struct {
 	status  int
 	problem ui.Problem
-	code    string
+	code    oautherr.Code
 	detail  string // technical, for the app's developer; never internals
 }
 
@@ -111,7 +111,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 		Heading: p.problem.Heading,
 		Message: p.problem.Message,
 		Hint:    p.problem.Hint,
-		Code:    p.code,
+		Code:    string(p.code),
 		Detail:  p.detail,
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ const (
 func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
 	p := errorPage{status: http.StatusBadRequest, code: err.Code, detail: err.SafeDescription()}
 	switch {
-	case err.Code == "server_error":
+	case err.Code == oautherr.CodeServerError:
 		p.status, p.detail = http.StatusInternalServerError, ""
 		p.problem = ui.ProblemText("problem.server")
 	case err.Description == descUnknownClient:
@@ -149,7 +149,7 @@ func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *o
 // renderExpiredFlow is the page for a sealed authorization request that
 // no longer decodes: too old, tampered with, or from before a key change.
 func (s *Server) renderExpiredFlow(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{problem: ui.ProblemText("problem.expired_request"), code: "invalid_request"})
+	s.renderError(w, r, errorPage{problem: ui.ProblemText("problem.expired_request"), code: oautherr.CodeInvalidRequest})
 }
 
 const csrfCookie = "gatehouse_csrf"
@@ -191,5 +191,5 @@ func (s *Server) checkCSRF(r *http.Request, form url.Values) bool {
 }
 
 func (s *Server) renderStaleForm(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.stale_form"), code: "invalid_request"})
+	s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.stale_form"), code: oautherr.CodeInvalidRequest})
 }

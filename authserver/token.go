@@ -95,7 +95,7 @@ func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *clie
 		clientID = client.ID
 	}
 	oe := s.logTokenError(r.Context(), clientID, err)
-	if oe.Code == "invalid_client" {
+	if oe.Code == oautherr.CodeInvalidClient {
 		// RFC 6749 §5.2: a 401 must carry a challenge for the scheme.
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
 	}
@@ -106,7 +106,7 @@ func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *clie
 // from a gate in this process, and returns its OAuth error.
 func (s *Server) logTokenError(ctx context.Context, clientID string, err error) *oautherr.Error {
 	oe := oautherr.From(err)
-	if oe.Code == "server_error" {
+	if oe.Code == oautherr.CodeServerError {
 		s.log.ErrorContext(ctx, "token request failed", "client_id", clientID, "error", oe.Error())
 	} else {
 		s.log.InfoContext(ctx, "token request rejected", "client_id", clientID, "error", oe.Code, "reason", oe.Description)

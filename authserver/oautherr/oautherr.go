@@ -14,10 +14,49 @@ import (
 	"strings"
 )
 
+// Code is an OAuth 2.0 error code: the "error" parameter, as spelled on
+// the wire. Code decides what happens to an error; the description is for
+// people, so nothing compares it.
+type Code string
+
+// The codes this server sends, each defined by the specification cited
+// above it: a client can act only on a code it knows.
+const (
+	// RFC 6749 §4.1.2.1 and §5.2.
+	CodeInvalidRequest          Code = "invalid_request"
+	CodeInvalidClient           Code = "invalid_client"
+	CodeInvalidGrant            Code = "invalid_grant"
+	CodeUnauthorizedClient      Code = "unauthorized_client"
+	CodeUnsupportedGrantType    Code = "unsupported_grant_type"
+	CodeUnsupportedResponseType Code = "unsupported_response_type"
+	CodeInvalidScope            Code = "invalid_scope"
+	CodeAccessDenied            Code = "access_denied"
+	CodeServerError             Code = "server_error"
+	CodeTemporarilyUnavailable  Code = "temporarily_unavailable"
+
+	// OpenID Connect Core §3.1.2.6.
+	CodeLoginRequired          Code = "login_required"
+	CodeConsentRequired        Code = "consent_required"
+	CodeInteractionRequired    Code = "interaction_required"
+	CodeRequestNotSupported    Code = "request_not_supported"
+	CodeRequestURINotSupported Code = "request_uri_not_supported"
+
+	// RFC 6750 §3.1.
+	CodeInvalidToken      Code = "invalid_token"
+	CodeInsufficientScope Code = "insufficient_scope"
+
+	// RFC 8707 §2.
+	CodeInvalidTarget Code = "invalid_target"
+
+	// RFC 7591 §3.2.2.
+	CodeInvalidRedirectURI    Code = "invalid_redirect_uri"
+	CodeInvalidClientMetadata Code = "invalid_client_metadata"
+)
+
 // Error is an OAuth 2.0 protocol error.
 type Error struct {
-	// Code is the "error" parameter, e.g. "invalid_request".
-	Code string
+	// Code is the "error" parameter.
+	Code Code
 	// Description is the human-readable "error_description". It is shown
 	// to clients, so it never contains internals.
 	Description string
@@ -32,7 +71,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := e.Code
+	msg := string(e.Code)
 	if e.Description != "" {
 		msg += ": " + e.Description
 	}
@@ -60,7 +99,7 @@ func (e *Error) WithoutRedirect() *Error {
 	return &c
 }
 
-func newError(code string, status int, format string, args []any) *Error {
+func newError(code Code, status int, format string, args []any) *Error {
 	desc := format
 	if len(args) > 0 {
 		desc = fmt.Sprintf(format, args...)
@@ -71,85 +110,97 @@ func newError(code string, status int, format string, args []any) *Error {
 // RFC 6749 §4.1.2.1 and §5.2.
 
 func InvalidRequest(format string, args ...any) *Error {
-	return newError("invalid_request", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidRequest, http.StatusBadRequest, format, args)
 }
 
 // InvalidClient is client authentication failure (RFC 6749 §5.2). The
 // token endpoint answers it with 401 and a WWW-Authenticate challenge.
 func InvalidClient(format string, args ...any) *Error {
-	return newError("invalid_client", http.StatusUnauthorized, format, args)
+	return newError(CodeInvalidClient, http.StatusUnauthorized, format, args)
 }
 
 func InvalidGrant(format string, args ...any) *Error {
-	return newError("invalid_grant", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidGrant, http.StatusBadRequest, format, args)
 }
 
 func UnauthorizedClient(format string, args ...any) *Error {
-	return newError("unauthorized_client", http.StatusBadRequest, format, args)
+	return newError(CodeUnauthorizedClient, http.StatusBadRequest, format, args)
 }
 
 func UnsupportedGrantType(format string, args ...any) *Error {
-	return newError("unsupported_grant_type", http.StatusBadRequest, format, args)
+	return newError(CodeUnsupportedGrantType, http.StatusBadRequest, format, args)
 }
 
 func UnsupportedResponseType(format string, args ...any) *Error {
-	return newError("unsupported_response_type", http.StatusBadRequest, format, args)
+	return newError(CodeUnsupportedResponseType, http.StatusBadRequest, format, args)
 }
 
 func InvalidScope(format string, args ...any) *Error {
-	return newError("invalid_scope", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidScope, http.StatusBadRequest, format, args)
 }
 
 func AccessDenied(format string, args ...any) *Error {
-	return newError("access_denied", http.StatusForbidden, format, args)
+	return newError(CodeAccessDenied, http.StatusForbidden, format, args)
 }
 
 func ServerError(format string, args ...any) *Error {
-	return newError("server_error", http.StatusInternalServerError, format, args)
+	return newError(CodeServerError, http.StatusInternalServerError, format, args)
 }
 
 func TemporarilyUnavailable(format string, args ...any) *Error {
-	return newError("temporarily_unavailable", http.StatusServiceUnavailable, format, args)
+	return newError(CodeTemporarilyUnavailable, http.StatusServiceUnavailable, format, args)
 }
 
 // OpenID Connect Core §3.1.2.6.
 
 func LoginRequired(format string, args ...any) *Error {
-	return newError("login_required", http.StatusBadRequest, format, args)
+	return newError(CodeLoginRequired, http.StatusBadRequest, format, args)
 }
 
 func ConsentRequired(format string, args ...any) *Error {
-	return newError("consent_required", http.StatusBadRequest, format, args)
+	return newError(CodeConsentRequired, http.StatusBadRequest, format, args)
 }
 
 func InteractionRequired(format string, args ...any) *Error {
-	return newError("interaction_required", http.StatusBadRequest, format, args)
+	return newError(CodeInteractionRequired, http.StatusBadRequest, format, args)
+}
+
+// RequestNotSupported answers the request parameter (OIDC Core §6.1),
+// which this server does not support.
+func RequestNotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestNotSupported, http.StatusBadRequest, format, args)
+}
+
+// RequestURINotSupported answers the request_uri parameter (OIDC Core
+// §6.2), which this server does not support.
+func RequestURINotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestURINotSupported, http.StatusBadRequest, format, args)
 }
 
 // RFC 6750 §3.1.
 
 func InvalidToken(format string, args ...any) *Error {
-	return newError("invalid_token", http.StatusUnauthorized, format, args)
+	return newError(CodeInvalidToken, http.StatusUnauthorized, format, args)
 }
 
 func InsufficientScope(format string, args ...any) *Error {
-	return newError("insufficient_scope", http.StatusForbidden, format, args)
+	return newError(CodeInsufficientScope, http.StatusForbidden, format, args)
 }
 
 // RFC 8707 §2.
 
 func InvalidTarget(format string, args ...any) *Error {
-	return newError("invalid_target", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidTarget, http.StatusBadRequest, format, args)
 }
 
 // RFC 7591 §3.2.2.
 
 func InvalidRedirectURI(format string, args ...any) *Error {
-	return newError("invalid_redirect_uri", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidRedirectURI, http.StatusBadRequest, format, args)
 }
 
 func InvalidClientMetadata(format string, args ...any) *Error {
-	return newError("invalid_client_metadata", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidClientMetadata, http.StatusBadRequest, format, args)
 }
 
 // From returns err as an *Error. Anything else becomes a server_error that
@@ -194,7 +245,7 @@ func WriteJSON(w http.ResponseWriter, err error) {
 	NoStore(h)
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(oe.Status)
-	_ = json.NewEncoder(w).Encode(Body{Error: oe.Code, ErrorDescription: oe.SafeDescription()})
+	_ = json.NewEncoder(w).Encode(Body{Error: string(oe.Code), ErrorDescription: oe.SafeDescription()})
 }
 
 // BearerChallenge builds an RFC 6750 §3 WWW-Authenticate value. With a nil

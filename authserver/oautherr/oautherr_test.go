@@ -18,7 +18,7 @@ import (
 func TestConstructors(t *testing.T) {
 	tests := []struct {
 		ctor   func(string, ...any) *oautherr.Error
-		code   string
+		code   oautherr.Code
 		status int
 	}{
 		// RFC 6749 §4.1.2.1 and §5.2; §5.2 makes 400 the default and allows
@@ -37,6 +37,8 @@ func TestConstructors(t *testing.T) {
 		{oautherr.LoginRequired, "login_required", 400},
 		{oautherr.ConsentRequired, "consent_required", 400},
 		{oautherr.InteractionRequired, "interaction_required", 400},
+		{oautherr.RequestNotSupported, "request_not_supported", 400},
+		{oautherr.RequestURINotSupported, "request_uri_not_supported", 400},
 		// RFC 6750 §3.1.
 		{oautherr.InvalidToken, "invalid_token", 401},
 		{oautherr.InsufficientScope, "insufficient_scope", 403},
@@ -47,7 +49,7 @@ func TestConstructors(t *testing.T) {
 		{oautherr.InvalidClientMetadata, "invalid_client_metadata", 400},
 	}
 	for _, tc := range tests {
-		t.Run(tc.code, func(t *testing.T) {
+		t.Run(string(tc.code), func(t *testing.T) {
 			e := tc.ctor("bad %s %d", "thing", 7)
 			if e.Code != tc.code || e.Status != tc.status {
 				t.Errorf("got %s %d, want %s %d", e.Code, e.Status, tc.code, tc.status)
