@@ -127,10 +127,12 @@ const (
 	descUnregisteredRedirect = "the redirect_uri is not registered for this app"
 )
 
-// renderOAuthError shows err as a page. Used for errors that must not be
-// redirected (unknown client, unverified redirect URI): plain words for the
-// user, the error code and description for the app's developer.
-func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
+// renderOAuthError logs err, with attrs, and shows it as a page. Used for
+// errors that must not be redirected (unknown client, unverified redirect
+// URI): plain words for the user, the error code and description for the
+// app's developer.
+func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error, attrs ...any) {
+	err.Log(r.Context(), s.log, "authorization request failed", attrs...)
 	p := errorPage{status: http.StatusBadRequest, code: err.Code, detail: err.SafeDescription()}
 	switch {
 	case err.Code == oautherr.CodeServerError:

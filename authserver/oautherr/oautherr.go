@@ -7,11 +7,15 @@
 package oautherr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
+	"time"
 )
 
 // Code is an OAuth 2.0 error code: the "error" parameter, as spelled on
@@ -211,6 +215,41 @@ func From(err error) *Error {
 		return oe
 	}
 	return ServerError("the server could not complete the request").WithCause(err)
+}
+
+// LogLevel is the level e is logged at. A server_error is the server's
+// failure, whatever its status (500, or 503 for a store or directory that
+// could not be reached): Error, for the operator to look into. Every other
+// code says what the client or user got wrong and is answered in full:
+// Info, a record of the refusal.
+func (e *Error) LogLevel() slog.Level {
+	if e.Code == CodeServerError {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Log logs e on l at its LogLevel, after attrs (slog key-value pairs).
+// At Error the log gets the whole error, hidden cause included, since the
+// operator must learn why; below it the code and the description, which
+// are what the client was told.
+func (e *Error) Log(ctx context.Context, l *slog.Logger, msg string, attrs ...any) {
+	level := e.LogLevel()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	// Report the caller's source line, not this one (the log/slog
+	// "wrapping output methods" pattern).
+	var pcs [1]uintptr
+	runtime.Callers(2, pcs[:])
+	r := slog.NewRecord(time.Now(), level, msg, pcs[0])
+	r.Add(attrs...)
+	if level >= slog.LevelError {
+		r.Add("error", e.Error())
+	} else {
+		r.Add("error", string(e.Code), "reason", e.Description)
+	}
+	_ = l.Handler().Handle(ctx, r)
 }
 
 // SafeDescription returns the description restricted to the characters
