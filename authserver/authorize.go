@@ -97,14 +97,16 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 	}
 	client, err := s.clientFor(r.Context(), clientID)
 	if errors.Is(err, clients.ErrUnknown) {
-		return nil, nil, oautherr.InvalidRequest(descUnknownClient).WithoutRedirect()
+		// Its cause, clients.ErrUnknown, gives it its own page (renderOAuthError).
+		return nil, nil, oautherr.InvalidRequest("the app (client_id) is not registered").WithCause(err).WithoutRedirect()
 	} else if err != nil {
 		return nil, nil, oautherr.ServerError("client lookup failed").WithCause(err).WithoutRedirect()
 	}
 	ar := &authRequest{ClientID: client.ID, MaxAge: -1, IssuedAt: s.now().UnixMilli()}
 	if ru := form.Get("redirect_uri"); ru != "" {
 		if !client.MatchRedirectURI(ru) {
-			return nil, client, oautherr.InvalidRequest(descUnregisteredRedirect).WithoutRedirect()
+			return nil, client, oautherr.InvalidRequest("the redirect_uri is not registered for this app").
+				WithCause(errUnregisteredRedirect).WithoutRedirect()
 		}
 		ar.RedirectURI, ar.RedirectURIGiven = ru, true
 	} else if len(client.RedirectURIs) == 1 {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,12 +121,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 	}
 }
 
-// Descriptions of the authorization errors that get a page of their own
-// (authorize.go); renderOAuthError recognises them by these.
-const (
-	descUnknownClient        = "the app (client_id) is not registered"
-	descUnregisteredRedirect = "the redirect_uri is not registered for this app"
-)
+// errUnregisteredRedirect is the cause of the authorization error for a
+// redirect_uri the client did not register (authorize.go). Like
+// clients.ErrUnknown for an unknown client, it gets the error a page of
+// its own: the page is chosen by the cause, never by the description.
+var errUnregisteredRedirect = errors.New("redirect_uri not registered for the client")
 
 // renderOAuthError logs err, with attrs, and shows it as a page. Used for
 // errors that must not be redirected (unknown client, unverified redirect
@@ -138,9 +138,9 @@ func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *o
 	case err.Code == oautherr.CodeServerError:
 		p.status, p.detail = http.StatusInternalServerError, ""
 		p.problem = ui.ProblemText("problem.server")
-	case err.Description == descUnknownClient:
+	case errors.Is(err, clients.ErrUnknown):
 		p.problem = ui.ProblemText("problem.unknown_client", s.cfg.UI.Branding().ProductName)
-	case err.Description == descUnregisteredRedirect:
+	case errors.Is(err, errUnregisteredRedirect):
 		p.problem = ui.ProblemText("problem.bad_redirect")
 	default:
 		p.problem = ui.ProblemText("problem.bad_request")
