@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
@@ -120,7 +121,7 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		s.renderError(w, r, errorPage{status: status, problem: ui.ProblemText("problem.account_bad_request"),
-			code: "invalid_request", detail: err.Error()})
+			code: oautherr.CodeInvalidRequest, detail: err.Error()})
 		return
 	}
 	sess, err := s.currentSession(r)
@@ -137,19 +138,19 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.checkCSRF(r, form) {
-		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.account_stale_form"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.account_stale_form"), code: oautherr.CodeInvalidRequest})
 		return
 	}
 	clientID := form.Get("client_id")
 	if form.Get("action") != "revoke" || clientID == "" || len(clientID) > 255 {
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.account_no_app"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.account_no_app"), code: oautherr.CodeInvalidRequest})
 		return
 	}
 	// Removing an app that is already gone (a double submit) is no error:
 	// the list shows the outcome either way.
 	if _, err := s.RevokeConnectedApp(r.Context(), sess.Subject, clientID); err != nil {
 		s.log.ErrorContext(r.Context(), "revoking a connected app failed", "sub", sess.Subject, "client_id", clientID, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.revoke_failed"), code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.revoke_failed"), code: oautherr.CodeServerError})
 		return
 	}
 	http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
@@ -159,7 +160,7 @@ func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess 
 	apps, err := s.ConnectedApps(r.Context(), sess.Subject)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "listing connected apps failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.list_apps_failed"), code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.list_apps_failed"), code: oautherr.CodeServerError})
 		return
 	}
 	signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()})
@@ -194,7 +195,7 @@ func (s *Server) redirectToAccountLogin(w http.ResponseWriter, r *http.Request) 
 	sealed, err := s.requests.Encode(accountLoginName, accountLogin{IssuedAt: s.now().UnixMilli()})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "sealing an account login failed", "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.account_login_failed"), code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.account_login_failed"), code: oautherr.CodeServerError})
 		return
 	}
 	http.Redirect(w, r, s.prefix+"/login?"+url.Values{"ar": {sealed}}.Encode(), redirectStatus(r))

@@ -64,8 +64,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		// A dynamically registered client's errors are shown, not
 		// redirected: see silentError (RFC 9700 §4.18).
 		if ar == nil || oerr.NoRedirect || client.Dynamic {
-			s.log.InfoContext(r.Context(), "authorization request rejected", "error", oerr.Code, "reason", oerr.Description)
-			s.renderOAuthError(w, r, oerr)
+			s.renderOAuthError(w, r, oerr, "client_id", clientIDOf(client))
 			return
 		}
 		s.redirectError(w, r, ar, oerr)
@@ -98,14 +97,16 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 	}
 	client, err := s.clientFor(r.Context(), clientID)
 	if errors.Is(err, clients.ErrUnknown) {
-		return nil, nil, oautherr.InvalidRequest(descUnknownClient).WithoutRedirect()
+		// Its cause, clients.ErrUnknown, gives it its own page (renderOAuthError).
+		return nil, nil, oautherr.InvalidRequest("the app (client_id) is not registered").WithCause(err).WithoutRedirect()
 	} else if err != nil {
 		return nil, nil, oautherr.ServerError("client lookup failed").WithCause(err).WithoutRedirect()
 	}
 	ar := &authRequest{ClientID: client.ID, MaxAge: -1, IssuedAt: s.now().UnixMilli()}
 	if ru := form.Get("redirect_uri"); ru != "" {
 		if !client.MatchRedirectURI(ru) {
-			return nil, client, oautherr.InvalidRequest(descUnregisteredRedirect).WithoutRedirect()
+			return nil, client, oautherr.InvalidRequest("the redirect_uri is not registered for this app").
+				WithCause(errUnregisteredRedirect).WithoutRedirect()
 		}
 		ar.RedirectURI, ar.RedirectURIGiven = ru, true
 	} else if len(client.RedirectURIs) == 1 {
@@ -125,10 +126,10 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		return ar, client, oautherr.InvalidRequest("parameter %s is repeated", dup.name)
 	}
 	if form.Has("request") {
-		return ar, client, &oautherr.Error{Code: "request_not_supported", Description: "request objects are not supported", Status: http.StatusBadRequest}
+		return ar, client, oautherr.RequestNotSupported("request objects are not supported")
 	}
 	if form.Has("request_uri") {
-		return ar, client, &oautherr.Error{Code: "request_uri_not_supported", Description: "request_uri is not supported", Status: http.StatusBadRequest}
+		return ar, client, oautherr.RequestURINotSupported("request_uri is not supported")
 	}
 	switch rt := form.Get("response_type"); rt {
 	case "code":
@@ -364,8 +365,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 // such clients get the error page; other clients get the redirect.
 func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, err *oautherr.Error) {
 	if client.Dynamic {
-		s.log.InfoContext(r.Context(), "authorization request failed; not redirected to a registered-by-anyone client", "client_id", ar.ClientID, "error", err.Code)
-		s.renderOAuthError(w, r, err)
+		s.renderOAuthError(w, r, err, "client_id", ar.ClientID, "dynamic_client", true)
 		return
 	}
 	s.redirectError(w, r, ar, err)
@@ -374,13 +374,8 @@ func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authReq
 // redirectError sends an error to the verified redirect URI with state and
 // iss (RFC 6749 §4.1.2.1, RFC 9207 §2).
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar *authRequest, err *oautherr.Error) {
-	lvl := "authorization request failed"
-	if err.Code == "server_error" {
-		s.log.ErrorContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Error())
-	} else {
-		s.log.InfoContext(r.Context(), lvl, "client_id", ar.ClientID, "error", err.Code, "reason", err.Description)
-	}
-	v := url.Values{"error": {err.Code}}
+	err.Log(r.Context(), s.log, "authorization request failed", "client_id", ar.ClientID)
+	v := url.Values{"error": {string(err.Code)}}
 	if d := err.SafeDescription(); d != "" {
 		v.Set("error_description", d)
 	}
@@ -392,7 +387,7 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar *authR
 func (s *Server) redirectToClient(w http.ResponseWriter, r *http.Request, ar *authRequest, params url.Values) {
 	u, err := url.Parse(ar.RedirectURI)
 	if err != nil { // cannot happen: it matched a validated registration
-		s.renderOAuthError(w, r, oautherr.ServerError("bad redirect URI").WithCause(err))
+		s.renderOAuthError(w, r, oautherr.ServerError("bad redirect URI").WithCause(err), "client_id", ar.ClientID)
 		return
 	}
 	q := u.Query()

@@ -52,7 +52,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, ar, oautherr.AccessDenied("the user denied access"))
 		return
 	default:
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.no_decision"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.no_decision"), code: oautherr.CodeInvalidRequest})
 		return
 	}
 	now := s.now()

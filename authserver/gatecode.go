@@ -53,7 +53,9 @@ func (s *Server) RedeemGateCode(ctx context.Context, req GateCodeRequest) (*Gate
 	now := s.now()
 	l, err := s.redeemGateCode(ctx, req, now)
 	if err != nil {
-		return nil, s.logTokenError(ctx, clients.GateID, err)
+		oe := oautherr.From(err)
+		oe.Log(ctx, s.log, "token request failed", "client_id", clients.GateID)
+		return nil, oe
 	}
 	return l, nil
 }

@@ -83,7 +83,7 @@ func TestRedeemGateCode(t *testing.T) {
 		name     string
 		edit     func(*store.AuthCode)
 		req      func(*GateCodeRequest)
-		wantCode string // "" for success
+		wantCode oautherr.Code // "" for success
 	}{
 		{"good code", nil, nil, ""},
 		{"no code", nil, func(r *GateCodeRequest) { r.Code = "" }, "invalid_request"},

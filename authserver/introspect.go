@@ -183,20 +183,12 @@ func (s *Server) activeRefreshToken(ctx context.Context, raw string) (store.Refr
 	return rt, g, active, nil
 }
 
-// clientEndpointError writes the JSON error of an endpoint that
-// authenticates clients like the token endpoint (introspection,
-// revocation), with the challenge RFC 6749 §5.2 requires on a 401.
+// clientEndpointError logs and writes the JSON error of an endpoint that
+// authenticates clients (token, introspection, revocation), with the
+// challenge RFC 6749 §5.2 requires on an invalid_client 401.
 func (s *Server) clientEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, client *clients.Client, err *oautherr.Error) {
-	clientID := ""
-	if client != nil {
-		clientID = client.ID
-	}
-	if err.Code == "server_error" {
-		s.log.ErrorContext(r.Context(), endpoint+" request failed", "client_id", clientID, "error", err.Error())
-	} else {
-		s.log.InfoContext(r.Context(), endpoint+" request rejected", "client_id", clientID, "error", err.Code, "reason", err.Description)
-	}
-	if err.Code == "invalid_client" {
+	err.Log(r.Context(), s.log, endpoint+" request failed", "client_id", clientIDOf(client))
+	if err.Code == oautherr.CodeInvalidClient {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
 	}
 	oautherr.WriteJSON(w, err)

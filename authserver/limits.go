@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
@@ -18,8 +19,8 @@ func (s *Server) renderFormError(w http.ResponseWriter, r *http.Request, err err
 		// A repeated field is what a forged or stale form looks like.
 		s.renderStaleForm(w, r)
 	case errors.Is(err, errBodyTooLarge):
-		s.renderError(w, r, errorPage{status: http.StatusRequestEntityTooLarge, problem: ui.ProblemText("problem.form_too_large"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusRequestEntityTooLarge, problem: ui.ProblemText("problem.form_too_large"), code: oautherr.CodeInvalidRequest})
 	default:
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.bad_form"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.bad_form"), code: oautherr.CodeInvalidRequest})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -202,12 +203,12 @@ func (s *Server) verifyIDTokenHint(ctx context.Context, raw string) (*idTokenHin
 // has now.
 func (s *Server) confirmLogout(w http.ResponseWriter, r *http.Request, form url.Values) {
 	if !s.checkCSRF(r, form) {
-		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.logout_stale_form"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.logout_stale_form"), code: oautherr.CodeInvalidRequest})
 		return
 	}
 	var lr logoutRequest
 	if s.requests.Decode(logoutRequestName, form.Get(logoutRequestName), &lr) != nil {
-		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.logout_expired"), code: "invalid_request"})
+		s.renderError(w, r, errorPage{status: http.StatusBadRequest, problem: ui.ProblemText("problem.logout_expired"), code: oautherr.CodeInvalidRequest})
 		return
 	}
 	// The client may have changed since the page was shown.
@@ -237,7 +238,7 @@ func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, sess 
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, "", -1))
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "ending a session failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.logout_failed"), code: "server_error"})
+		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.logout_failed"), code: oautherr.CodeServerError})
 		return false
 	}
 	s.log.InfoContext(r.Context(), "signed out", "sub", sess.Subject)
@@ -310,9 +311,9 @@ func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr 
 // is a message id of the ui catalog, detail an optional technical note.
 func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, status int, problem, detail string) {
 	p := errorPage{status: status, problem: ui.ProblemText("problem.logout_invalid", ui.Message(problem)),
-		code: "invalid_request", detail: detail}
+		code: oautherr.CodeInvalidRequest, detail: detail}
 	if status >= 500 {
-		p = errorPage{status: status, problem: ui.ProblemText("problem.logout_server"), code: "server_error"}
+		p = errorPage{status: status, problem: ui.ProblemText("problem.logout_server"), code: oautherr.CodeServerError}
 	}
 	s.renderError(w, r, p)
 }

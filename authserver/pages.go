@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,7 +99,7 @@ func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
 type errorPage struct {
 	status  int
 	problem ui.Problem
-	code    string
+	code    oautherr.Code
 	detail  string // technical, for the app's developer; never internals
 }
 
@@ -111,7 +112,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 		Heading: p.problem.Heading,
 		Message: p.problem.Message,
 		Hint:    p.problem.Hint,
-		Code:    p.code,
+		Code:    string(p.code),
 		Detail:  p.detail,
 	})
 	if err != nil {
@@ -120,25 +121,26 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 	}
 }
 
-// Descriptions of the authorization errors that get a page of their own
-// (authorize.go); renderOAuthError recognises them by these.
-const (
-	descUnknownClient        = "the app (client_id) is not registered"
-	descUnregisteredRedirect = "the redirect_uri is not registered for this app"
-)
+// errUnregisteredRedirect is the cause of the authorization error for a
+// redirect_uri the client did not register (authorize.go). Like
+// clients.ErrUnknown for an unknown client, it gets the error a page of
+// its own: the page is chosen by the cause, never by the description.
+var errUnregisteredRedirect = errors.New("redirect_uri not registered for the client")
 
-// renderOAuthError shows err as a page. Used for errors that must not be
-// redirected (unknown client, unverified redirect URI): plain words for the
-// user, the error code and description for the app's developer.
-func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
+// renderOAuthError logs err, with attrs, and shows it as a page. Used for
+// errors that must not be redirected (unknown client, unverified redirect
+// URI): plain words for the user, the error code and description for the
+// app's developer.
+func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *oautherr.Error, attrs ...any) {
+	err.Log(r.Context(), s.log, "authorization request failed", attrs...)
 	p := errorPage{status: http.StatusBadRequest, code: err.Code, detail: err.SafeDescription()}
 	switch {
-	case err.Code == "server_error":
+	case err.Code == oautherr.CodeServerError:
 		p.status, p.detail = http.StatusInternalServerError, ""
 		p.problem = ui.ProblemText("problem.server")
-	case err.Description == descUnknownClient:
+	case errors.Is(err, clients.ErrUnknown):
 		p.problem = ui.ProblemText("problem.unknown_client", s.cfg.UI.Branding().ProductName)
-	case err.Description == descUnregisteredRedirect:
+	case errors.Is(err, errUnregisteredRedirect):
 		p.problem = ui.ProblemText("problem.bad_redirect")
 	default:
 		p.problem = ui.ProblemText("problem.bad_request")
@@ -149,7 +151,7 @@ func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *o
 // renderExpiredFlow is the page for a sealed authorization request that
 // no longer decodes: too old, tampered with, or from before a key change.
 func (s *Server) renderExpiredFlow(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{problem: ui.ProblemText("problem.expired_request"), code: "invalid_request"})
+	s.renderError(w, r, errorPage{problem: ui.ProblemText("problem.expired_request"), code: oautherr.CodeInvalidRequest})
 }
 
 const csrfCookie = "gatehouse_csrf"
@@ -191,5 +193,5 @@ func (s *Server) checkCSRF(r *http.Request, form url.Values) bool {
 }
 
 func (s *Server) renderStaleForm(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.stale_form"), code: "invalid_request"})
+	s.renderError(w, r, errorPage{status: http.StatusForbidden, problem: ui.ProblemText("problem.stale_form"), code: oautherr.CodeInvalidRequest})
 }

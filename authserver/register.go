@@ -132,7 +132,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	oautherr.NoStore(h)
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil || len(query["client_id"]) > 1 {
-		oautherr.WriteJSON(w, oautherr.InvalidRequest("the query string is malformed"))
+		s.registrationFailed(w, r, "", oautherr.InvalidRequest("the query string is malformed"))
 		return
 	}
 	switch id := query.Get("client_id"); {
@@ -147,7 +147,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		e := oautherr.InvalidRequest("method %s is not allowed here", r.Method)
 		e.Status = http.StatusMethodNotAllowed
-		oautherr.WriteJSON(w, e)
+		s.registrationFailed(w, r, query.Get("client_id"), e)
 	}
 }
 
@@ -159,20 +159,18 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 	if reg.cfg.Policy == RegistrationToken {
 		tok, ok := bearerHeader(r)
 		if !ok || !reg.validInitialToken(tok) {
-			s.registrationAuthError(w, tok != "")
+			s.registrationAuthError(w, r, "", tok != "")
 			return
 		}
 	}
 	body, oerr := readJSONObject(w, r)
 	if oerr != nil {
-		oautherr.WriteJSON(w, oerr)
+		s.registrationFailed(w, r, "", oerr)
 		return
 	}
 	md, err := clients.DecodeRegistration(body, reg.request(""))
 	if err != nil {
-		oerr := registrationError(err)
-		s.log.InfoContext(ctx, "client registration refused", "error", oerr.Code, "reason", oerr.Description)
-		oautherr.WriteJSON(w, oerr)
+		s.registrationFailed(w, r, "", err)
 		return
 	}
 	if reg.cfg.Policy == RegistrationOpen {
@@ -180,13 +178,13 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
 			e := oautherr.TemporarilyUnavailable("too many client registrations from this address; try again later")
 			e.Status = http.StatusTooManyRequests
-			oautherr.WriteJSON(w, e)
+			s.registrationFailed(w, r, "", e)
 			return
 		}
 	}
 	info, secret, token, err := reg.cfg.Clients.Register(ctx, md)
 	if err != nil {
-		oautherr.WriteJSON(w, registrationError(err))
+		s.registrationFailed(w, r, "", err)
 		return
 	}
 	s.log.InfoContext(ctx, "client registered", "client_id", info.ID, "type", string(info.Type), "policy", string(reg.cfg.Policy))
@@ -202,17 +200,17 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 	reg := s.registrar
 	tok, ok := bearerHeader(r)
 	if !ok {
-		s.registrationAuthError(w, tok != "")
+		s.registrationAuthError(w, r, id, tok != "")
 		return
 	}
 	// RFC 7592 §2.1: an unknown client is answered like a bad token, so
 	// the endpoint does not reveal which clients exist.
 	cur, err := reg.cfg.Clients.Registered(ctx, id, tok)
 	if errors.Is(err, clients.ErrUnknown) {
-		s.registrationAuthError(w, true)
+		s.registrationAuthError(w, r, id, true)
 		return
 	} else if err != nil {
-		oautherr.WriteJSON(w, oautherr.ServerError("client lookup failed").WithCause(err))
+		s.registrationFailed(w, r, id, oautherr.ServerError("client lookup failed").WithCause(err))
 		return
 	}
 	switch r.Method {
@@ -220,7 +218,7 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 		writeJSONStatus(w, http.StatusOK, clients.RegistrationResponse(&cur.Info, s.registrationClientURI(id), supportedScopes, "", ""))
 	case http.MethodDelete:
 		if err := reg.cfg.Clients.Delete(ctx, id); err != nil && !errors.Is(err, clients.ErrUnknown) {
-			oautherr.WriteJSON(w, registrationError(err))
+			s.registrationFailed(w, r, id, err)
 			return
 		}
 		s.log.InfoContext(ctx, "registered client deleted by itself", "client_id", id)
@@ -228,26 +226,26 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 	case http.MethodPut:
 		body, oerr := readJSONObject(w, r)
 		if oerr != nil {
-			oautherr.WriteJSON(w, oerr)
+			s.registrationFailed(w, r, id, oerr)
 			return
 		}
 		if oerr := checkUpdateRequest(body, cur); oerr != nil {
-			oautherr.WriteJSON(w, oerr)
+			s.registrationFailed(w, r, id, oerr)
 			return
 		}
 		md, err := clients.DecodeRegistration(body, reg.request(cur.Type))
 		if err != nil {
-			oautherr.WriteJSON(w, registrationError(err))
+			s.registrationFailed(w, r, id, err)
 			return
 		}
 		// The token must still be the client's, and the client must not
 		// have changed kind since it was read.
 		updated, err := reg.cfg.Clients.UpdateRegistered(ctx, id, tok, md)
 		if errors.Is(err, clients.ErrUnknown) {
-			s.registrationAuthError(w, true)
+			s.registrationAuthError(w, r, id, true)
 			return
 		} else if err != nil {
-			oautherr.WriteJSON(w, registrationError(err))
+			s.registrationFailed(w, r, id, err)
 			return
 		}
 		s.log.InfoContext(ctx, "registered client updated by itself", "client_id", id)
@@ -256,7 +254,7 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 		w.Header().Set("Allow", "GET, PUT, DELETE")
 		e := oautherr.InvalidRequest("method %s is not allowed here", r.Method)
 		e.Status = http.StatusMethodNotAllowed
-		oautherr.WriteJSON(w, e)
+		s.registrationFailed(w, r, id, e)
 	}
 }
 
@@ -274,15 +272,24 @@ func (reg *registrar) request(current clients.Type) clients.RegistrationRequest 
 
 // registrationAuthError answers a missing or bad Bearer token (RFC 6750 §3,
 // as RFC 7591 §3 and RFC 7592 §2 require).
-func (s *Server) registrationAuthError(w http.ResponseWriter, presented bool) {
+func (s *Server) registrationAuthError(w http.ResponseWriter, r *http.Request, clientID string, presented bool) {
 	if !presented {
 		w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), nil))
-		oautherr.WriteJSON(w, oautherr.InvalidToken("a Bearer token is required"))
+		s.registrationFailed(w, r, clientID, oautherr.InvalidToken("a Bearer token is required"))
 		return
 	}
 	e := oautherr.InvalidToken("the token is invalid")
 	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), e))
-	oautherr.WriteJSON(w, e)
+	s.registrationFailed(w, r, clientID, e)
+}
+
+// registrationFailed logs and writes the error of a registration or
+// client configuration request (RFC 7591 §3.2.2, RFC 7592 §2). clientID
+// is the client being managed, "" for a registration.
+func (s *Server) registrationFailed(w http.ResponseWriter, r *http.Request, clientID string, err error) {
+	oe := registrationError(err)
+	oe.Log(r.Context(), s.log, "registration request failed", "client_id", clientID)
+	oautherr.WriteJSON(w, oe)
 }
 
 // validInitialToken compares tok with every initial access token in

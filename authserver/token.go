@@ -89,29 +89,11 @@ func formError(err error) *oautherr.Error {
 	return oe
 }
 
+// tokenError answers a failed token request (RFC 6749 §5.2). A grant may
+// fail with any error; one that is not an *oautherr.Error is a
+// server_error.
 func (s *Server) tokenError(w http.ResponseWriter, r *http.Request, client *clients.Client, err error) {
-	clientID := ""
-	if client != nil {
-		clientID = client.ID
-	}
-	oe := s.logTokenError(r.Context(), clientID, err)
-	if oe.Code == "invalid_client" {
-		// RFC 6749 §5.2: a 401 must carry a challenge for the scheme.
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.Issuer()+`", charset="UTF-8"`)
-	}
-	oautherr.WriteJSON(w, oe)
-}
-
-// logTokenError logs a failed token request, from the token endpoint or
-// from a gate in this process, and returns its OAuth error.
-func (s *Server) logTokenError(ctx context.Context, clientID string, err error) *oautherr.Error {
-	oe := oautherr.From(err)
-	if oe.Code == "server_error" {
-		s.log.ErrorContext(ctx, "token request failed", "client_id", clientID, "error", oe.Error())
-	} else {
-		s.log.InfoContext(ctx, "token request rejected", "client_id", clientID, "error", oe.Code, "reason", oe.Description)
-	}
-	return oe
+	s.clientEndpointError(w, r, "token", client, oautherr.From(err))
 }
 
 // authenticateClient identifies the client (RFC 6749 §2.3): HTTP Basic

@@ -20,7 +20,7 @@ import (
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	raw, oerr := bearerToken(w, r)
 	if oerr != nil {
-		s.bearerError(w, oerr)
+		s.userinfoError(w, r, oerr)
 		return
 	}
 	if raw == "" {
@@ -31,7 +31,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var claims token.AccessTokenClaims
 	if err := s.verifier.Verify(r.Context(), raw, &claims); err != nil {
-		s.bearerError(w, oautherr.InvalidToken("the access token is invalid or expired"))
+		s.userinfoError(w, r, oautherr.InvalidToken("the access token is invalid or expired"))
 		return
 	}
 	// A revoked grant kills its access tokens at once here.
@@ -39,37 +39,35 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		g, err := s.cfg.Store.GetGrant(r.Context(), claims.GrantID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+			s.userinfoError(w, r, oautherr.InvalidToken("the access token has been revoked"))
 			return
 		case err != nil:
-			oautherr.WriteJSON(w, oautherr.ServerError("userinfo lookup failed").WithCause(err))
+			s.userinfoError(w, r, oautherr.ServerError("userinfo lookup failed").WithCause(err))
 			return
 		case !g.RevokedAt.IsZero():
-			s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+			s.userinfoError(w, r, oautherr.InvalidToken("the access token has been revoked"))
 			return
 		}
 	}
 	// So is an access token revoked on its own (RFC 7009, revoke.go).
 	if denied, err := s.cfg.Store.IsTokenDenylisted(r.Context(), claims.JWTID); err != nil {
-		oautherr.WriteJSON(w, oautherr.ServerError("userinfo lookup failed").WithCause(err))
+		s.userinfoError(w, r, oautherr.ServerError("userinfo lookup failed").WithCause(err))
 		return
 	} else if denied {
-		s.bearerError(w, oautherr.InvalidToken("the access token has been revoked"))
+		s.userinfoError(w, r, oautherr.InvalidToken("the access token has been revoked"))
 		return
 	}
 	scopes, _ := parseScope(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
-		s.bearerError(w, oautherr.InsufficientScope("the access token lacks the openid scope"))
+		s.userinfoError(w, r, oautherr.InsufficientScope("the access token lacks the openid scope"))
 		return
 	}
 	u, err := s.cfg.Users.UserByID(r.Context(), claims.Subject)
 	if errors.Is(err, identity.ErrNotFound) {
-		s.bearerError(w, oautherr.InvalidToken("the user no longer exists"))
+		s.userinfoError(w, r, oautherr.InvalidToken("the user no longer exists"))
 		return
 	} else if err != nil {
-		oe := userLookupFailed(err)
-		s.log.ErrorContext(r.Context(), "userinfo failed", "error", oe.Error())
-		oautherr.WriteJSON(w, oe)
+		s.userinfoError(w, r, userLookupFailed(err))
 		return
 	}
 	h := w.Header()
@@ -106,9 +104,14 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *oautherr.Erro
 	return fromHeader + fromBody, nil
 }
 
-// bearerError writes an RFC 6750 §3 error with its WWW-Authenticate
-// challenge.
-func (s *Server) bearerError(w http.ResponseWriter, err *oautherr.Error) {
-	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), err))
+// userinfoError logs and writes a failed UserInfo request's error (OIDC
+// Core §5.3.3). An error about the request or its token comes with the
+// RFC 6750 §3 challenge; a server_error says nothing about the token, so
+// it has none.
+func (s *Server) userinfoError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
+	err.Log(r.Context(), s.log, "userinfo request failed")
+	if err.Code != oautherr.CodeServerError {
+		w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), err))
+	}
 	oautherr.WriteJSON(w, err)
 }

@@ -41,5 +41,5 @@ func (s *Server) grantUser(ctx context.Context, subject string) (*identity.User,
 // renderUserLookupFailed is the error page of a failed user lookup.
 func (s *Server) renderUserLookupFailed(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "user lookup failed", "error", err)
-	s.renderError(w, r, errorPage{status: http.StatusServiceUnavailable, problem: ui.ProblemText("problem.server"), code: "server_error"})
+	s.renderError(w, r, errorPage{status: http.StatusServiceUnavailable, problem: ui.ProblemText("problem.server"), code: oautherr.CodeServerError})
 }

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 )
 
 func init() {
@@ -82,12 +83,12 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	// Responses may carry a secret; no cache may keep any of them.
 	w.Header().Set("Cache-Control", "no-store")
 	if a.registry == nil {
-		return apiError(http.StatusNotFound, "not_found", "the gatehouse app is not configured")
+		return apiError(http.StatusNotFound, adminNotFound, "the gatehouse app is not configured")
 	}
 	parts, ok := splitClientsPath(r.URL.EscapedPath())
 	switch {
 	case !ok:
-		return apiError(http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
+		return apiError(http.StatusNotFound, adminNotFound, "no such resource; see /gatehouse/clients")
 	case len(parts) == 0:
 		switch r.Method {
 		case http.MethodGet:
@@ -112,7 +113,7 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return a.rotate(w, r, parts[0], parts[2])
 	}
-	return apiError(http.StatusNotFound, "not_found", "no such resource; see /gatehouse/clients")
+	return apiError(http.StatusNotFound, adminNotFound, "no such resource; see /gatehouse/clients")
 }
 
 // splitClientsPath returns the unescaped segments after /gatehouse/clients,
@@ -139,19 +140,19 @@ func splitClientsPath(escaped string) ([]string, bool) {
 func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return apiError(http.StatusBadRequest, "invalid_request", "the query string is malformed")
+		return apiError(http.StatusBadRequest, adminInvalidRequest, "the query string is malformed")
 	}
 	limit := defaultPageLimit
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxPageLimit {
-			return apiError(http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit: must be an integer from 1 to %d", maxPageLimit))
+			return apiError(http.StatusBadRequest, adminInvalidRequest, fmt.Sprintf("limit: must be an integer from 1 to %d", maxPageLimit))
 		}
 		limit = n
 	}
 	after := q.Get("after")
 	if len(after) > 255 {
-		return apiError(http.StatusBadRequest, "invalid_request", "after: is longer than any client id")
+		return apiError(http.StatusBadRequest, adminInvalidRequest, "after: is longer than any client id")
 	}
 	page, next, err := a.registry.List(r.Context(), after, limit)
 	if err != nil {
@@ -256,32 +257,48 @@ func (a *AdminAPI) fail(r *http.Request, err error, body map[string]json.RawMess
 	var me *clients.MetadataError
 	switch {
 	case errors.As(err, &me):
-		return apiError(http.StatusBadRequest, "invalid_client_metadata", clients.AdminJSON.Label(me, body).Error())
+		return apiError(http.StatusBadRequest, adminInvalidClientMetadata, clients.AdminJSON.Label(me, body).Error())
 	case errors.Is(err, clients.ErrUnknown):
-		return apiError(http.StatusNotFound, "not_found", "no client has that client_id")
+		return apiError(http.StatusNotFound, adminNotFound, "no client has that client_id")
 	case errors.Is(err, clients.ErrStatic):
-		return apiError(http.StatusConflict, "static_client",
+		return apiError(http.StatusConflict, adminStaticClient,
 			"the client is defined in the Caddyfile (static) and is read-only at run time; change the configuration instead")
 	case errors.Is(err, clients.ErrNoSecret), errors.Is(err, clients.ErrRotationInProgress),
 		errors.Is(err, clients.ErrNoRotation), errors.Is(err, clients.ErrBusy):
-		return apiError(http.StatusConflict, "conflict", err.Error())
+		return apiError(http.StatusConflict, adminConflict, err.Error())
 	}
 	a.log.Error("client management failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-	return apiError(http.StatusInternalServerError, "server_error", "the request failed; the server log has details")
+	return apiError(http.StatusInternalServerError, adminServerError, "the request failed; the server log has details")
 }
+
+// adminCode is the "error" of an admin API error: the OAuth code where
+// one fits (RFC 6749 §5.2, RFC 7591 §3.2.2), else one of the API's own
+// for what OAuth has no code for: a missing resource, a read-only static
+// client, a state that refuses the change.
+type adminCode string
+
+const (
+	adminInvalidRequest        = adminCode(oautherr.CodeInvalidRequest)
+	adminInvalidClientMetadata = adminCode(oautherr.CodeInvalidClientMetadata)
+	adminServerError           = adminCode(oautherr.CodeServerError)
+
+	adminNotFound     adminCode = "not_found"
+	adminStaticClient adminCode = "static_client"
+	adminConflict     adminCode = "conflict"
+)
 
 // codedError is an admin API error with an OAuth-style code: its body is
 // {"error": code, "error_description": description}, the shape of
 // RFC 6749 §5.2 and RFC 7591 §3.2.2 that the CLI and scripts read.
 type codedError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
+	Code        adminCode `json:"error"`
+	Description string    `json:"error_description"`
 }
 
-func (e *codedError) Error() string { return e.Code + ": " + e.Description }
+func (e *codedError) Error() string { return string(e.Code) + ": " + e.Description }
 
 // apiError is the caddy.APIError every failure of the admin API returns.
-func apiError(status int, code, description string) error {
+func apiError(status int, code adminCode, description string) error {
 	return caddy.APIError{HTTPStatus: status, Err: &codedError{Code: code, Description: description}}
 }
 
@@ -303,26 +320,26 @@ func writeCodedErrors(h caddy.AdminHandlerFunc) caddy.AdminHandlerFunc {
 // readAdminObject reads a JSON object body of at most maxAdminBody bytes.
 func readAdminObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, apiError(http.StatusUnsupportedMediaType, "invalid_request", "the request body must be application/json")
+		return nil, apiError(http.StatusUnsupportedMediaType, adminInvalidRequest, "the request body must be application/json")
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, apiError(http.StatusRequestEntityTooLarge, "invalid_request", fmt.Sprintf("the request body is larger than %d bytes", maxAdminBody))
+			return nil, apiError(http.StatusRequestEntityTooLarge, adminInvalidRequest, fmt.Sprintf("the request body is larger than %d bytes", maxAdminBody))
 		}
-		return nil, apiError(http.StatusBadRequest, "invalid_client_metadata", "the request body could not be read")
+		return nil, apiError(http.StatusBadRequest, adminInvalidClientMetadata, "the request body could not be read")
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return nil, apiError(http.StatusBadRequest, "invalid_client_metadata", "the request body must be a JSON object")
+		return nil, apiError(http.StatusBadRequest, adminInvalidClientMetadata, "the request body must be a JSON object")
 	}
 	return body, nil
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {
 	w.Header().Set("Allow", allow)
-	return apiError(http.StatusMethodNotAllowed, "invalid_request", "method not allowed; use "+allow)
+	return apiError(http.StatusMethodNotAllowed, adminInvalidRequest, "method not allowed; use "+allow)
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) error {

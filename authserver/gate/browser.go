@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
@@ -140,12 +141,12 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 	})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
-		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", "temporarily_unavailable")
+		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", oautherr.CodeTemporarilyUnavailable)
 		return
 	}
 	enc, err := g.loginCodec.Encode(g.cookieValueName(origin)+"|login", p)
 	if err != nil {
-		g.renderError(w, http.StatusInternalServerError, "problem.gate_start_failed", "server_error")
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_start_failed", oautherr.CodeServerError)
 		return
 	}
 	http.SetCookie(w, g.cookies.Cookie(g.loginCookieBase(p.State), enc, loginFlowMaxAge))
@@ -173,7 +174,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	q := r.URL.Query()
 	state := q.Get("state")
 	expired := func() {
-		g.renderError(w, http.StatusBadRequest, "problem.gate_expired", "invalid_request")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_expired", oautherr.CodeInvalidRequest)
 	}
 	if state == "" || len(state) > 256 {
 		expired()
@@ -195,23 +196,23 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 
 	issuer, err := g.cfg.Provider.Issuer(r.Context())
 	if err != nil {
-		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", "temporarily_unavailable")
+		g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", oautherr.CodeTemporarilyUnavailable)
 		return
 	}
 	// RFC 9207 §2.4: iss, when sent, must be the provider's; a provider
 	// that says it sends iss must have sent it (mix-up defence).
 	if iss, sent := q.Get("iss"), q.Has("iss"); (sent && iss != issuer) || (!sent && g.cfg.Provider.SendsIssuer(r.Context())) {
 		g.log.WarnContext(r.Context(), "authorization response from an unexpected issuer", "iss", iss, "iss_sent", sent)
-		g.renderError(w, http.StatusBadRequest, "problem.gate_wrong_issuer", "invalid_request")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_wrong_issuer", oautherr.CodeInvalidRequest)
 		return
 	}
-	if e := q.Get("error"); e != "" {
-		g.log.InfoContext(r.Context(), "login was not completed", "error", e)
-		if e == "access_denied" {
+	if e := oautherr.Code(q.Get("error")); e != "" {
+		g.log.InfoContext(r.Context(), "login was not completed", "error", string(e))
+		if e == oautherr.CodeAccessDenied {
 			g.renderError(w, http.StatusForbidden, "problem.gate_cancelled", e)
 			return
 		}
-		g.renderError(w, http.StatusBadRequest, "problem.gate_not_completed", "login_failed")
+		g.renderError(w, http.StatusBadRequest, "problem.gate_not_completed", codeLoginFailed)
 		return
 	}
 	code := q.Get("code")
@@ -222,7 +223,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	login, err := g.cfg.Provider.Exchange(r.Context(), AuthRequest{RedirectURI: p.RedirectURI, Nonce: p.Nonce, Verifier: p.Verifier}, code)
 	if err != nil {
 		g.log.WarnContext(r.Context(), "completing a login failed", "error", err)
-		g.renderError(w, http.StatusBadGateway, "problem.gate_not_verified", "login_failed")
+		g.renderError(w, http.StatusBadGateway, "problem.gate_not_verified", codeLoginFailed)
 		return
 	}
 	now := g.now().Unix()
@@ -234,7 +235,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	}
 	if err := g.writeSession(w, origin, v); err != nil {
 		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)
-		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", "server_error")
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", oautherr.CodeServerError)
 		return
 	}
 	g.log.InfoContext(r.Context(), "gate login", "sub", id.Subject)
@@ -286,7 +287,7 @@ func (g *Gate) handleLogout(w http.ResponseWriter, r *http.Request, origin strin
 	if err := r.ParseForm(); err != nil || !g.validLogoutToken(origin, v, r.PostForm.Get("csrf")) {
 		p := ui.ProblemText("problem.logout_stale_form")
 		err := g.cfg.UI.Render(w, http.StatusForbidden, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint,
-			Code: "invalid_request", Action: ui.Link{URL: g.cfg.LogoutPath, Label: ui.Message("gate.sign_out")}})
+			Code: string(oautherr.CodeInvalidRequest), Action: ui.Link{URL: g.cfg.LogoutPath, Label: ui.Message("gate.sign_out")}})
 		if err != nil {
 			http.Error(w, p.Heading, http.StatusForbidden)
 		}
@@ -335,7 +336,7 @@ func (g *Gate) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, origi
 	token, err := g.loginCodec.Encode(g.logoutTokenName(origin), logoutBinding{Session: v.ID, Subject: v.Subject, Created: v.Created, Grant: v.GrantID})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "making a sign-out token failed", "error", err)
-		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", "server_error")
+		g.renderError(w, http.StatusInternalServerError, "problem.gate_session_failed", oautherr.CodeServerError)
 		return
 	}
 	page := ui.LogoutPage{
@@ -363,12 +364,19 @@ func (g *Gate) base() ui.Base {
 	return ui.Base{Lang: "en", CSSURL: assetsPath + "?v=" + hash}
 }
 
-// renderError shows the error page of problem, a ui.ProblemText id.
-func (g *Gate) renderError(w http.ResponseWriter, status int, problem, code string) {
+// codeLoginFailed labels the pages of a login the provider ended with an
+// error other than access_denied, or whose code could not be redeemed. It
+// is not a registered OAuth code and is not in any protocol answer: it is
+// shown small on the page, for whoever reports the problem.
+const codeLoginFailed oautherr.Code = "login_failed"
+
+// renderError shows the error page of problem, a ui.ProblemText id, with
+// its code.
+func (g *Gate) renderError(w http.ResponseWriter, status int, problem string, code oautherr.Code) {
 	w.Header().Set("Cache-Control", "no-store")
 	setPageHeaders(w.Header())
 	p := ui.ProblemText(problem)
-	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint, Code: code})
+	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint, Code: string(code)})
 	if err != nil {
 		http.Error(w, p.Heading, status)
 	}

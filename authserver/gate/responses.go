@@ -62,7 +62,7 @@ func (g *Gate) forbidden(w http.ResponseWriter, r *http.Request, origin string, 
 			Heading: p.Heading,
 			Message: p.Message,
 			Hint:    p.Hint,
-			Code:    "access_denied",
+			Code:    string(oautherr.CodeAccessDenied),
 			// The hint suggests another account: signing out is the way.
 			Action: ui.Link{URL: g.cfg.LogoutPath, Label: ui.Message("gate.sign_out")},
 		})

@@ -7,17 +7,60 @@
 package oautherr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
+	"time"
+)
+
+// Code is an OAuth 2.0 error code: the "error" parameter, as spelled on
+// the wire. Code decides what happens to an error; the description is for
+// people, so nothing compares it.
+type Code string
+
+// The codes this server sends, each defined by the specification cited
+// above it: a client can act only on a code it knows.
+const (
+	// RFC 6749 §4.1.2.1 and §5.2.
+	CodeInvalidRequest          Code = "invalid_request"
+	CodeInvalidClient           Code = "invalid_client"
+	CodeInvalidGrant            Code = "invalid_grant"
+	CodeUnauthorizedClient      Code = "unauthorized_client"
+	CodeUnsupportedGrantType    Code = "unsupported_grant_type"
+	CodeUnsupportedResponseType Code = "unsupported_response_type"
+	CodeInvalidScope            Code = "invalid_scope"
+	CodeAccessDenied            Code = "access_denied"
+	CodeServerError             Code = "server_error"
+	CodeTemporarilyUnavailable  Code = "temporarily_unavailable"
+
+	// OpenID Connect Core §3.1.2.6.
+	CodeLoginRequired          Code = "login_required"
+	CodeConsentRequired        Code = "consent_required"
+	CodeInteractionRequired    Code = "interaction_required"
+	CodeRequestNotSupported    Code = "request_not_supported"
+	CodeRequestURINotSupported Code = "request_uri_not_supported"
+
+	// RFC 6750 §3.1.
+	CodeInvalidToken      Code = "invalid_token"
+	CodeInsufficientScope Code = "insufficient_scope"
+
+	// RFC 8707 §2.
+	CodeInvalidTarget Code = "invalid_target"
+
+	// RFC 7591 §3.2.2.
+	CodeInvalidRedirectURI    Code = "invalid_redirect_uri"
+	CodeInvalidClientMetadata Code = "invalid_client_metadata"
 )
 
 // Error is an OAuth 2.0 protocol error.
 type Error struct {
-	// Code is the "error" parameter, e.g. "invalid_request".
-	Code string
+	// Code is the "error" parameter.
+	Code Code
 	// Description is the human-readable "error_description". It is shown
 	// to clients, so it never contains internals.
 	Description string
@@ -32,7 +75,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := e.Code
+	msg := string(e.Code)
 	if e.Description != "" {
 		msg += ": " + e.Description
 	}
@@ -60,7 +103,7 @@ func (e *Error) WithoutRedirect() *Error {
 	return &c
 }
 
-func newError(code string, status int, format string, args []any) *Error {
+func newError(code Code, status int, format string, args []any) *Error {
 	desc := format
 	if len(args) > 0 {
 		desc = fmt.Sprintf(format, args...)
@@ -71,85 +114,97 @@ func newError(code string, status int, format string, args []any) *Error {
 // RFC 6749 §4.1.2.1 and §5.2.
 
 func InvalidRequest(format string, args ...any) *Error {
-	return newError("invalid_request", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidRequest, http.StatusBadRequest, format, args)
 }
 
 // InvalidClient is client authentication failure (RFC 6749 §5.2). The
 // token endpoint answers it with 401 and a WWW-Authenticate challenge.
 func InvalidClient(format string, args ...any) *Error {
-	return newError("invalid_client", http.StatusUnauthorized, format, args)
+	return newError(CodeInvalidClient, http.StatusUnauthorized, format, args)
 }
 
 func InvalidGrant(format string, args ...any) *Error {
-	return newError("invalid_grant", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidGrant, http.StatusBadRequest, format, args)
 }
 
 func UnauthorizedClient(format string, args ...any) *Error {
-	return newError("unauthorized_client", http.StatusBadRequest, format, args)
+	return newError(CodeUnauthorizedClient, http.StatusBadRequest, format, args)
 }
 
 func UnsupportedGrantType(format string, args ...any) *Error {
-	return newError("unsupported_grant_type", http.StatusBadRequest, format, args)
+	return newError(CodeUnsupportedGrantType, http.StatusBadRequest, format, args)
 }
 
 func UnsupportedResponseType(format string, args ...any) *Error {
-	return newError("unsupported_response_type", http.StatusBadRequest, format, args)
+	return newError(CodeUnsupportedResponseType, http.StatusBadRequest, format, args)
 }
 
 func InvalidScope(format string, args ...any) *Error {
-	return newError("invalid_scope", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidScope, http.StatusBadRequest, format, args)
 }
 
 func AccessDenied(format string, args ...any) *Error {
-	return newError("access_denied", http.StatusForbidden, format, args)
+	return newError(CodeAccessDenied, http.StatusForbidden, format, args)
 }
 
 func ServerError(format string, args ...any) *Error {
-	return newError("server_error", http.StatusInternalServerError, format, args)
+	return newError(CodeServerError, http.StatusInternalServerError, format, args)
 }
 
 func TemporarilyUnavailable(format string, args ...any) *Error {
-	return newError("temporarily_unavailable", http.StatusServiceUnavailable, format, args)
+	return newError(CodeTemporarilyUnavailable, http.StatusServiceUnavailable, format, args)
 }
 
 // OpenID Connect Core §3.1.2.6.
 
 func LoginRequired(format string, args ...any) *Error {
-	return newError("login_required", http.StatusBadRequest, format, args)
+	return newError(CodeLoginRequired, http.StatusBadRequest, format, args)
 }
 
 func ConsentRequired(format string, args ...any) *Error {
-	return newError("consent_required", http.StatusBadRequest, format, args)
+	return newError(CodeConsentRequired, http.StatusBadRequest, format, args)
 }
 
 func InteractionRequired(format string, args ...any) *Error {
-	return newError("interaction_required", http.StatusBadRequest, format, args)
+	return newError(CodeInteractionRequired, http.StatusBadRequest, format, args)
+}
+
+// RequestNotSupported answers the request parameter (OIDC Core §6.1),
+// which this server does not support.
+func RequestNotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestNotSupported, http.StatusBadRequest, format, args)
+}
+
+// RequestURINotSupported answers the request_uri parameter (OIDC Core
+// §6.2), which this server does not support.
+func RequestURINotSupported(format string, args ...any) *Error {
+	return newError(CodeRequestURINotSupported, http.StatusBadRequest, format, args)
 }
 
 // RFC 6750 §3.1.
 
 func InvalidToken(format string, args ...any) *Error {
-	return newError("invalid_token", http.StatusUnauthorized, format, args)
+	return newError(CodeInvalidToken, http.StatusUnauthorized, format, args)
 }
 
 func InsufficientScope(format string, args ...any) *Error {
-	return newError("insufficient_scope", http.StatusForbidden, format, args)
+	return newError(CodeInsufficientScope, http.StatusForbidden, format, args)
 }
 
 // RFC 8707 §2.
 
 func InvalidTarget(format string, args ...any) *Error {
-	return newError("invalid_target", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidTarget, http.StatusBadRequest, format, args)
 }
 
 // RFC 7591 §3.2.2.
 
 func InvalidRedirectURI(format string, args ...any) *Error {
-	return newError("invalid_redirect_uri", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidRedirectURI, http.StatusBadRequest, format, args)
 }
 
 func InvalidClientMetadata(format string, args ...any) *Error {
-	return newError("invalid_client_metadata", http.StatusBadRequest, format, args)
+	return newError(CodeInvalidClientMetadata, http.StatusBadRequest, format, args)
 }
 
 // From returns err as an *Error. Anything else becomes a server_error that
@@ -160,6 +215,41 @@ func From(err error) *Error {
 		return oe
 	}
 	return ServerError("the server could not complete the request").WithCause(err)
+}
+
+// LogLevel is the level e is logged at. A server_error is the server's
+// failure, whatever its status (500, or 503 for a store or directory that
+// could not be reached): Error, for the operator to look into. Every other
+// code says what the client or user got wrong and is answered in full:
+// Info, a record of the refusal.
+func (e *Error) LogLevel() slog.Level {
+	if e.Code == CodeServerError {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Log logs e on l at its LogLevel, after attrs (slog key-value pairs).
+// At Error the log gets the whole error, hidden cause included, since the
+// operator must learn why; below it the code and the description, which
+// are what the client was told.
+func (e *Error) Log(ctx context.Context, l *slog.Logger, msg string, attrs ...any) {
+	level := e.LogLevel()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	// Report the caller's source line, not this one (the log/slog
+	// "wrapping output methods" pattern).
+	var pcs [1]uintptr
+	runtime.Callers(2, pcs[:])
+	r := slog.NewRecord(time.Now(), level, msg, pcs[0])
+	r.Add(attrs...)
+	if level >= slog.LevelError {
+		r.Add("error", e.Error())
+	} else {
+		r.Add("error", string(e.Code), "reason", e.Description)
+	}
+	_ = l.Handler().Handle(ctx, r)
 }
 
 // SafeDescription returns the description restricted to the characters
@@ -194,7 +284,7 @@ func WriteJSON(w http.ResponseWriter, err error) {
 	NoStore(h)
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(oe.Status)
-	_ = json.NewEncoder(w).Encode(Body{Error: oe.Code, ErrorDescription: oe.SafeDescription()})
+	_ = json.NewEncoder(w).Encode(Body{Error: string(oe.Code), ErrorDescription: oe.SafeDescription()})
 }
 
 // BearerChallenge builds an RFC 6750 §3 WWW-Authenticate value. With a nil

@@ -2,10 +2,12 @@ package oautherr_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +20,7 @@ import (
 func TestConstructors(t *testing.T) {
 	tests := []struct {
 		ctor   func(string, ...any) *oautherr.Error
-		code   string
+		code   oautherr.Code
 		status int
 	}{
 		// RFC 6749 §4.1.2.1 and §5.2; §5.2 makes 400 the default and allows
@@ -37,6 +39,8 @@ func TestConstructors(t *testing.T) {
 		{oautherr.LoginRequired, "login_required", 400},
 		{oautherr.ConsentRequired, "consent_required", 400},
 		{oautherr.InteractionRequired, "interaction_required", 400},
+		{oautherr.RequestNotSupported, "request_not_supported", 400},
+		{oautherr.RequestURINotSupported, "request_uri_not_supported", 400},
 		// RFC 6750 §3.1.
 		{oautherr.InvalidToken, "invalid_token", 401},
 		{oautherr.InsufficientScope, "insufficient_scope", 403},
@@ -47,7 +51,7 @@ func TestConstructors(t *testing.T) {
 		{oautherr.InvalidClientMetadata, "invalid_client_metadata", 400},
 	}
 	for _, tc := range tests {
-		t.Run(tc.code, func(t *testing.T) {
+		t.Run(string(tc.code), func(t *testing.T) {
 			e := tc.ctor("bad %s %d", "thing", 7)
 			if e.Code != tc.code || e.Status != tc.status {
 				t.Errorf("got %s %d, want %s %d", e.Code, e.Status, tc.code, tc.status)
@@ -193,6 +197,16 @@ func TestWriteJSON(t *testing.T) {
 		{"temporarily_unavailable", oautherr.TemporarilyUnavailable("try later"), 503, oautherr.Body{Error: "temporarily_unavailable", ErrorDescription: "try later"}},
 		{"plain error", errors.New("sql: no rows; table users"), 500, oautherr.Body{Error: "server_error", ErrorDescription: "the server could not complete the request"}},
 		{"html in description", oautherr.InvalidScope("<script>alert(1)</script>"), 400, oautherr.Body{Error: "invalid_scope", ErrorDescription: "<script>alert(1)</script>"}},
+		// Callers may change the status of a constructed error; the code
+		// and description are written as they are.
+		{"server_error with 503", withStatus(oautherr.ServerError("the store could not be reached").WithCause(errors.New("dial tcp: refused")), 503), 503,
+			oautherr.Body{Error: "server_error", ErrorDescription: "the store could not be reached"}},
+		{"temporarily_unavailable with 429", withStatus(oautherr.TemporarilyUnavailable("try again in 5 seconds"), 429), 429,
+			oautherr.Body{Error: "temporarily_unavailable", ErrorDescription: "try again in 5 seconds"}},
+		{"OIDC code", oautherr.RequestURINotSupported("request_uri is not supported"), 400,
+			oautherr.Body{Error: "request_uri_not_supported", ErrorDescription: "request_uri is not supported"}},
+		{"wrapped", fmt.Errorf("grant: %w", oautherr.InvalidTarget("resource %q was not part of the authorization", "https://api.example/")), 400,
+			oautherr.Body{Error: "invalid_target", ErrorDescription: "resource  https://api.example/  was not part of the authorization"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +244,11 @@ func TestWriteJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withStatus(e *oautherr.Error, status int) *oautherr.Error {
+	e.Status = status
+	return e
 }
 
 func TestNoStore(t *testing.T) {
@@ -277,5 +296,120 @@ func TestBearerChallenge(t *testing.T) {
 	rest, ok := strings.CutPrefix(got, `Bearer realm="`)
 	if !ok || !strings.HasSuffix(rest, `"`) || strings.Contains(strings.ReplaceAll(rest[:len(rest)-1], `\"`, ""), `"`) {
 		t.Errorf("challenge %q does not keep the realm in one quoted string", got)
+	}
+}
+
+// TestLogLevel: a server_error is the server's failure, logged at Error
+// whatever its status; every other code is the client's and logged at
+// Info.
+func TestLogLevel(t *testing.T) {
+	tests := []struct {
+		name string
+		err  *oautherr.Error
+		want slog.Level
+	}{
+		{"server_error", oautherr.ServerError("could not issue a code"), slog.LevelError},
+		{"server_error answered 503", withStatus(oautherr.ServerError("the user directory could not be reached"), 503), slog.LevelError},
+		{"plain error", oautherr.From(errors.New("disk full")), slog.LevelError},
+		{"server_error not redirected", oautherr.ServerError("client lookup failed").WithoutRedirect(), slog.LevelError},
+		{"invalid_request", oautherr.InvalidRequest("the code parameter is missing"), slog.LevelInfo},
+		{"invalid_client", oautherr.InvalidClient("client authentication failed"), slog.LevelInfo},
+		{"invalid_grant with a cause", oautherr.InvalidGrant("the code is invalid").WithCause(errors.New("not found")), slog.LevelInfo},
+		{"access_denied", oautherr.AccessDenied("the user denied access"), slog.LevelInfo},
+		{"temporarily_unavailable", oautherr.TemporarilyUnavailable("try later"), slog.LevelInfo},
+		{"temporarily_unavailable throttled", withStatus(oautherr.TemporarilyUnavailable("too many failures"), 429), slog.LevelInfo},
+		{"login_required", oautherr.LoginRequired("the user is not signed in"), slog.LevelInfo},
+		{"invalid_token", oautherr.InvalidToken("expired"), slog.LevelInfo},
+		{"insufficient_scope", oautherr.InsufficientScope("needs openid"), slog.LevelInfo},
+		{"invalid_client_metadata", oautherr.InvalidClientMetadata("logo_uri: must be https"), slog.LevelInfo},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.LogLevel(); got != tc.want {
+				t.Errorf("LogLevel() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLog checks what one call logs: the level of the error, the caller's
+// attributes, and the cause only where the operator needs it (Error).
+func TestLog(t *testing.T) {
+	cause := errors.New("pq: connection refused")
+	tests := []struct {
+		name     string
+		err      *oautherr.Error
+		minLevel slog.Level
+		want     map[string]any // nil: nothing logged
+		hidden   []string       // must not appear in the record
+	}{
+		{
+			name: "server error with its cause",
+			err:  oautherr.ServerError("could not record consent").WithCause(cause),
+			want: map[string]any{"level": "ERROR", "msg": "token request failed", "client_id": "app",
+				"error": "server_error: could not record consent (pq: connection refused)"},
+		},
+		{
+			name: "client error: code and description, no cause",
+			err:  oautherr.InvalidGrant("the authorization code has expired").WithCause(cause),
+			want: map[string]any{"level": "INFO", "msg": "token request failed", "client_id": "app",
+				"error": "invalid_grant", "reason": "the authorization code has expired"},
+			hidden: []string{"pq:"},
+		},
+		{
+			name: "empty description",
+			err:  oautherr.InvalidClient(""),
+			want: map[string]any{"level": "INFO", "msg": "token request failed", "client_id": "app",
+				"error": "invalid_client", "reason": ""},
+		},
+		{
+			name:     "below the handler's level",
+			err:      oautherr.InvalidRequest("the token parameter is missing"),
+			minLevel: slog.LevelWarn,
+		},
+		{
+			name:     "server error above Warn",
+			err:      oautherr.From(cause),
+			minLevel: slog.LevelWarn,
+			want: map[string]any{"level": "ERROR", "msg": "token request failed", "client_id": "app",
+				"error": "server_error: the server could not complete the request (pq: connection refused)"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: tc.minLevel, AddSource: true}))
+			tc.err.Log(context.Background(), l, "token request failed", "client_id", "app")
+			if tc.want == nil {
+				if buf.Len() != 0 {
+					t.Fatalf("logged %s, want nothing", buf.Bytes())
+				}
+				return
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatalf("log %q: %v", buf.Bytes(), err)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %v, want %v", k, got[k], v)
+				}
+			}
+			for k := range got {
+				if _, ok := tc.want[k]; !ok && k != "time" && k != "source" {
+					t.Errorf("unexpected attribute %s = %v", k, got[k])
+				}
+			}
+			// The record points at the line that called Log, not at Log.
+			src, _ := got["source"].(map[string]any)
+			if file, _ := src["file"].(string); !strings.HasSuffix(file, "oautherr_test.go") {
+				t.Errorf("source = %v, want the caller in oautherr_test.go", got["source"])
+			}
+			for _, h := range tc.hidden {
+				if strings.Contains(buf.String(), h) {
+					t.Errorf("log %s contains %q", buf.Bytes(), h)
+				}
+			}
+		})
 	}
 }
