@@ -29,6 +29,14 @@ func (f *Fixture) NewBrowser(t testing.TB) *Browser {
 	return &Browser{Username: Alice, Password: Password, t: t, f: f, jar: map[string]*http.Cookie{}}
 }
 
+// For returns the same browser, sharing its cookies, reporting failures
+// to t: for a browser made by a test and used in its subtests.
+func (b *Browser) For(t testing.TB) *Browser {
+	c := *b
+	c.t = t
+	return &c
+}
+
 // Cookie returns the browser's cookie with that name, "__Host-" prefix
 // or not, or nil.
 func (b *Browser) Cookie(name string) *http.Cookie {
