@@ -166,3 +166,47 @@ func TestIntrospectRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestIntrospectUnusualTokens: tokens signed with the server's own keys
+// that it would never issue as access tokens are inactive, and revoking
+// them changes nothing.
+func TestIntrospectUnusualTokens(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	now := f.Clock.Now().Unix()
+	claims := func(edit func(map[string]any)) map[string]any {
+		c := map[string]any{"iss": ast.Issuer, "sub": ast.AliceID, "aud": ast.Issuer, "client_id": ast.FirstParty,
+			"scope": "openid", "iat": now, "exp": now + 600, "jti": "jti-1"}
+		edit(c)
+		return c
+	}
+	tests := []struct {
+		name   string
+		alg    string
+		typ    string
+		claims map[string]any
+		active bool
+	}{
+		{"issued without a grant", "ES256", "at+jwt", claims(func(map[string]any) {}), true},
+		{"no jti", "ES256", "at+jwt", claims(func(c map[string]any) { delete(c, "jti") }), false},
+		{"no client_id", "ES256", "at+jwt", claims(func(c map[string]any) { delete(c, "client_id") }), false},
+		{"unknown grant", "ES256", "at+jwt", claims(func(c map[string]any) { c["gid"] = "no-such-grant" }), false},
+		{"another issuer", "ES256", "at+jwt", claims(func(c map[string]any) { c["iss"] = "https://other.example" }), false},
+		{"not yet valid", "ES256", "at+jwt", claims(func(c map[string]any) { c["nbf"] = now + 3600 }), false},
+		{"typ JWT", "RS256", "JWT", claims(func(map[string]any) {}), false},
+		{"logout token typ", "RS256", "logout+jwt", claims(func(map[string]any) {}), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := f.Keys.Sign(tc.alg, tc.typ, tc.claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in := introspect(t, f, ast.FirstParty, raw, nil); in.Active != tc.active {
+				t.Errorf("active %v, want %v", in.Active, tc.active)
+			}
+			if res := f.ClientPost(t, "/revoke", ast.FirstParty, query("token", raw)); res.Code != http.StatusOK {
+				t.Errorf("revoke: %s", res)
+			}
+		})
+	}
+}

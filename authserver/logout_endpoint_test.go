@@ -2,6 +2,7 @@ package authserver_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -345,5 +346,116 @@ func TestBackchannelDelivery(t *testing.T) {
 				t.Errorf("a logout after shutdown was delivered")
 			}
 		})
+	}
+}
+
+// TestLogoutHintAudience: an ID token hint names its client by a single
+// aud, or by azp among several (OIDC Core §2); a hint that names no
+// client, or comes from another issuer, is refused.
+func TestLogoutHintAudience(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	b, tok := signedInWithTokens(t, f, ast.FirstParty, "openid")
+	sid := ast.Claims(t, tok.IDToken)["sid"]
+	hint := func(edit func(map[string]any)) string {
+		c := map[string]any{"iss": ast.Issuer, "sub": ast.AliceID, "aud": ast.FirstParty, "sid": sid,
+			"iat": f.Clock.Now().Unix(), "exp": f.Clock.Now().Add(time.Hour).Unix()}
+		edit(c)
+		raw, err := f.Keys.Sign("RS256", "JWT", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	for _, tc := range []struct {
+		name string
+		hint string
+	}{
+		{"several audiences without azp", hint(func(c map[string]any) { c["aud"] = []string{ast.FirstParty, ast.ThirdParty} })},
+		{"azp not among the audiences", hint(func(c map[string]any) { c["aud"] = []string{ast.ThirdParty, "x"}; c["azp"] = ast.FirstParty })},
+		{"empty audience", hint(func(c map[string]any) { c["aud"] = "" })},
+		{"another issuer", hint(func(c map[string]any) { c["iss"] = "https://other.example" })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErrorPage(t, b.For(t).Get(logoutPath("id_token_hint", tc.hint)), http.StatusBadRequest, "invalid_request")
+		})
+	}
+	azp := hint(func(c map[string]any) { c["aud"] = []string{ast.ThirdParty, ast.FirstParty}; c["azp"] = ast.FirstParty })
+	res := b.Get(logoutPath("id_token_hint", azp, "post_logout_redirect_uri", ast.FirstPartyLogout))
+	if res.Header.Get("Location") != ast.FirstPartyLogout {
+		t.Errorf("a hint whose azp is among its audiences: %s", res)
+	}
+}
+
+// TestLogoutClientChanged: a post-logout URI removed from the client
+// while the confirmation page was open is not followed.
+func TestLogoutClientChanged(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	ctx := context.Background()
+	info, secret, err := f.Registry.Create(ctx, clients.Metadata{Name: "Managed", Type: clients.FirstParty,
+		RedirectURIs: []string{"https://managed.example/cb"}, PostLogoutRedirectURIs: []string{"https://managed.example/bye"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetSecret(info.ID, secret)
+	_, other := signedInWithTokens(t, f, info.ID, "openid") // another session's hint: confirmation needed
+	b, _ := signedInWithTokens(t, f, info.ID, "openid")
+	page := b.Get(logoutPath("id_token_hint", other.IDToken, "post_logout_redirect_uri", "https://managed.example/bye"))
+	if !b.OnPage(page, "/logout") {
+		t.Fatalf("want the confirmation page: %s", page)
+	}
+	if _, err := f.Registry.Update(ctx, info.ID, func(md *clients.Metadata) error { md.PostLogoutRedirectURIs = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	res := b.Submit(page, "/logout", nil)
+	if res.Code != http.StatusOK || res.Header.Get("Location") != "" || strings.Contains(res.Body, "managed.example/bye") {
+		t.Errorf("followed or offered a URI the client no longer has: %s", res)
+	}
+	if signedIn(t, b) {
+		t.Error("still signed in")
+	}
+}
+
+// TestBackchannelNotFollowed: a logout token goes only to the registered
+// URI: a redirect is not followed, and counts as a refusal.
+func TestBackchannelNotFollowed(t *testing.T) {
+	elsewhere, elsewhereURI := newBackchannelReceiver(t)
+	var mu sync.Mutex
+	attempts := 0
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		http.Redirect(w, r, elsewhereURI, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	f := backchannelFixture(t, redirector.URL+"/bc")
+	b, _ := signedInWithTokens(t, f, "bc", "openid")
+	b.Submit(b.Get("/logout"), "/logout", nil)
+	shutdown(t, f) // waits for the delivery
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts != 1 {
+		t.Errorf("%d attempts, want 1: a redirect is not retried", attempts)
+	}
+	if n := len(elsewhere.received()); n != 0 {
+		t.Errorf("the redirect was followed: %d deliveries elsewhere", n)
+	}
+}
+
+// TestBackchannelShutdownAbandons: Shutdown gives up on deliveries still
+// waiting to be retried once its context ends.
+func TestBackchannelShutdownAbandons(t *testing.T) {
+	rcv, uri := newBackchannelReceiver(t, 503, 503, 503)
+	f := backchannelFixture(t, uri)
+	b, _ := signedInWithTokens(t, f, "bc", "openid")
+	b.Submit(b.Get("/logout"), "/logout", nil)
+	<-rcv.got
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.Server.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown: %v, want the context's error", err)
+	}
+	if n := len(rcv.received()); n != 1 {
+		t.Errorf("%d attempts, want 1: the retry was abandoned", n)
 	}
 }

@@ -1,15 +1,20 @@
 package authserver_test
 
 import (
+	"context"
+	"errors"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
@@ -382,4 +387,130 @@ func TestSealedRequestsFollowTheServerClock(t *testing.T) {
 	page := b.Authorize(f.AuthorizeQuery(ast.ThirdParty, "openid"))
 	f.Clock.Advance(16 * time.Minute)
 	wantErrorPage(t, b.Login(page), http.StatusBadRequest, "invalid_request")
+}
+
+// TestSessionLifetime: a browser session ends Lifetimes.Session after the
+// login, by the server's clock, and a cookie that does not decode is no
+// session.
+func TestSessionLifetime(t *testing.T) {
+	f := ast.New(t, ast.Options{Lifetimes: authserver.Lifetimes{Session: time.Hour}})
+	b := f.NewBrowser(t)
+	b.SignIn()
+	f.Clock.Advance(time.Hour - time.Second)
+	if !signedIn(t, b) {
+		t.Fatal("signed out before the session's end")
+	}
+	f.Clock.Advance(time.Second)
+	if signedIn(t, b) {
+		t.Error("still signed in at the session's end")
+	}
+
+	tampered := f.NewBrowser(t)
+	tampered.SignIn()
+	c := *tampered.Cookie("gatehouse_session")
+	c.Value = c.Value[:len(c.Value)-4] + "AAAA"
+	tampered.SetCookie(&c)
+	if signedIn(t, tampered) {
+		t.Error("a tampered session cookie is a session")
+	}
+}
+
+// TestPageFormAction: pages that may redirect to the app after a form
+// post allow exactly its origin in form-action: the https origin, any
+// port of a loopback IP literal (RFC 8252 §7.3), a native app's scheme.
+func TestPageFormAction(t *testing.T) {
+	f := ast.New(t, ast.Options{Clients: []*clients.Client{{ID: "v6", Metadata: clients.Metadata{
+		Type: clients.ThirdPartyPublic, RedirectURIs: []string{"http://[::1]/cb"}}}}})
+	tests := []struct {
+		client string
+		want   string
+	}{
+		{ast.ThirdParty, "form-action 'self' https://third.example;"},
+		{ast.ThirdPartyPublic, "form-action 'self' http://127.0.0.1:*;"},
+		{"v6", "form-action 'self' http://[::1]:*;"},
+		{ast.FirstPartyPublic, "form-action 'self' com.example.first:;"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.client, func(t *testing.T) {
+			b := f.NewBrowser(t)
+			page := b.Authorize(f.AuthorizeQuery(tc.client, "openid"))
+			if csp := page.Header.Get("Content-Security-Policy"); !b.OnPage(page, "/login") || !strings.Contains(csp, tc.want) {
+				t.Errorf("Content-Security-Policy %q, want %q", csp, tc.want)
+			}
+		})
+	}
+	if csp := f.Get(t, "/").Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
+		t.Errorf("a page without an app allows other form targets: %q", csp)
+	}
+}
+
+// hidingSource is a client source from which the test removes clients,
+// as an operator removes them from the configuration.
+type hidingSource struct {
+	clients.Source
+	mu     sync.Mutex
+	hidden map[string]bool
+}
+
+func (h *hidingSource) hide(id string) { h.mu.Lock(); h.hidden[id] = true; h.mu.Unlock() }
+
+func (h *hidingSource) Client(ctx context.Context, id string) (*clients.Client, error) {
+	h.mu.Lock()
+	hidden := h.hidden[id]
+	h.mu.Unlock()
+	if hidden {
+		return nil, clients.ErrUnknown
+	}
+	return h.Source.Client(ctx, id)
+}
+
+// TestConnectedApps: the connected apps of a user, including one whose
+// client was removed since, and taking them back.
+func TestConnectedApps(t *testing.T) {
+	src := &hidingSource{hidden: map[string]bool{}}
+	f := ast.New(t, ast.Options{Configure: func(c *authserver.Config) { src.Source = c.Clients; c.Clients = src }})
+	b := f.NewBrowser(t)
+	b.Code(f.AuthorizeQuery(ast.ThirdParty, "openid profile"))
+	f.Clock.Advance(time.Minute)
+	b.Code(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid"))
+	tok := f.Exchange(t, ast.ThirdPartyPublic, b.Code(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid")))
+	src.hide(ast.ThirdParty)
+
+	ctx := context.Background()
+	apps, err := f.Server.ConnectedApps(ctx, ast.AliceID)
+	if err != nil || len(apps) != 2 {
+		t.Fatalf("ConnectedApps: %+v, %v", apps, err)
+	}
+	if a := apps[0]; a.ClientID != ast.ThirdParty || !a.Removed || a.Name != ast.ThirdParty || strings.Join(a.Scopes, " ") != "openid profile" ||
+		!a.GrantedAt.Equal(ast.Epoch) || !a.LastUsedAt.IsZero() {
+		t.Errorf("removed app %+v", a)
+	}
+	if a := apps[1]; a.ClientID != ast.ThirdPartyPublic || a.Removed || a.Name != "Third SPA" || !a.LastUsedAt.Equal(f.Clock.Now()) {
+		t.Errorf("app %+v", a)
+	}
+	if page := b.Get("/account/apps"); !strings.Contains(pageText(page), ">"+ast.ThirdParty+"<") {
+		t.Errorf("the account page does not list the removed app by its id: %s", page)
+	}
+	if _, err := f.Server.ConnectedApps(ctx, "nobody"); !errors.Is(err, authserver.ErrUnknownUser) {
+		t.Errorf("ConnectedApps of an unknown user: %v", err)
+	}
+
+	for i, want := range []bool{true, false} {
+		found, err := f.Server.RevokeConnectedApp(ctx, ast.AliceID, ast.ThirdPartyPublic)
+		if err != nil || found != want {
+			t.Errorf("RevokeConnectedApp #%d: %v, %v; want %v", i+1, found, err, want)
+		}
+	}
+	if in := introspect(t, f, ast.ThirdPartyPublic, tok.AccessToken, nil); in.Active {
+		t.Error("the access token of a revoked app is active")
+	}
+}
+
+// TestConsentForm: a consent post that is not a form is refused as one.
+func TestConsentForm(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	r := f.NewRequest(http.MethodPost, "/consent", nil)
+	r.Body = nopCloser(`{"decision":"allow"}`)
+	r.Header.Set("Content-Type", "application/json")
+	wantErrorPage(t, f.Serve(t, r), http.StatusBadRequest, "invalid_request")
 }

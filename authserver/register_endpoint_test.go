@@ -323,3 +323,77 @@ func TestRegisterRouting(t *testing.T) {
 		}
 	})
 }
+
+// TestRegisterManagementRequests: RFC 7592 requests that are refused
+// before the client is changed, and a confidential client repeating its
+// own secret in an update (§2.2).
+func TestRegisterManagementRequests(t *testing.T) {
+	f := ast.New(t, ast.Options{Registration: authserver.RegistrationToken})
+	reg := register(t, f, `{"redirect_uris":["https://web.example/cb"]}`, ast.InitialAccessToken)
+	path := "/register?client_id=" + reg.ClientID
+	update := func(secret string) string {
+		return `{"client_id":"` + reg.ClientID + `","client_name":"Updated","redirect_uris":["https://web.example/cb"],"client_secret":` + secret + `}`
+	}
+	tests := []struct {
+		name   string
+		req    *http.Request
+		status int
+		code   string
+	}{
+		{"update not JSON", func() *http.Request {
+			r := jsonRequest(f, http.MethodPut, path, "client_name=x", reg.RegistrationAccessToken)
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}(), 415, "invalid_request"},
+		{"secret not a string", jsonRequest(f, http.MethodPut, path, update("7"), reg.RegistrationAccessToken), 400, "invalid_client_metadata"},
+		{"another secret", jsonRequest(f, http.MethodPut, path, update(`"not-the-secret"`), reg.RegistrationAccessToken), 400, "invalid_client_metadata"},
+		{"HEAD", jsonRequest(f, http.MethodHead, path, "", reg.RegistrationAccessToken), 405, ""},
+		{"Basic credentials", func() *http.Request {
+			r := jsonRequest(f, http.MethodGet, path, "", "")
+			r.SetBasicAuth(reg.ClientID, reg.ClientSecret)
+			return r
+		}(), 401, "invalid_token"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.Serve(t, tc.req)
+			if tc.code == "" {
+				if res.Code != tc.status {
+					t.Errorf("%s, want %d", res, tc.status)
+				}
+				return
+			}
+			wantJSONError(t, res, tc.status, tc.code)
+		})
+	}
+	res := f.Serve(t, jsonRequest(f, http.MethodPut, path, update(`"`+reg.ClientSecret+`"`), reg.RegistrationAccessToken))
+	var got registration
+	res.JSON(&got)
+	if res.Code != http.StatusOK || got.ClientName != "Updated" || got.ClientSecret != "" {
+		t.Errorf("an update repeating the secret: %s", res)
+	}
+}
+
+// TestRegisterClientAddress: anonymous registrations are counted per
+// client address as the host establishes it (WithClientIP), not per TCP
+// peer, which is a proxy behind one.
+func TestRegisterClientAddress(t *testing.T) {
+	f := ast.New(t, ast.Options{Registration: authserver.RegistrationOpen, Configure: func(c *authserver.Config) {
+		c.Registration.RateBurst = 1
+	}})
+	from := func(peer, client string) int {
+		r := jsonRequest(f, http.MethodPost, "/register", spaRegistration, "")
+		r.RemoteAddr = peer + ":443"
+		r = r.WithContext(authserver.WithClientIP(r.Context(), client))
+		return f.Serve(t, r).Code
+	}
+	if got := from("10.0.0.1", "198.51.100.1"); got != http.StatusCreated {
+		t.Fatalf("first registration: %d", got)
+	}
+	if got := from("10.0.0.1", "198.51.100.2"); got != http.StatusCreated {
+		t.Errorf("another client behind the same proxy: %d, want 201", got)
+	}
+	if got := from("10.0.0.2", "198.51.100.1"); got != http.StatusTooManyRequests {
+		t.Errorf("the same client through another proxy: %d, want 429", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -394,3 +395,84 @@ func TestTokenClientThrottle(t *testing.T) {
 // throttleOn is a client authentication throttle that locks a client
 // after three failures.
 var throttleOn = throttle.Policy{MaxFailures: 3, Lockout: 5 * time.Minute}
+
+// TestTokenConcurrentUse: the store alone decides races. Of concurrent
+// redemptions of one code exactly one succeeds, and since the code was
+// presented twice its grant is revoked (RFC 6749 §4.1.2); of concurrent
+// refreshes of one public client's token exactly one succeeds and the
+// family is revoked (RFC 9700 §4.14.2); a confidential client's token,
+// which does not rotate, serves them all.
+func TestTokenConcurrentUse(t *testing.T) {
+	const n = 6
+	f := ast.New(t, ast.Options{})
+	race := func(do func() *ast.Response) (ok []*ast.Response, codes []string) {
+		results := make(chan *ast.Response, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() { results <- do() })
+		}
+		wg.Wait()
+		close(results)
+		for res := range results {
+			if res.Code == http.StatusOK {
+				ok = append(ok, res)
+			} else {
+				codes = append(codes, res.OAuthError())
+			}
+		}
+		return ok, codes
+	}
+	onlyInvalidGrant := func(t *testing.T, codes []string) {
+		for _, c := range codes {
+			if c != "invalid_grant" {
+				t.Errorf("a losing request got %q, want invalid_grant", c)
+			}
+		}
+	}
+
+	t.Run("code", func(t *testing.T) {
+		code := f.NewBrowser(t).Code(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid offline_access"))
+		ok, codes := race(func() *ast.Response { return f.ExchangeRequest(t, ast.ThirdPartyPublic, code, nil) })
+		if len(ok) != 1 {
+			t.Fatalf("%d redemptions succeeded, want 1", len(ok))
+		}
+		onlyInvalidGrant(t, codes)
+		var tok ast.Tokens
+		ok[0].JSON(&tok)
+		if introspect(t, f, ast.ThirdPartyPublic, tok.RefreshToken, nil).Active {
+			t.Error("the grant of a code presented several times is still live")
+		}
+	})
+	t.Run("public refresh", func(t *testing.T) {
+		rt := f.TokensFor(t, ast.ThirdPartyPublic, "openid offline_access").RefreshToken
+		ok, codes := race(func() *ast.Response { return f.RefreshRequest(t, ast.ThirdPartyPublic, rt, nil) })
+		if len(ok) != 1 {
+			t.Fatalf("%d refreshes succeeded, want 1", len(ok))
+		}
+		onlyInvalidGrant(t, codes)
+		var tok ast.Tokens
+		ok[0].JSON(&tok)
+		wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, tok.RefreshToken, nil), 400, "invalid_grant")
+	})
+	t.Run("confidential refresh", func(t *testing.T) {
+		rt := f.TokensFor(t, ast.FirstParty, "openid offline_access").RefreshToken
+		if ok, codes := race(func() *ast.Response { return f.RefreshRequest(t, ast.FirstParty, rt, nil) }); len(ok) != n {
+			t.Fatalf("%d of %d refreshes succeeded (%v)", len(ok), n, codes)
+		}
+	})
+}
+
+// TestTokenUnsupportedGrantDescription: what the client sent is echoed
+// in an error description only in part.
+func TestTokenUnsupportedGrantDescription(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	res := f.ClientPost(t, "/token", ast.FirstParty, query("grant_type", "urn:"+strings.Repeat("x", 500)))
+	wantJSONError(t, res, 400, "unsupported_grant_type")
+	var e struct {
+		Description string `json:"error_description"`
+	}
+	res.JSON(&e)
+	if len(e.Description) > 200 || !strings.Contains(e.Description, "urn:xxx") {
+		t.Errorf("error_description %q", e.Description)
+	}
+}

@@ -114,3 +114,11 @@ func TestUserinfoRefused(t *testing.T) {
 		wantJSONError(t, f.Serve(t, bearer(get(), fresh.AccessToken)), 401, "invalid_token")
 	})
 }
+
+// TestUserinfoBodyTooLarge: a POST body is read within the server's
+// bound.
+func TestUserinfoBodyTooLarge(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	res := f.Serve(t, f.NewRequest(http.MethodPost, "/userinfo", query("access_token", strings.Repeat("x", 70<<10))))
+	wantJSONError(t, res, http.StatusRequestEntityTooLarge, "invalid_request")
+}
