@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
@@ -457,5 +458,38 @@ func TestBackchannelShutdownAbandons(t *testing.T) {
 	}
 	if n := len(rcv.received()); n != 1 {
 		t.Errorf("%d attempts, want 1: the retry was abandoned", n)
+	}
+}
+
+// TestEndSession: Server.EndSession, as a gate's sign-out calls it, ends
+// the issuer session and notifies the apps once, however often it is
+// called; an unknown session is no error.
+func TestEndSession(t *testing.T) {
+	rcv, uri := newBackchannelReceiver(t)
+	f := backchannelFixture(t, uri)
+	b, _ := signedInWithTokens(t, f, "bc", "openid")
+	code := b.Code(f.AuthorizeQuery(clients.GateID, "openid"))
+	login, err := f.Server.RedeemGateCode(context.Background(), authserver.GateCodeRequest{
+		Code: code, RedirectURI: ast.GateRedirectURI, Verifier: ast.Verifier, Nonce: ast.Nonce})
+	if err != nil || login.SessionIDHash == "" {
+		t.Fatalf("RedeemGateCode: %+v, %v", login, err)
+	}
+	for range 2 {
+		if err := f.Server.EndSession(context.Background(), login.SessionIDHash); err != nil {
+			t.Fatalf("EndSession: %v", err)
+		}
+	}
+	if err := f.Server.EndSession(context.Background(), "no-such-session"); err != nil {
+		t.Errorf("EndSession of an unknown session: %v", err)
+	}
+	shutdown(t, f)
+	if n := len(rcv.received()); n != 1 {
+		t.Errorf("%d back-channel notifications, want 1", n)
+	}
+	if signedIn(t, b) {
+		t.Error("the browser is still signed in")
+	}
+	if g, err := f.Store.GetGrant(context.Background(), login.GrantID); err != nil || g.RevokedAt.IsZero() {
+		t.Errorf("the gate's grant survived the session: %+v, %v", g, err)
 	}
 }

@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -121,4 +122,17 @@ func TestUserinfoBodyTooLarge(t *testing.T) {
 	f := ast.New(t, ast.Options{})
 	res := f.Serve(t, f.NewRequest(http.MethodPost, "/userinfo", query("access_token", strings.Repeat("x", 70<<10))))
 	wantJSONError(t, res, http.StatusRequestEntityTooLarge, "invalid_request")
+}
+
+// TestUserinfoAudience: an access token restricted to other resources
+// (RFC 8707; its aud does not name the issuer) is not for the userinfo
+// endpoint, which must check the audience like any resource server
+// (RFC 9068 §4).
+func TestUserinfoAudience(t *testing.T) {
+	t.Skip("known bug: userinfo verifies access tokens without an audience check, so a token issued only for " +
+		"resource https://api.example/ (aud without the issuer) is accepted there")
+	f := ast.New(t, ast.Options{})
+	q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid email"), url.Values{"resource": {"https://api.example/"}})
+	tok := f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q))
+	wantJSONError(t, f.Serve(t, bearer(f.NewRequest(http.MethodGet, "/userinfo", nil), tok.AccessToken)), 401, "invalid_token")
 }

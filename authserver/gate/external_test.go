@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
 // TestGatehouseAsExternalProvider: a gate configured with another
@@ -63,6 +65,56 @@ func TestGatehouseAsExternalProvider(t *testing.T) {
 			}
 			if _, id := call("not-a-token"); id != nil {
 				t.Error("garbage passed")
+			}
+		})
+	}
+}
+
+// TestUnreachableProvider: while the provider cannot be reached, a
+// browser is told to come back later (503) and API requests are refused,
+// never let through.
+func TestUnreachableProvider(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	now := time.Unix(1700000000, 0)
+	g := newTestGate(t, &OIDCProvider{IssuerURL: dead.URL, ClientID: "gate"}, Config{Now: func() time.Time { return now }})
+	resp, id := serve(g, new(jar), browserGet("/private"))
+	if id != nil || resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(readAll(t, resp), "temporarily_unavailable") {
+		t.Errorf("login start with the provider down: %d", resp.StatusCode)
+	}
+	r := httptest.NewRequest(http.MethodGet, testOrigin+"/api", nil)
+	r.Header.Set("Authorization", "Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6IngiLCJ0eXAiOiJhdCtqd3QifQ.e30.sig")
+	if resp, id := serve(g, new(jar), r); id != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a Bearer token with the provider down: %d", resp.StatusCode)
+	}
+}
+
+// TestNewRefusesConfig: gate.New refuses a configuration it cannot run.
+func TestNewRefusesConfig(t *testing.T) {
+	r, err := ui.New(ui.Branding{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := [][]byte{[]byte(strings.Repeat("k", 32))}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no provider", Config{UI: r, CookieSecrets: secret}, "provider"},
+		{"no cookie secret", Config{Provider: &fakeProvider{}, UI: r}, "cookie secret"},
+		{"short cookie secret", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: [][]byte{[]byte("short")}}, "cookie secret"},
+		{"no UI", Config{Provider: &fakeProvider{}, CookieSecrets: secret}, "UI"},
+		{"scopes without openid", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: secret, Scopes: []string{"email"}}, "openid"},
+		{"relative callback path", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: secret, CallbackPath: "cb"}, "single /"},
+		{"protocol-relative logout path", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: secret, LogoutPath: "//evil.example/x"}, "single /"},
+		{"unknown claim", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: secret, Headers: []HeaderMapping{{"password", "X-Password"}}}, "unknown claim"},
+		{"bad header name", Config{Provider: &fakeProvider{}, UI: r, CookieSecrets: secret, Headers: []HeaderMapping{{"sub", "X-User: admin"}}}, "invalid header name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want an error about %q", err, tc.want)
 			}
 		})
 	}
