@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -356,9 +357,14 @@ func (f *Fixture) AuthorizeQuery(clientID, scope string) url.Values {
 	return q
 }
 
-// URL is the absolute URL of path (with its query) at the issuer.
+// URL is the absolute URL of path (with its query), relative to the
+// issuer URL: "/token" is https://h/auth/token for the issuer https://h/auth.
 func (f *Fixture) URL(path string) string { return f.issuer.String() + path }
 
-// Path is path under the issuer's path ("/token" for the issuer
-// https://h/auth is "/auth/token").
+// Path is the absolute path of path at the issuer, as the server's pages
+// and redirects spell it: "/token" is "/auth/token" for the issuer
+// https://h/auth.
 func (f *Fixture) Path(path string) string { return f.issuer.Path + path }
+
+// relative undoes Path.
+func (f *Fixture) relative(abs string) string { return strings.TrimPrefix(abs, f.issuer.Path) }

@@ -102,3 +102,18 @@ func TestFixtureOptions(t *testing.T) {
 		t.Errorf("sub %v, want user-carol", authservertest.Claims(t, tok.IDToken)["sub"])
 	}
 }
+
+// TestFixtureIssuerPath: with an issuer that has a path the helpers take
+// paths relative to the issuer URL and follow the server's absolute ones.
+func TestFixtureIssuerPath(t *testing.T) {
+	f := authservertest.New(t, authservertest.Options{Issuer: authservertest.Issuer + "/tenant"})
+	if got := f.URL("/token"); got != "https://issuer.example/tenant/token" {
+		t.Errorf("URL = %q", got)
+	}
+	b := f.NewBrowser(t)
+	b.SignIn()
+	tok := f.Exchange(t, authservertest.ThirdParty, b.Code(f.AuthorizeQuery(authservertest.ThirdParty, "openid")))
+	if iss := authservertest.Claims(t, tok.IDToken)["iss"]; iss != "https://issuer.example/tenant" {
+		t.Errorf("iss %v", iss)
+	}
+}

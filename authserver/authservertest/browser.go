@@ -73,13 +73,14 @@ func (b *Browser) Do(r *http.Request) *Response {
 	return res
 }
 
-// Get loads path (with its query) at the issuer.
+// Get loads path (with its query) at the issuer: relative to the
+// issuer URL, so "/authorize" whatever the issuer's own path.
 func (b *Browser) Get(path string) *Response {
 	b.t.Helper()
 	return b.Do(b.f.NewRequest(http.MethodGet, path, nil))
 }
 
-// Post posts form to path at the issuer.
+// Post posts form to path (relative to the issuer URL, like Get).
 func (b *Browser) Post(path string, form url.Values) *Response {
 	b.t.Helper()
 	return b.Do(b.f.NewRequest(http.MethodPost, path, form))
@@ -91,11 +92,11 @@ func (b *Browser) Post(path string, form url.Values) *Response {
 func (b *Browser) Submit(page *Response, action string, fields url.Values) *Response {
 	b.t.Helper()
 	form := page.Form(b.f.Path(action))
-	return b.Follow(b.Post(form.Action, Edit(form.Values, fields)))
+	return b.Follow(b.Post(b.f.relative(form.Action), Edit(form.Values, fields)))
 }
 
-// issuerPath returns the path and query of target when it is a location
-// at the issuer, else "".
+// issuerPath returns the path (relative to the issuer URL) and query of
+// target when it is a location at the issuer, else "".
 func (b *Browser) issuerPath(target *url.URL) string {
 	iss := b.f.issuer
 	switch {
@@ -107,7 +108,7 @@ func (b *Browser) issuerPath(target *url.URL) string {
 	if !strings.HasPrefix(target.Path, iss.Path+"/") && target.Path != iss.Path {
 		return ""
 	}
-	return target.RequestURI()
+	return b.f.relative(target.RequestURI())
 }
 
 // Follow follows the issuer's own redirects from res and returns the first
@@ -134,7 +135,7 @@ func (b *Browser) Follow(res *Response) *Response {
 // the redirect to the app.
 func (b *Browser) Authorize(q url.Values) *Response {
 	b.t.Helper()
-	return b.Follow(b.Get(b.f.Path("/authorize?" + q.Encode())))
+	return b.Follow(b.Get("/authorize?" + q.Encode()))
 }
 
 // Login submits the login page with the browser's username and password
@@ -153,7 +154,7 @@ func (b *Browser) Consent(page *Response, decision string) *Response {
 // OnPage reports whether res is the page with the form posting to action
 // ("/login", "/consent", "/logout").
 func (b *Browser) OnPage(res *Response, action string) bool {
-	if res.Code != http.StatusOK && res.Code != http.StatusUnauthorized {
+	if res.Code/100 == 3 {
 		return false
 	}
 	for _, f := range res.Forms() {
@@ -168,7 +169,7 @@ func (b *Browser) OnPage(res *Response, action string) bool {
 // and fails the test unless it ends on the account page.
 func (b *Browser) SignIn() {
 	b.t.Helper()
-	page := b.Follow(b.Get(b.f.Path("/account/apps")))
+	page := b.Follow(b.Get("/account/apps"))
 	if !b.OnPage(page, "/login") {
 		b.t.Fatalf("the account page did not ask for a login: %s", page)
 	}

@@ -154,8 +154,9 @@ func record(t testing.TB, h http.Handler, req *http.Request) *Response {
 	return &Response{Code: res.StatusCode, Header: res.Header, Body: string(body), t: t, cookies: res.Cookies()}
 }
 
-// NewRequest builds a request for path (with its query) at the issuer.
-// A non-nil form is the body, as application/x-www-form-urlencoded.
+// NewRequest builds a request for path (with its query), relative to the
+// issuer URL (see URL). A non-nil form is the body, as
+// application/x-www-form-urlencoded.
 func (f *Fixture) NewRequest(method, path string, form url.Values) *http.Request {
 	var body io.Reader
 	if form != nil {

@@ -31,7 +31,7 @@ func (f *Fixture) ExchangeRequest(t testing.TB, clientID, code string, edit url.
 		"redirect_uri":  {f.RedirectURI(clientID)},
 		"code_verifier": {Verifier},
 	}
-	return f.ClientPost(t, f.Path("/token"), clientID, Edit(form, edit))
+	return f.ClientPost(t, "/token", clientID, Edit(form, edit))
 }
 
 // Exchange redeems code as clientID and fails the test unless tokens come
@@ -46,7 +46,7 @@ func (f *Fixture) Exchange(t testing.TB, clientID, code string) Tokens {
 func (f *Fixture) RefreshRequest(t testing.TB, clientID, refreshToken string, edit url.Values) *Response {
 	t.Helper()
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	return f.ClientPost(t, f.Path("/token"), clientID, Edit(form, edit))
+	return f.ClientPost(t, "/token", clientID, Edit(form, edit))
 }
 
 // Refresh uses refreshToken as clientID and fails the test unless tokens
