@@ -95,8 +95,8 @@ func wantJSONError(t *testing.T, res *ast.Response, status int, code string) {
 	}
 }
 
-// loginPage reports whether res is the login page reached by a redirect
-// of the authorization endpoint, carrying a sealed request.
+// wantLoginRedirect checks that res sends the browser to the login page
+// with a sealed request.
 func wantLoginRedirect(t *testing.T, res *ast.Response) {
 	t.Helper()
 	loc := res.Location()
@@ -125,17 +125,6 @@ func del(names ...string) url.Values {
 		v[n] = nil
 	}
 	return v
-}
-
-// merge combines edits (later ones win).
-func merge(edits ...url.Values) url.Values {
-	out := url.Values{}
-	for _, e := range edits {
-		for k, v := range e {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // bearer adds an Authorization: Bearer header to r.
