@@ -93,12 +93,8 @@ func TestDiscovery(t *testing.T) {
 }
 
 // TestDiscoveryRFC8414PathIssuer: RFC 8414 §3.1 places the metadata of
-// an issuer with a path at the host's root with the path appended, which
-// routes() means to serve.
+// an issuer with a path at the host's root with the path appended.
 func TestDiscoveryRFC8414PathIssuer(t *testing.T) {
-	t.Skip("known bug: routes() prefixes the issuer's path to every route, so the RFC 8414 §3.1 address " +
-		"/.well-known/oauth-authorization-server/tenant is registered as /tenant/.well-known/oauth-authorization-server/tenant " +
-		"and the one RFC 8414 names answers 404")
 	f := ast.New(t, ast.Options{Issuer: ast.Issuer + "/tenant"})
 	r, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://issuer.example/.well-known/oauth-authorization-server/tenant", nil)
 	if res := f.Serve(t, r); res.Code != http.StatusOK || !f.Server.Owns(r) {

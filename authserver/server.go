@@ -272,12 +272,14 @@ func (s *Server) endpoint(path string) string { return s.issuer.String() + path 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.paths = map[string]bool{}
-	handle := func(methods, path string, h http.HandlerFunc) {
+	// handleAt serves an absolute path; handle one under the issuer's.
+	handleAt := func(methods, path string, h http.HandlerFunc) {
 		for _, m := range strings.Fields(methods) {
-			s.mux.HandleFunc(m+" "+s.prefix+path, h)
+			s.mux.HandleFunc(m+" "+path, h)
 		}
-		s.paths[s.prefix+path] = true
+		s.paths[path] = true
 	}
+	handle := func(methods, path string, h http.HandlerFunc) { handleAt(methods, s.prefix+path, h) }
 	handle("GET POST", "/authorize", s.pageHandler(s.handleAuthorize))
 	handle("GET POST", "/login", s.pageHandler(s.handleLogin))
 	handle("GET POST", "/consent", s.pageHandler(s.handleConsent))
@@ -289,7 +291,7 @@ func (s *Server) routes() {
 	if s.prefix != "" {
 		// RFC 8414 §3.1 places the metadata of an issuer with a path at
 		// the host's root with the path appended.
-		handle("GET OPTIONS", "/.well-known/oauth-authorization-server"+s.prefix, s.corsHandler(s.handleDiscovery))
+		handleAt("GET OPTIONS", "/.well-known/oauth-authorization-server"+s.prefix, s.corsHandler(s.handleDiscovery))
 	}
 	if s.registrar != nil {
 		handle("GET POST PUT DELETE OPTIONS", "/register", s.handleRegister)

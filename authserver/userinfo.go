@@ -34,6 +34,13 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.userinfoError(w, r, oautherr.InvalidToken("the access token is invalid or expired"))
 		return
 	}
+	// The UserInfo endpoint is a resource of this issuer: a token whose
+	// audience was restricted to other resources (RFC 8707 §2) is not for
+	// it (RFC 9068 §4). Tokens requested without resource name the issuer.
+	if !claims.Audience.Contains(s.Issuer()) {
+		s.userinfoError(w, r, oautherr.InvalidToken("the access token is not for this resource"))
+		return
+	}
 	// A revoked grant kills its access tokens at once here.
 	if claims.GrantID != "" {
 		g, err := s.cfg.Store.GetGrant(r.Context(), claims.GrantID)
