@@ -482,7 +482,7 @@ func TestConnectedApps(t *testing.T) {
 		t.Fatalf("ConnectedApps: %+v, %v", apps, err)
 	}
 	if a := apps[0]; a.ClientID != ast.ThirdParty || !a.Removed || a.Name != ast.ThirdParty || strings.Join(a.Scopes, " ") != "openid profile" ||
-		!a.GrantedAt.Equal(ast.Epoch) || !a.LastUsedAt.IsZero() {
+		!a.GrantedAt.Equal(ast.Epoch()) || !a.LastUsedAt.IsZero() {
 		t.Errorf("removed app %+v", a)
 	}
 	if a := apps[1]; a.ClientID != ast.ThirdPartyPublic || a.Removed || a.Name != "Third SPA" || !a.LastUsedAt.Equal(f.Clock.Now()) {

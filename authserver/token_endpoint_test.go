@@ -135,7 +135,7 @@ func TestTokenAuthorizationCode(t *testing.T) {
 		}
 		id := ast.Claims(t, tok.IDToken)
 		for k, want := range map[string]any{"iss": ast.Issuer, "sub": ast.AliceID, "aud": ast.FirstParty, "azp": ast.FirstParty,
-			"nonce": ast.Nonce, "iat": float64(now), "exp": float64(now + 3600), "auth_time": float64(ast.Epoch.Unix()),
+			"nonce": ast.Nonce, "iat": float64(now), "exp": float64(now + 3600), "auth_time": float64(ast.Epoch().Unix()),
 			"name": "Alice Liddell", "preferred_username": ast.Alice, "email": "alice@example.com", "email_verified": true,
 			"phone_number": "+1 555 0100", "phone_number_verified": true} {
 			if id[k] != want {

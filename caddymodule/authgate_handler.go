@@ -230,10 +230,10 @@ func (h *AuthGate) provisionOrigins(ctx caddy.Context, repl *caddy.Replacer) (*s
 // mergeHeaders applies the configured claim→header changes to the
 // defaults.
 func mergeHeaders(changes map[string]string) ([]gate.HeaderMapping, error) {
-	out := slices.Clone(gate.DefaultHeaders)
+	out := slices.Clone(gate.DefaultHeaders())
 	for claim, header := range changes {
-		if !slices.Contains(gate.KnownClaims, claim) {
-			return nil, fmt.Errorf("authgate: header: unknown claim %q (known: %s)", claim, strings.Join(gate.KnownClaims, ", "))
+		if !slices.Contains(gate.KnownClaims(), claim) {
+			return nil, fmt.Errorf("authgate: header: unknown claim %q (known: %s)", claim, strings.Join(gate.KnownClaims(), ", "))
 		}
 		i := slices.IndexFunc(out, func(m gate.HeaderMapping) bool { return m.Claim == claim })
 		switch {
@@ -265,7 +265,7 @@ func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", id.Subject)
-	for _, claim := range gate.KnownClaims {
+	for _, claim := range gate.KnownClaims() {
 		if v := id.Claim(claim); v != "" {
 			repl.Set("http.auth.user."+claim, v)
 		}

@@ -46,14 +46,14 @@ user or the secret_hash of a client in the gatehouse global option.
 			return runHashPassword(cmd, cmd.InOrStdin(), cmd.OutOrStdout())
 		},
 	}
-	hash.Flags().Uint32("memory", identity.DefaultParams.Memory, "argon2id memory in KiB")
-	hash.Flags().Uint32("iterations", identity.DefaultParams.Iterations, "argon2id iterations")
-	hash.Flags().Uint8("parallelism", identity.DefaultParams.Parallelism, "argon2id parallelism")
+	hash.Flags().Uint32("memory", identity.DefaultParams().Memory, "argon2id memory in KiB")
+	hash.Flags().Uint32("iterations", identity.DefaultParams().Iterations, "argon2id iterations")
+	hash.Flags().Uint8("parallelism", identity.DefaultParams().Parallelism, "argon2id parallelism")
 	return hash
 }
 
 func runHashPassword(cmd *cobra.Command, in io.Reader, out io.Writer) error {
-	p := identity.DefaultParams
+	p := identity.DefaultParams()
 	var err error
 	if p.Memory, err = cmd.Flags().GetUint32("memory"); err != nil {
 		return err

@@ -85,7 +85,7 @@ func TestHashPasswordCommand(t *testing.T) {
 				t.Fatalf("printed hash %q does not parse: %v", phc, err)
 			}
 			want := tc.params
-			want.SaltLength, want.KeyLength = identity.DefaultParams.SaltLength, identity.DefaultParams.KeyLength
+			want.SaltLength, want.KeyLength = identity.DefaultParams().SaltLength, identity.DefaultParams().KeyLength
 			if h.Params != want {
 				t.Errorf("params %+v, want %+v", h.Params, want)
 			}
@@ -158,9 +158,9 @@ func TestHashPasswordCommandRegistered(t *testing.T) {
 		t.Fatalf("hash-password subcommand: %v, %v", hash, err)
 	}
 	for flag, want := range map[string]uint64{
-		"memory":      uint64(identity.DefaultParams.Memory),
-		"iterations":  uint64(identity.DefaultParams.Iterations),
-		"parallelism": uint64(identity.DefaultParams.Parallelism),
+		"memory":      uint64(identity.DefaultParams().Memory),
+		"iterations":  uint64(identity.DefaultParams().Iterations),
+		"parallelism": uint64(identity.DefaultParams().Parallelism),
 	} {
 		f := hash.Flags().Lookup(flag)
 		if f == nil {

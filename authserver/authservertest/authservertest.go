@@ -100,8 +100,10 @@ const (
 	Verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
 
-// CookieSecret is the fixture server's cookie secret.
-var CookieSecret = []byte("authservertest-cookie-secret-0123456789")
+// CookieSecret returns the fixture server's cookie secret.
+func CookieSecret() []byte {
+	return []byte("authservertest-cookie-secret-0123456789")
+}
 
 // Options are what tests vary. The zero value is the standard fixture.
 type Options struct {
@@ -198,7 +200,7 @@ func StandardClients() []*clients.Client {
 func New(t testing.TB, opts Options) *Fixture {
 	t.Helper()
 	ctx := context.Background()
-	clock := NewClock(Epoch)
+	clock := NewClock(Epoch())
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"), clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +279,7 @@ func New(t testing.TB, opts Options) *Fixture {
 	cfg := authserver.Config{
 		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: gate, UI: renderer,
 		Hasher:         sharedHasher(),
-		CookieSecrets:  [][]byte{CookieSecret},
+		CookieSecrets:  [][]byte{CookieSecret()},
 		Lifetimes:      opts.Lifetimes,
 		Logger:         opts.Logger,
 		Now:            clock.Now,

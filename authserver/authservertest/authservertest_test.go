@@ -65,12 +65,12 @@ func TestFixtureFixedKeys(t *testing.T) {
 // when the test advances it.
 func TestFixtureClock(t *testing.T) {
 	f := authservertest.New(t, authservertest.Options{Lifetimes: authserver.Lifetimes{AuthCode: time.Minute}})
-	if !f.Clock.Now().Equal(authservertest.Epoch) {
-		t.Fatalf("clock starts at %v, want %v", f.Clock.Now(), authservertest.Epoch)
+	if !f.Clock.Now().Equal(authservertest.Epoch()) {
+		t.Fatalf("clock starts at %v, want %v", f.Clock.Now(), authservertest.Epoch())
 	}
 	tok := f.TokensFor(t, authservertest.FirstParty, "openid")
-	if iat := authservertest.Claims(t, tok.AccessToken)["iat"]; iat != float64(authservertest.Epoch.Unix()) {
-		t.Errorf("iat %v, want the epoch %d", iat, authservertest.Epoch.Unix())
+	if iat := authservertest.Claims(t, tok.AccessToken)["iat"]; iat != float64(authservertest.Epoch().Unix()) {
+		t.Errorf("iat %v, want the epoch %d", iat, authservertest.Epoch().Unix())
 	}
 	code := f.NewBrowser(t).Code(f.AuthorizeQuery(authservertest.FirstParty, "openid"))
 	f.Clock.Advance(time.Minute)

@@ -6,7 +6,9 @@ import (
 )
 
 // Epoch is where every fixture's clock starts.
-var Epoch = time.Date(2030, time.January, 2, 9, 0, 0, 0, time.UTC)
+func Epoch() time.Time {
+	return time.Date(2030, time.January, 2, 9, 0, 0, 0, time.UTC)
+}
 
 // Clock is a fixture's clock: it stands still until the test advances it.
 // The server, its keys, its client registry and the revocation watcher

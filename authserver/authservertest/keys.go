@@ -65,7 +65,7 @@ var sealKey = sha256.Sum256([]byte("authservertest seal key"))
 
 // keysCreatedAt is when the fixture's keys were made: before Epoch, so
 // they sign from the fixture's first instant on.
-var keysCreatedAt = Epoch.Add(-24 * time.Hour)
+var keysCreatedAt = Epoch().Add(-24 * time.Hour)
 
 // pkcs8 returns the DER of a "TESTING KEY" PEM block.
 func pkcs8(testingPEM string) []byte {

@@ -131,11 +131,11 @@ func New(cfg Config) (*Gate, error) {
 		cfg.SessionIdle = min(defaultIdle, cfg.SessionLifetime)
 	}
 	if cfg.Headers == nil {
-		cfg.Headers = DefaultHeaders
+		cfg.Headers = DefaultHeaders()
 	}
 	for _, m := range cfg.Headers {
-		if !slices.Contains(KnownClaims, m.Claim) {
-			return nil, fmt.Errorf("gate: unknown claim %q in a header mapping (known: %s)", m.Claim, strings.Join(KnownClaims, ", "))
+		if !slices.Contains(KnownClaims(), m.Claim) {
+			return nil, fmt.Errorf("gate: unknown claim %q in a header mapping (known: %s)", m.Claim, strings.Join(KnownClaims(), ", "))
 		}
 		if http.CanonicalHeaderKey(m.Header) == "" || strings.ContainsAny(m.Header, " :\r\n") {
 			return nil, fmt.Errorf("gate: invalid header name %q", m.Header)

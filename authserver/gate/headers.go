@@ -12,22 +12,26 @@ type HeaderMapping struct {
 	Header string // e.g. "X-Gatehouse-Email"
 }
 
-// DefaultHeaders are the identity headers upstreams receive unless
+// DefaultHeaders returns the identity headers upstreams receive unless
 // configured otherwise.
-var DefaultHeaders = []HeaderMapping{
-	{"sub", "X-Gatehouse-User-Id"},
-	{"preferred_username", "X-Gatehouse-User"},
-	{"email", "X-Gatehouse-Email"},
-	{"email_verified", "X-Gatehouse-Email-Verified"},
-	{"name", "X-Gatehouse-Name"},
-	{"groups", "X-Gatehouse-Groups"},
-	{"scope", "X-Gatehouse-Scopes"},
-	{"client_id", "X-Gatehouse-Client-Id"},
-	{"auth_source", "X-Gatehouse-Auth-Source"},
+func DefaultHeaders() []HeaderMapping {
+	return []HeaderMapping{
+		{"sub", "X-Gatehouse-User-Id"},
+		{"preferred_username", "X-Gatehouse-User"},
+		{"email", "X-Gatehouse-Email"},
+		{"email_verified", "X-Gatehouse-Email-Verified"},
+		{"name", "X-Gatehouse-Name"},
+		{"groups", "X-Gatehouse-Groups"},
+		{"scope", "X-Gatehouse-Scopes"},
+		{"client_id", "X-Gatehouse-Client-Id"},
+		{"auth_source", "X-Gatehouse-Auth-Source"},
+	}
 }
 
-// KnownClaims are the claims a mapping may name.
-var KnownClaims = []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source"}
+// KnownClaims returns the claims a mapping may name.
+func KnownClaims() []string {
+	return []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source"}
+}
 
 // ownedPrefix is the gate's header namespace: whatever a client sends
 // under it is removed, including names the gate does not set today.

@@ -117,8 +117,8 @@ func TestNewHasher(t *testing.T) {
 	if want := runtime.GOMAXPROCS(0); cap(hs.slots) != want {
 		t.Errorf("NewHasher(0) allows %d at once, want GOMAXPROCS = %d", cap(hs.slots), want)
 	}
-	if hs.dummy == nil || hs.dummy.Params != DefaultParams {
-		t.Fatalf("NewHasher(0) dummy %+v, want one with DefaultParams", hs.dummy)
+	if hs.dummy == nil || hs.dummy.Params != DefaultParams() {
+		t.Fatalf("NewHasher(0) dummy %+v, want one with DefaultParams()", hs.dummy)
 	}
 	var dummyD time.Duration
 	for range 3 {
@@ -128,9 +128,9 @@ func TestNewHasher(t *testing.T) {
 		}
 		dummyD = time.Since(start)
 		if dummyD*4 >= realD {
-			t.Logf("DefaultParams hash %v, unknown-user verify %v", realD, dummyD)
+			t.Logf("DefaultParams() hash %v, unknown-user verify %v", realD, dummyD)
 			return
 		}
 	}
-	t.Errorf("unknown-user verify took %v, a DefaultParams hash %v: want at least 25%%", dummyD, realD)
+	t.Errorf("unknown-user verify took %v, a DefaultParams() hash %v: want at least 25%%", dummyD, realD)
 }

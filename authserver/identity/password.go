@@ -26,7 +26,9 @@ type Argon2idParams struct {
 // DefaultParams follow RFC 9106 §4's second recommended option scaled to
 // a login server: 64 MiB, t=3 (about 100–150 ms on one core of our
 // machines). Verification uses whatever parameters a hash carries.
-var DefaultParams = Argon2idParams{Memory: 64 * 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}
+func DefaultParams() Argon2idParams {
+	return Argon2idParams{Memory: 64 * 1024, Iterations: 3, Parallelism: 2, SaltLength: 16, KeyLength: 32}
+}
 
 // Upper bounds on the parameters accepted from a stored hash, so a hostile
 // or mistyped configuration cannot make a single verification take
@@ -172,7 +174,7 @@ func NewHasher(concurrency int) *Hasher {
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
 	}
-	dummy, err := HashPassword("gatehouse-dummy-password", DefaultParams)
+	dummy, err := HashPassword("gatehouse-dummy-password", DefaultParams())
 	if err != nil {
 		panic(err) // only fails if the system random source fails
 	}

@@ -138,7 +138,7 @@ func TestKnownAnswers(t *testing.T) {
 
 func TestValidateAccepts(t *testing.T) {
 	for _, p := range []identity.Argon2idParams{
-		identity.DefaultParams, cheap,
+		identity.DefaultParams(), cheap,
 		{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 8, KeyLength: 16},
 		{Memory: 1024 * 1024, Iterations: 64, Parallelism: 64, SaltLength: 64, KeyLength: 128},
 	} {

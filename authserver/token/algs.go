@@ -28,10 +28,12 @@ const (
 	TypeLogoutToken = "logout+jwt" // OIDC Back-Channel Logout §2.4
 )
 
-// DefaultAlgorithms are the algorithms a KeyManager keys for when
+// DefaultAlgorithms returns the algorithms a KeyManager keys for when
 // KeyOptions.Algorithms is empty: ES256 for compact tokens and RS256, which
 // OIDC Core §15.1 requires every OpenID Provider to support.
-var DefaultAlgorithms = []string{ES256, RS256}
+func DefaultAlgorithms() []string {
+	return []string{ES256, RS256}
+}
 
 const rsaKeyBits = 2048
 

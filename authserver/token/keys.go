@@ -132,7 +132,7 @@ func NewKeyManager(st store.Store, s *seal.Sealer, opts KeyOptions) *KeyManager 
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
-		algs = DefaultAlgorithms
+		algs = DefaultAlgorithms()
 	}
 	for _, a := range algs {
 		if !isSigningAlg(a) {

@@ -122,8 +122,8 @@ func TestBeforeLoad(t *testing.T) {
 	if keys, err := m.VerificationKeys(context.Background(), "x"); err != nil || len(keys) != 0 {
 		t.Errorf("VerificationKeys before Load = %v, %v", keys, err)
 	}
-	if got := m.Algorithms(); !slices.Equal(got, DefaultAlgorithms) {
-		t.Errorf("Algorithms = %v, want defaults %v", got, DefaultAlgorithms)
+	if got := m.Algorithms(); !slices.Equal(got, DefaultAlgorithms()) {
+		t.Errorf("Algorithms = %v, want defaults %v", got, DefaultAlgorithms())
 	}
 }
 
