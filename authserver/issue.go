@@ -34,8 +34,15 @@ func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
 func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, error) {
 	lifetime := s.accessTokenLifetime(p.client)
 	aud := p.audience
-	if len(aud) == 0 {
+	switch {
+	case len(aud) == 0:
 		aud = []string{s.Issuer()}
+	case slices.Contains(p.scopes, "openid") && !slices.Contains(aud, s.Issuer()):
+		// The UserInfo endpoint is the issuer's resource: a token that
+		// may read it (openid) names the issuer beside the resources the
+		// client asked for (RFC 8707 §2 allows several), so OpenID
+		// clients that also ask for an API keep one token for both.
+		aud = append(slices.Clone(aud), s.Issuer())
 	}
 	at := token.AccessTokenClaims{
 		Issuer:   s.Issuer(),

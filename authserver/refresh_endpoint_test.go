@@ -1,6 +1,7 @@
 package authserver_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -148,7 +149,7 @@ func TestRefreshResources(t *testing.T) {
 	q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid offline_access"), url.Values{"resource": {"https://a.example/", "https://b.example/"}})
 	tok := f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q))
 	refreshed := tokensOf(t, f.RefreshRequest(t, ast.FirstParty, tok.RefreshToken, query("resource", "https://b.example/")))
-	if aud := ast.Claims(t, refreshed.AccessToken)["aud"]; aud != "https://b.example/" {
-		t.Errorf("aud %v, want the narrowed resource", aud)
+	if aud := fmt.Sprint(ast.Claims(t, refreshed.AccessToken)["aud"]); aud != "[https://b.example/ "+ast.Issuer+"]" {
+		t.Errorf("aud %v, want the narrowed resource and the issuer (openid)", aud)
 	}
 }

@@ -2,6 +2,7 @@ package authserver_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -124,13 +125,26 @@ func TestUserinfoBodyTooLarge(t *testing.T) {
 	wantJSONError(t, res, http.StatusRequestEntityTooLarge, "invalid_request")
 }
 
-// TestUserinfoAudience: an access token restricted to other resources
-// (RFC 8707; its aud does not name the issuer) is not for the userinfo
-// endpoint, which must check the audience like any resource server
-// (RFC 9068 §4).
+// TestUserinfoAudience: the UserInfo endpoint is a resource of the issuer
+// (RFC 9068 §4): it takes a token whose aud names the issuer — every
+// token with openid, resources or not — and refuses one restricted to
+// other resources alone.
 func TestUserinfoAudience(t *testing.T) {
 	f := ast.New(t, ast.Options{})
 	q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid email"), url.Values{"resource": {"https://api.example/"}})
 	tok := f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q))
-	wantJSONError(t, f.Serve(t, bearer(f.NewRequest(http.MethodGet, "/userinfo", nil), tok.AccessToken)), 401, "invalid_token")
+	if aud := ast.Claims(t, tok.AccessToken)["aud"]; fmt.Sprint(aud) != fmt.Sprint([]any{"https://api.example/", ast.Issuer}) {
+		t.Errorf("aud = %v, want the resource and the issuer", aud)
+	}
+	if res := f.Serve(t, bearer(f.NewRequest(http.MethodGet, "/userinfo", nil), tok.AccessToken)); res.Code != http.StatusOK {
+		t.Errorf("userinfo with a resource token that names the issuer: %s", res)
+	}
+	// A token of this issuer, signed with its keys, restricted to the API.
+	now := f.Clock.Now().Unix()
+	foreign, err := f.Keys.Sign("ES256", "at+jwt", map[string]any{"iss": ast.Issuer, "sub": ast.AliceID, "aud": "https://api.example/",
+		"client_id": ast.FirstParty, "scope": "openid email", "iat": now, "exp": now + 600, "jti": "jti-api-only"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSONError(t, f.Serve(t, bearer(f.NewRequest(http.MethodGet, "/userinfo", nil), foreign)), 401, "invalid_token")
 }
