@@ -187,8 +187,9 @@ func TestGateBearer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aud := jwtClaims(t, tok.AccessToken)["aud"]; aud != in.gate {
-		t.Fatalf("access token aud = %v, want %s", aud, in.gate)
+	// With openid the issuer (its userinfo) is an audience too.
+	if aud := fmt.Sprint(jwtClaims(t, tok.AccessToken)["aud"]); aud != "["+in.gate+" "+in.issuer+"]" {
+		t.Fatalf("access token aud = %v, want %s and the issuer", aud, in.gate)
 	}
 	// A token for the issuer itself (no resource) is not for the gate.
 	code = mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "allow"), "s")

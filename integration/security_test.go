@@ -325,12 +325,14 @@ func TestAccessTokenAudienceRestriction(t *testing.T) {
 		token, aud string
 		gate       int
 	}{
-		"for the gate":                 {forGate, in.gate, http.StatusOK},
-		"for another resource":         {forAPI, "https://api.example/", http.StatusUnauthorized},
+		// With openid the issuer (its userinfo) is an audience beside the
+		// resource asked for.
+		"for the gate":                 {forGate, "[" + in.gate + " " + in.issuer + "]", http.StatusOK},
+		"for another resource":         {forAPI, "[https://api.example/ " + in.issuer + "]", http.StatusUnauthorized},
 		"for the issuer (no resource)": {forIssuer, in.issuer, http.StatusUnauthorized},
 	} {
 		c := jwtClaims(t, tc.token)
-		if c["aud"] != tc.aud {
+		if fmt.Sprint(c["aud"]) != tc.aud {
 			t.Errorf("%s: aud = %v, want %s", name, c["aud"], tc.aud)
 		}
 		if life := c["exp"].(float64) - c["iat"].(float64); life != 600 {
