@@ -214,6 +214,9 @@ func New(cfg Config) (*Server, error) {
 	if s.devices, err = session.NewCodec(deviceCookieLifetime, deviceKeys...); err != nil {
 		return nil, err
 	}
+	// Sealed requests and cookies expire by the server's clock, like the
+	// rest of what it times.
+	s.sessions, s.requests, s.devices = s.sessions.WithClock(s.now), s.requests.WithClock(s.now), s.devices.WithClock(s.now)
 	mac := hmac.New(sha256.New, cfg.CookieSecrets[0])
 	mac.Write([]byte("gatehouse csrf"))
 	s.csrfKey = mac.Sum(nil)

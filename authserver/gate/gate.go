@@ -187,6 +187,7 @@ func New(cfg Config) (*Gate, error) {
 	if g.loginCodec, err = session.NewCodec(loginFlowMaxAge, loginKeys...); err != nil {
 		return nil, err
 	}
+	g.codec, g.loginCodec = g.codec.WithClock(g.now), g.loginCodec.WithClock(g.now)
 	return g, nil
 }
 

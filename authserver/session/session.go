@@ -54,10 +54,26 @@ func (jsonSerializer) Serialize(v any) ([]byte, error)   { return json.Marshal(v
 func (jsonSerializer) Deserialize(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // Codec encodes and decodes values for cookies or URL parameters.
+//
+// Each value carries the time it was encoded, read from the codec's clock
+// (time.Now unless WithClock says otherwise), and expires maxAge later by
+// that same clock: securecookie's own timestamp check reads the wall clock,
+// so it is turned off and this one is used instead.
 type Codec struct {
 	codecs []securecookie.Codec
 	maxAge time.Duration
+	now    func() time.Time
 }
+
+// envelope is what is sealed: the value and when it was encoded.
+type envelope struct {
+	Issued int64           `json:"t"`
+	Value  json.RawMessage `json:"v"`
+}
+
+// maxFutureSkew tolerates a value encoded by an instance whose clock runs
+// a little ahead.
+const maxFutureSkew = time.Minute
 
 // NewCodec returns a codec that encodes with keys[0] and decodes with any
 // of keys. maxAge bounds how old an encoded value may be when decoded.
@@ -70,28 +86,48 @@ func NewCodec(maxAge time.Duration, keys ...KeyPair) (*Codec, error) {
 	if maxAge < time.Second {
 		return nil, fmt.Errorf("session: maxAge %v is below one second", maxAge)
 	}
-	c := &Codec{maxAge: maxAge}
+	c := &Codec{maxAge: maxAge, now: time.Now}
 	for i, k := range keys {
 		if len(k.Hash) < 32 || len(k.Block) != 32 {
 			return nil, fmt.Errorf("session: key pair %d: want a hash key of at least 32 bytes and a 32-byte block key", i)
 		}
 		sc := securecookie.New(k.Hash, k.Block)
 		sc.SetSerializer(jsonSerializer{})
-		sc.MaxAge(int(maxAge / time.Second))
+		sc.MaxAge(0) // expiry is the envelope's, by the codec's clock
 		sc.MaxLength(8192)
 		c.codecs = append(c.codecs, sc)
 	}
 	return c, nil
 }
 
-// Encode seals value for the given name.
-func (c *Codec) Encode(name string, value any) (string, error) {
-	return c.codecs[0].Encode(name, value)
+// WithClock returns a copy of c that reads the time from now.
+func (c *Codec) WithClock(now func() time.Time) *Codec {
+	cc := *c
+	cc.now = now
+	return &cc
 }
 
-// Decode opens a value sealed for name into dst.
+// Encode seals value for the given name.
+func (c *Codec) Encode(name string, value any) (string, error) {
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return "", err
+	}
+	return c.codecs[0].Encode(name, envelope{Issued: c.now().Unix(), Value: raw})
+}
+
+// Decode opens a value sealed for name into dst. A value older than
+// maxAge, or encoded in the future beyond a small skew, is ErrInvalid.
 func (c *Codec) Decode(name, encoded string, dst any) error {
-	if err := securecookie.DecodeMulti(name, encoded, dst, c.codecs...); err != nil {
+	var e envelope
+	if err := securecookie.DecodeMulti(name, encoded, &e, c.codecs...); err != nil || e.Issued <= 0 || len(e.Value) == 0 {
+		return ErrInvalid
+	}
+	issued, now := time.Unix(e.Issued, 0), c.now()
+	if now.Sub(issued) > c.maxAge || issued.Sub(now) > maxFutureSkew {
+		return ErrInvalid
+	}
+	if err := json.Unmarshal(e.Value, dst); err != nil {
 		return ErrInvalid
 	}
 	return nil

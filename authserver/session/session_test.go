@@ -263,7 +263,12 @@ func TestCodecSizeLimit(t *testing.T) {
 // outside, and waiting out even a 1 s maxAge takes up to 3 s.
 func seal(t *testing.T, kp session.KeyPair, name string, ts int64, v any) string {
 	t.Helper()
-	plain, err := json.Marshal(v)
+	inner, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What Codec seals: the value and the time it was encoded.
+	plain, err := json.Marshal(map[string]any{"t": ts, "v": json.RawMessage(inner)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +324,41 @@ func TestCodecExpiry(t *testing.T) {
 	}
 	if err := c.Decode("n", seal(t, keyPair(t, secret('z', 32), "p"), "n", now, payload{}), &got); !errors.Is(err, session.ErrInvalid) {
 		t.Errorf("value sealed with another key decoded: %v", err)
+	}
+}
+
+// TestCodecClock: values expire by the codec's clock, not the wall
+// clock, and one encoded too far in the future is refused.
+func TestCodecClock(t *testing.T) {
+	kp := keyPair(t, secret('k', 32), "p")
+	base := time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return base.Add(d) } }
+	enc, err := codec(t, time.Hour, kp).WithClock(at(0)).Encode("n", payload{Subject: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		at   time.Duration
+		ok   bool
+	}{
+		{"at once", 0, true},
+		{"just within maxAge", time.Hour, true},
+		{"past maxAge", time.Hour + time.Second, false},
+		{"slightly before it was encoded (clock skew)", -30 * time.Second, true},
+		{"long before it was encoded", -2 * time.Minute, false},
+	} {
+		var got payload
+		err := codec(t, time.Hour, kp).WithClock(at(tc.at)).Decode("n", enc, &got)
+		if ok := err == nil && got.Subject == "alice"; ok != tc.ok {
+			t.Errorf("%s: Decode = %v, %+v; want ok %v", tc.name, err, got, tc.ok)
+		}
+	}
+	// The wall clock is years before the codec's: a wall-clock check
+	// would refuse nothing here, and the codec's clock must.
+	var got payload
+	if err := codec(t, time.Hour, kp).WithClock(at(2*time.Hour)).Decode("n", enc, &got); !errors.Is(err, session.ErrInvalid) {
+		t.Errorf("expired by the codec's clock but accepted: %v", err)
 	}
 }
 
