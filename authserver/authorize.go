@@ -145,7 +145,7 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		return ar, client, oautherr.UnauthorizedClient("this app may not use the authorization code flow")
 	}
 
-	scopes, ok := parseScope(form.Get("scope"))
+	scopes, ok := clients.ParseScope(form.Get("scope"))
 	if !ok {
 		return ar, client, oautherr.InvalidScope("the scope parameter is malformed")
 	}

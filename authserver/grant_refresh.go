@@ -47,7 +47,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	scopes := grant.Scopes
 	if req.form.Has("scope") {
 		// RFC 6749 §6: a narrower scope may be requested, never a wider one.
-		requested, ok := parseScope(req.form.Get("scope"))
+		requested, ok := clients.ParseScope(req.form.Get("scope"))
 		if !ok || len(requested) == 0 {
 			return nil, oautherr.InvalidScope("the scope parameter is malformed")
 		}

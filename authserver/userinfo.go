@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -64,7 +65,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.userinfoError(w, r, oautherr.InvalidToken("the access token has been revoked"))
 		return
 	}
-	scopes, _ := parseScope(claims.Scope)
+	scopes, _ := clients.ParseScope(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
 		s.userinfoError(w, r, oautherr.InsufficientScope("the access token lacks the openid scope"))
 		return

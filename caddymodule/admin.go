@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -216,7 +217,7 @@ func (a *AdminAPI) update(w http.ResponseWriter, r *http.Request, id string) err
 	if err != nil {
 		return a.fail(r, err, body)
 	}
-	a.log.Info("client updated", zap.String("client_id", id), zap.Strings("fields", sortedKeys(body)))
+	a.log.Info("client updated", zap.String("client_id", id), zap.Strings("fields", slices.Sorted(maps.Keys(body))))
 	return writeAdminJSON(w, http.StatusOK, c.Object(""))
 }
 
@@ -351,15 +352,6 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) error {
 	// Caddy, and returning it would make Caddy write a second response.
 	_ = enc.Encode(v)
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Interface guards

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -154,7 +155,7 @@ var serverFields = []string{"client_id", "client_secret", "static", "dynamic", "
 // values checked later, by the registry.
 func (m *Metadata) Decode(obj map[string]json.RawMessage, d Dialect) error {
 	seen := map[*field]string{}
-	for _, name := range sortedKeys(obj) {
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
 		f := lookup(name, d)
 		if f == nil {
 			switch {
@@ -185,7 +186,7 @@ func (f *field) decode(m *Metadata, raw json.RawMessage, spaced bool, d Dialect)
 		if !null && json.Unmarshal(raw, &s) != nil {
 			return errors.New("must be a string of space-separated values")
 		}
-		l, ok := splitScope(s)
+		l, ok := ParseScope(s)
 		if !ok {
 			return errors.New("is malformed")
 		}
@@ -275,10 +276,10 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-// splitScope splits a space-separated list of scopes into distinct
-// values. It reports false when a value has characters RFC 6749 §3.3
-// forbids.
-func splitScope(raw string) ([]string, bool) {
+// ParseScope splits a scope parameter (RFC 6749 §3.3: space-delimited,
+// case-sensitive) into distinct scopes in order of first appearance. It
+// reports false when a scope token has characters §3.3 forbids.
+func ParseScope(raw string) ([]string, bool) {
 	var out []string
 	for _, s := range strings.Split(raw, " ") {
 		if s == "" {
@@ -468,15 +469,6 @@ func (o *Object) UnmarshalJSON(data []byte) error {
 	}
 	_, err := dec.Token() // the closing brace
 	return err
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Interface guards
