@@ -332,8 +332,14 @@ func (b *tab) signIn() *network.Response {
 // wantFocus checks that the element sel has the keyboard focus.
 func (b *tab) wantFocus(sel string) {
 	b.t.Helper()
-	if !js[bool](b, fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, sel)) {
-		b.t.Fatalf("focus is on %s, want %s", js[string](b, `document.activeElement.outerHTML.slice(0, 100)`), sel)
+	// autofocus is applied by the browser after load, on its own
+	// schedule, so give it a moment before calling focus lost.
+	check := fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, sel)
+	for deadline := time.Now().Add(2 * time.Second); !js[bool](b, check); {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("focus is on %s, want %s", js[string](b, `document.activeElement.outerHTML.slice(0, 100)`), sel)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
