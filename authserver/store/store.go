@@ -242,8 +242,8 @@ type Store interface {
 
 	// GarbageCollect deletes up to limit records of each kind that expired
 	// before now: codes, sessions, grants with their refresh tokens,
-	// expired (or rotated and expired) refresh tokens of live grants, and
-	// denylisted access tokens. It returns the number of rows deleted,
+	// expired (or rotated and expired) refresh tokens of live grants,
+	// denylisted access tokens, and invitation and reset tokens. It returns the number of rows deleted,
 	// refresh tokens included.
 	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
 
@@ -251,6 +251,7 @@ type Store interface {
 	Close() error
 
 	ClientStore
+	UserStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----
