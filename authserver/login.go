@@ -184,6 +184,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result = throttle.Succeeded
+	if s.cfg.Accounts != nil {
+		s.cfg.Accounts.AfterLogin(r.Context(), u, password)
+	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)

@@ -110,6 +110,9 @@ type UserStore interface {
 	// CreateUserToken stores a new token. ErrAlreadyExists on a duplicate
 	// hash.
 	CreateUserToken(ctx context.Context, t UserToken) error
+	// GetUserToken returns the token with that hash whatever its state.
+	// ErrNotFound if none.
+	GetUserToken(ctx context.Context, hash string) (UserToken, error)
 	// UseUserToken marks the token with that hash and kind used at now and
 	// returns it. Exactly one of any number of concurrent calls succeeds;
 	// ErrNotFound when the token is unknown, of another kind, already used

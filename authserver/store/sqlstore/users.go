@@ -275,14 +275,31 @@ func (s *Store) UseUserToken(ctx context.Context, hash string, kind store.UserTo
 		if err := oneRow(res); err != nil {
 			return err
 		}
-		var k string
-		var created, expires, used int64
-		err = tx.QueryRowContext(ctx, s.q(`SELECT hash, kind, user_id, created_at, expires_at, used_at FROM gatehouse_user_tokens WHERE hash = ?`), hash).
-			Scan(&t.Hash, &k, &t.UserID, &created, &expires, &used)
-		t.Kind, t.CreatedAt, t.ExpiresAt, t.UsedAt = store.UserTokenKind(k), fromMillis(created), fromMillis(expires), fromMillis(used)
+		t, err = s.getUserToken(ctx, tx, hash)
 		return err
 	})
 	return t, wrap("use user token", err)
+}
+
+// GetUserToken implements store.Store.
+func (s *Store) GetUserToken(ctx context.Context, hash string) (store.UserToken, error) {
+	t, err := s.getUserToken(ctx, s.reader, hash)
+	return t, wrap("get user token", err)
+}
+
+func (s *Store) getUserToken(ctx context.Context, db queryRower, hash string) (store.UserToken, error) {
+	var (
+		t                        store.UserToken
+		kind                     string
+		created, expires, usedAt int64
+	)
+	err := db.QueryRowContext(ctx, s.q(`SELECT hash, kind, user_id, created_at, expires_at, used_at FROM gatehouse_user_tokens WHERE hash = ?`), hash).
+		Scan(&t.Hash, &kind, &t.UserID, &created, &expires, &usedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.UserToken{}, store.ErrNotFound
+	}
+	t.Kind, t.CreatedAt, t.ExpiresAt, t.UsedAt = store.UserTokenKind(kind), fromMillis(created), fromMillis(expires), fromMillis(usedAt)
+	return t, err
 }
 
 // oneRow turns an UPDATE or DELETE that matched nothing into ErrNotFound.
