@@ -314,6 +314,9 @@ func (s *Server) routes() {
 	handle("POST OPTIONS", "/revoke", s.corsHandler(s.handleRevoke))
 	handle("GET POST", "/logout", s.pageHandler(s.handleLogout))
 	handle("GET POST", accountAppsPath, s.pageHandler(s.handleAccountApps))
+	if s.cfg.Accounts != nil {
+		handle("GET POST", choosePasswordPath, s.pageHandler(s.handleChoosePassword))
+	}
 }
 
 // Owns reports whether r is for one of the server's routes, so a host

@@ -2,6 +2,8 @@ package authserver_test
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +94,77 @@ func TestPasswordHashUpgradedAtSignIn(t *testing.T) {
 	b2 := f.NewBrowser(t)
 	b2.Username, b2.Password = "eve", storedPassword
 	b2.SignIn()
+}
+
+// TestChoosePasswordPage: an invitation link opens a page where its user
+// chooses a password; refused choices keep the link usable; the link
+// works once; a reset link also ends the user's sessions.
+func TestChoosePasswordPage(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	ctx := t.Context()
+	u, err := f.Accounts.Create(ctx, accounts.NewUser{Username: "gail", Email: "gail@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invite, _, err := f.Accounts.Invite(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := f.Server.ChoosePasswordURL(invite)
+	if !strings.HasPrefix(link, ast.Issuer+"/account/choose-password?token=gh_inv_") {
+		t.Fatalf("link %q", link)
+	}
+	b := f.NewBrowser(t)
+	b.Username, b.Password = "gail", storedPassword
+	path := strings.TrimPrefix(link, ast.Issuer)
+	page := b.Get(path)
+	wantPageHeaders(t, page)
+	if page.Code != http.StatusOK || !strings.Contains(pageText(page), "Welcome! Choose a password") || !strings.Contains(pageText(page), "gail") {
+		t.Fatalf("choose-password page: %s", page)
+	}
+	refused := []struct {
+		name   string
+		fields url.Values
+		status int
+		text   string
+	}{
+		{"mismatch", query("password", storedPassword, "confirm", storedPassword+"x"), 400, "The two passwords do not match."},
+		{"missing", query("password", "", "confirm", ""), 400, "Enter the new password twice."},
+		{"too short", query("password", "short-one", "confirm", "short-one"), 400, "The password must be at least 12 characters long."},
+		{"common", query("password", "1qaz2wsx3edc", "confirm", "1qaz2wsx3edc"), 400, "most common passwords"},
+		{"forged form", query("password", storedPassword, "confirm", storedPassword, "csrf", "forged"), 403, "The form expired."},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			res := b.For(t).Submit(page, "/account/choose-password", tc.fields)
+			if res.Code != tc.status || !strings.Contains(pageText(res), tc.text) {
+				t.Errorf("%s: %s", tc.name, res)
+			}
+		})
+	}
+	res := b.Submit(page, "/account/choose-password", query("password", storedPassword, "confirm", storedPassword))
+	if res.Code != http.StatusOK || !strings.Contains(pageText(res), "Your password is set") {
+		t.Fatalf("setting the password: %s", res)
+	}
+	b.SignIn()
+	wantErrorPage(t, b.Get(path), http.StatusNotFound, "invalid_request")
+	wantErrorPage(t, b.Submit(page, "/account/choose-password", query("password", storedPassword, "confirm", storedPassword)), http.StatusNotFound, "invalid_request")
+	wantErrorPage(t, b.Get("/account/choose-password?token=gh_inv_unknown"), http.StatusNotFound, "invalid_request")
+
+	// A reset link ends the sessions of whoever knew the old password.
+	reset, _, err := f.Accounts.ResetLink(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := f.NewBrowser(t)
+	resetPage := other.Get(strings.TrimPrefix(f.Server.ChoosePasswordURL(reset), ast.Issuer))
+	if !strings.Contains(pageText(resetPage), "Choose a new password") {
+		t.Fatalf("reset page: %s", resetPage)
+	}
+	if res := other.Submit(resetPage, "/account/choose-password", query("password", storedPassword+"!", "confirm", storedPassword+"!")); res.Code != http.StatusOK {
+		t.Fatalf("reset: %s", res)
+	}
+	if signedIn(t, b) {
+		t.Error("a session from before the reset still works")
+	}
 }

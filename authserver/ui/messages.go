@@ -100,6 +100,19 @@ var english = catalog{
 		"account.revoke_note":  "Removing access signs the app out of your account. It will have to ask you again to get back in.",
 		"account.sign_out":     "Sign out",
 
+		// Choosing a password through an invitation or reset link.
+		"choose_password.title":          "Choose a password",
+		"choose_password.heading_invite": "Welcome! Choose a password",
+		"choose_password.heading_reset":  "Choose a new password",
+		"choose_password.subtitle":       "for the account %s",
+		"choose_password.new":            "New password",
+		"choose_password.confirm":        "Confirm the new password",
+		"choose_password.rules":          "At least %d characters. A few unrelated words make a password that is long, easy to remember and hard to guess.",
+		"choose_password.submit":         "Set password",
+		"choose_password.done_heading":   "Your password is set",
+		"choose_password.done_message":   "You can now sign in to your %s account with your new password.",
+		"choose_password.continue":       "Sign in",
+
 		// The issuer's home page (its root).
 		"home.title":      "Sign-in service",
 		"home.heading":    "Welcome to %s",
@@ -112,6 +125,11 @@ var english = catalog{
 		"login.error.wrong":   "The username or password is incorrect.",
 		"login.error.missing": "Enter your username and password.",
 		"login.error.stale":   "Your sign-in form expired. Please try again.",
+		// Messages the server puts on the password forms.
+		"password.error.mismatch": "The two passwords do not match.",
+		"password.error.missing":  "Enter the new password twice.",
+		"password.error.stale":    "The form expired. Please try again.",
+		"password.error.policy":   "The password %s.",
 		// Brute-force defence (authserver/throttle.go): the wait is one of
 		// the wait_ messages.
 		"login.error.throttled":    "Too many failed sign-in attempts. Try again in %s.",
@@ -130,6 +148,10 @@ var english = catalog{
 		"problem.bad_redirect.heading": "This sign-in link is not safe to follow",
 		"problem.bad_redirect.message": "The app asked to send you back to an address it has not registered. To protect your account, signing in stopped here.",
 		"problem.bad_redirect.hint":    "Go back to the app and try again. If it keeps happening, let the app's developer know.",
+
+		"problem.password_link.heading": "This link is no longer valid",
+		"problem.password_link.message": "Links to choose a password work once, for a limited time. This one has been used, has expired or is incomplete.",
+		"problem.password_link.hint":    "Ask your administrator for a new link.",
 
 		"problem.bad_request.heading": "This sign-in link is not valid",
 		"problem.bad_request.message": "The link that brought you here is incomplete or damaged.",

@@ -139,6 +139,25 @@ type HomePage struct {
 
 func (HomePage) templateName() string { return "home.html" }
 
+// ChoosePasswordPage lets the holder of an invitation or password reset
+// link choose a password. The form posts "token", "csrf", "password" and
+// "confirm". With Done set it confirms the change instead and links to
+// SignInURL.
+type ChoosePasswordPage struct {
+	Base
+	FormAction string
+	Token      string // hidden field "token": the link's single-use token
+	CSRFToken  string
+	Username   string
+	Invite     bool // an invitation (a new account) rather than a reset
+	MinLength  int
+	Error      string // already-localised message
+	Done       bool
+	SignInURL  string // where to sign in once Done
+}
+
+func (ChoosePasswordPage) templateName() string { return "choose_password.html" }
+
 // AppView is one connected app. A zero LastUsedAt means it has not
 // received tokens since the user allowed it.
 type AppView struct {
@@ -187,6 +206,8 @@ var registered = []Page{
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},
 	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
+	ChoosePasswordPage{Base: sampleBase, FormAction: "/account/choose-password", Token: "gh_inv_x", CSRFToken: "csrf",
+		Username: "alice", Invite: true, MinLength: 12, Error: "Error", Done: true, SignInURL: "/account/apps"},
 }
 
 // sampleBase is the Base of the registered samples.
