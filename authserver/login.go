@@ -92,6 +92,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 		AuthTime:  now,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
+		UserAgent: shortUserAgent(r.UserAgent()),
 	}
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err

@@ -316,6 +316,7 @@ func (s *Server) routes() {
 	handle("GET POST", accountAppsPath, s.pageHandler(s.handleAccountApps))
 	if s.cfg.Accounts != nil {
 		handle("GET POST", choosePasswordPath, s.pageHandler(s.handleChoosePassword))
+		handle("GET POST", accountPath, s.pageHandler(s.handleAccount))
 	}
 }
 

@@ -168,3 +168,103 @@ func TestChoosePasswordPage(t *testing.T) {
 		t.Error("a session from before the reset still works")
 	}
 }
+
+// TestAccountSettings: a stored user changes their name and password on
+// the account page (the current password is required; other sessions
+// end), lists the devices signed in and signs one out; a configured
+// user sees the page without the forms they cannot use.
+func TestAccountSettings(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	b, id := storedUser(t, f, "hana")
+	phone := f.NewBrowser(t)
+	phone.Username, phone.Password = "hana", storedPassword
+	phone.SignIn()
+	b.SignIn()
+	tok := f.Exchange(t, ast.ThirdParty, phone.Code(f.AuthorizeQuery(ast.ThirdParty, "openid offline_access")))
+
+	page := b.Get("/account")
+	wantPageHeaders(t, page)
+	text := pageText(page)
+	if page.Code != http.StatusOK || !strings.Contains(text, "Where you're signed in") || strings.Count(text, "Signed in on") != 2 ||
+		!strings.Contains(text, "This device") {
+		t.Fatalf("account page: %s", page)
+	}
+	if apps := b.Get("/account/apps"); !strings.Contains(apps.Body, `href="/account"`) {
+		t.Error("the connected apps page does not link to the account page")
+	}
+
+	res := b.Submit(page, "/account", query("action", "profile", "name", "Hana H."))
+	if res.Code != http.StatusOK || !strings.Contains(pageText(res), "Your profile is saved.") {
+		t.Fatalf("saving the profile: %s", res)
+	}
+	if u, _ := f.Accounts.Get(t.Context(), id); u.Name != "Hana H." {
+		t.Errorf("name after saving = %q", u.Name)
+	}
+	refused := []struct {
+		name   string
+		fields url.Values
+		status int
+		text   string
+	}{
+		{"bad name", query("action", "profile", "name", "a\x01b"), 400, "The name must not contain control characters."},
+		{"wrong current password", query("action", "password", "current", "not-the-password", "password", storedPassword+"2", "confirm", storedPassword+"2"), 400, "The current password is incorrect."},
+		{"mismatch", query("action", "password", "current", storedPassword, "password", storedPassword+"2", "confirm", storedPassword+"3"), 400, "The two passwords do not match."},
+		{"weak", query("action", "password", "current", storedPassword, "password", "1qaz2wsx3edc", "confirm", "1qaz2wsx3edc"), 400, "most common passwords"},
+		{"forged", query("action", "profile", "name", "X", "csrf", "forged"), 403, "This form has expired"},
+		{"unknown action", query("action", "delete"), 400, "This request is not valid"},
+		{"someone else's session", query("action", "end_session", "session", "0123"), 400, "This request is not valid"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			res := b.For(t).Submit(page, "/account", tc.fields)
+			if res.Code != tc.status || !strings.Contains(pageText(res), tc.text) {
+				t.Errorf("%s: %s", tc.name, res)
+			}
+		})
+	}
+	if !signedIn(t, phone) {
+		t.Fatal("a refused change signed the other device out")
+	}
+
+	res = b.Submit(b.Get("/account"), "/account", query("action", "password", "current", storedPassword, "password", storedPassword+"-2", "confirm", storedPassword+"-2"))
+	if res.Code != http.StatusOK || !strings.Contains(pageText(res), "Your password is changed.") {
+		t.Fatalf("changing the password: %s", res)
+	}
+	if signedIn(t, phone) {
+		t.Error("the other device is still signed in after the password change")
+	}
+	wantJSONError(t, f.RefreshRequest(t, ast.ThirdParty, tok.RefreshToken, nil), 400, "invalid_grant")
+	if !signedIn(t, b) {
+		t.Fatal("the device that changed the password was signed out")
+	}
+
+	// Sign out one other device from the list.
+	phone.Password = storedPassword + "-2"
+	phone.SignIn()
+	page = b.Get("/account")
+	var other string
+	for _, form := range page.Forms() {
+		if form.Values.Get("session") != "" {
+			other = form.Values.Get("session")
+		}
+	}
+	if other == "" {
+		t.Fatalf("no sign-out form for the other device: %s", page)
+	}
+	res = b.Submit(page, "/account", query("action", "end_session", "session", other))
+	if res.Code != http.StatusOK || !strings.Contains(pageText(res), "That device is signed out.") || signedIn(t, phone) {
+		t.Errorf("signing out the other device: %s", res)
+	}
+
+	// A configured user: no profile or password forms, sessions still.
+	alice := f.NewBrowser(t)
+	alice.SignIn()
+	f.NewBrowser(t).SignIn() // a second device: the page then has a form
+	page = alice.Get("/account")
+	if text := pageText(page); page.Code != http.StatusOK || !strings.Contains(text, "managed by your administrator") || strings.Contains(text, "Change password") {
+		t.Errorf("alice's account page: %s", page)
+	}
+	if res := alice.Submit(page, "/account", query("action", "password", "current", ast.Password, "password", "x", "confirm", "x")); res.Code != http.StatusBadRequest {
+		t.Errorf("alice changing her password: %s", res)
+	}
+}

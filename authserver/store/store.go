@@ -47,6 +47,9 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while the session is live
+	// UserAgent is the browser's User-Agent when the session started
+	// (shortened), for the user's list of their sessions.
+	UserAgent string
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.

@@ -199,8 +199,10 @@ var migrations = []migration{
 		)`,
 		`CREATE INDEX gatehouse_user_tokens_user_id ON gatehouse_user_tokens (user_id)`,
 		`CREATE INDEX gatehouse_user_tokens_expires_at ON gatehouse_user_tokens (expires_at)`,
-		// Ending a user's sessions finds them by subject.
+		// Ending a user's sessions finds them by subject; the account page
+		// lists them with the browser they were started in.
 		`CREATE INDEX gatehouse_sessions_subject ON gatehouse_sessions (subject)`,
+		`ALTER TABLE gatehouse_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
 	}},
 }
 
