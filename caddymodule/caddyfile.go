@@ -25,7 +25,9 @@ func init() {
 //
 //	gatehouse {
 //		issuer <url>
-//		storage sqlite [<path>]
+//		storage sqlite [<path>] [{
+//			timeout <duration>
+//		}]
 //		storage postgres {
 //			dsn <connection string>
 //			schema <name>
@@ -34,6 +36,7 @@ func init() {
 //			conn_max_lifetime <duration>
 //			conn_max_idle_time <duration>
 //			statement_timeout <duration>
+//			timeout <duration>
 //		}
 //		key_encryption_key <key>...
 //		cookie_secret <secret>...
@@ -216,8 +219,15 @@ func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
-		if d.NextBlock(d.Nesting()) {
-			return nil, d.Errf("storage sqlite: takes no block, only an optional path")
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch key := d.Val(); key {
+			case "timeout":
+				if err := durationArg(d, &s.Timeout); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, d.Errf("storage sqlite: unknown option %q (known: timeout)", key)
+			}
 		}
 		return caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil), nil
 	case "postgres":
@@ -253,6 +263,8 @@ func parsePostgres(d *caddyfile.Dispenser) (*PostgresStorage, error) {
 			err = durationArg(d, &s.ConnMaxIdleTime)
 		case "statement_timeout":
 			err = durationArg(d, &s.StatementTimeout)
+		case "timeout":
+			err = durationArg(d, &s.Timeout)
 		default:
 			// The value is not echoed: it could be a misplaced password.
 			err = d.Errf("storage postgres: unknown option %q", key)

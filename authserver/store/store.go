@@ -38,6 +38,23 @@ var (
 	ErrRevoked = errors.New("store: revoked")
 )
 
+// ErrUnavailable means the database could not be asked: it did not answer
+// within the store's deadline, the connection to it failed, or it refused
+// the work for a passing reason (disk full, too many connections). It says
+// nothing about the record: callers must never read it as ErrNotFound (a
+// signed-in user is not signed out because the database is slow), and
+// answer "temporarily unavailable, try again" instead. Backends wrap it
+// together with the driver's error, so errors.Is finds both.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "store: temporarily unavailable" }
+
+// TemporarilyUnavailable marks the error for packages that must not import
+// this one (oautherr maps it to temporarily_unavailable, RFC 6749 §4.1.2.1).
+func (unavailableError) TemporarilyUnavailable() bool { return true }
+
 // Session is the server-side record of a browser session at the issuer.
 // The cookie carries the raw id; the store keeps only its hash.
 type Session struct {

@@ -17,7 +17,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.Consent{}, wrap("get consent", err)
+		return store.Consent{}, s.wrap("get consent", err)
 	}
 	return c, nil
 }
@@ -29,7 +29,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 	scopes, err := encodeList(c.Scopes)
 	if err != nil {
-		return wrap("save consent", err)
+		return s.wrap("save consent", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`
 		INSERT INTO gatehouse_consents (`+consentColumns+`)
@@ -37,5 +37,5 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 		ON CONFLICT (subject, client_id) DO UPDATE
 		SET scopes = excluded.scopes, updated_at = excluded.updated_at`),
 		c.Subject, c.ClientID, scopes, millis(c.CreatedAt), millis(c.UpdatedAt), millis(c.LastUsedAt))
-	return wrap("save consent", err)
+	return s.wrap("save consent", err)
 }

@@ -186,11 +186,11 @@ func (s *Store) migrate(ctx context.Context, appliedAt int64) error {
 		return nil
 	})
 	if err != nil {
-		return wrap("migrate", err)
+		return s.wrap("migrate", err)
 	}
 	for _, m := range migrations {
 		if err := s.migrationTx(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m, appliedAt) }); err != nil {
-			return wrap(fmt.Sprintf("migration %d", m.version), err)
+			return s.wrap(fmt.Sprintf("migration %d", m.version), err)
 		}
 	}
 	return nil
