@@ -223,6 +223,12 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	login, err := g.cfg.Provider.Exchange(r.Context(), AuthRequest{RedirectURI: p.RedirectURI, Nonce: p.Nonce, Verifier: p.Verifier}, code)
 	if err != nil {
 		g.log.WarnContext(r.Context(), "completing a login failed", "error", err)
+		if oautherr.IsTemporarilyUnavailable(err) {
+			// The issuer (its store) could not redeem the code now; the
+			// user is not refused, only asked to come back.
+			g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", oautherr.CodeTemporarilyUnavailable)
+			return
+		}
 		g.renderError(w, http.StatusBadGateway, "problem.gate_not_verified", codeLoginFailed)
 		return
 	}
@@ -375,6 +381,9 @@ const codeLoginFailed oautherr.Code = "login_failed"
 func (g *Gate) renderError(w http.ResponseWriter, status int, problem string, code oautherr.Code) {
 	w.Header().Set("Cache-Control", "no-store")
 	setPageHeaders(w.Header())
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", oautherr.RetryAfter)
+	}
 	p := ui.ProblemText(problem)
 	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint, Code: string(code)})
 	if err != nil {

@@ -216,7 +216,11 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		var err error
 		if id, err = g.bearer(r.Context(), auth, g.resource(origin)); err != nil {
-			g.unauthorized(w, r, origin, err)
+			if unverifiable(err) {
+				g.unavailable(w, r, err)
+			} else {
+				g.unauthorized(w, r, origin, err)
+			}
 			return nil
 		}
 		if !g.cfg.ForwardAuthorization {

@@ -63,9 +63,9 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 	case len(res.Audience) > 0 && !res.Audience.Contains(resource):
 		return nil, time.Time{}, token.ErrInvalidAudience
 	case res.TokenType != "" && !strings.EqualFold(res.TokenType, "access_token") && !strings.EqualFold(res.TokenType, "Bearer"):
-		return nil, time.Time{}, fmt.Errorf("introspected token is a %q, not an access token", res.TokenType)
+		return nil, time.Time{}, fmt.Errorf("%w: introspected token is a %q, not an access token", token.ErrInvalidType, res.TokenType)
 	case res.Subject == "":
-		return nil, time.Time{}, errors.New("introspected token has no subject")
+		return nil, time.Time{}, fmt.Errorf("%w: introspected token has no subject", token.ErrMalformed)
 	}
 	expires := now.Add(introspectionCacheTTL)
 	if res.Expiry != 0 && time.Unix(res.Expiry, 0).Before(expires) {

@@ -49,6 +49,31 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 	oautherr.WriteJSON(w, oe)
 }
 
+// unverifiable reports whether a bearer token could not be checked at all
+// (the provider, its keys or its introspection endpoint did not answer,
+// the issuer's store is down), as opposed to checked and refused. Such a
+// token may be perfectly good: it gets a 503, never a 401 that would make
+// a client drop it. A misconfigured verifier is no passing outage that a
+// retry would cure, so it stays a refusal.
+func unverifiable(err error) bool {
+	for _, refused := range []error{errNoBearer, errInactive, token.ErrMalformed, token.ErrInvalidAlgorithm,
+		token.ErrUnknownKey, token.ErrInvalidSignature, token.ErrInvalidType, token.ErrExpired,
+		token.ErrNotYetValid, token.ErrInvalidIssuer, token.ErrInvalidAudience, token.ErrMisconfigured} {
+		if errors.Is(err, refused) {
+			return false
+		}
+	}
+	return true
+}
+
+// unavailable answers an API request whose token could not be verified
+// now: 503 temporarily_unavailable with Retry-After. Tokens and sessions
+// verified before stay admitted from the cache meanwhile.
+func (g *Gate) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	g.log.WarnContext(r.Context(), "bearer token could not be verified", "error", err.Error(), "path", r.URL.Path)
+	oautherr.WriteJSON(w, oautherr.TemporarilyUnavailable("the token could not be verified right now; try again"))
+}
+
 // forbidden answers a caller the policy does not admit: a page for
 // browsers, 403 insufficient_scope (RFC 6750 §3.1) for API clients.
 func (g *Gate) forbidden(w http.ResponseWriter, r *http.Request, origin string, id *Identity, missing []string) {

@@ -159,6 +159,10 @@ var english = catalog{
 		"problem.not_found.message": "There is nothing at this address.",
 		"problem.not_found.hint":    "Check the address, or go back to the app you came from.",
 
+		"problem.unavailable.heading": "Sign-in is briefly unavailable",
+		"problem.unavailable.message": "The sign-in service cannot reach its database right now. Nothing has changed with your account or your apps.",
+		"problem.unavailable.hint":    "Please try again in a few seconds.",
+
 		"problem.server.heading": "Something went wrong",
 		"problem.server.message": "The sign-in service could not complete your request.",
 		"problem.server.hint":    "Please try again in a moment.",
