@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"context"
 	"net"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // TCP settings of every connection to PostgreSQL. Without them a
@@ -39,4 +43,28 @@ func dialer(connectTimeout time.Duration) *net.Dialer {
 		},
 		Control: setUserTimeout,
 	}
+}
+
+// suspectFor is how long after a lost connection every pooled connection
+// is pinged before reuse.
+const suspectFor = 2 * time.Second
+
+// connHealth decides when a pooled connection is pinged before it is
+// handed out. pgx pings one idle for over a second; after a connection
+// was found dead, the others are suspect too (the server restarted, a
+// proxy dropped them all), so for a short while every one is pinged, and
+// the dead ones are discarded before a statement is sent on them. A timer
+// ends the while: the store never reads the clock.
+type connHealth struct {
+	suspects atomic.Int64 // losses of the last suspectFor
+}
+
+// lost marks the pool's connections suspect for suspectFor.
+func (h *connHealth) lost() {
+	h.suspects.Add(1)
+	time.AfterFunc(suspectFor, func() { h.suspects.Add(-1) })
+}
+
+func (h *connHealth) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration > time.Second || h.suspects.Load() > 0
 }

@@ -159,11 +159,11 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 // migrations run under a transaction-scoped advisory lock, so each is
 // applied exactly once. Close the Store to release the pool.
 func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, error) {
-	db, cfg, secrets, err := newDB(cfg)
+	db, cfg, health, secrets, err := newDB(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, db, cfg, now)
+	s, err := open(ctx, db, cfg, health, now)
 	if err != nil {
 		db.Close()
 		return nil, redact(err, secrets...)
@@ -173,14 +173,14 @@ func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, erro
 
 // newDB builds the pool Open uses, without connecting. It also returns the
 // completed configuration and the strings errors must not show.
-func newDB(cfg Config) (*sql.DB, Config, []string, error) {
+func newDB(cfg Config) (*sql.DB, Config, *connHealth, []string, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, cfg, nil, nil, err
 	}
 	conn, err := parseDSN(cfg.DSN)
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, cfg, nil, nil, err
 	}
 	secrets := []string{cfg.DSN, conn.Password}
 
@@ -203,15 +203,16 @@ func newDB(cfg Config) (*sql.DB, Config, []string, error) {
 	}
 	conn.DialFunc = dialer(conn.ConnectTimeout).DialContext
 
-	db := stdlib.OpenDB(*conn)
+	health := new(connHealth)
+	db := stdlib.OpenDB(*conn, stdlib.OptionShouldPing(health.shouldPing))
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxIdleConns)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
-	return db, cfg, secrets, nil
+	return db, cfg, health, secrets, nil
 }
 
-func open(ctx context.Context, db *sql.DB, cfg Config, now time.Time) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, cfg Config, health *connHealth, now time.Time) (*sqlstore.Store, error) {
 	schema := cfg.Schema
 	if schema != "" {
 		if err := createSchema(ctx, db, schema); err != nil {
@@ -227,7 +228,9 @@ func open(ctx context.Context, db *sql.DB, cfg Config, now time.Time) (*sqlstore
 	}
 	// One pool serves reads and writes: row locks taken by the
 	// conditional UPDATEs, not a single writer, serialise the races.
-	s, err := sqlstore.New(ctx, nil, db, dialect(current.String), now, sqlstore.WithCallTimeout(cfg.CallTimeout))
+	d := dialect(current.String)
+	d.ConnectionLost = health.lost
+	s, err := sqlstore.New(ctx, nil, db, d, now, sqlstore.WithCallTimeout(cfg.CallTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -65,6 +65,13 @@ type Dialect struct {
 	// database rolls back the open transaction of a lost connection. Never
 	// true for a timeout. Nil means never.
 	IsConnectionError func(err error) bool
+	// ConnectionLost, when set, is told that a call failed on a lost
+	// connection, just before the call is run again. A connection seldom
+	// dies alone (a restart, a failover, a proxy that dropped them all),
+	// so the driver should check pooled connections before reusing them
+	// for a while, and the retry then finds a live one instead of the next
+	// dead one.
+	ConnectionLost func()
 	// NothingSent reports whether err means the statement never reached
 	// the server (pgconn.SafeToRetry), so even a failed COMMIT committed
 	// nothing and the transaction may run again. Nil means never.

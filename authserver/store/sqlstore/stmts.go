@@ -27,7 +27,9 @@ type pool struct {
 	timeout time.Duration
 	// connLost reports a connection-level failure (the dialect's
 	// IsConnectionError); nil means the database has none to report.
+	// onLost is the dialect's ConnectionLost.
 	connLost func(error) bool
+	onLost   func()
 	mu       sync.RWMutex
 	stmts    map[string]*sql.Stmt
 	// preparing marks queries being prepared in the background.
@@ -66,8 +68,12 @@ func (p *pool) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 // one more attempt: not a timeout (the deadline covers the retry too) and
 // not the caller giving up.
 func (p *pool) lostConnection(ctx context.Context, err error) bool {
-	return err != nil && ctx.Err() == nil && p.connLost != nil && p.connLost(err) &&
+	lost := err != nil && ctx.Err() == nil && p.connLost != nil && p.connLost(err) &&
 		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
+	if lost && p.onLost != nil {
+		p.onLost()
+	}
+	return lost
 }
 
 // stmt returns the prepared statement for query, preparing it now.

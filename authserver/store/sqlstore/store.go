@@ -88,7 +88,7 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time, 
 		s.reader = s.writer
 	}
 	for _, p := range []*pool{s.reader, s.writer} {
-		p.connLost = d.IsConnectionError
+		p.connLost, p.onLost = d.IsConnectionError, d.ConnectionLost
 	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
