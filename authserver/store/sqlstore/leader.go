@@ -27,12 +27,16 @@ func (s *Store) WithLeaderLock(ctx context.Context, name string, fn func(ctx con
 	if s.d.TryLock == nil {
 		return true, fn(ctx)
 	}
-	conn, err := s.writer.Conn(ctx)
+	// Taking the connection and the lock are database calls like any
+	// other, bounded by the call timeout; fn's own calls are bounded each.
+	lockCtx, cancel := s.writer.bound(ctx)
+	defer cancel()
+	conn, err := s.writer.Conn(lockCtx)
 	if err != nil {
 		return false, s.wrap("leader lock", err)
 	}
 	defer conn.Close()
-	ok, err := s.d.TryLock(ctx, conn, name)
+	ok, err := s.d.TryLock(lockCtx, conn, name)
 	if err != nil || !ok {
 		return false, s.wrap("leader lock", err)
 	}
