@@ -243,6 +243,9 @@ func From(err error) *Error {
 	if errors.As(err, &oe) {
 		return oe
 	}
+	if IsTemporarilyUnavailable(err) {
+		return ServerError("the service is temporarily unavailable; try again shortly").WithCause(err)
+	}
 	return ServerError("the server could not complete the request").WithCause(err)
 }
 
