@@ -175,6 +175,9 @@ func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess 
 	if signOut != "" {
 		page.SignOutAction, page.SignOutRequest = s.prefix+"/logout", signOut
 	}
+	if s.cfg.Accounts != nil {
+		page.SettingsURL = s.prefix + accountPath
+	}
 	for _, a := range apps {
 		v := ui.AppView{ClientID: a.ClientID, Name: a.Name, LogoURI: a.LogoURI, ClientURI: a.ClientURI,
 			GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt}

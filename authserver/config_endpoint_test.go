@@ -28,7 +28,7 @@ func TestNewRefusesConfig(t *testing.T) {
 		{"issuer with user info", func(c *authserver.Config) { c.Issuer = "https://u@issuer.example" }, "user info"},
 		{"no store", func(c *authserver.Config) { c.Store = nil }, "Store"},
 		{"no keys", func(c *authserver.Config) { c.Keys = nil }, "Keys"},
-		{"no users", func(c *authserver.Config) { c.Users = nil }, "Users"},
+		{"no users", func(c *authserver.Config) { c.Users, c.Accounts = nil, nil }, "Users"},
 		{"no clients", func(c *authserver.Config) { c.Clients = nil }, "Clients"},
 		{"no UI", func(c *authserver.Config) { c.UI = nil }, "UI"},
 		{"no cookie secret", func(c *authserver.Config) { c.CookieSecrets = nil }, "cookie secret"},

@@ -93,6 +93,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 		AuthTime:  now,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
+		UserAgent: shortUserAgent(r.UserAgent()),
 	}
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
@@ -187,6 +188,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result = throttle.Succeeded
+	if s.cfg.Accounts != nil {
+		s.cfg.Accounts.AfterLogin(r.Context(), u, password)
+	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		s.renderFailure(w, r, err, "starting a session failed", ui.ProblemText("problem.sign_in_failed"))

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
@@ -71,10 +72,16 @@ type Config struct {
 	// Keys sign what the server issues. Their retention must cover the
 	// longest token lifetime (see KeySchedule); options from
 	// KeySchedule.KeyOptions do.
-	Keys    *token.KeyManager
-	Users   identity.Directory
-	Clients clients.Source
-	UI      *ui.Renderer
+	Keys *token.KeyManager
+	// Users are who can sign in. With Accounts set and Users nil, the
+	// users are Accounts.Directory().
+	Users identity.Directory
+	// Accounts, when set, manages the users kept in the store: sign-in
+	// records and hash upgrades, invitation and reset links, the account
+	// pages. Nil: only the users of Users, read-only.
+	Accounts *accounts.Manager
+	Clients  clients.Source
+	UI       *ui.Renderer
 	// Hasher bounds concurrent argon2id work; one is created if nil.
 	Hasher *identity.Hasher
 	// CookieSecrets are 32+ byte secrets for cookies and sealed
@@ -147,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: Store is required")
 	case cfg.Keys == nil:
 		return nil, errors.New("authserver: Keys is required")
-	case cfg.Users == nil:
+	case cfg.Users == nil && cfg.Accounts == nil:
 		return nil, errors.New("authserver: Users is required")
 	case cfg.Clients == nil:
 		return nil, errors.New("authserver: Clients is required")
@@ -161,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 	// The keys must outlive every token they sign (keyschedule.go).
 	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
 		return nil, fmt.Errorf("authserver: %w", err)
+	}
+	if cfg.Users == nil {
+		cfg.Users = cfg.Accounts.Directory()
 	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = identity.NewHasher(0)
@@ -304,6 +314,10 @@ func (s *Server) routes() {
 	handle("POST OPTIONS", "/revoke", s.corsHandler(s.handleRevoke))
 	handle("GET POST", "/logout", s.pageHandler(s.handleLogout))
 	handle("GET POST", accountAppsPath, s.pageHandler(s.handleAccountApps))
+	if s.cfg.Accounts != nil {
+		handle("GET POST", choosePasswordPath, s.pageHandler(s.handleChoosePassword))
+		handle("GET POST", accountPath, s.pageHandler(s.handleAccount))
+	}
 }
 
 // Owns reports whether r is for one of the server's routes, so a host

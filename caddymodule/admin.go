@@ -182,7 +182,7 @@ func (a *AdminAPI) get(w http.ResponseWriter, r *http.Request, id string) error 
 }
 
 func (a *AdminAPI) create(w http.ResponseWriter, r *http.Request) error {
-	body, err := readAdminObject(w, r)
+	body, err := readAdminObject(w, r, adminInvalidClientMetadata)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (a *AdminAPI) update(w http.ResponseWriter, r *http.Request, id string) err
 	if a.registry.IsStatic(id) {
 		return a.fail(r, clients.ErrStatic, nil)
 	}
-	body, err := readAdminObject(w, r)
+	body, err := readAdminObject(w, r, adminInvalidClientMetadata)
 	if err != nil {
 		return err
 	}
@@ -289,6 +289,7 @@ const (
 
 	adminNotFound     adminCode = "not_found"
 	adminStaticClient adminCode = "static_client"
+	adminStaticUser   adminCode = "static_user"
 	adminConflict     adminCode = "conflict"
 )
 
@@ -298,6 +299,8 @@ const (
 type codedError struct {
 	Code        adminCode `json:"error"`
 	Description string    `json:"error_description"`
+	// Field names the refused member of the request (users API).
+	Field string `json:"field,omitempty"`
 }
 
 func (e *codedError) Error() string { return string(e.Code) + ": " + e.Description }
@@ -334,8 +337,9 @@ func writeCodedErrors(h caddy.AdminHandlerFunc) caddy.AdminHandlerFunc {
 	}
 }
 
-// readAdminObject reads a JSON object body of at most maxAdminBody bytes.
-func readAdminObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+// readAdminObject reads a JSON object body of at most maxAdminBody bytes;
+// a body that is not one is refused with code.
+func readAdminObject(w http.ResponseWriter, r *http.Request, code adminCode) (map[string]json.RawMessage, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return nil, apiError(http.StatusUnsupportedMediaType, adminInvalidRequest, "the request body must be application/json")
 	}
@@ -345,11 +349,11 @@ func readAdminObject(w http.ResponseWriter, r *http.Request) (map[string]json.Ra
 		if errors.As(err, &mbe) {
 			return nil, apiError(http.StatusRequestEntityTooLarge, adminInvalidRequest, fmt.Sprintf("the request body is larger than %d bytes", maxAdminBody))
 		}
-		return nil, apiError(http.StatusBadRequest, adminInvalidClientMetadata, "the request body could not be read")
+		return nil, apiError(http.StatusBadRequest, code, "the request body could not be read")
 	}
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return nil, apiError(http.StatusBadRequest, adminInvalidClientMetadata, "the request body must be a JSON object")
+		return nil, apiError(http.StatusBadRequest, code, "the request body must be a JSON object")
 	}
 	return body, nil
 }

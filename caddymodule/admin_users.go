@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -19,16 +20,32 @@ func init() {
 	caddy.RegisterModule(AdminUsers{})
 }
 
-// AdminUsers serves users' connected apps on Caddy's admin endpoint:
+// AdminUsers manages users on Caddy's admin endpoint: the accounts kept
+// in the store (admin_accounts.go) and every user's connected apps:
 //
+//	GET    /gatehouse/users[?after=&limit=&username=&email=&group=]  list stored users
+//	POST   /gatehouse/users                          create
+//	GET    /gatehouse/users/{id}                     read (a configured user: "static": true)
+//	PATCH  /gatehouse/users/{id}                     change the fields sent
+//	DELETE /gatehouse/users/{id}                     delete; sessions and grants end
+//	POST   /gatehouse/users/{id}/password            set the password; sessions and grants end
+//	POST   /gatehouse/users/{id}/disable|enable      disabling ends sessions and grants
+//	POST   /gatehouse/users/{id}/sessions/revoke     end every session and grant
+//	POST   /gatehouse/users/{id}/invite|reset-link   a single-use link to choose a password
 //	GET    /gatehouse/users/{subject}/apps              the apps the user allowed
 //	DELETE /gatehouse/users/{subject}/apps/{client_id}  revoke one (204; 404 if nothing to revoke)
+//
+// Users from the configuration are read-only (409 static_user), but their
+// sessions can be revoked. Errors are JSON like the client API's; a
+// refused value is 400 invalid_request with "field" naming it, a username
+// or email in use 409 conflict.
 //
 // Caddy loads every module of the admin.api namespace, one level deep
 // only, hence the ID admin.api.gatehouse_users beside the client API's
 // admin.api.gatehouse.
 type AdminUsers struct {
 	app *App
+	log *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -43,6 +60,7 @@ func (AdminUsers) CaddyModule() caddy.ModuleInfo {
 // failure to load it is reported by the app itself, so it is not repeated
 // here; the routes then answer 404.
 func (a *AdminUsers) Provision(ctx caddy.Context) error {
+	a.log = ctx.Logger()
 	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
 		a.app = app.(*App)
 	}
@@ -53,7 +71,21 @@ const adminUsersPath = "/gatehouse/users/"
 
 // Routes returns the admin routes.
 func (a *AdminUsers) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: adminUsersPath, Handler: writeCodedErrors(a.serve)}}
+	h := writeCodedErrors(a.route)
+	return []caddy.AdminRoute{{Pattern: adminUsersPath, Handler: h}, {Pattern: strings.TrimSuffix(adminUsersPath, "/"), Handler: h}}
+}
+
+// route sends /gatehouse/users/{subject}/apps[...] to the connected apps,
+// everything else to the accounts.
+func (a *AdminUsers) route(w http.ResponseWriter, r *http.Request) error {
+	if a.app == nil || a.app.Server() == nil || a.app.Accounts() == nil {
+		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the gatehouse app is not configured")}
+	}
+	rest, _ := strings.CutPrefix(r.URL.EscapedPath(), adminUsersPath)
+	if parts := strings.Split(rest, "/"); len(parts) >= 2 && parts[1] == "apps" {
+		return a.serve(w, r)
+	}
+	return a.serveAccounts(w, r)
 }
 
 // connectedAppJSON is one connected app in the admin API.
@@ -70,9 +102,6 @@ type connectedAppJSON struct {
 }
 
 func (a *AdminUsers) serve(w http.ResponseWriter, r *http.Request) error {
-	if a.app == nil || a.app.Server() == nil {
-		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the gatehouse app is not configured")}
-	}
 	subject, clientID, err := parseUsersPath(r.URL.EscapedPath())
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err}

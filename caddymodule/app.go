@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
@@ -82,8 +83,17 @@ type App struct {
 	// and caches here. Default 5s.
 	RevocationPollInterval caddy.Duration `json:"revocation_poll_interval,omitempty"`
 
-	// Users who can sign in.
+	// Users who can sign in, defined in the configuration (read-only at
+	// run time). Users created at run time (admin API, CLI) are kept in
+	// the store.
 	Users []*UserConfig `json:"users,omitempty"`
+	// PasswordPolicy applies to the passwords of stored users.
+	PasswordPolicy *PasswordPolicyConfig `json:"password_policy,omitempty"`
+	// InvitationLifetime and PasswordResetLifetime bound how long the
+	// single-use links of invitations and password resets work. Default
+	// 24h each.
+	InvitationLifetime    caddy.Duration `json:"invitation_lifetime,omitempty"`
+	PasswordResetLifetime caddy.Duration `json:"password_reset_lifetime,omitempty"`
 	// Clients are the statically configured Connected Apps.
 	Clients []*ClientConfig `json:"clients,omitempty"`
 	// UI brands the login and consent pages.
@@ -100,6 +110,7 @@ type App struct {
 	keys        *token.KeyManager
 	gateClients *clients.Gate
 	registry    *clients.Registry // static clients, then stored ones
+	accounts    *accounts.Manager // configured users, then stored ones
 	revocations *revocation.Watcher
 	secrets     [][]byte
 	renderer    *ui.Renderer
@@ -189,6 +200,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("users: %v", err)
 	}
+	policy, inviteLifetime, resetLifetime, err := a.accountsConfig()
+	if err != nil {
+		return err
+	}
+	// Users created at run time live in the store, after the configured
+	// ones (which they can never shadow).
+	a.accounts, err = accounts.New(accounts.Config{Store: a.store, Static: dir, Hasher: hasher(), Policy: policy,
+		InviteLifetime: inviteLifetime, ResetLifetime: resetLifetime, Logger: ctx.Slogger()})
+	if err != nil {
+		return errorf("%v", err)
+	}
 	configured := make([]*clients.Client, 0, len(a.Clients))
 	for _, cc := range a.Clients {
 		configured = append(configured, cc.client())
@@ -255,7 +277,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Issuer:         issuer,
 		Store:          a.store,
 		Keys:           a.keys,
-		Users:          dir,
+		Accounts:       a.accounts,
 		Clients:        a.gateClients,
 		UI:             a.renderer,
 		Hasher:         hasher(),
@@ -406,6 +428,9 @@ func (a *App) Cleanup() error {
 
 // Server returns the provisioned authorization server.
 func (a *App) Server() *authserver.Server { return a.server }
+
+// Accounts returns the app's user manager.
+func (a *App) Accounts() *accounts.Manager { return a.accounts }
 
 // ClientRegistry returns the app's clients: static, then stored ones.
 func (a *App) ClientRegistry() *clients.Registry { return a.registry }

@@ -64,6 +64,11 @@ func init() {
 //			primary_color "#rrggbb"
 //			templates <dir>
 //		}
+//		password_policy {
+//			min_length <n>
+//		}
+//		invitation_lifetime <duration>
+//		password_reset_lifetime <duration>
 //		user <username> {
 //			id <subject>
 //			email <address>
@@ -187,6 +192,20 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.UI = u
+		case "password_policy":
+			p, err := parsePasswordPolicy(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PasswordPolicy = p
+		case "invitation_lifetime":
+			if err := durationArg(d, &app.InvitationLifetime); err != nil {
+				return nil, err
+			}
+		case "password_reset_lifetime":
+			if err := durationArg(d, &app.PasswordResetLifetime); err != nil {
+				return nil, err
+			}
 		case "user":
 			u, err := parseUser(d)
 			if err != nil {

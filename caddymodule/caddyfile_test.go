@@ -103,6 +103,8 @@ func TestParseGlobalOptionErrors(t *testing.T) {
 		{"unknown user option", "gatehouse {\n user bob {\n shoe_size 42\n }\n}", `user bob: unknown option "shoe_size"`},
 		{"user without name", "gatehouse {\n user {\n }\n}", "user: expected exactly one username"},
 		{"unknown client option", "gatehouse {\n client c {\n colour red\n }\n}", `client c: unknown option "colour"`},
+		{"short password min_length", "gatehouse {\n password_policy {\n min_length 6\n }\n}", `min_length: expected a number from 8 to 256`},
+		{"unknown password_policy option", "gatehouse {\n password_policy {\n digits 2\n }\n}", `password_policy: unknown option "digits"`},
 		{"client without redirect values", "gatehouse {\n client c {\n redirect_uris\n }\n}", "redirect_uris: expected at least one value"},
 		{"bad flag", "gatehouse {\n user bob {\n email_verified maybe\n }\n}", "email_verified: expected no value, true or false"},
 		{"arguments on the option", `gatehouse extra { }`, "wrong argument count"},

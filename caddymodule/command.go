@@ -26,6 +26,7 @@ authorization server and identity gate for Caddy.
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(newHashPasswordCommand())
 			cmd.AddCommand(newClientsCommand())
+			cmd.AddCommand(newUsersCommand())
 		},
 	})
 }

@@ -21,6 +21,9 @@ import (
 
 // browser is a cookie-keeping user agent that fills in forms.
 type browser struct {
+	// username and password sign in at the login page; alice's when empty.
+	username, password string
+
 	t      testing.TB
 	in     *instance
 	client *http.Client
@@ -174,7 +177,8 @@ type authorizeResult struct {
 	last       *page
 }
 
-// authorize drives the browser from authURL through login (as alice) and
+// authorize drives the browser from authURL through login (as alice, or
+// b.username) and
 // consent (pressing decision) to the app's callback.
 func (b *browser) authorize(authURL, decision string) authorizeResult {
 	b.t.Helper()
@@ -193,7 +197,11 @@ func (b *browser) authorize(authURL, decision string) authorizeResult {
 		switch {
 		case p.status == http.StatusOK && strings.HasSuffix(p.url.Path, "/login"):
 			res.sawLogin = true
-			p = b.submit(p, map[string]string{"username": "alice", "password": alicePassword})
+			user, pw := "alice", alicePassword
+			if b.username != "" {
+				user, pw = b.username, b.password
+			}
+			p = b.submit(p, map[string]string{"username": user, "password": pw})
 		case p.status == http.StatusOK && strings.HasSuffix(p.url.Path, "/consent"):
 			res.sawConsent = true
 			if decision == "" {

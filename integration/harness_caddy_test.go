@@ -547,6 +547,12 @@ func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*
 // would, and returns what it printed.
 func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return runCLIInput(t, "", args...)
+}
+
+// runCLIInput is runCLI with stdin as the command's standard input.
+func runCLIInput(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
 	gatehouse, ok := caddycmd.Commands()["gatehouse"]
 	if !ok {
 		t.Fatal("the gatehouse command is not registered")
@@ -558,6 +564,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errOut)
+	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(append([]string{"gatehouse"}, args...))
 	err := root.Execute()
 	return out.String(), err

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
@@ -146,6 +147,9 @@ type Fixture struct {
 	Clients  *clients.Gate
 	Registry *clients.Registry
 	Users    *identity.StaticDirectory
+	// Accounts manages the stored users (Config.Accounts); its directory
+	// is the server's: Alice and Bob, then the stored users.
+	Accounts *accounts.Manager
 	// Revocations is the server's revocation watcher (Config.Revocations);
 	// it is polled only when a test calls Poll or runs Server.Run.
 	Revocations *revocation.Watcher
@@ -162,10 +166,14 @@ var (
 	passwordHash   = sync.OnceValues(func() (*identity.PasswordHash, error) { return HashPassword(Password) })
 )
 
-// HashPassword returns a cheap argon2id hash of password (8 KiB, one
-// pass): real hashing, at a cost tests can afford.
+// CheapParams are argon2id parameters tests can afford (8 KiB, one
+// pass): real hashing, at a low cost. The fixture's Accounts hash with
+// them.
+var CheapParams = identity.Argon2idParams{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// HashPassword returns a cheap argon2id hash of password (CheapParams).
 func HashPassword(password string) (*identity.PasswordHash, error) {
-	phc, err := identity.HashPassword(password, identity.Argon2idParams{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	phc, err := identity.HashPassword(password, CheapParams)
 	if err != nil {
 		return nil, err
 	}
@@ -276,8 +284,13 @@ func New(t testing.TB, opts Options) *Fixture {
 		return *p
 	}
 	revocations := revocation.New(st, time.Second, clock.Now)
+	manager, err := accounts.New(accounts.Config{Store: st, Static: users, Hasher: sharedHasher(),
+		Params: CheapParams, Logger: opts.Logger, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := authserver.Config{
-		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: gate, UI: renderer,
+		Issuer: issuer, Store: st, Keys: keys, Users: manager.Directory(), Accounts: manager, Clients: gate, UI: renderer,
 		Hasher:         sharedHasher(),
 		CookieSecrets:  [][]byte{CookieSecret()},
 		Lifetimes:      opts.Lifetimes,
@@ -307,7 +320,7 @@ func New(t testing.TB, opts Options) *Fixture {
 	iss, _ := url.Parse(s.Issuer())
 	return &Fixture{
 		Server: s, Config: cfg, Store: st, Keys: keys, Clock: clock,
-		Clients: gate, Registry: registry, Users: users, Revocations: revocations,
+		Clients: gate, Registry: registry, Users: users, Accounts: manager, Revocations: revocations,
 		secrets: secrets, issuer: iss,
 	}
 }

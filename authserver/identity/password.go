@@ -201,3 +201,15 @@ func (hs *Hasher) Verify(ctx context.Context, h *PasswordHash, password string) 
 	}
 	return nil
 }
+
+// Hash hashes password with p (see HashPassword), in one of the slots
+// that also bound Verify.
+func (hs *Hasher) Hash(ctx context.Context, password string, p Argon2idParams) (string, error) {
+	select {
+	case hs.slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-hs.slots }()
+	return HashPassword(password, p)
+}

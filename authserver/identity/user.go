@@ -21,6 +21,9 @@ type User struct {
 	PhoneVerified bool
 	Groups        []string
 	Password      *PasswordHash
+	// Stored marks a user kept in the store (managed at run time) rather
+	// than in the configuration: they may change their password.
+	Stored bool
 }
 
 // ErrNotFound is a Directory's answer for a user it does not have. Any

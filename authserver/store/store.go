@@ -64,6 +64,9 @@ type Session struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero while the session is live
+	// UserAgent is the browser's User-Agent when the session started
+	// (shortened), for the user's list of their sessions.
+	UserAgent string
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.
@@ -259,8 +262,8 @@ type Store interface {
 
 	// GarbageCollect deletes up to limit records of each kind that expired
 	// before now: codes, sessions, grants with their refresh tokens,
-	// expired (or rotated and expired) refresh tokens of live grants, and
-	// denylisted access tokens. It returns the number of rows deleted,
+	// expired (or rotated and expired) refresh tokens of live grants,
+	// denylisted access tokens, and invitation and reset tokens. It returns the number of rows deleted,
 	// refresh tokens included.
 	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
 
@@ -268,6 +271,7 @@ type Store interface {
 	Close() error
 
 	ClientStore
+	UserStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----

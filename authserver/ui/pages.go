@@ -124,9 +124,44 @@ type AccountAppsPage struct {
 	Apps           []AppView
 	SignOutAction  string
 	SignOutRequest string // opaque hidden field "lr" of the sign-out form
+	// SettingsURL links to the account settings page (optional).
+	SettingsURL string
 }
 
 func (AccountAppsPage) templateName() string { return "account_apps.html" }
+
+// AccountSettingsPage is the signed-in user's own account: their profile,
+// their password and their sessions. Every form posts "csrf" and "action"
+// to FormAction: "profile" with "name"; "password" with "current",
+// "password" and "confirm"; "end_session" with "session"; "end_others".
+type AccountSettingsPage struct {
+	Base
+	FormAction string
+	CSRFToken  string
+	User       UserView
+	// Editable: the account is kept in the store, so its name and
+	// password can be changed here (configured accounts cannot).
+	Editable  bool
+	MinLength int
+	Sessions  []SessionView
+	Notice    string // already-localised confirmation of the last change
+	Error     string // already-localised problem with the last change
+	// ErrorIn is the form the error is about: "profile" or "password".
+	ErrorIn        string
+	AppsURL        string
+	SignOutAction  string
+	SignOutRequest string
+}
+
+func (AccountSettingsPage) templateName() string { return "account_settings.html" }
+
+// SessionView is one of the user's live sessions.
+type SessionView struct {
+	ID              string // opaque, posted back as "session"
+	Browser, System string // from its User-Agent; "" when unknown
+	SignedInAt      time.Time
+	Current         bool // the session showing the page
+}
 
 // HomePage is the issuer's root: it names the service, for a person who
 // typed its address, and points to the connected-apps page and, for app
@@ -138,6 +173,25 @@ type HomePage struct {
 }
 
 func (HomePage) templateName() string { return "home.html" }
+
+// ChoosePasswordPage lets the holder of an invitation or password reset
+// link choose a password. The form posts "token", "csrf", "password" and
+// "confirm". With Done set it confirms the change instead and links to
+// SignInURL.
+type ChoosePasswordPage struct {
+	Base
+	FormAction string
+	Token      string // hidden field "token": the link's single-use token
+	CSRFToken  string
+	Username   string
+	Invite     bool // an invitation (a new account) rather than a reset
+	MinLength  int
+	Error      string // already-localised message
+	Done       bool
+	SignInURL  string // where to sign in once Done
+}
+
+func (ChoosePasswordPage) templateName() string { return "choose_password.html" }
 
 // AppView is one connected app. A zero LastUsedAt means it has not
 // received tokens since the user allowed it.
@@ -184,9 +238,23 @@ var registered = []Page{
 				GrantedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)},
 			{ClientID: "other"},
 		},
+		SignOutAction: "/logout", SignOutRequest: "lr", SettingsURL: "/account",
+	},
+	AccountSettingsPage{
+		Base: sampleBase, FormAction: "/account", CSRFToken: "csrf",
+		User:     UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
+		Editable: true, MinLength: 12,
+		Sessions: []SessionView{
+			{ID: "s1", Browser: "Firefox", System: "Linux", SignedInAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Current: true},
+			{ID: "s2", Browser: "Safari", SignedInAt: time.Date(2030, 1, 1, 3, 4, 5, 0, time.UTC)},
+			{ID: "s3"},
+		},
+		Notice: "Notice", Error: "Error", ErrorIn: "password", AppsURL: "/account/apps",
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},
 	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
+	ChoosePasswordPage{Base: sampleBase, FormAction: "/account/choose-password", Token: "gh_inv_x", CSRFToken: "csrf",
+		Username: "alice", Invite: true, MinLength: 12, Error: "Error", Done: true, SignInURL: "/account/apps"},
 }
 
 // sampleBase is the Base of the registered samples.

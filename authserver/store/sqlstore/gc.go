@@ -24,6 +24,8 @@ var gcSteps = []string{
 		SELECT hash FROM gatehouse_refresh_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 	`DELETE FROM gatehouse_denylisted_tokens WHERE jti IN (
 		SELECT jti FROM gatehouse_denylisted_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_user_tokens WHERE hash IN (
+		SELECT hash FROM gatehouse_user_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 }
 
 // GarbageCollect implements store.Store. Records of each kind (auth codes,

@@ -160,6 +160,50 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_grants_session_id_hash ON gatehouse_grants (session_id_hash)`,
 		`CREATE INDEX gatehouse_grants_subject_client_id ON gatehouse_grants (subject, client_id)`,
 	}},
+	{version: 5, stmts: []string{
+		// Users created at run time (users.go). username_key and email_key
+		// are the lower-cased forms (store.UserKey) that uniqueness and
+		// look-ups use; groups_key likewise for the group prefix filter.
+		`CREATE TABLE gatehouse_users (
+			id             TEXT   NOT NULL PRIMARY KEY,
+			username       TEXT   NOT NULL,
+			username_key   TEXT   NOT NULL,
+			email          TEXT   NOT NULL,
+			email_key      TEXT   NOT NULL,
+			email_verified BIGINT NOT NULL,
+			name           TEXT   NOT NULL,
+			groups_json    TEXT   NOT NULL,
+			groups_key     TEXT   NOT NULL,
+			disabled       BIGINT NOT NULL,
+			password_hash  TEXT   NOT NULL,
+			created_at     BIGINT NOT NULL,
+			updated_at     BIGINT NOT NULL,
+			last_login_at  BIGINT NOT NULL
+		)`,
+		`CREATE UNIQUE INDEX gatehouse_users_username_key ON gatehouse_users (username_key)`,
+		`CREATE UNIQUE INDEX gatehouse_users_email_key ON gatehouse_users (email_key) WHERE email_key <> ''`,
+		// Every id ever given to a user, so a deleted user's id (their
+		// "sub" at every app) is never given to someone else.
+		`CREATE TABLE gatehouse_user_ids (
+			id         TEXT   NOT NULL PRIMARY KEY,
+			created_at BIGINT NOT NULL
+		)`,
+		// Invitations and password reset links, by hash.
+		`CREATE TABLE gatehouse_user_tokens (
+			hash       TEXT   NOT NULL PRIMARY KEY,
+			kind       TEXT   NOT NULL,
+			user_id    TEXT   NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			used_at    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_user_tokens_user_id ON gatehouse_user_tokens (user_id)`,
+		`CREATE INDEX gatehouse_user_tokens_expires_at ON gatehouse_user_tokens (expires_at)`,
+		// Ending a user's sessions finds them by subject; the account page
+		// lists them with the browser they were started in.
+		`CREATE INDEX gatehouse_sessions_subject ON gatehouse_sessions (subject)`,
+		`ALTER TABLE gatehouse_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

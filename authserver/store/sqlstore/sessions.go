@@ -9,12 +9,12 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at`
+const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at, user_agent`
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
-		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt))
+	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent)
 	return s.wrap("create session", s.insertErr(err))
 }
 
@@ -44,7 +44,7 @@ func scanSession(row rowScanner) (store.Session, error) {
 		sess                                      store.Session
 		authTime, createdAt, expiresAt, revokedAt int64
 	)
-	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt); err != nil {
+	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt, &sess.UserAgent); err != nil {
 		return store.Session{}, err
 	}
 	sess.AuthTime = fromMillis(authTime)

@@ -31,6 +31,7 @@ func newSession(name string) store.Session {
 		AuthTime:  t0.Add(-time.Minute),
 		CreatedAt: t0,
 		ExpiresAt: t0.Add(time.Hour),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) " + name + " ✓",
 	}
 }
 

@@ -69,6 +69,17 @@ var contractTests = []struct {
 	{"Client/List", testClientList},
 	{"Client/Update", testClientUpdate},
 	{"Client/Delete", testClientDelete},
+
+	{"User/RoundTrip", testUserRoundTrip},
+	{"User/NotFound", testUserNotFound},
+	{"User/Duplicate", testUserDuplicate},
+	{"User/IDNeverReused", testUserIDNeverReused},
+	{"User/List", testUserList},
+	{"User/Update", testUserUpdate},
+	{"User/DisableRevokesSessions", testUserDisableRevokesSessions},
+	{"User/RevokeSessionsKeepsOne", testUserRevokeSessionsKeepsOne},
+	{"User/Delete", testUserDelete},
+	{"User/Tokens", testUserTokens},
 }
 
 // concurrencyTests race many callers against one database. They get every
@@ -86,6 +97,8 @@ var concurrencyTests = []struct {
 	{"GetOrCreateSecret", testConcurrentSecret},
 	{"RevokedSessionVisible", testConcurrentRevokedSession},
 	{"UpdateClientOnce", testConcurrentUpdateClient},
+	{"CreateUserOnce", testConcurrentCreateUser},
+	{"UseUserTokenOnce", testConcurrentUseUserToken},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
