@@ -159,7 +159,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			subject, ip, trusted = device, "", true
 		}
 	}
-	if ok, wait := s.logins.Admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.logins.AdmitWait(r.Context(), subject, ip, s.now); !ok {
 		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
 		return
 	}

@@ -144,7 +144,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	if client != nil && client.HasChosenSecret() {
 		subject = throttle.ClientKey(client.ID)
 	}
-	if ok, wait := s.clientAuths.Admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.clientAuths.AdmitWait(r.Context(), subject, ip, s.now); !ok {
 		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", throttle.RetryAfter(wait))
 		return nil, errClientThrottled(w, wait)
 	}
