@@ -112,6 +112,7 @@ var english = catalog{
 		"login.error.wrong":   "The username or password is incorrect.",
 		"login.error.missing": "Enter your username and password.",
 		"login.error.stale":   "Your sign-in form expired. Please try again.",
+		"login.error.busy":    "Too many people are signing in right now. Please try again in a moment.",
 		// Brute-force defence (authserver/throttle.go): the wait is one of
 		// the wait_ messages.
 		"login.error.throttled":    "Too many failed sign-in attempts. Try again in %s.",
