@@ -163,7 +163,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			subject, ip, trusted = device, "", true
 		}
 	}
-	if ok, wait := s.logins.Admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.logins.AdmitWait(r.Context(), subject, ip, s.now); !ok {
 		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
 		return
 	}
@@ -177,10 +177,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		hash = u.Password
 	}
 	// An unknown user is hashed against a dummy, so both failures take
-	// the same time and give the same answer (no user enumeration).
-	if err := s.cfg.Hasher.Verify(r.Context(), hash, password); err != nil || !known || u.Password == nil {
+	// the same time and give the same answer (no user enumeration). A
+	// browser its user signed in on before is served first, so a storm
+	// of guesses elsewhere does not keep them out.
+	verify := s.cfg.Hasher.Verify
+	if trusted {
+		verify = s.cfg.Hasher.VerifyUrgent
+	}
+	if err := verify(r.Context(), hash, password); err != nil || !known || u.Password == nil {
 		if errors.Is(err, r.Context().Err()) && err != nil {
 			return // the client went away
+		}
+		if errors.Is(err, identity.ErrBusy) {
+			s.busyLogin(w, r, form.Get("ar"), ar, client, username)
+			return // nothing was checked: not a failure
 		}
 		result = throttle.Failed
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client), "trusted_device", trusted)

@@ -394,6 +394,55 @@ func TestTokenClientThrottle(t *testing.T) {
 	}
 }
 
+// TestTokenConcurrentCorrectClient: only failures count against a
+// client. 50 concurrent requests of a confidential client with an
+// operator-chosen secret, on a fresh server (so no secret has been
+// verified yet and every first check is an argon2id hash in flight), are
+// all authenticated: none is refused as a failure-to-be.
+func TestTokenConcurrentCorrectClient(t *testing.T) {
+	const n = 50
+	// Dear enough (16 MiB) that many checks overlap.
+	phc, err := identity.HashPassword("chosen-secret", identity.Argon2idParams{Memory: 16384, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := throttle.Policy{} // the server's defaults: 10 per client, 100 per address
+	f := ast.New(t, ast.Options{
+		ClientThrottle: &defaults,
+		Clients: []*clients.Client{{ID: "chosen", SecretHashes: []string{phc},
+			Metadata: clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{"https://chosen.example/cb"}}}},
+	})
+	start := make(chan struct{})
+	results := make(chan *ast.Response, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			r := f.NewRequest(http.MethodPost, "/token", query("grant_type", "refresh_token", "refresh_token", "gh_rt_x"))
+			r.SetBasicAuth("chosen", "chosen-secret")
+			r.RemoteAddr = "198.51.100.7:1234"
+			<-start
+			results <- f.Serve(t, r)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	refused := 0
+	for res := range results {
+		// invalid_grant: the client authenticated, the made-up refresh
+		// token was then refused.
+		if res.OAuthError() != "invalid_grant" {
+			refused++
+			if refused == 1 {
+				t.Errorf("a correct client was refused: %s", res)
+			}
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of %d concurrent correct requests refused", refused, n)
+	}
+}
+
 // throttleOn is a client authentication throttle that locks a client
 // after three failures.
 var throttleOn = throttle.Policy{MaxFailures: 3, Lockout: 5 * time.Minute}

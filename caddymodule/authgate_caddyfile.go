@@ -32,6 +32,8 @@ func init() {
 //		cookie_secret <secret>...
 //		forward_authorization
 //		introspect                   # external issuer: validate tokens by RFC 7662 introspection
+//		token_cache_size <entries>   # verified Bearer tokens remembered; default 10000
+//		session_cache_size <entries> # decoded session cookies remembered; default 10000
 //		allow user|username|email|email_domain|group|scope <value>...
 //		header <claim> <Header-Name>|-
 //	}
@@ -77,6 +79,10 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 		return manyArgs(d, &g.CookieSecrets)
 	case "forward_authorization":
 		return flagArg(d, &g.ForwardAuthorization)
+	case "token_cache_size":
+		return intArg(d, &g.TokenCacheSize)
+	case "session_cache_size":
+		return intArg(d, &g.SessionCacheSize)
 	case "introspect":
 		return flagArg(d, &g.Introspect)
 	case "allow":

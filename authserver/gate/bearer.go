@@ -43,7 +43,7 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		if err != nil {
 			return nil, err
 		}
-		g.tokens.put(key, cacheEntry{id: id, expires: expires}, now)
+		g.tokens.put(key, cacheEntry{id: g.prepare(id), expires: expires}, now)
 		return id, nil
 	}
 	issuer, err := g.cfg.Provider.Issuer(ctx)
@@ -76,7 +76,7 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	if g.revoked(id) {
 		return nil, token.ErrInvalidSignature
 	}
-	g.tokens.put(key, cacheEntry{id: id, expires: c.Expiry.Time()}, now)
+	g.tokens.put(key, cacheEntry{id: g.prepare(id), expires: c.Expiry.Time()}, now)
 	return id, nil
 }
 

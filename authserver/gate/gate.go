@@ -56,9 +56,15 @@ type Config struct {
 	// loopback development only).
 	Insecure bool
 	UI       *ui.Renderer
-	// CacheSize bounds the verified-token and session caches. Default 10000.
-	CacheSize int
-	Logger    *slog.Logger
+	// TokenCacheSize and SessionCacheSize bound the verified-token and
+	// session caches (entries). Default 10000 each.
+	TokenCacheSize   int
+	SessionCacheSize int
+	// PlaceholderPrefix, when set, gives each identity a placeholder
+	// lookup (Identity.Placeholders) for PlaceholderPrefix+"id" and
+	// PlaceholderPrefix+claim, computed once per identity.
+	PlaceholderPrefix string
+	Logger            *slog.Logger
 	// Now is the gate's clock, time.Now if nil. The providers of this
 	// package take it too, so expiry checks, discovery back-off and
 	// revocation times all follow one clock.
@@ -73,6 +79,7 @@ type clocked interface{ useClock(now func() time.Time) }
 type Gate struct {
 	cfg               Config
 	headers           []HeaderMapping
+	canonical         []string  // canonical forms of the headers' names
 	ownedFirst        [256]bool // first bytes (folded) of the header names the gate owns
 	cookieName        string    // with prefix
 	loginCookiePrefix string    // with prefix
@@ -141,6 +148,9 @@ func New(cfg Config) (*Gate, error) {
 			return nil, fmt.Errorf("gate: invalid header name %q", m.Header)
 		}
 	}
+	if cfg.TokenCacheSize < 0 || cfg.SessionCacheSize < 0 {
+		return nil, errors.New("gate: cache sizes must not be negative")
+	}
 	if _, ok := cfg.Provider.(Introspector); cfg.Introspect && !ok {
 		return nil, errors.New("gate: this provider cannot introspect tokens")
 	}
@@ -157,14 +167,15 @@ func New(cfg Config) (*Gate, error) {
 		cfg:      cfg,
 		headers:  cfg.Headers,
 		cookies:  session.CookieOptions{Secure: !cfg.Insecure, Path: "/"},
-		tokens:   newVerifiedCache(cfg.CacheSize),
-		sessions: newVerifiedCache(cfg.CacheSize),
+		tokens:   newVerifiedCache(cfg.TokenCacheSize),
+		sessions: newVerifiedCache(cfg.SessionCacheSize),
 		log:      cfg.Logger,
 		now:      cfg.Now,
 	}
 	g.ownedFirst[foldHeaderByte(ownedPrefix[0])] = true
 	for _, m := range g.headers {
 		g.ownedFirst[foldHeaderByte(m.Header[0])] = true
+		g.canonical = append(g.canonical, http.CanonicalHeaderKey(m.Header))
 	}
 	g.cookieName = g.cookies.Name(cfg.CookieName)
 	g.loginCookiePrefix = g.cookies.Name(cfg.CookieName + "_login_")
@@ -276,13 +287,15 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func keyOf(parts ...string) cacheKey {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+// keyOf is the cache key of a credential for a site: SHA-256 of both,
+// each followed by a NUL. Credentials of usual size are hashed from a
+// buffer on the stack.
+func keyOf(site, credential string) cacheKey {
+	var buf [2048]byte
+	b := buf[:0]
+	if n := len(site) + len(credential) + 2; n > len(buf) {
+		b = make([]byte, 0, n)
 	}
-	var k cacheKey
-	h.Sum(k[:0])
-	return k
+	b = append(append(append(append(b, site...), 0), credential...), 0)
+	return sha256.Sum256(b)
 }

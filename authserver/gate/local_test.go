@@ -21,7 +21,7 @@ import (
 const gateOrigin = ast.GateOrigin
 
 // localGate is a gate at gateOrigin relying on f's server, on f's clock.
-func localGate(t *testing.T, f *ast.Fixture, cfg Config) *Gate {
+func localGate(t testing.TB, f *ast.Fixture, cfg Config) *Gate {
 	t.Helper()
 	cfg.Now = f.Clock.Now
 	if cfg.Revocations == nil {
@@ -32,7 +32,7 @@ func localGate(t *testing.T, f *ast.Fixture, cfg Config) *Gate {
 
 // site is a browser at the gated site: its own cookie jar.
 type site struct {
-	t      *testing.T
+	t      testing.TB
 	g      *Gate
 	j      jar
 	issuer string // where the gate sends browsers to sign in
@@ -76,7 +76,7 @@ func (s *site) signIn(b *ast.Browser, path string) *http.Response {
 	return resp
 }
 
-func newSite(t *testing.T, g *Gate) *site { return &site{t: t, g: g, issuer: ast.Issuer} }
+func newSite(t testing.TB, g *Gate) *site { return &site{t: t, g: g, issuer: ast.Issuer} }
 
 // TestLocalLogin: a browser login through the issuer in this process; the
 // upstream request then carries the user's identity headers, and

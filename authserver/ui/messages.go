@@ -153,6 +153,7 @@ var english = catalog{
 		"login.error.wrong":   "The username or password is incorrect.",
 		"login.error.missing": "Enter your username and password.",
 		"login.error.stale":   "Your sign-in form expired. Please try again.",
+		"login.error.busy":    "Too many people are signing in right now. Please try again in a moment.",
 		// Messages the server puts on the password forms.
 		"password.error.mismatch":       "The two passwords do not match.",
 		"password.error.missing":        "Enter the new password twice.",
