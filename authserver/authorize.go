@@ -280,7 +280,8 @@ func (s *Server) needsLogin(ar *authRequest, sess *browserSession, now time.Time
 
 // needsConsent reports whether the user must see the consent page:
 // third-party apps only, when asked by prompt=consent, for offline_access
-// (OIDC Core §11), or when the request has scopes not granted before.
+// (OIDC Core §11), or when the request has scopes or names resources not
+// granted before.
 // First-party apps are trusted with everything except offline_access,
 // which, as in Stytch Connected Apps, asks unless the app has
 // BypassConsentForOfflineAccess.
@@ -297,7 +298,9 @@ func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *clients.
 	} else if err != nil {
 		return false, err
 	}
-	return !containsAll(c.Scopes, ar.Scopes), nil
+	// Consent is bound to the resources too (RFC 8707): an app allowed
+	// to reach one service must ask before it reaches another.
+	return !containsAll(c.Scopes, ar.Scopes) || !containsAll(c.Resources, ar.Resources), nil
 }
 
 // redirectToPage sends the browser to the login or consent page carrying

@@ -131,6 +131,9 @@ type Server struct {
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
+	// resourceNames are the display names of protected resources
+	// (resources.go).
+	resourceNames resourceNames
 	// ticker starts the ticks of one of Run's jobs (maintenance.go);
 	// tests replace it to tick by hand.
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())

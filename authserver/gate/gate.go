@@ -230,7 +230,7 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 		}
 		return nil
 	}
-	if !g.cfg.Policy.allowsIdentity(id) {
+	if !g.cfg.Policy.allowsIdentity(id) || !g.cfg.Policy.allowsClient(id) {
 		g.forbidden(w, r, origin, id, nil)
 		return nil
 	}

@@ -44,6 +44,7 @@ type ConsentPage struct {
 	CSRFToken        string
 	Client           ClientView
 	Scopes           []ScopeView
+	Resources        []ResourceView // the services the app will reach (RFC 8707)
 	User             UserView
 	SwitchAccountURL string // "Not you?" link
 }
@@ -60,6 +61,11 @@ type ClientView struct {
 // ScopeView is one requested scope. An empty Description is filled from the
 // message catalog (see ScopeDescription).
 type ScopeView struct{ Name, Description string }
+
+// ResourceView is a service (protected resource) the app asks to reach
+// on the user's behalf: its URI, and its display name when the operator
+// gave one.
+type ResourceView struct{ Name, URI string }
 
 // UserView is the account the user is signed in with.
 type UserView struct{ Name, Username, Email string }
@@ -164,6 +170,7 @@ var registered = []Page{
 			PolicyURI: "https://app.example/privacy", TOSURI: "https://app.example/terms", FirstParty: true,
 		},
 		Scopes:           []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+		Resources:        []ResourceView{{Name: "API", URI: "https://api.example/mcp"}, {URI: "https://other.example/"}},
 		User:             UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
 		SwitchAccountURL: "/switch",
 	},

@@ -160,6 +160,12 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_grants_session_id_hash ON gatehouse_grants (session_id_hash)`,
 		`CREATE INDEX gatehouse_grants_subject_client_id ON gatehouse_grants (subject, client_id)`,
 	}},
+	{version: 5, stmts: []string{
+		// Consent names the resources it covers (RFC 8707); consents
+		// recorded before cover none, so a request naming a resource asks
+		// again.
+		`ALTER TABLE gatehouse_consents ADD COLUMN resources TEXT NOT NULL DEFAULT '[]'`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

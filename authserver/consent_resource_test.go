@@ -1,0 +1,143 @@
+package authserver_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
+)
+
+const (
+	mcpResource   = "https://localhost:9445/mcp"
+	otherResource = "https://localhost:9443"
+)
+
+// withResources is an authorization request for resources.
+func withResources(q url.Values, resources ...string) url.Values {
+	return ast.Edit(q, url.Values{"resource": resources})
+}
+
+// TestConsentBoundToResource: a third-party app allowed to reach one
+// resource asks again, on a page naming the new resource, before it gets
+// a code for another (RFC 8707); what was allowed is remembered.
+func TestConsentBoundToResource(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	f.Server.NameResource(mcpResource, "Demo MCP server")
+	b := f.NewBrowser(t)
+	b.SignIn()
+
+	page := b.Authorize(withResources(f.AuthorizeQuery(ast.ThirdParty, "openid profile"), mcpResource))
+	if !b.OnPage(page, "/consent") {
+		t.Fatalf("want the consent page: %s", page)
+	}
+	if text := pageText(page); !strings.Contains(text, "Demo MCP server at "+mcpResource) {
+		t.Errorf("the consent page does not name the resource by its name and URI: %s", text)
+	}
+	if res := b.Consent(page, "allow"); res.RedirectQuery().Get("code") == "" {
+		t.Fatalf("allow: %s", res)
+	}
+
+	tests := []struct {
+		name        string
+		resources   []string
+		wantConsent bool
+	}{
+		{"the same resource", []string{mcpResource}, false},
+		{"no resource (the issuer)", nil, false},
+		{"another resource", []string{otherResource}, true},
+		{"the allowed one and another", []string{mcpResource, otherResource}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := b.Authorize(withResources(f.AuthorizeQuery(ast.ThirdParty, "openid profile"), tc.resources...))
+			if got := b.OnPage(res, "/consent"); got != tc.wantConsent {
+				t.Fatalf("consent page shown: %v, want %v: %s", got, tc.wantConsent, res)
+			}
+			if !tc.wantConsent && res.RedirectQuery().Get("code") == "" {
+				t.Fatalf("want a code: %s", res)
+			}
+		})
+	}
+
+	t.Run("prompt=none", func(t *testing.T) {
+		q := withResources(f.AuthorizeQuery(ast.ThirdParty, "openid profile"), otherResource)
+		q.Set("prompt", "none")
+		wantRedirectError(t, b.Authorize(q), ast.ThirdPartyRedirect, "consent_required", ast.State)
+	})
+
+	// A resource without a display name is named by its URI; allowing it
+	// adds it to what was allowed before.
+	page = b.Authorize(withResources(f.AuthorizeQuery(ast.ThirdParty, "openid"), otherResource))
+	text := pageText(page)
+	if !strings.Contains(text, otherResource) || strings.Contains(text, "Demo MCP server") {
+		t.Errorf("the consent page for %s: %s", otherResource, text)
+	}
+	if res := b.Consent(page, "allow"); res.RedirectQuery().Get("code") == "" {
+		t.Fatalf("allow: %s", res)
+	}
+	q := withResources(f.AuthorizeQuery(ast.ThirdParty, "openid profile"), mcpResource, otherResource)
+	if res := b.Authorize(q); res.RedirectQuery().Get("code") == "" {
+		t.Errorf("both resources allowed one after the other do not cover both: %s", res)
+	}
+
+	t.Run("first-party apps", func(t *testing.T) {
+		q := withResources(f.AuthorizeQuery(ast.FirstParty, "openid"), "https://anything.example/")
+		if res := b.Authorize(q); res.RedirectQuery().Get("code") == "" {
+			t.Errorf("a first-party app was asked for consent: %s", res)
+		}
+	})
+	t.Run("another user", func(t *testing.T) {
+		b := f.NewBrowser(t)
+		b.Username = ast.Bob
+		b.SignIn()
+		res := b.Authorize(withResources(f.AuthorizeQuery(ast.ThirdParty, "openid"), mcpResource))
+		if !b.OnPage(res, "/consent") {
+			t.Errorf("Alice's consent served Bob: %s", res)
+		}
+	})
+}
+
+// TestRefreshNeverWidensAudience: a refresh request may narrow the
+// audience to some of the granted resources, never add one (RFC 8707
+// §2.2), whatever it was narrowed to before; and a grant without
+// resources cannot gain one.
+func TestRefreshNeverWidensAudience(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	const a, b = "https://a.example/mcp", "https://b.example/"
+	q := withResources(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid offline_access"), a, b)
+	tok := f.Exchange(t, ast.ThirdPartyPublic, f.NewBrowser(t).Code(q))
+
+	aud := func(tok ast.Tokens) string { return fmt.Sprint(ast.Claims(t, tok.AccessToken)["aud"]) }
+	narrowed := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, tok.RefreshToken, query("resource", a)))
+	if got := aud(narrowed); got != "["+a+" "+ast.Issuer+"]" {
+		t.Errorf("narrowed aud %s, want %s and the issuer", got, a)
+	}
+	if narrowed.RefreshToken == "" || narrowed.RefreshToken == tok.RefreshToken {
+		t.Errorf("a public client's refresh token was not rotated")
+	}
+	// Narrowing once does not shrink the grant: the next refresh may
+	// name the other granted resource.
+	next := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, narrowed.RefreshToken, query("resource", b)))
+	if got := aud(next); got != "["+b+" "+ast.Issuer+"]" {
+		t.Errorf("aud %s, want %s and the issuer", got, b)
+	}
+	wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, query("resource", "https://c.example/")), http.StatusBadRequest, "invalid_target")
+	wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken,
+		url.Values{"resource": {a, "https://c.example/"}}), http.StatusBadRequest, "invalid_target")
+	// The refused requests did not use the token up.
+	all := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, nil))
+	if got := aud(all); got != "["+a+" "+b+" "+ast.Issuer+"]" {
+		t.Errorf("aud without a resource parameter %s, want every granted resource and the issuer", got)
+	}
+
+	t.Run("grant without resources", func(t *testing.T) {
+		tok := f.Exchange(t, ast.ThirdPartyPublic, f.NewBrowser(t).Code(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid offline_access")))
+		wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, tok.RefreshToken, query("resource", a)), http.StatusBadRequest, "invalid_target")
+		if got := aud(f.Refresh(t, ast.ThirdPartyPublic, tok.RefreshToken)); got != ast.Issuer { // a single audience is a string (RFC 7519 §4.1.3)
+			t.Errorf("aud %s, want only the issuer", got)
+		}
+	})
+}

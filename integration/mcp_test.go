@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// mcpSite is a second gated site added to Caddyfile.example, as an
+// operator would put an MCP server behind Gatehouse: a display name for
+// the consent page, and only some apps allowed.
+type mcpSite struct {
+	origin string // https://localhost:port
+	echo   *echoUpstream
+}
+
+// withMCPSite adds the site to the example's Caddyfile; gateLines go in
+// its authgate block.
+func withMCPSite(t *testing.T, gateLines ...string) (*mcpSite, func(string) string) {
+	t.Helper()
+	port := freePort(t)
+	site := &mcpSite{origin: fmt.Sprintf("https://localhost:%d", port), echo: newEcho(t)}
+	block := fmt.Sprintf(`
+https://localhost:%d {
+	bind 127.0.0.1 ::1
+	tls internal
+	authgate {
+		%s
+	}
+	reverse_proxy %s
+}
+`, port, strings.Join(gateLines, "\n\t\t"), site.echo.addr())
+	return site, func(cf string) string { return cf + block }
+}
+
+// consentFor runs app's authorization request for resource in b up to
+// the consent page (or the callback, when none is shown).
+func (in *instance) consentFor(t *testing.T, b *browser, app demoApp, resource string) (authorizeResult, *oauth2.Config, string) {
+	t.Helper()
+	cfg := in2oauth(in, app.id, app.secret, "openid", "profile")
+	v := oauth2.GenerateVerifier()
+	res := b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", resource)), "")
+	return res, cfg, v
+}
+
+// TestConsentBoundToResourceThroughCaddy: a third-party app that the user
+// allowed to reach one gated site (by its display name on the consent
+// page) is asked about again before it gets a token for another; the
+// gate's client rules refuse apps the operator did not list.
+func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
+	site, edit := withMCPSite(t, `name "Demo MCP server"`, "allow client demo-web")
+	echo := newEcho(t)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(), edit: edit})
+	b := in.newBrowser()
+
+	res, cfg, v := in.consentFor(t, b, demoWeb, site.origin)
+	if !res.sawConsent {
+		t.Fatalf("no consent page for the MCP site; last page %s", res.last.url)
+	}
+	if text := html.UnescapeString(res.last.body); !strings.Contains(text, "Demo MCP server at "+site.origin) {
+		t.Errorf("the consent page does not name the MCP site:\n%s", text)
+	}
+	code := mustCode(t, authorizeResult{callback: mustLocation(t, b.submit(res.last, nil, "decision", "allow"))}, "s")
+	tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
+	if resp := in.request(t, http.MethodGet, site.origin+"/tools", nil, bearer); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the MCP site refused its token: %d", resp.StatusCode)
+	}
+	if resp := in.request(t, http.MethodGet, in.gate+"/", nil, bearer); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the other gated site accepted the MCP site's token: %d", resp.StatusCode)
+	}
+
+	// Allowed once: the same resource needs no new consent.
+	if again, _, _ := in.consentFor(t, b, demoWeb, site.origin); again.sawConsent || again.callback == nil {
+		t.Errorf("asked again for a resource already allowed (consent page %v)", again.sawConsent)
+	}
+	// Another gated site asks again, naming it by its URI.
+	other, _, _ := in.consentFor(t, b, demoWeb, in.gate)
+	if !other.sawConsent {
+		t.Fatal("an app allowed to reach the MCP site got a code for another site without consent")
+	}
+	if text := html.UnescapeString(other.last.body); !strings.Contains(text, in.gate) || strings.Contains(text, "Demo MCP server") {
+		t.Errorf("the consent page for %s:\n%s", in.gate, text)
+	}
+
+	// demo-spa is not among the MCP site's allowed clients.
+	spaRes, spaCfg, spaV := in.consentFor(t, b, demoSPA, site.origin)
+	spaCode := mustCode(t, authorizeResult{callback: mustLocation(t, b.submit(spaRes.last, nil, "decision", "allow"))}, "s")
+	spaTok, err := spaCfg.Exchange(in.ctx(), spaCode, oauth2.VerifierOption(spaV))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := in.request(t, http.MethodGet, site.origin+"/tools", nil, map[string]string{"Authorization": "Bearer " + spaTok.AccessToken, "Accept": "application/json"})
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+		t.Errorf("a client the site does not allow: %d %q, want 403 insufficient_scope", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if site.echo.count() != 1 {
+		t.Errorf("the MCP upstream saw %d requests, want 1", site.echo.count())
+	}
+}
+
+// mustLocation is where p redirected (to the app's callback).
+func mustLocation(t *testing.T, p *page) *url.URL {
+	t.Helper()
+	u, err := url.Parse(p.location)
+	if p.location == "" || err != nil {
+		t.Fatalf("no redirect from %s (%d):\n%s", p.url, p.status, p.body)
+	}
+	return u
+}
