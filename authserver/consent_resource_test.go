@@ -46,6 +46,8 @@ func TestConsentBoundToResource(t *testing.T) {
 		wantConsent bool
 	}{
 		{"the same resource", []string{mcpResource}, false},
+		{"the same resource spelt otherwise (RFC 3986 §6.2)", []string{"HTTPS://LocalHost:9445/./mcp"}, false},
+		{"another path", []string{mcpResource + "/"}, true},
 		{"no resource (the issuer)", nil, false},
 		{"another resource", []string{otherResource}, true},
 		{"the allowed one and another", []string{mcpResource, otherResource}, true},
@@ -106,7 +108,8 @@ func TestConsentBoundToResource(t *testing.T) {
 // resources cannot gain one.
 func TestRefreshNeverWidensAudience(t *testing.T) {
 	f := ast.New(t, ast.Options{})
-	const a, b = "https://a.example/mcp", "https://b.example/"
+	// b is asked for with a trailing slash and carried in its normal form.
+	const a, b, bNormal = "https://a.example/mcp", "https://b.example/", "https://b.example"
 	q := withResources(f.AuthorizeQuery(ast.ThirdPartyPublic, "openid offline_access"), a, b)
 	tok := f.Exchange(t, ast.ThirdPartyPublic, f.NewBrowser(t).Code(q))
 
@@ -121,15 +124,20 @@ func TestRefreshNeverWidensAudience(t *testing.T) {
 	// Narrowing once does not shrink the grant: the next refresh may
 	// name the other granted resource.
 	next := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, narrowed.RefreshToken, query("resource", b)))
-	if got := aud(next); got != "["+b+" "+ast.Issuer+"]" {
+	if got := aud(next); got != "["+bNormal+" "+ast.Issuer+"]" {
 		t.Errorf("aud %s, want %s and the issuer", got, b)
 	}
-	wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, query("resource", "https://c.example/")), http.StatusBadRequest, "invalid_target")
-	wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken,
-		url.Values{"resource": {a, "https://c.example/"}}), http.StatusBadRequest, "invalid_target")
-	// The refused requests did not use the token up.
-	all := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, nil))
-	if got := aud(all); got != "["+a+" "+b+" "+ast.Issuer+"]" {
+	for _, wider := range [][]string{{"https://c.example/"}, {"https://b.example:8443/"}, {a, "https://c.example/"}} {
+		wantJSONError(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, url.Values{"resource": wider}), http.StatusBadRequest, "invalid_target")
+	}
+	// The refused requests did not use the token up; an equivalent
+	// spelling of a granted resource is that resource.
+	same := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, next.RefreshToken, query("resource", "HTTPS://B.EXAMPLE:443")))
+	if got := aud(same); got != "["+bNormal+" "+ast.Issuer+"]" {
+		t.Errorf("aud %s for an equivalent spelling of %s", got, b)
+	}
+	all := tokensOf(t, f.RefreshRequest(t, ast.ThirdPartyPublic, same.RefreshToken, nil))
+	if got := aud(all); got != "["+a+" "+bNormal+" "+ast.Issuer+"]" {
 		t.Errorf("aud without a resource parameter %s, want every granted resource and the issuer", got)
 	}
 

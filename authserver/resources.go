@@ -3,6 +3,7 @@ package authserver
 import (
 	"sync"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/resource"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
@@ -16,6 +17,9 @@ type resourceNames struct{ m sync.Map }
 // consent page ("Demo MCP server at https://localhost:9445/mcp"). An
 // empty name removes it.
 func (s *Server) NameResource(uri, name string) {
+	if n, err := resource.Normalize(uri); err == nil {
+		uri = n
+	}
 	if name == "" {
 		s.resourceNames.m.Delete(uri)
 		return

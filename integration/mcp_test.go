@@ -116,3 +116,29 @@ func mustLocation(t *testing.T, p *page) *url.URL {
 	}
 	return u
 }
+
+// TestGateResourceEquivalence: a token asked for with the trailing-slash
+// form of the gated site's origin (what older MCP SDKs send) or another
+// spelling of it carries the resource in its normal form, and the gate
+// takes it (RFC 3986 §6.2.2, §6.2.3).
+func TestGateResourceEquivalence(t *testing.T) {
+	in, _ := startGatedExample(t)
+	b := in.newBrowser()
+	for _, spelling := range []string{in.gate + "/", strings.ToUpper(in.gate) + "/./"} {
+		res, cfg, v := in.consentFor(t, b, demoWeb, spelling)
+		if res.sawConsent {
+			res = authorizeResult{callback: mustLocation(t, b.submit(res.last, nil, "decision", "allow"))}
+		}
+		tok, err := cfg.Exchange(in.ctx(), mustCode(t, res, "s"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aud := fmt.Sprint(jwtClaims(t, tok.AccessToken)["aud"]); aud != "["+in.gate+" "+in.issuer+"]" {
+			t.Errorf("resource %s: aud %s, want the gate's origin in normal form and the issuer", spelling, aud)
+		}
+		resp := in.request(t, http.MethodGet, in.gate+"/api", nil, map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"})
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("resource %s: the gate answered %d", spelling, resp.StatusCode)
+		}
+	}
+}

@@ -51,9 +51,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		return nil, err
 	}
 	v := token.Verifier{
-		Keys:     g.cfg.Provider.Keys(),
-		Issuer:   issuer,
-		Audience: resource,
+		Keys:   g.cfg.Provider.Keys(),
+		Issuer: issuer,
+		// aud is checked below, by URI equivalence.
 		// Asymmetric algorithms only; token.Verifier refuses none and
 		// HMAC whatever is listed here.
 		Algorithms: []string{"ES256", "RS256", "PS256", "EdDSA"},
@@ -63,6 +63,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	var c token.AccessTokenClaims
 	if err := v.Verify(ctx, raw, &c); err != nil {
 		return nil, err
+	}
+	if !audienceIncludes(c.Audience, resource) {
+		return nil, token.ErrInvalidAudience
 	}
 	id := &Identity{
 		Subject:  c.Subject,

@@ -98,6 +98,9 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.Provider == nil {
 		return nil, errors.New("gate: a provider is required")
 	}
+	if err := normalizeResource(&cfg); err != nil {
+		return nil, err
+	}
 	if len(cfg.CookieSecrets) == 0 {
 		return nil, errors.New("gate: at least one cookie secret is required")
 	}
