@@ -21,7 +21,7 @@ func init() {
 //		issuer <url>                 # external OpenID Connect provider; default: this Caddy's gatehouse
 //		client_id <id>               # external issuer only
 //		client_secret <secret>       # external issuer only
-//		resource <uri>               # default: the site's origin
+//		resource <uri>|<path>        # default: the site's origin; a path is under each origin
 //		name <display name>          # shown on consent pages beside the resource
 //		origin <url>                 # default: from the request Host, when it is a site address
 //		scopes <scope>...

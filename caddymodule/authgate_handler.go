@@ -36,7 +36,11 @@ type AuthGate struct {
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Resource is this resource's identifier; Bearer tokens must carry it
-	// in aud. Default: the site's origin (https://host[:port]).
+	// in aud. An absolute URI, or a path (/mcp) under each of the site's
+	// origins. A resource with a path has its RFC 9728 metadata at the
+	// path-suffixed URL (/.well-known/oauth-protected-resource/mcp), served
+	// without authentication. Default: the site's origin
+	// (https://host[:port]).
 	Resource string `json:"resource,omitempty"`
 	// Name is the site's display name, which the consent page of this
 	// Caddy's issuer shows beside the resource's URI when an app asks to

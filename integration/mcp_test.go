@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -12,11 +13,13 @@ import (
 )
 
 // mcpSite is a second gated site added to Caddyfile.example, as an
-// operator would put an MCP server behind Gatehouse: a display name for
-// the consent page, and only some apps allowed.
+// operator would put an MCP server behind Gatehouse (the README's
+// recipe): the gate at /mcp with the path-suffixed metadata routed to it,
+// a display name for the consent page, and only some apps allowed.
 type mcpSite struct {
-	origin string // https://localhost:port
-	echo   *echoUpstream
+	origin   string // https://localhost:port
+	resource string // origin + "/mcp"
+	echo     *echoUpstream
 }
 
 // withMCPSite adds the site to the example's Caddyfile; gateLines go in
@@ -24,17 +27,25 @@ type mcpSite struct {
 func withMCPSite(t *testing.T, gateLines ...string) (*mcpSite, func(string) string) {
 	t.Helper()
 	port := freePort(t)
-	site := &mcpSite{origin: fmt.Sprintf("https://localhost:%d", port), echo: newEcho(t)}
+	origin := fmt.Sprintf("https://localhost:%d", port)
+	site := &mcpSite{origin: origin, resource: origin + "/mcp", echo: newEcho(t)}
 	block := fmt.Sprintf(`
 https://localhost:%d {
 	bind 127.0.0.1 ::1
 	tls internal
-	authgate {
-		%s
+	@mcp path /mcp /mcp/* /.well-known/oauth-protected-resource/mcp
+	handle @mcp {
+		authgate {
+			resource /mcp
+			%s
+		}
+		reverse_proxy %s
 	}
-	reverse_proxy %s
+	handle {
+		respond "Not found" 404
+	}
 }
-`, port, strings.Join(gateLines, "\n\t\t"), site.echo.addr())
+`, port, strings.Join(gateLines, "\n\t\t\t"), site.echo.addr())
 	return site, func(cf string) string { return cf + block }
 }
 
@@ -58,11 +69,26 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(), edit: edit})
 	b := in.newBrowser()
 
-	res, cfg, v := in.consentFor(t, b, demoWeb, site.origin)
+	// RFC 9728: the 401 names the path-suffixed metadata, served
+	// without a token, whose resource is the MCP endpoint.
+	resp := in.request(t, http.MethodPost, site.resource, strings.NewReader("{}"), map[string]string{"Content-Type": "application/json"})
+	wantMeta := site.origin + "/.well-known/oauth-protected-resource/mcp"
+	if wa := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(wa, `resource_metadata="`+wantMeta+`"`) {
+		t.Fatalf("POST /mcp without a token: %d %q", resp.StatusCode, wa)
+	}
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(in.fetch(t, wantMeta)), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta["resource"] != site.resource || fmt.Sprint(meta["authorization_servers"]) != "["+in.issuer+"]" {
+		t.Errorf("metadata %v, want resource %s", meta, site.resource)
+	}
+
+	res, cfg, v := in.consentFor(t, b, demoWeb, site.resource)
 	if !res.sawConsent {
 		t.Fatalf("no consent page for the MCP site; last page %s", res.last.url)
 	}
-	if text := html.UnescapeString(res.last.body); !strings.Contains(text, "Demo MCP server at "+site.origin) {
+	if text := html.UnescapeString(res.last.body); !strings.Contains(text, "Demo MCP server at "+site.resource) {
 		t.Errorf("the consent page does not name the MCP site:\n%s", text)
 	}
 	code := mustCode(t, authorizeResult{callback: mustLocation(t, b.submit(res.last, nil, "decision", "allow"))}, "s")
@@ -71,7 +97,7 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Accept": "application/json"}
-	if resp := in.request(t, http.MethodGet, site.origin+"/tools", nil, bearer); resp.StatusCode != http.StatusOK {
+	if resp := in.request(t, http.MethodGet, site.resource, nil, bearer); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the MCP site refused its token: %d", resp.StatusCode)
 	}
 	if resp := in.request(t, http.MethodGet, in.gate+"/", nil, bearer); resp.StatusCode != http.StatusUnauthorized {
@@ -79,7 +105,7 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 	}
 
 	// Allowed once: the same resource needs no new consent.
-	if again, _, _ := in.consentFor(t, b, demoWeb, site.origin); again.sawConsent || again.callback == nil {
+	if again, _, _ := in.consentFor(t, b, demoWeb, site.resource); again.sawConsent || again.callback == nil {
 		t.Errorf("asked again for a resource already allowed (consent page %v)", again.sawConsent)
 	}
 	// Another gated site asks again, naming it by its URI.
@@ -92,13 +118,13 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 	}
 
 	// demo-spa is not among the MCP site's allowed clients.
-	spaRes, spaCfg, spaV := in.consentFor(t, b, demoSPA, site.origin)
+	spaRes, spaCfg, spaV := in.consentFor(t, b, demoSPA, site.resource)
 	spaCode := mustCode(t, authorizeResult{callback: mustLocation(t, b.submit(spaRes.last, nil, "decision", "allow"))}, "s")
 	spaTok, err := spaCfg.Exchange(in.ctx(), spaCode, oauth2.VerifierOption(spaV))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := in.request(t, http.MethodGet, site.origin+"/tools", nil, map[string]string{"Authorization": "Bearer " + spaTok.AccessToken, "Accept": "application/json"})
+	resp = in.request(t, http.MethodGet, site.resource, nil, map[string]string{"Authorization": "Bearer " + spaTok.AccessToken, "Accept": "application/json"})
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
 		t.Errorf("a client the site does not allow: %d %q, want 403 insufficient_scope", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -64,5 +65,59 @@ func TestAudienceIncludes(t *testing.T) {
 	}
 	if audienceIncludes([]string{"https://b.example/mcp/"}, "https://b.example/mcp") {
 		t.Error("a trailing slash after a path segment is another resource")
+	}
+}
+
+// TestLocalResourceAtPath: a gate whose resource has a path (an MCP
+// server at /mcp) serves its RFC 9728 metadata at the path-suffixed
+// well-known URL (§3.1) without authentication, names the path in the
+// document's resource (§3.3) and in the 401's resource_metadata, and
+// takes tokens made out to that resource only.
+func TestLocalResourceAtPath(t *testing.T) {
+	f := ast.New(t, ast.Options{})
+	const mcp = gateOrigin + "/mcp"
+	for _, configured := range []string{"/mcp", mcp, "HTTPS://gated.example:443/mcp"} {
+		t.Run(configured, func(t *testing.T) {
+			g := localGate(t, f, Config{Resource: configured})
+			if got := g.ResourceFor(gateOrigin); got != mcp {
+				t.Errorf("ResourceFor = %q, want %q", got, mcp)
+			}
+			api := httptest.NewRequest(http.MethodPost, mcp, strings.NewReader("{}"))
+			resp, _ := newSite(t, g).do(api)
+			wantChallenge := `resource_metadata="` + gateOrigin + `/.well-known/oauth-protected-resource/mcp"`
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), wantChallenge) {
+				t.Errorf("401 %d, WWW-Authenticate %q; want %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), wantChallenge)
+			}
+
+			resp, id := newSite(t, g).do(httptest.NewRequest(http.MethodGet, gateOrigin+"/.well-known/oauth-protected-resource/mcp", nil))
+			var meta struct {
+				Resource string `json:"resource"`
+			}
+			if err := json.Unmarshal([]byte(readAll(t, resp)), &meta); err != nil || resp.StatusCode != http.StatusOK || id != nil {
+				t.Fatalf("path-suffixed metadata: %d %v", resp.StatusCode, err)
+			}
+			if meta.Resource != mcp {
+				t.Errorf("metadata resource %q, want %q", meta.Resource, mcp)
+			}
+			// The origin's document would name another resource (§3.3).
+			resp, _ = newSite(t, g).do(httptest.NewRequest(http.MethodGet, gateOrigin+"/.well-known/oauth-protected-resource", nil))
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("the origin's metadata URL at a gate for %s: %d, want the 401 of any other path", mcp, resp.StatusCode)
+			}
+
+			for res, ok := range map[string]bool{mcp: true, gateOrigin: false, mcp + "/": false} {
+				q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid"), url.Values{"resource": {res}})
+				r := httptest.NewRequest(http.MethodPost, mcp, nil)
+				r.Header.Set("Authorization", "Bearer "+f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q)).AccessToken)
+				if _, id := newSite(t, g).do(r); (id != nil) != ok {
+					t.Errorf("token for %s accepted: %v, want %v", res, id != nil, ok)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"//evil.example/mcp", "/mcp?x=1", "mcp"} {
+		if _, err := New(Config{Provider: &LocalProvider{Server: f.Server}, Resource: bad, CookieSecrets: [][]byte{ast.CookieSecret()}}); err == nil {
+			t.Errorf("a gate with resource %q was built", bad)
+		}
 	}
 }
