@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,5 +167,49 @@ func TestGateResourceEquivalence(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("resource %s: the gate answered %d", spelling, resp.StatusCode)
 		}
+	}
+}
+
+// TestMCPClientGetsRotatingRefreshTokens: an MCP client asks for the
+// scopes the resource metadata advertises, which include offline_access,
+// so it gets a refresh token; as a public client its refresh token
+// rotates, and a rotated one is refused. The refreshed access token
+// still reaches the MCP server.
+func TestMCPClientGetsRotatingRefreshTokens(t *testing.T) {
+	site, edit := withMCPSite(t, `name "Demo MCP server"`)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: edit})
+	var meta struct {
+		Scopes []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal([]byte(in.fetch(t, site.origin+"/.well-known/oauth-protected-resource/mcp")), &meta); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(meta.Scopes, "offline_access") {
+		t.Fatalf("scopes_supported %q lacks offline_access", meta.Scopes)
+	}
+	cfg := in2oauth(in, demoSPA.id, "", meta.Scopes...)
+	v := oauth2.GenerateVerifier()
+	b := in.newBrowser()
+	code := mustCode(t, b.authorize(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v), oauth2.SetAuthURLParam("resource", site.resource)), "allow"), "s")
+	tok, err := cfg.Exchange(in.ctx(), code, oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for the advertised scopes")
+	}
+	next, st := in.refresh(demoSPA, tok.RefreshToken)
+	if st != http.StatusOK || next.RefreshToken == "" || next.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh: %d, rotated %v", st, next.RefreshToken != tok.RefreshToken)
+	}
+	if aud := fmt.Sprint(jwtClaims(t, next.AccessToken)["aud"]); aud != "["+site.resource+" "+in.issuer+"]" {
+		t.Errorf("refreshed aud %s, want the MCP resource and the issuer", aud)
+	}
+	resp := in.request(t, http.MethodPost, site.resource, strings.NewReader("{}"), map[string]string{"Authorization": "Bearer " + next.AccessToken, "Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("refreshed token at the MCP server: %d", resp.StatusCode)
+	}
+	if again, st := in.refresh(demoSPA, tok.RefreshToken); st != http.StatusBadRequest || again.Error != "invalid_grant" {
+		t.Errorf("a rotated refresh token used again: %d %q", st, again.Error)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
@@ -116,6 +117,9 @@ func (g *Gate) handleMetadata(w http.ResponseWriter, r *http.Request, origin str
 		if !strings.Contains(" "+strings.Join(scopes, " ")+" ", " "+s+" ") {
 			scopes = append(scopes, s)
 		}
+	}
+	if !slices.Contains(scopes, "offline_access") && g.offlineAccess(r.Context()) {
+		scopes = append(scopes, "offline_access")
 	}
 	doc := map[string]any{
 		"resource":                 g.resource(origin),
