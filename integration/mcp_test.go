@@ -209,6 +209,23 @@ func TestMCPClientGetsRotatingRefreshTokens(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("refreshed token at the MCP server: %d", resp.StatusCode)
 	}
+	// The MCP server learns who the user is as a gated web app does.
+	site.echo.mu.Lock()
+	got := site.echo.last.Clone()
+	site.echo.mu.Unlock()
+	for h, want := range map[string]string{
+		"X-Gatehouse-User-Id":     "alice",
+		"X-Gatehouse-User":        "alice",
+		"X-Gatehouse-Name":        "Alice Example",
+		"X-Gatehouse-Email":       "alice@example.com",
+		"X-Gatehouse-Groups":      "staff,admins",
+		"X-Gatehouse-Client-Id":   demoSPA.id,
+		"X-Gatehouse-Auth-Source": "bearer",
+	} {
+		if g := got.Get(h); g != want {
+			t.Errorf("MCP upstream %s = %q, want %q", h, g, want)
+		}
+	}
 	if again, st := in.refresh(demoSPA, tok.RefreshToken); st != http.StatusBadRequest || again.Error != "invalid_grant" {
 		t.Errorf("a rotated refresh token used again: %d %q", st, again.Error)
 	}

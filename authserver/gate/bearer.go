@@ -43,6 +43,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		if err != nil {
 			return nil, err
 		}
+		if err := g.addProfile(ctx, id, raw, now, &expires); err != nil {
+			return nil, err
+		}
 		g.tokens.put(key, cacheEntry{id: id, expires: expires}, now)
 		return id, nil
 	}
@@ -79,7 +82,11 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	if g.revoked(id) {
 		return nil, token.ErrInvalidSignature
 	}
-	g.tokens.put(key, cacheEntry{id: id, expires: c.Expiry.Time()}, now)
+	expires := c.Expiry.Time()
+	if err := g.addProfile(ctx, id, raw, now, &expires); err != nil {
+		return nil, err
+	}
+	g.tokens.put(key, cacheEntry{id: id, expires: expires}, now)
 	return id, nil
 }
 
