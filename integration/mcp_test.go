@@ -6,6 +6,9 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,31 +26,41 @@ type mcpSite struct {
 	echo     *echoUpstream
 }
 
-// withMCPSite adds the site to the example's Caddyfile; gateLines go in
-// its authgate block.
+// withMCPSite adds the site to the example's Caddyfile: the site block
+// of the README's MCP recipe, on a free port, proxying to an echo
+// upstream; gateLines replace its commented-out client rule.
 func withMCPSite(t *testing.T, gateLines ...string) (*mcpSite, func(string) string) {
 	t.Helper()
 	port := freePort(t)
 	origin := fmt.Sprintf("https://localhost:%d", port)
 	site := &mcpSite{origin: origin, resource: origin + "/mcp", echo: newEcho(t)}
-	block := fmt.Sprintf(`
-https://localhost:%d {
-	bind 127.0.0.1 ::1
-	tls internal
-	@mcp path /mcp /mcp/* /.well-known/oauth-protected-resource/mcp
-	handle @mcp {
-		authgate {
-			resource /mcp
-			%s
+	body := readmeMCPSite(t)
+	for old, repl := range map[string]string{
+		"127.0.0.1:3000":               site.echo.addr(),
+		"# allow client <client_id>...": strings.Join(gateLines, "\n\t\t\t"),
+	} {
+		if !strings.Contains(body, old) {
+			t.Fatalf("the README's MCP site has no %q", old)
 		}
-		reverse_proxy %s
+		body = strings.Replace(body, old, repl, 1)
 	}
-	handle {
-		respond "Not found" 404
-	}
-}
-`, port, strings.Join(gateLines, "\n\t\t\t"), site.echo.addr())
+	block := fmt.Sprintf("\nhttps://localhost:%d {\n\tbind 127.0.0.1 ::1\n\ttls internal\n%s}\n", port, body)
 	return site, func(cf string) string { return cf + block }
+}
+
+// readmeMCPSite is the body of the mcp.example.com site of the README's
+// MCP recipe.
+func readmeMCPSite(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)<!-- mcp-recipe: begin -->.*?\nmcp\\.example\\.com \\{\n(.*?)\n\\}\n```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no MCP recipe with an mcp.example.com site")
+	}
+	return string(m[1]) + "\n"
 }
 
 // consentFor runs app's authorization request for resource in b up to
@@ -65,7 +78,7 @@ func (in *instance) consentFor(t *testing.T, b *browser, app demoApp, resource s
 // page) is asked about again before it gets a token for another; the
 // gate's client rules refuse apps the operator did not list.
 func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
-	site, edit := withMCPSite(t, `name "Demo MCP server"`, "allow client demo-web")
+	site, edit := withMCPSite(t, "allow client demo-web")
 	echo := newEcho(t)
 	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(), edit: edit})
 	b := in.newBrowser()
@@ -89,7 +102,7 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 	if !res.sawConsent {
 		t.Fatalf("no consent page for the MCP site; last page %s", res.last.url)
 	}
-	if text := html.UnescapeString(res.last.body); !strings.Contains(text, "Demo MCP server at "+site.resource) {
+	if text := html.UnescapeString(res.last.body); !strings.Contains(text, "Example MCP server at "+site.resource) {
 		t.Errorf("the consent page does not name the MCP site:\n%s", text)
 	}
 	code := mustCode(t, authorizeResult{callback: mustLocation(t, b.submit(res.last, nil, "decision", "allow"))}, "s")
@@ -114,7 +127,7 @@ func TestConsentBoundToResourceThroughCaddy(t *testing.T) {
 	if !other.sawConsent {
 		t.Fatal("an app allowed to reach the MCP site got a code for another site without consent")
 	}
-	if text := html.UnescapeString(other.last.body); !strings.Contains(text, in.gate) || strings.Contains(text, "Demo MCP server") {
+	if text := html.UnescapeString(other.last.body); !strings.Contains(text, in.gate) || strings.Contains(text, "Example MCP server") {
 		t.Errorf("the consent page for %s:\n%s", in.gate, text)
 	}
 
@@ -176,7 +189,7 @@ func TestGateResourceEquivalence(t *testing.T) {
 // rotates, and a rotated one is refused. The refreshed access token
 // still reaches the MCP server.
 func TestMCPClientGetsRotatingRefreshTokens(t *testing.T) {
-	site, edit := withMCPSite(t, `name "Demo MCP server"`)
+	site, edit := withMCPSite(t)
 	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: edit})
 	var meta struct {
 		Scopes []string `json:"scopes_supported"`
