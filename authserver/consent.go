@@ -91,8 +91,9 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, sealed st
 		AuthRequest: sealed,
 		CSRFToken:   s.csrfToken(w, r),
 		Client: ui.ClientView{
-			Name: client.Name, LogoURI: client.LogoURI, ClientURI: client.ClientURI,
+			Name: client.Name, LogoURI: logoOf(client), ClientURI: client.ClientURI,
 			PolicyURI: client.PolicyURI, TOSURI: client.TOSURI, FirstParty: client.Type.Trusted(),
+			SoftwareID: client.SoftwareID, SoftwareVersion: client.SoftwareVersion, MetadataHost: metadataHostOf(client),
 		},
 		Scopes:           scopes,
 		Resources:        s.resourceViews(ar.Resources),

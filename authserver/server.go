@@ -74,7 +74,11 @@ type Config struct {
 	Keys    *token.KeyManager
 	Users   identity.Directory
 	Clients clients.Source
-	UI      *ui.Renderer
+	// ClientIDMetadataDocuments says that Clients resolves https client
+	// ids by their metadata documents (clients.MetadataDocuments), which
+	// the metadata then advertises (client_id_metadata_document_supported).
+	ClientIDMetadataDocuments bool
+	UI                        *ui.Renderer
 	// Hasher bounds concurrent argon2id work; one is created if nil.
 	Hasher *identity.Hasher
 	// CookieSecrets are 32+ byte secrets for cookies and sealed

@@ -56,6 +56,12 @@ func (ConsentPage) templateName() string { return "consent.html" }
 type ClientView struct {
 	Name, LogoURI, ClientURI, PolicyURI, TOSURI string
 	FirstParty                                  bool
+	// SoftwareID and SoftwareVersion are what the app says it is (RFC
+	// 7591 §2), shown as its claim.
+	SoftwareID, SoftwareVersion string
+	// MetadataHost is the host an app's client metadata document came
+	// from, when its client id is that document's URL.
+	MetadataHost string
 }
 
 // ScopeView is one requested scope. An empty Description is filled from the
@@ -168,6 +174,7 @@ var registered = []Page{
 		Client: ClientView{
 			Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
 			PolicyURI: "https://app.example/privacy", TOSURI: "https://app.example/terms", FirstParty: true,
+			SoftwareID: "app-sdk", SoftwareVersion: "1.0", MetadataHost: "app.example",
 		},
 		Scopes:           []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
 		Resources:        []ResourceView{{Name: "API", URI: "https://api.example/mcp"}, {URI: "https://other.example/"}},
