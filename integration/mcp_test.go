@@ -36,7 +36,7 @@ func withMCPSite(t *testing.T, gateLines ...string) (*mcpSite, func(string) stri
 	site := &mcpSite{origin: origin, resource: origin + "/mcp", echo: newEcho(t)}
 	body := readmeMCPSite(t)
 	for old, repl := range map[string]string{
-		"127.0.0.1:3000":               site.echo.addr(),
+		"127.0.0.1:3000":                site.echo.addr(),
 		"# allow client <client_id>...": strings.Join(gateLines, "\n\t\t\t"),
 	} {
 		if !strings.Contains(body, old) {
