@@ -200,3 +200,13 @@ func TestMetadataDocumentAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataDocumentsLifetimeBound(t *testing.T) {
+	src := NewMetadataDocuments(Static{}, MetadataDocumentOptions{})
+	if d, ok := BoundOf(NewGate(src)); !ok || d != MaxAccessTokenLifetime {
+		t.Errorf("BoundOf = %v, %v; want the registration bound %v", d, ok, MaxAccessTokenLifetime)
+	}
+	if _, ok := BoundOf(NewMetadataDocuments(NewGate(nil), MetadataDocumentOptions{})); ok {
+		t.Error("a source that cannot say was given a bound")
+	}
+}

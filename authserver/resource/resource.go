@@ -48,7 +48,7 @@ func Normalize(raw string) (string, error) {
 		if strings.Contains(h, ":") {
 			host = "[" + h + "]" // IPv6 literal
 		}
-	} else if strings.HasSuffix(host, ":") {
+	} else {
 		host = strings.TrimSuffix(host, ":") // "host:" has an empty port
 	}
 	b.WriteString(host)
