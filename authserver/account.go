@@ -70,7 +70,7 @@ func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]Connected
 		case err != nil:
 			return nil, err
 		default:
-			app.Name, app.LogoURI, app.ClientURI = client.Name, client.LogoURI, client.ClientURI
+			app.Name, app.LogoURI, app.ClientURI = client.Name, logoOf(client), client.ClientURI
 		}
 		apps = append(apps, app)
 	}

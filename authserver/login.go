@@ -227,7 +227,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 		Error:       msg,
 	}
 	if client != nil {
-		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+		page.ClientName, page.ClientLogoURI = client.Name, logoOf(client)
 		// One gate client serves every gated site: name the site the user
 		// is signing in to (its verified redirect URI's host).
 		if client.ID == clients.GateID {

@@ -300,7 +300,7 @@ func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr 
 		page.User = ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email}
 	}
 	if client != nil {
-		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+		page.ClientName, page.ClientLogoURI = client.Name, logoOf(client)
 	}
 	if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the logout page failed", "error", err)

@@ -36,8 +36,17 @@ type AuthGate struct {
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
 	// Resource is this resource's identifier; Bearer tokens must carry it
-	// in aud. Default: the site's origin (https://host[:port]).
+	// in aud. An absolute URI, or a path (/mcp) under each of the site's
+	// origins. A resource with a path has its RFC 9728 metadata at the
+	// path-suffixed URL (/.well-known/oauth-protected-resource/mcp), served
+	// without authentication. Default: the site's origin
+	// (https://host[:port]).
 	Resource string `json:"resource,omitempty"`
+	// Name is the site's display name, which the consent page of this
+	// Caddy's issuer shows beside the resource's URI when an app asks to
+	// reach it ("Demo MCP server at https://localhost:9445/mcp").
+	// Default: none, the URI alone.
+	Name string `json:"name,omitempty"`
 	// Origin is the site's public origin (scheme://host[:port]). Default:
 	// the site's address: its host names, the port(s) its server listens
 	// on, and https when the server has TLS. Required where that address
@@ -78,6 +87,8 @@ type AuthGate struct {
 	// cached.
 	TokenCacheSize   int `json:"token_cache_size,omitempty"`
 	SessionCacheSize int `json:"session_cache_size,omitempty"`
+	// Deny refuses the apps it lists, whatever Allow says.
+	Deny *DenyConfig `json:"deny,omitempty"`
 	// Headers maps claims to request headers for the upstream, replacing
 	// the default header of each claim named; an empty header name
 	// removes that claim's header. Claims: sub, preferred_username, email,
@@ -98,6 +109,15 @@ type PolicyConfig struct {
 	Groups       []string `json:"groups,omitempty"`
 	// Scopes are all required of Bearer tokens.
 	Scopes []string `json:"scopes,omitempty"`
+	// Clients, when set, are the only apps (client_id) whose Bearer
+	// tokens are accepted; browser sessions are not affected.
+	Clients []string `json:"clients,omitempty"`
+}
+
+// DenyConfig lists who may not pass.
+type DenyConfig struct {
+	// Clients are apps (client_id) whose Bearer tokens are refused.
+	Clients []string `json:"clients,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -138,7 +158,11 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		cfg.Policy = gate.Policy{
 			Users: h.Allow.Users, Usernames: h.Allow.Usernames, Emails: h.Allow.Emails,
 			EmailDomains: h.Allow.EmailDomains, Groups: h.Allow.Groups, Scopes: h.Allow.Scopes,
+			Clients: h.Allow.Clients,
 		}
+	}
+	if h.Deny != nil {
+		cfg.Policy.DenyClients = h.Deny.Clients
 	}
 	headers, err := mergeHeaders(h.Headers)
 	if err != nil {
@@ -210,6 +234,9 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		for _, o := range h.origins.list {
 			if err := app.gateClients.Register(h.gate.CallbackURL(o)); err != nil {
 				return fmt.Errorf("authgate: %w", err)
+			}
+			if name := repl.ReplaceKnown(h.Name, ""); name != "" {
+				app.server.NameResource(h.gate.ResourceFor(o), name)
 			}
 		}
 	}

@@ -47,6 +47,10 @@ func init() {
 //		refresh_token_max_lifetime <duration>
 //		session_lifetime <duration>
 //		registration off|open|token <initial_access_token>...
+//		client_id_metadata_documents [{      # https client ids resolved by their metadata documents
+//			allow_network <cidr>...       # non-public networks they may come from
+//			root_certificate_file <pem>...
+//		}]
 //		login_throttle|client_auth_throttle off
 //		login_throttle|client_auth_throttle {
 //			max_failures <n>
@@ -186,6 +190,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Registration = rc
+		case "client_id_metadata_documents":
+			mc, err := parseMetadataDocuments(d)
+			if err != nil {
+				return nil, err
+			}
+			app.ClientIDMetadataDocuments = mc
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {

@@ -21,7 +21,10 @@ import (
 type Config struct {
 	Provider Provider
 	// Resource is this protected resource's identifier: Bearer tokens must
-	// name it in aud (RFC 8707, RFC 9068 §4). Default: the site's origin.
+	// name it in aud (RFC 8707, RFC 9068 §4). An absolute URI, or a path
+	// (/mcp) under each origin of the site. Default: the site's origin.
+	// A resource with a path has its RFC 9728 metadata at the path-suffixed
+	// well-known URL (§3.1), /.well-known/oauth-protected-resource/mcp.
 	Resource string
 	// Scopes requested at browser login. Default: openid profile email groups.
 	Scopes []string
@@ -90,6 +93,7 @@ type Gate struct {
 	sessions          *verifiedCache
 	log               *slog.Logger
 	now               func() time.Time
+	metadataAt        string // the path of the RFC 9728 metadata (resource.go)
 }
 
 const (
@@ -104,6 +108,10 @@ const (
 func New(cfg Config) (*Gate, error) {
 	if cfg.Provider == nil {
 		return nil, errors.New("gate: a provider is required")
+	}
+	resourcePath, err := normalizeResource(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	if len(cfg.CookieSecrets) == 0 {
 		return nil, errors.New("gate: at least one cookie secret is required")
@@ -171,6 +179,8 @@ func New(cfg Config) (*Gate, error) {
 		sessions: newVerifiedCache(cfg.SessionCacheSize),
 		log:      cfg.Logger,
 		now:      cfg.Now,
+		// RFC 9728 §3.1: the well-known path, then the resource's path.
+		metadataAt: metadataPath + resourcePath,
 	}
 	g.ownedFirst[foldHeaderByte(ownedPrefix[0])] = true
 	for _, m := range g.headers {
@@ -191,7 +201,6 @@ func New(cfg Config) (*Gate, error) {
 		}
 		keys, loginKeys = append(keys, k), append(loginKeys, lk)
 	}
-	var err error
 	if g.codec, err = session.NewCodec(cfg.SessionLifetime, keys...); err != nil {
 		return nil, err
 	}
@@ -216,7 +225,7 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	case g.cfg.LogoutPath:
 		g.handleLogout(w, r, origin)
 		return nil
-	case metadataPath:
+	case g.metadataAt:
 		g.handleMetadata(w, r, origin)
 		return nil
 	case assetsPath:
@@ -245,7 +254,7 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 		}
 		return nil
 	}
-	if !g.cfg.Policy.allowsIdentity(id) {
+	if !g.cfg.Policy.allowsIdentity(id) || !g.cfg.Policy.allowsClient(id) {
 		g.forbidden(w, r, origin, id, nil)
 		return nil
 	}
@@ -264,10 +273,14 @@ func (g *Gate) CallbackURL(origin string) string { return origin + g.cfg.Callbac
 
 // resource is the identifier Bearer tokens must be issued for.
 func (g *Gate) resource(origin string) string {
-	if g.cfg.Resource != "" {
-		return g.cfg.Resource
+	switch r := g.cfg.Resource; {
+	case r == "":
+		return origin
+	case r[0] == '/':
+		return origin + r
+	default:
+		return r
 	}
-	return origin
 }
 
 // isBrowserNavigation tells a person's browser, who can be sent to a login

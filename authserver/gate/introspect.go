@@ -60,7 +60,7 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 		return nil, time.Time{}, token.ErrExpired
 	case res.NotBefore != 0 && now.Unix() < res.NotBefore:
 		return nil, time.Time{}, token.ErrNotYetValid
-	case len(res.Audience) > 0 && !res.Audience.Contains(resource):
+	case len(res.Audience) > 0 && !audienceIncludes(res.Audience, resource):
 		return nil, time.Time{}, token.ErrInvalidAudience
 	case res.TokenType != "" && !strings.EqualFold(res.TokenType, "access_token") && !strings.EqualFold(res.TokenType, "Bearer"):
 		return nil, time.Time{}, fmt.Errorf("%w: introspected token is a %q, not an access token", token.ErrInvalidType, res.TokenType)

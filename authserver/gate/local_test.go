@@ -409,7 +409,7 @@ func TestLocalSiteEndpoints(t *testing.T) {
 		t.Fatalf("metadata: %d %v", resp.StatusCode, err)
 	}
 	if meta.Resource != gateOrigin || strings.Join(meta.Servers, " ") != ast.Issuer ||
-		strings.Join(meta.Scopes, " ") != "openid profile email groups read" || strings.Join(meta.Methods, " ") != "header" {
+		strings.Join(meta.Scopes, " ") != "openid profile email groups read offline_access" || strings.Join(meta.Methods, " ") != "header" {
 		t.Errorf("metadata %+v", meta)
 	}
 	if resp, _ := newSite(t, g).do(httptest.NewRequest(http.MethodPost, gateOrigin+"/.well-known/oauth-protected-resource", nil)); resp.StatusCode != http.StatusMethodNotAllowed {

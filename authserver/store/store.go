@@ -118,11 +118,15 @@ type RefreshToken struct {
 	RotatedAt time.Time // zero while current
 }
 
-// Consent records which scopes a user has granted a client.
+// Consent records which scopes a user has granted a client, and for
+// which protected resources (RFC 8707 resource indicators, normalised).
 type Consent struct {
-	Subject   string
-	ClientID  string
-	Scopes    []string
+	Subject  string
+	ClientID string
+	Scopes   []string
+	// Resources the user allowed the client to reach; a request for any
+	// other asks again.
+	Resources []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// LastUsedAt is when tokens were last issued to the client for the
@@ -212,8 +216,9 @@ type Store interface {
 
 	// GetConsent returns what subject granted clientID. ErrNotFound if none.
 	GetConsent(ctx context.Context, subject, clientID string) (Consent, error)
-	// SaveConsent creates or replaces the consent for (Subject, ClientID).
-	// On replace, CreatedAt and LastUsedAt of the existing record are kept.
+	// SaveConsent creates or replaces the consent for (Subject, ClientID):
+	// its scopes, resources and UpdatedAt. On replace, CreatedAt and
+	// LastUsedAt of the existing record are kept.
 	SaveConsent(ctx context.Context, c Consent) error
 	// ListConsents returns every consent subject has given, oldest first
 	// (by CreatedAt, then ClientID); none is an empty list, not an error.

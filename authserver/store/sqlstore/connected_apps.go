@@ -12,19 +12,22 @@ import (
 // listing and removing consents, revoking a user's grants for one app,
 // finding a browser session's grants, and the access token denylist.
 
-const consentColumns = `subject, client_id, scopes, created_at, updated_at, last_used_at`
+const consentColumns = `subject, client_id, scopes, resources, created_at, updated_at, last_used_at`
 
 func scanConsent(row rowScanner) (store.Consent, error) {
 	var (
 		c                                store.Consent
-		scopes                           string
+		scopes, resources                string
 		createdAt, updatedAt, lastUsedAt int64
 	)
-	if err := row.Scan(&c.Subject, &c.ClientID, &scopes, &createdAt, &updatedAt, &lastUsedAt); err != nil {
+	if err := row.Scan(&c.Subject, &c.ClientID, &scopes, &resources, &createdAt, &updatedAt, &lastUsedAt); err != nil {
 		return store.Consent{}, err
 	}
 	var err error
 	if c.Scopes, err = decodeList(scopes); err != nil {
+		return store.Consent{}, err
+	}
+	if c.Resources, err = decodeList(resources); err != nil {
 		return store.Consent{}, err
 	}
 	c.CreatedAt = fromMillis(createdAt)

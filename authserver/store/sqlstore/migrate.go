@@ -204,6 +204,12 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_sessions_subject ON gatehouse_sessions (subject)`,
 		`ALTER TABLE gatehouse_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
 	}},
+	{version: 6, stmts: []string{
+		// Consent names the resources it covers (RFC 8707); consents
+		// recorded before cover none, so a request naming a resource asks
+		// again.
+		`ALTER TABLE gatehouse_consents ADD COLUMN resources TEXT NOT NULL DEFAULT '[]'`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.
