@@ -143,10 +143,12 @@ func TestGateCacheBounds(t *testing.T) {
 	f := ast.New(t, ast.Options{})
 	g := localGate(t, f, Config{TokenCacheSize: bound, SessionCacheSize: bound})
 	now := f.Clock.Now()
+	// Distinct tokens (by jti) of one user: the gate looks a Bearer
+	// token's user up, so its subject must exist.
 	tokens := make([]string, live)
 	for i := range tokens {
 		raw, err := f.Keys.Sign("ES256", "at+jwt", token.AccessTokenClaims{
-			Issuer: ast.Issuer, Subject: fmt.Sprint("user-", i), Audience: token.Audience{gateOrigin}, ClientID: ast.FirstParty,
+			Issuer: ast.Issuer, Subject: ast.AliceID, Audience: token.Audience{gateOrigin}, ClientID: ast.FirstParty,
 			Scope: "openid", Expiry: token.NewNumericDate(now.Add(time.Hour)), IssuedAt: token.NewNumericDate(now), JWTID: fmt.Sprint("jti-", i),
 		})
 		if err != nil {
@@ -167,7 +169,7 @@ func TestGateCacheBounds(t *testing.T) {
 		for i := range live {
 			r := httptest.NewRequest(http.MethodGet, gateOrigin+"/api", nil)
 			r.Header.Set("Authorization", "Bearer "+tokens[i])
-			if id := g.Handle(httptest.NewRecorder(), r, gateOrigin); id == nil || id.Subject != fmt.Sprint("user-", i) {
+			if id := g.Handle(httptest.NewRecorder(), r, gateOrigin); id == nil || id.Subject != ast.AliceID {
 				t.Fatalf("round %d: token %d refused or misread: %+v", round, i, id)
 			}
 			r = httptest.NewRequest(http.MethodGet, gateOrigin+"/page", nil)
