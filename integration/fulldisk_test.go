@@ -30,9 +30,6 @@ const fullDiskDirEnv = "GATEHOUSE_TEST_FULL_DISK_DIR"
 // a 2 MiB tmpfs. Where that is impossible it skips, or fails under
 // CI=true.
 func TestSQLiteFullDisk(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short (./scripts/test.sh quick): the full-disk test runs in the full suite")
-	}
 	if dir := os.Getenv(fullDiskDirEnv); dir != "" {
 		testFullDisk(t, dir)
 		return
