@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -69,7 +70,7 @@ func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]Connected
 		case err != nil:
 			return nil, err
 		default:
-			app.Name, app.LogoURI, app.ClientURI = client.Name, client.LogoURI, client.ClientURI
+			app.Name, app.LogoURI, app.ClientURI = client.Name, logoOf(client), client.ClientURI
 		}
 		apps = append(apps, app)
 	}
@@ -149,8 +150,7 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 	// Removing an app that is already gone (a double submit) is no error:
 	// the list shows the outcome either way.
 	if _, err := s.RevokeConnectedApp(r.Context(), sess.Subject, clientID); err != nil {
-		s.log.ErrorContext(r.Context(), "revoking a connected app failed", "sub", sess.Subject, "client_id", clientID, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.revoke_failed"), code: oautherr.CodeServerError})
+		s.renderFailure(w, r, fmt.Errorf("revoking %s's connected app %q: %w", sess.Subject, clientID, err), "revoking a connected app failed", ui.ProblemText("problem.revoke_failed"))
 		return
 	}
 	http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
@@ -159,8 +159,7 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess *browserSession) {
 	apps, err := s.ConnectedApps(r.Context(), sess.Subject)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "listing connected apps failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.list_apps_failed"), code: oautherr.CodeServerError})
+		s.renderFailure(w, r, fmt.Errorf("listing %s's connected apps: %w", sess.Subject, err), "listing connected apps failed", ui.ProblemText("problem.list_apps_failed"))
 		return
 	}
 	signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/resource"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
@@ -205,24 +206,37 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 		if len(res) > 8 {
 			return ar, client, oautherr.InvalidTarget("too many resource parameters")
 		}
-		for _, r := range res {
-			if err := validateResource(r); err != nil {
-				return ar, client, oautherr.InvalidTarget("%s", err.Error())
-			}
+		normalized, oerr := normalizeResources(res)
+		if oerr != nil {
+			return ar, client, oerr
 		}
-		ar.Resources = slices.Compact(slices.Sorted(slices.Values(res)))
+		ar.Resources = normalized
 	}
 	return ar, client, nil
 }
 
-// validateResource checks a resource indicator (RFC 8707 §2): an absolute
-// URI without a fragment.
-func validateResource(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || !isParamText(raw) {
-		return errors.New("resource must be an absolute URI without a fragment")
+// normalizeResource checks a resource indicator (RFC 8707 §2: an absolute
+// URI without a fragment) and returns its normal form, the one consents,
+// grants and access tokens carry (package resource).
+func normalizeResource(raw string) (string, error) {
+	if !isParamText(raw) {
+		return "", resource.ErrInvalid
 	}
-	return nil
+	return resource.Normalize(raw)
+}
+
+// normalizeResources normalises the resource parameters of a request,
+// sorted and without duplicates.
+func normalizeResources(raw []string) ([]string, *oautherr.Error) {
+	out := make([]string, 0, len(raw))
+	for _, r := range raw {
+		n, err := normalizeResource(r)
+		if err != nil {
+			return nil, oautherr.InvalidTarget("%s", err.Error())
+		}
+		out = append(out, n)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(out))), nil
 }
 
 // proceed decides what an authorization request needs next: a login, a
@@ -280,7 +294,8 @@ func (s *Server) needsLogin(ar *authRequest, sess *browserSession, now time.Time
 
 // needsConsent reports whether the user must see the consent page:
 // third-party apps only, when asked by prompt=consent, for offline_access
-// (OIDC Core §11), or when the request has scopes not granted before.
+// (OIDC Core §11), or when the request has scopes or names resources not
+// granted before.
 // First-party apps are trusted with everything except offline_access,
 // which, as in Stytch Connected Apps, asks unless the app has
 // BypassConsentForOfflineAccess.
@@ -297,7 +312,9 @@ func (s *Server) needsConsent(r *http.Request, ar *authRequest, client *clients.
 	} else if err != nil {
 		return false, err
 	}
-	return !containsAll(c.Scopes, ar.Scopes), nil
+	// Consent is bound to the resources too (RFC 8707): an app allowed
+	// to reach one service must ask before it reaches another.
+	return !containsAll(c.Scopes, ar.Scopes) || !containsAll(c.Resources, ar.Resources), nil
 }
 
 // redirectToPage sends the browser to the login or consent page carrying

@@ -56,9 +56,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	c := store.Consent{Subject: sess.Subject, ClientID: client.ID, Scopes: ar.Scopes, CreatedAt: now, UpdatedAt: now}
+	c := store.Consent{Subject: sess.Subject, ClientID: client.ID, Scopes: ar.Scopes, Resources: ar.Resources, CreatedAt: now, UpdatedAt: now}
 	if prev, err := s.cfg.Store.GetConsent(r.Context(), sess.Subject, client.ID); err == nil {
 		c.Scopes = union(prev.Scopes, ar.Scopes)
+		c.Resources = union(prev.Resources, ar.Resources)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		s.redirectError(w, r, ar, oautherr.ServerError("could not record consent").WithCause(err))
 		return
@@ -67,7 +68,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, ar, oautherr.ServerError("could not record consent").WithCause(err))
 		return
 	}
-	s.log.InfoContext(r.Context(), "consent granted", "sub", sess.Subject, "client_id", client.ID, "scope", joinScopes(ar.Scopes))
+	s.log.InfoContext(r.Context(), "consent granted", "sub", sess.Subject, "client_id", client.ID, "scope", joinScopes(ar.Scopes), "resources", ar.Resources)
 	s.issueCode(w, r, ar, client, sess)
 }
 
@@ -90,10 +91,12 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, sealed st
 		AuthRequest: sealed,
 		CSRFToken:   s.csrfToken(w, r),
 		Client: ui.ClientView{
-			Name: client.Name, LogoURI: client.LogoURI, ClientURI: client.ClientURI,
+			Name: client.Name, LogoURI: logoOf(client), ClientURI: client.ClientURI,
 			PolicyURI: client.PolicyURI, TOSURI: client.TOSURI, FirstParty: client.Type.Trusted(),
+			SoftwareID: client.SoftwareID, SoftwareVersion: client.SoftwareVersion, MetadataHost: metadataHostOf(client),
 		},
 		Scopes:           scopes,
+		Resources:        s.resourceViews(ar.Resources),
 		User:             ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email},
 		SwitchAccountURL: switchURL,
 	}

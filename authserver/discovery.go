@@ -41,6 +41,9 @@ type providerMetadata struct {
 	EndSessionEndpoint                string `json:"end_session_endpoint"`
 	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
+	// draft-ietf-oauth-client-id-metadata-document: https client ids are
+	// resolved by fetching their metadata document.
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -73,6 +76,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	if s.cfg.Registration.enabled() {
 		m.RegistrationEndpoint = s.endpoint("/register")
 	}
+	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
 	return json.MarshalIndent(m, "", "  ")
 }
 

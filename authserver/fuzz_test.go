@@ -264,8 +264,8 @@ func checkAcceptedRequest(t *testing.T, q url.Values, ar *authRequest, client *c
 		t.Fatalf("state/nonce/login_hint not bounded: %d %d %d", len(ar.State), len(ar.Nonce), len(ar.LoginHint))
 	}
 	for _, r := range ar.Resources {
-		if validateResource(r) != nil {
-			t.Fatalf("accepted resource %q", r)
+		if n, err := normalizeResource(r); err != nil || n != r {
+			t.Fatalf("accepted resource %q (normal form %q, %v)", r, n, err)
 		}
 	}
 }

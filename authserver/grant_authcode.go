@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/resource"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
@@ -172,15 +173,16 @@ func checkPKCE(challenge, verifier string) *oautherr.Error {
 }
 
 // narrowResources applies the token request's resource parameters (RFC
-// 8707 §2.2): each must be one the grant covers; none means all of them.
+// 8707 §2.2): each must be one the grant covers, by URI equivalence; none
+// means all of them. The audience can narrow, never widen.
 func narrowResources(granted, requested []string) ([]string, *oautherr.Error) {
 	if len(requested) == 0 {
 		return granted, nil
 	}
 	for _, r := range requested {
-		if !slices.Contains(granted, r) {
+		if !resource.Contains(granted, r) {
 			return nil, oautherr.InvalidTarget("resource %q was not part of the authorization", truncate(r, 128))
 		}
 	}
-	return slices.Compact(slices.Sorted(slices.Values(requested))), nil
+	return normalizeResources(requested)
 }

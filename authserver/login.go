@@ -2,13 +2,13 @@ package authserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
-	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -36,12 +36,13 @@ type sessionCookieValue struct {
 // currentSession returns the browser's live session, or nil. The cookie
 // alone is not trusted: its server-side record must exist, be unrevoked
 // and unexpired, and name the same user, who must still exist. An error
-// means the user directory could not be asked (users.go): the browser may
-// well be signed in, so callers answer with a server error, not a login.
+// means the store or the user directory could not be asked (users.go):
+// the browser may well be signed in, so callers answer with a server
+// error, never a login.
 func (s *Server) currentSession(r *http.Request) (*browserSession, error) {
-	rec := s.sessionRecord(r)
-	if rec == nil {
-		return nil, nil
+	rec, err := s.sessionRecord(r)
+	if rec == nil || err != nil {
+		return nil, err
 	}
 	u, err := s.cfg.Users.UserByID(r.Context(), rec.Subject)
 	if errors.Is(err, identity.ErrNotFound) {
@@ -53,31 +54,31 @@ func (s *Server) currentSession(r *http.Request) (*browserSession, error) {
 }
 
 // sessionRecord returns the live server-side record of the browser's
-// session cookie, or nil, without looking the user up.
-func (s *Server) sessionRecord(r *http.Request) *store.Session {
+// session cookie, or nil, without looking the user up. An error means the
+// store could not say: the session may well be live.
+func (s *Server) sessionRecord(r *http.Request) (*store.Session, error) {
 	c, err := r.Cookie(s.cookies.Name(sessionCookie))
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var v sessionCookieValue
 	if s.sessions.Decode(sessionCookie, c.Value, &v) != nil {
-		return nil
+		return nil, nil
 	}
 	now := s.now()
 	if now.Unix() >= v.Expires {
-		return nil
+		return nil, nil
 	}
 	rec, err := s.cfg.Store.GetSession(r.Context(), hashToken(v.ID))
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.log.ErrorContext(r.Context(), "session lookup failed", "error", err)
-		}
-		return nil
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("session lookup: %w", err)
 	}
 	if !rec.RevokedAt.IsZero() || !now.Before(rec.ExpiresAt) || rec.Subject != v.Subject {
-		return nil
+		return nil, nil
 	}
-	return &rec
+	return &rec, nil
 }
 
 // startSession creates a new session for u, always with a fresh id so a
@@ -97,7 +98,9 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
 	}
-	if old := s.sessionRecord(r); old != nil {
+	if old, err := s.sessionRecord(r); err != nil {
+		s.log.ErrorContext(r.Context(), "looking up the previous session failed", "error", err)
+	} else if old != nil {
 		if err := s.cfg.Store.RevokeSession(r.Context(), old.IDHash, now); err != nil {
 			s.log.ErrorContext(r.Context(), "revoking the previous session failed", "error", err)
 		}
@@ -160,7 +163,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			subject, ip, trusted = device, "", true
 		}
 	}
-	if ok, wait := s.logins.Admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.logins.AdmitWait(r.Context(), subject, ip, s.now); !ok {
 		s.throttledLogin(w, r, form.Get("ar"), ar, client, username, wait)
 		return
 	}
@@ -174,10 +177,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		hash = u.Password
 	}
 	// An unknown user is hashed against a dummy, so both failures take
-	// the same time and give the same answer (no user enumeration).
-	if err := s.cfg.Hasher.Verify(r.Context(), hash, password); err != nil || !known || u.Password == nil {
+	// the same time and give the same answer (no user enumeration). A
+	// browser its user signed in on before is served first, so a storm
+	// of guesses elsewhere does not keep them out.
+	verify := s.cfg.Hasher.Verify
+	if trusted {
+		verify = s.cfg.Hasher.VerifyUrgent
+	}
+	if err := verify(r.Context(), hash, password); err != nil || !known || u.Password == nil {
 		if errors.Is(err, r.Context().Err()) && err != nil {
 			return // the client went away
+		}
+		if errors.Is(err, identity.ErrBusy) {
+			s.busyLogin(w, r, form.Get("ar"), ar, client, username)
+			return // nothing was checked: not a failure
 		}
 		result = throttle.Failed
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client), "trusted_device", trusted)
@@ -190,8 +203,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "starting a session failed", "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.sign_in_failed"), code: oautherr.CodeServerError})
+		s.renderFailure(w, r, err, "starting a session failed", ui.ProblemText("problem.sign_in_failed"))
 		return
 	}
 	if !s.logins.Policy().Off {
@@ -218,7 +230,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 		page.ForgotURL = s.prefix + forgotPasswordPath
 	}
 	if client != nil {
-		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+		page.ClientName, page.ClientLogoURI = client.Name, logoOf(client)
 		// One gate client serves every gated site: name the site the user
 		// is signing in to (its verified redirect URI's host).
 		if client.ID == clients.GateID {

@@ -3,6 +3,7 @@ package authserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -237,8 +238,7 @@ func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, sess 
 	err := s.EndSession(r.Context(), sess.IDHash)
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, "", -1))
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "ending a session failed", "sub", sess.Subject, "error", err)
-		s.renderError(w, r, errorPage{status: http.StatusInternalServerError, problem: ui.ProblemText("problem.logout_failed"), code: oautherr.CodeServerError})
+		s.renderFailure(w, r, fmt.Errorf("ending %s's session: %w", sess.Subject, err), "ending a session failed", ui.ProblemText("problem.logout_failed"))
 		return false
 	}
 	s.log.InfoContext(r.Context(), "signed out", "sub", sess.Subject)
@@ -300,7 +300,7 @@ func (s *Server) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, lr 
 		page.User = ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email}
 	}
 	if client != nil {
-		page.ClientName, page.ClientLogoURI = client.Name, client.LogoURI
+		page.ClientName, page.ClientLogoURI = client.Name, logoOf(client)
 	}
 	if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the logout page failed", "error", err)
@@ -321,6 +321,10 @@ func (s *Server) renderLogoutError(w http.ResponseWriter, r *http.Request, statu
 // logoutLookupFailed answers a sign-out whose session's user could not be
 // looked up (users.go): nothing was changed.
 func (s *Server) logoutLookupFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		s.renderUnavailable(w, r, err)
+		return
+	}
 	s.log.ErrorContext(r.Context(), "user lookup failed", "error", err)
 	s.renderLogoutError(w, r, http.StatusServiceUnavailable, serverProblem, "")
 }

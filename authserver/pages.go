@@ -107,6 +107,9 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p errorPage
 	if p.status == 0 {
 		p.status = http.StatusBadRequest
 	}
+	if p.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", oautherr.RetryAfter)
+	}
 	err := s.cfg.UI.Render(w, p.status, ui.ErrorPage{
 		Base:    s.base(""),
 		Heading: p.problem.Heading,
@@ -138,6 +141,9 @@ func (s *Server) renderOAuthError(w http.ResponseWriter, r *http.Request, err *o
 	case err.Code == oautherr.CodeServerError:
 		p.status, p.detail = http.StatusInternalServerError, ""
 		p.problem = ui.ProblemText("problem.server")
+	case err.Code == oautherr.CodeTemporarilyUnavailable:
+		p.status, p.detail = http.StatusServiceUnavailable, ""
+		p.problem = ui.ProblemText("problem.unavailable")
 	case errors.Is(err, clients.ErrUnknown):
 		p.problem = ui.ProblemText("problem.unknown_client", s.cfg.UI.Branding().ProductName)
 	case errors.Is(err, errUnregisteredRedirect):

@@ -215,6 +215,53 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
+// TestLoginHashingBusy: when password hashing is saturated (here: its
+// only slot cooling down for far longer than the test, after one hash),
+// a login is refused with 503, Retry-After and "try again" before its
+// password is hashed, and the refusal does not count as a failure: many
+// of them never lock the account. Client authentication with a chosen
+// secret is refused the same way (503 temporarily_unavailable).
+func TestLoginHashingBusy(t *testing.T) {
+	phc, err := identity.HashPassword("chosen-secret", identity.Argon2idParams{Memory: 8, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := identity.NewHasherWithLimits(identity.HasherLimits{Concurrency: 1, CPUShare: 1e-9, QueueWait: time.Millisecond, MaxQueue: 1})
+	f := ast.New(t, ast.Options{
+		LoginThrottle:  &throttle.Policy{MaxFailures: 2, Lockout: 5 * time.Minute, Backoff: -1},
+		ClientThrottle: &throttle.Policy{MaxFailures: 2, Lockout: 5 * time.Minute},
+		Clients: []*clients.Client{{ID: "chosen", SecretHashes: []string{phc},
+			Metadata: clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{"https://chosen.example/cb"}}}},
+		Configure: func(c *authserver.Config) { c.Hasher = hasher },
+	})
+	b := f.NewBrowser(t)
+	b.Password = "guess"
+	page := b.Follow(b.Get("/account/apps"))
+	if res := b.Login(page); res.Code != http.StatusUnauthorized {
+		t.Fatalf("the first attempt, hashed: %s", res)
+	}
+	// The slot now cools down for a billion times the hash.
+	b.Password = ast.Password
+	for i := range 5 {
+		res := b.Login(page)
+		if res.Code != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" || !strings.Contains(pageText(res), "try again") {
+			t.Fatalf("attempt %d while hashing is busy: %s, want 503 with Retry-After and the form", i+2, res)
+		}
+		if b.Cookie("gatehouse_session") != nil {
+			t.Fatal("signed in without a hash")
+		}
+	}
+	for i := range 3 {
+		r := f.NewRequest(http.MethodPost, "/token", query("grant_type", "refresh_token", "refresh_token", "gh_rt_x"))
+		r.SetBasicAuth("chosen", "chosen-secret")
+		res := f.Serve(t, r)
+		wantJSONError(t, res, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if res.Header.Get("Retry-After") != "1" {
+			t.Fatalf("client authentication %d while hashing is busy: no Retry-After: %s", i+1, res)
+		}
+	}
+}
+
 // TestConsentPage: the consent page shows the app and the user, records
 // an allow (adding to earlier consents), sends a deny back as
 // access_denied, and refuses forged or incomplete forms.

@@ -149,7 +149,7 @@ func TestRefreshResources(t *testing.T) {
 	q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid offline_access"), url.Values{"resource": {"https://a.example/", "https://b.example/"}})
 	tok := f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q))
 	refreshed := tokensOf(t, f.RefreshRequest(t, ast.FirstParty, tok.RefreshToken, query("resource", "https://b.example/")))
-	if aud := fmt.Sprint(ast.Claims(t, refreshed.AccessToken)["aud"]); aud != "[https://b.example/ "+ast.Issuer+"]" {
+	if aud := fmt.Sprint(ast.Claims(t, refreshed.AccessToken)["aud"]); aud != "[https://b.example "+ast.Issuer+"]" {
 		t.Errorf("aud %v, want the narrowed resource and the issuer (openid)", aud)
 	}
 }

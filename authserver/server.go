@@ -82,7 +82,11 @@ type Config struct {
 	// pages. Nil: only the users of Users, read-only.
 	Accounts *accounts.Manager
 	Clients  clients.Source
-	UI       *ui.Renderer
+	// ClientIDMetadataDocuments says that Clients resolves https client
+	// ids by their metadata documents (clients.MetadataDocuments), which
+	// the metadata then advertises (client_id_metadata_document_supported).
+	ClientIDMetadataDocuments bool
+	UI                        *ui.Renderer
 	// Hasher bounds concurrent argon2id work; one is created if nil.
 	Hasher *identity.Hasher
 	// CookieSecrets are 32+ byte secrets for cookies and sealed
@@ -145,6 +149,9 @@ type Server struct {
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
+	// resourceNames are the display names of protected resources
+	// (resources.go).
+	resourceNames resourceNames
 	// ticker starts the ticks of one of Run's jobs (maintenance.go);
 	// tests replace it to tick by hand.
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())

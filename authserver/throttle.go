@@ -104,3 +104,29 @@ func errClientThrottled(w http.ResponseWriter, wait time.Duration) *oautherr.Err
 	e.Status = http.StatusTooManyRequests
 	return e
 }
+
+// busyRetryAfter is the Retry-After of a "busy, retry" answer: the
+// hasher's queue is about a second long.
+const busyRetryAfter = "1"
+
+// errHashingBusy answers client authentication that found password
+// hashing saturated (identity.ErrBusy): 503 with Retry-After (RFC 9110
+// §15.6.4), temporarily_unavailable, the secret unchecked and nothing
+// counted against the client.
+func errHashingBusy(w http.ResponseWriter) *oautherr.Error {
+	w.Header().Set("Retry-After", busyRetryAfter)
+	e := oautherr.TemporarilyUnavailable("the server is busy; try again in a second")
+	e.Status = http.StatusServiceUnavailable
+	return e
+}
+
+// busyLogin answers a login attempt that found password hashing
+// saturated by a storm of attempts (identity.ErrBusy): 503 with
+// Retry-After (RFC 9110 §15.6.4) and the form again, the password
+// unchecked and the attempt not counted. Refusing costs far less than
+// the hash, which is what keeps a login storm from starving the gate.
+func (s *Server) busyLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, username string) {
+	s.log.InfoContext(r.Context(), "login refused: password hashing busy", "client_ip", ClientIP(r))
+	w.Header().Set("Retry-After", busyRetryAfter)
+	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.busy"), http.StatusServiceUnavailable)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 )
@@ -144,7 +145,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	if client != nil && client.HasChosenSecret() {
 		subject = throttle.ClientKey(client.ID)
 	}
-	if ok, wait := s.clientAuths.Admit(subject, ip, s.now()); !ok {
+	if ok, wait := s.clientAuths.AdmitWait(r.Context(), subject, ip, s.now); !ok {
 		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", throttle.RetryAfter(wait))
 		return nil, errClientThrottled(w, wait)
 	}
@@ -161,10 +162,15 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	if client == nil {
 		return nil, oautherr.InvalidClient("client authentication failed")
 	}
-	if !client.VerifySecret(r.Context(), s.cfg.Hasher, secret) {
-		if r.Context().Err() != nil {
-			result = throttle.Abandoned
-		}
+	switch err := client.CheckSecret(r.Context(), s.cfg.Hasher, secret); {
+	case errors.Is(err, identity.ErrBusy):
+		// Nothing was checked: not a failure (issue 19).
+		result = throttle.Abandoned
+		return nil, errHashingBusy(w)
+	case err != nil && r.Context().Err() != nil:
+		result = throttle.Abandoned
+		return nil, oautherr.InvalidClient("client authentication failed")
+	case err != nil:
 		return nil, oautherr.InvalidClient("client authentication failed")
 	}
 	result = throttle.Succeeded

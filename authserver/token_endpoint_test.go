@@ -99,15 +99,15 @@ func TestTokenAuthorizationCode(t *testing.T) {
 		var tok ast.Tokens
 		res.JSON(&tok)
 		// With openid the issuer is an audience too (its UserInfo endpoint).
-		if aud := fmt.Sprint(ast.Claims(t, tok.AccessToken)["aud"]); aud != "[https://a.example/ "+ast.Issuer+"]" {
-			t.Fatalf("aud %v, want the one resource asked for and the issuer", aud)
+		if aud := fmt.Sprint(ast.Claims(t, tok.AccessToken)["aud"]); aud != "[https://a.example "+ast.Issuer+"]" {
+			t.Fatalf("aud %v, want the one resource asked for (normalised) and the issuer", aud)
 		}
 	})
 	t.Run("resources kept", func(t *testing.T) {
 		q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid"), url.Values{"resource": {"https://b.example/", "https://a.example/"}})
 		tok := f.Exchange(t, ast.FirstParty, b.For(t).Code(q))
 		aud, _ := ast.Claims(t, tok.AccessToken)["aud"].([]any)
-		if len(aud) != 3 || aud[0] != "https://a.example/" || aud[1] != "https://b.example/" || aud[2] != ast.Issuer {
+		if len(aud) != 3 || aud[0] != "https://a.example" || aud[1] != "https://b.example" || aud[2] != ast.Issuer {
 			t.Fatalf("aud %v, want both resources and the issuer", aud)
 		}
 	})
@@ -391,6 +391,55 @@ func TestTokenClientThrottle(t *testing.T) {
 	f.Clock.Advance(throttleOn.Lockout)
 	if res := attempt("chosen-secret", "203.0.113.9"); res.OAuthError() != "invalid_grant" {
 		t.Fatalf("after the lockout the right secret authenticates: %s", res)
+	}
+}
+
+// TestTokenConcurrentCorrectClient: only failures count against a
+// client. 50 concurrent requests of a confidential client with an
+// operator-chosen secret, on a fresh server (so no secret has been
+// verified yet and every first check is an argon2id hash in flight), are
+// all authenticated: none is refused as a failure-to-be.
+func TestTokenConcurrentCorrectClient(t *testing.T) {
+	const n = 50
+	// Dear enough (16 MiB) that many checks overlap.
+	phc, err := identity.HashPassword("chosen-secret", identity.Argon2idParams{Memory: 16384, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := throttle.Policy{} // the server's defaults: 10 per client, 100 per address
+	f := ast.New(t, ast.Options{
+		ClientThrottle: &defaults,
+		Clients: []*clients.Client{{ID: "chosen", SecretHashes: []string{phc},
+			Metadata: clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{"https://chosen.example/cb"}}}},
+	})
+	start := make(chan struct{})
+	results := make(chan *ast.Response, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			r := f.NewRequest(http.MethodPost, "/token", query("grant_type", "refresh_token", "refresh_token", "gh_rt_x"))
+			r.SetBasicAuth("chosen", "chosen-secret")
+			r.RemoteAddr = "198.51.100.7:1234"
+			<-start
+			results <- f.Serve(t, r)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	refused := 0
+	for res := range results {
+		// invalid_grant: the client authenticated, the made-up refresh
+		// token was then refused.
+		if res.OAuthError() != "invalid_grant" {
+			refused++
+			if refused == 1 {
+				t.Errorf("a correct client was refused: %s", res)
+			}
+		}
+	}
+	if refused > 0 {
+		t.Errorf("%d of %d concurrent correct requests refused", refused, n)
 	}
 }
 

@@ -114,11 +114,11 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *oautherr.Erro
 
 // userinfoError logs and writes a failed UserInfo request's error (OIDC
 // Core §5.3.3). An error about the request or its token comes with the
-// RFC 6750 §3 challenge; a server_error says nothing about the token, so
-// it has none.
+// RFC 6750 §3 challenge; a server_error or temporarily_unavailable says
+// nothing about the token, so it has none.
 func (s *Server) userinfoError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
 	err.Log(r.Context(), s.log, "userinfo request failed")
-	if err.Code != oautherr.CodeServerError {
+	if err.Code != oautherr.CodeServerError && err.Code != oautherr.CodeTemporarilyUnavailable {
 		w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), err))
 	}
 	oautherr.WriteJSON(w, err)

@@ -133,7 +133,7 @@ func TestUserinfoAudience(t *testing.T) {
 	f := ast.New(t, ast.Options{})
 	q := ast.Edit(f.AuthorizeQuery(ast.FirstParty, "openid email"), url.Values{"resource": {"https://api.example/"}})
 	tok := f.Exchange(t, ast.FirstParty, f.NewBrowser(t).Code(q))
-	if aud := ast.Claims(t, tok.AccessToken)["aud"]; fmt.Sprint(aud) != fmt.Sprint([]any{"https://api.example/", ast.Issuer}) {
+	if aud := ast.Claims(t, tok.AccessToken)["aud"]; fmt.Sprint(aud) != fmt.Sprint([]any{"https://api.example", ast.Issuer}) {
 		t.Errorf("aud = %v, want the resource and the issuer", aud)
 	}
 	if res := f.Serve(t, bearer(f.NewRequest(http.MethodGet, "/userinfo", nil), tok.AccessToken)); res.Code != http.StatusOK {

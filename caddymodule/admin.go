@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
 func init() {
@@ -264,6 +265,8 @@ func (a *AdminAPI) fail(r *http.Request, err error, body map[string]json.RawMess
 	case errors.Is(err, clients.ErrStatic):
 		return apiError(http.StatusConflict, adminStaticClient,
 			"the client is defined in the Caddyfile (static) and is read-only at run time; change the configuration instead")
+	case errors.Is(err, store.ErrUnavailable):
+		return storeUnavailable(a.log, r, err)
 	case errors.Is(err, clients.ErrNoSecret), errors.Is(err, clients.ErrRotationInProgress),
 		errors.Is(err, clients.ErrNoRotation), errors.Is(err, clients.ErrBusy):
 		return apiError(http.StatusConflict, adminConflict, err.Error())
@@ -282,6 +285,7 @@ const (
 	adminInvalidRequest        = adminCode(oautherr.CodeInvalidRequest)
 	adminInvalidClientMetadata = adminCode(oautherr.CodeInvalidClientMetadata)
 	adminServerError           = adminCode(oautherr.CodeServerError)
+	adminUnavailable           = adminCode(oautherr.CodeTemporarilyUnavailable)
 
 	adminNotFound     adminCode = "not_found"
 	adminStaticClient adminCode = "static_client"
@@ -306,6 +310,15 @@ func apiError(status int, code adminCode, description string) error {
 	return caddy.APIError{HTTPStatus: status, Err: &codedError{Code: code, Description: description}}
 }
 
+// storeUnavailable is the answer of a request the store could not serve
+// (a database outage): 503 temporarily_unavailable with Retry-After
+// (added by writeCodedErrors), so scripts try again instead of reading a
+// failure.
+func storeUnavailable(log *zap.Logger, r *http.Request, err error) error {
+	log.Error("the store could not be reached", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	return apiError(http.StatusServiceUnavailable, adminUnavailable, "the database could not be reached; try again")
+}
+
 // writeCodedErrors adapts h to Caddy's admin router. Caddy answers an
 // error with {"error": message} only, so an error carrying a code is
 // written here with its description; any other error is left to Caddy.
@@ -316,6 +329,9 @@ func writeCodedErrors(h caddy.AdminHandlerFunc) caddy.AdminHandlerFunc {
 		var ce *codedError
 		if !errors.As(err, &ae) || !errors.As(ae.Err, &ce) {
 			return err
+		}
+		if ae.HTTPStatus == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", oautherr.RetryAfter)
 		}
 		return writeAdminJSON(w, ae.HTTPStatus, ce)
 	}

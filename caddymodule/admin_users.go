@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
+	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
 func init() {
@@ -114,6 +115,8 @@ func (a *AdminUsers) serve(w http.ResponseWriter, r *http.Request) error {
 		apps, err := srv.ConnectedApps(r.Context(), subject)
 		if errors.Is(err, authserver.ErrUnknownUser) {
 			return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("user %q: not found", subject)}
+		} else if errors.Is(err, store.ErrUnavailable) {
+			return storeUnavailable(a.app.logger, r, err)
 		} else if err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("listing connected apps: %v", err)}
 		}
@@ -144,7 +147,9 @@ func (a *AdminUsers) serve(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed; use DELETE", r.Method)}
 	}
 	found, err := srv.RevokeConnectedApp(r.Context(), subject, clientID)
-	if err != nil {
+	if errors.Is(err, store.ErrUnavailable) {
+		return storeUnavailable(a.app.logger, r, err)
+	} else if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: fmt.Errorf("revoking the app: %v", err)}
 	}
 	if !found {

@@ -104,6 +104,9 @@ type App struct {
 	// Registration configures dynamic client registration (RFC 7591) at
 	// /register. Default: off.
 	Registration *RegistrationConfig `json:"registration,omitempty"`
+	// ClientIDMetadataDocuments, when set, resolves https client ids by
+	// their metadata documents. Default: off.
+	ClientIDMetadataDocuments *MetadataDocumentsConfig `json:"client_id_metadata_documents,omitempty"`
 	// LoginThrottle and ClientAuthThrottle slow down password and client
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
@@ -229,9 +232,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	// Agents known by their client metadata documents come after the
+	// registered clients.
+	var source clients.Source = a.registry
+	if a.ClientIDMetadataDocuments != nil {
+		if source, err = a.ClientIDMetadataDocuments.source(a.registry); err != nil {
+			return err
+		}
+	}
 	// Gates in this Caddy sign users in through their own first-party
 	// client, registered at run time (see authgate).
-	a.gateClients = clients.NewGate(a.registry)
+	a.gateClients = clients.NewGate(source)
 
 	lifetimes := authserver.Lifetimes{
 		AuthCode:         time.Duration(a.AuthCodeLifetime),
@@ -281,21 +292,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	cfg := authserver.Config{
-		Issuer:         issuer,
-		Store:          a.store,
-		Keys:           a.keys,
-		Accounts:       a.accounts,
-		Clients:        a.gateClients,
-		UI:             a.renderer,
-		Hasher:         hasher(),
-		CookieSecrets:  a.secrets,
-		Lifetimes:      lifetimes,
-		Logger:         ctx.Slogger(),
-		Registration:   registration,
-		LoginThrottle:  a.LoginThrottle.policy(),
-		ClientThrottle: a.ClientAuthThrottle.policy(),
-		ThrottleState:  a.throttleState(iss.String()),
-		Revocations:    a.revocations,
+		Issuer:                    issuer,
+		Store:                     a.store,
+		Keys:                      a.keys,
+		Accounts:                  a.accounts,
+		Clients:                   a.gateClients,
+		UI:                        a.renderer,
+		Hasher:                    hasher(),
+		CookieSecrets:             a.secrets,
+		Lifetimes:                 lifetimes,
+		Logger:                    ctx.Slogger(),
+		Registration:              registration,
+		LoginThrottle:             a.LoginThrottle.policy(),
+		ClientThrottle:            a.ClientAuthThrottle.policy(),
+		ThrottleState:             a.throttleState(iss.String()),
+		Revocations:               a.revocations,
+		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
 	}
 	if mailer != nil {
 		cfg.Mailer = mailer

@@ -21,7 +21,8 @@ func init() {
 //		issuer <url>                 # external OpenID Connect provider; default: this Caddy's gatehouse
 //		client_id <id>               # external issuer only
 //		client_secret <secret>       # external issuer only
-//		resource <uri>               # default: the site's origin
+//		resource <uri>|<path>        # default: the site's origin; a path is under each origin
+//		name <display name>          # shown on consent pages beside the resource
 //		origin <url>                 # default: from the request Host, when it is a site address
 //		scopes <scope>...
 //		callback_path <path>
@@ -32,7 +33,10 @@ func init() {
 //		cookie_secret <secret>...
 //		forward_authorization
 //		introspect                   # external issuer: validate tokens by RFC 7662 introspection
-//		allow user|username|email|email_domain|group|scope <value>...
+//		token_cache_size <entries>   # verified Bearer tokens remembered; default 10000
+//		session_cache_size <entries> # decoded session cookies remembered; default 10000
+//		allow user|username|email|email_domain|group|scope|client <value>...
+//		deny client <client_id>...
 //		header <claim> <Header-Name>|-
 //	}
 func parseAuthGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -59,6 +63,8 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 		return oneArg(d, &g.ClientSecret)
 	case "resource":
 		return oneArg(d, &g.Resource)
+	case "name":
+		return oneArg(d, &g.Name)
 	case "origin":
 		return oneArg(d, &g.Origin)
 	case "scopes":
@@ -77,6 +83,10 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 		return manyArgs(d, &g.CookieSecrets)
 	case "forward_authorization":
 		return flagArg(d, &g.ForwardAuthorization)
+	case "token_cache_size":
+		return intArg(d, &g.TokenCacheSize)
+	case "session_cache_size":
+		return intArg(d, &g.SessionCacheSize)
 	case "introspect":
 		return flagArg(d, &g.Introspect)
 	case "allow":
@@ -84,7 +94,7 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 			g.Allow = new(PolicyConfig)
 		}
 		if !d.NextArg() {
-			return d.Errf("allow: expected a rule kind (user, username, email, email_domain, group, scope)")
+			return d.Errf("allow: expected a rule kind (user, username, email, email_domain, group, scope, client)")
 		}
 		kind := d.Val()
 		values := d.RemainingArgs()
@@ -104,9 +114,24 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 			g.Allow.Groups = append(g.Allow.Groups, values...)
 		case "scope":
 			g.Allow.Scopes = append(g.Allow.Scopes, values...)
+		case "client":
+			g.Allow.Clients = append(g.Allow.Clients, values...)
 		default:
-			return d.Errf("allow: unknown rule kind %q (want user, username, email, email_domain, group or scope)", kind)
+			return d.Errf("allow: unknown rule kind %q (want user, username, email, email_domain, group, scope or client)", kind)
 		}
+		return nil
+	case "deny":
+		if !d.NextArg() || d.Val() != "client" {
+			return d.Errf("deny: expected client <client_id>...")
+		}
+		values := d.RemainingArgs()
+		if len(values) == 0 {
+			return d.Errf("deny client: expected at least one client_id")
+		}
+		if g.Deny == nil {
+			g.Deny = new(DenyConfig)
+		}
+		g.Deny.Clients = append(g.Deny.Clients, values...)
 		return nil
 	case "header":
 		args := d.RemainingArgs()

@@ -19,6 +19,9 @@ func TestParseAuthGate(t *testing.T) {
 		allow group admins staff
 		allow email_domain example.com
 		allow scope api.read
+		allow client agent-1 agent-2
+		deny client rogue
+		name "Reports API"
 		header email X-User-Email
 		header groups -
 		forward_authorization
@@ -34,6 +37,9 @@ func TestParseAuthGate(t *testing.T) {
 	}
 	if g.Allow == nil || strings.Join(g.Allow.Groups, ",") != "admins,staff" || g.Allow.EmailDomains[0] != "example.com" || g.Allow.Scopes[0] != "api.read" {
 		t.Errorf("allow = %+v", g.Allow)
+	}
+	if strings.Join(g.Allow.Clients, ",") != "agent-1,agent-2" || g.Deny == nil || strings.Join(g.Deny.Clients, ",") != "rogue" || g.Name != "Reports API" {
+		t.Errorf("client rules or name: allow %+v, deny %+v, name %q", g.Allow, g.Deny, g.Name)
 	}
 	if g.Headers["email"] != "X-User-Email" || g.Headers["groups"] != "" {
 		t.Errorf("headers = %v", g.Headers)
@@ -59,6 +65,10 @@ func TestParseAuthGateErrors(t *testing.T) {
 		{"allow without kind", "authgate {\n allow\n}", "allow: expected a rule kind"},
 		{"allow unknown kind", "authgate {\n allow planet mars\n}", `allow: unknown rule kind "planet"`},
 		{"allow without values", "authgate {\n allow group\n}", "allow group: expected at least one value"},
+		{"deny without kind", "authgate {\n deny\n}", "deny: expected client"},
+		{"deny other kind", "authgate {\n deny group staff\n}", "deny: expected client"},
+		{"deny client without values", "authgate {\n deny client\n}", "deny client: expected at least one client_id"},
+		{"name arity", "authgate {\n name\n}", "name"},
 		{"header arity", "authgate {\n header email\n}", "header: expected <claim> <Header-Name>"},
 		{"bad duration", "authgate {\n session_idle forever\n}", "session_idle"},
 	}

@@ -25,7 +25,9 @@ func init() {
 //
 //	gatehouse {
 //		issuer <url>
-//		storage sqlite [<path>]
+//		storage sqlite [<path>] [{
+//			timeout <duration>
+//		}]
 //		storage postgres {
 //			dsn <connection string>
 //			schema <name>
@@ -34,6 +36,7 @@ func init() {
 //			conn_max_lifetime <duration>
 //			conn_max_idle_time <duration>
 //			statement_timeout <duration>
+//			timeout <duration>
 //		}
 //		key_encryption_key <key>...
 //		cookie_secret <secret>...
@@ -44,6 +47,10 @@ func init() {
 //		refresh_token_max_lifetime <duration>
 //		session_lifetime <duration>
 //		registration off|open|token <initial_access_token>...
+//		client_id_metadata_documents [{      # https client ids resolved by their metadata documents
+//			allow_network <cidr>...       # non-public networks they may come from
+//			root_certificate_file <pem>...
+//		}]
 //		login_throttle|client_auth_throttle off
 //		login_throttle|client_auth_throttle {
 //			max_failures <n>
@@ -191,6 +198,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Registration = rc
+		case "client_id_metadata_documents":
+			mc, err := parseMetadataDocuments(d)
+			if err != nil {
+				return nil, err
+			}
+			app.ClientIDMetadataDocuments = mc
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {
@@ -249,8 +262,15 @@ func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
-		if d.NextBlock(d.Nesting()) {
-			return nil, d.Errf("storage sqlite: takes no block, only an optional path")
+		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			switch key := d.Val(); key {
+			case "timeout":
+				if err := durationArg(d, &s.Timeout); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, d.Errf("storage sqlite: unknown option %q (known: timeout)", key)
+			}
 		}
 		return caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil), nil
 	case "postgres":
@@ -286,6 +306,8 @@ func parsePostgres(d *caddyfile.Dispenser) (*PostgresStorage, error) {
 			err = durationArg(d, &s.ConnMaxIdleTime)
 		case "statement_timeout":
 			err = durationArg(d, &s.StatementTimeout)
+		case "timeout":
+			err = durationArg(d, &s.Timeout)
 		default:
 			// The value is not echoed: it could be a misplaced password.
 			err = d.Errf("storage postgres: unknown option %q", key)

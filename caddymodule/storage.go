@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/postgres"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlstore"
 )
 
 func init() {
@@ -25,6 +26,10 @@ type SQLiteStorage struct {
 	// Path of the database file. Default: gatehouse/gatehouse.db in
 	// Caddy's data directory.
 	Path string `json:"path,omitempty"`
+	// Timeout bounds each database call (a statement, or a transaction as
+	// a whole); a request that needs a call that takes longer is answered
+	// 503 "try again" (default 5s).
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,7 +56,10 @@ func (s *SQLiteStorage) PoolKey() string { return "sqlite:" + s.path() }
 
 // OpenStore opens the database, creating it and applying migrations.
 func (s *SQLiteStorage) OpenStore(ctx caddy.Context) (store.Store, error) {
-	return sqlite.Open(ctx, s.path(), time.Now())
+	if s.Timeout < 0 {
+		return nil, fmt.Errorf("storage sqlite: timeout must not be negative")
+	}
+	return sqlite.Open(ctx, s.path(), time.Now(), sqlstore.WithCallTimeout(time.Duration(s.Timeout)))
 }
 
 // PostgresStorage keeps Gatehouse's state in PostgreSQL, so several Caddy
@@ -75,6 +83,11 @@ type PostgresStorage struct {
 	ConnMaxIdleTime caddy.Duration `json:"conn_max_idle_time,omitempty"`
 	// StatementTimeout aborts statements that run longer (default 10s).
 	StatementTimeout caddy.Duration `json:"statement_timeout,omitempty"`
+	// Timeout bounds each database call (a statement, or a transaction as
+	// a whole) on Gatehouse's side, so that it also fires when the
+	// database cannot be reached; a request that needs a call that takes
+	// longer is answered 503 "try again" (default 5s).
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	cfg     postgres.Config
 	poolKey string
@@ -108,6 +121,7 @@ func (s *PostgresStorage) Provision(caddy.Context) error {
 		ConnMaxLifetime:  time.Duration(s.ConnMaxLifetime),
 		ConnMaxIdleTime:  time.Duration(s.ConnMaxIdleTime),
 		StatementTimeout: time.Duration(s.StatementTimeout),
+		CallTimeout:      time.Duration(s.Timeout),
 	}
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("storage %v", err)

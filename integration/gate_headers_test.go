@@ -18,6 +18,9 @@ func TestGateHeadersCannotBeSpoofedOrDropped(t *testing.T) {
 		// An operator lets underscore and dot headers through (Caddy
 		// drops them by default), renames one header and removes another.
 		cf = strings.Replace(cf, "\tgatehouse {\n", "\tservers {\n\t\texpected_underscore_headers X_Gatehouse_User_Id X_User_Email X_Gatehouse_Groups\n\t\texpected_dot_headers X.Gatehouse.Name\n\t}\n\tgatehouse {\n", 1)
+		// The identity's placeholders, read by reverse_proxy (issue 19:
+		// they are looked up lazily now, not set per request).
+		cf = strings.Replace(cf, "\t\theader_up Host {upstream_hostport}\n", "\t\theader_up Host {upstream_hostport}\n\t\theader_up X-Placeholders \"{http.auth.user.id}|{http.auth.user.email}|{http.auth.user.groups}|{http.auth.user.auth_source}|{http.auth.user.client_id}\"\n", 1)
 		return strings.Replace(cf, "\tauthgate\n", "\tauthgate {\n\t\theader email X-User-Email\n\t\theader groups -\n\t}\n", 1)
 	}})
 	b := in.newBrowser()
@@ -89,6 +92,17 @@ func TestGateHeadersCannotBeSpoofedOrDropped(t *testing.T) {
 		}
 		if v := got.Headers.Values("X-Gatehouse-User-Id"); len(v) != 1 || v[0] != "alice" {
 			t.Errorf("X-Gatehouse-User-Id = %q", v)
+		}
+	})
+
+	t.Run("placeholders name the identity", func(t *testing.T) {
+		for range 2 { // the second request is served from the gate's cache
+			got := send(map[string][]string{"X-Placeholders": {"spoofed"}})
+			// client_id is a Bearer token's: a session has none, so its
+			// placeholder is unknown and left as written.
+			if v := got.Headers.Values("X-Placeholders"); len(v) != 1 || v[0] != "alice|alice@example.com|staff,admins|session|{http.auth.user.client_id}" {
+				t.Errorf("X-Placeholders = %q", v)
+			}
 		}
 	})
 }

@@ -145,10 +145,14 @@ func TestGateCookieTampering(t *testing.T) {
 	if cookie == nil {
 		t.Fatal("no __Host-gatehouse_gate cookie after login")
 	}
+	// flip changes the top bit of the base64url digit at i: always a
+	// data bit (the last digit's low bits may be unused padding, which a
+	// lenient decoder ignores, so flipping those changes nothing).
+	const digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	flip := func(s string, i int) string {
 		c := byte('A')
-		if s[i] == 'A' {
-			c = 'B'
+		if d := strings.IndexByte(digits, s[i]); d >= 0 {
+			c = digits[d^32]
 		}
 		return s[:i] + string(c) + s[i+1:]
 	}

@@ -328,7 +328,7 @@ func TestAccessTokenAudienceRestriction(t *testing.T) {
 		// With openid the issuer (its userinfo) is an audience beside the
 		// resource asked for.
 		"for the gate":                 {forGate, "[" + in.gate + " " + in.issuer + "]", http.StatusOK},
-		"for another resource":         {forAPI, "[https://api.example/ " + in.issuer + "]", http.StatusUnauthorized},
+		"for another resource":         {forAPI, "[https://api.example " + in.issuer + "]", http.StatusUnauthorized}, // in normal form
 		"for the issuer (no resource)": {forIssuer, in.issuer, http.StatusUnauthorized},
 	} {
 		c := jwtClaims(t, tc.token)

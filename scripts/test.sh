@@ -16,7 +16,8 @@
 # in which the tests create, and drop, schemas of their own. Without a
 # reachable server those tests skip, saying so. The browser tests also need
 # Debian's Chromium and npm (for axe-core), which this script installs when
-# missing. Under CI=true a missing test dependency is a failure, never a
+# missing; the MCP end-to-end test needs Node, and the script installs the
+# MCP SDK with npm ci from its lockfile. Under CI=true a missing test dependency is a failure, never a
 # skip. Every skipped test is listed, with its reason, at the end of each
 # test step.
 set -euo pipefail
@@ -77,6 +78,21 @@ if [ "$mode" = full ]; then
 		setup axe-core npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$axe_version"
 	fi
 	export GATEHOUSE_AXE_JS="$PWD/$axe_js"
+fi
+
+# The official MCP SDK for integration/mcp_node_test.go, pinned by
+# integration/mcpclient/package-lock.json (node_modules is gitignored).
+# Quick mode runs that test too, so both modes install it.
+if command -v npm >/dev/null; then
+	mcp_dir=integration/mcpclient
+	if [ ! -d "$mcp_dir/node_modules/@modelcontextprotocol/sdk" ] ||
+		[ "$mcp_dir/package-lock.json" -nt "$mcp_dir/node_modules/.package-lock.json" ]; then
+		echo "== MCP SDK (npm ci)"
+		setup "the MCP SDK" npm ci --silent --no-audit --no-fund --prefix "$mcp_dir"
+	fi
+elif [ "${CI:-}" = "true" ]; then
+	echo "npm is missing (CI=true: the MCP SDK end-to-end test needs Node)" >&2
+	exit 1
 fi
 
 echo "== gofmt and go vet"

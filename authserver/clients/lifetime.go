@@ -10,12 +10,17 @@ type LifetimeBound interface {
 }
 
 // BoundOf reports src's bound, looking through a Gate (the gates' own
-// client takes the server's default lifetime) to the source it wraps;
-// false when src cannot say.
+// client takes the server's default lifetime) or MetadataDocuments to the
+// source it wraps; false when src cannot say.
 func BoundOf(src Source) (time.Duration, bool) {
 	switch s := src.(type) {
 	case *Gate:
 		return BoundOf(s.next)
+	case *MetadataDocuments:
+		// A document is read as a registration, whose lifetimes are
+		// bounded by MaxAccessTokenLifetime.
+		d, ok := BoundOf(s.next)
+		return max(d, MaxAccessTokenLifetime), ok
 	case LifetimeBound:
 		return s.MaxAccessTokenLifetime(), true
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
@@ -25,6 +26,52 @@ type secret struct {
 	sha256   []byte                 // fast format
 	argon    *identity.PasswordHash // slow format
 	verified atomic.Pointer[[sha256.Size]byte]
+
+	// checks are the argon2id checks in progress, by digest of the
+	// presented secret: concurrent requests presenting the same secret
+	// share one hash (a client's first burst would otherwise queue a
+	// hash per request).
+	mu     sync.Mutex
+	checks map[[sha256.Size]byte]*argonCheck
+}
+
+// argonCheck is one argon2id check others may wait for.
+type argonCheck struct {
+	done chan struct{}
+	err  error
+}
+
+// checkArgon verifies presented against the argon2id hash, sharing a
+// check of the same secret already in progress. The shared hash runs
+// without the first caller's cancellation, so one caller leaving cannot
+// fail the others; each caller stops waiting when its own ctx ends.
+func (s *secret) checkArgon(ctx context.Context, hasher *identity.Hasher, digest [sha256.Size]byte, presented string) error {
+	s.mu.Lock()
+	c := s.checks[digest]
+	if c == nil {
+		c = &argonCheck{done: make(chan struct{})}
+		if s.checks == nil {
+			s.checks = map[[sha256.Size]byte]*argonCheck{}
+		}
+		s.checks[digest] = c
+		s.mu.Unlock()
+		c.err = hasher.Verify(context.WithoutCancel(ctx), s.argon, presented)
+		if c.err == nil {
+			s.verified.Store(&digest) // before the check is gone, so no later request hashes again
+		}
+		s.mu.Lock()
+		delete(s.checks, digest)
+		s.mu.Unlock()
+		close(c.done)
+		return c.err
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func parseSecret(h string) (*secret, error) {
@@ -51,8 +98,16 @@ func HashSecret(raw string) string {
 
 // VerifySecret reports whether secret is one of the client's secrets.
 func (c *Client) VerifySecret(ctx context.Context, hasher *identity.Hasher, secret string) bool {
+	return c.CheckSecret(ctx, hasher, secret) == nil
+}
+
+// CheckSecret is VerifySecret telling why not: identity.ErrMismatch for
+// a wrong secret; identity.ErrBusy or the context's error when an
+// argon2id check could not be made, which says nothing about the secret
+// and must not count as a failure.
+func (c *Client) CheckSecret(ctx context.Context, hasher *identity.Hasher, secret string) error {
 	if secret == "" {
-		return false
+		return identity.ErrMismatch
 	}
 	digest := sha256.Sum256([]byte(secret))
 	// Fast pass: generated secrets and argon2id secrets verified before.
@@ -70,16 +125,21 @@ func (c *Client) VerifySecret(ctx context.Context, hasher *identity.Hasher, secr
 		}
 	}
 	if ok {
-		return true
+		return nil
 	}
 	// Slow pass: argon2id, bounded by the shared hasher.
 	for _, s := range c.secrets {
-		if s.argon != nil && hasher.Verify(ctx, s.argon, secret) == nil {
-			s.verified.Store(&digest)
-			return true
+		if s.argon == nil {
+			continue
+		}
+		switch err := s.checkArgon(ctx, hasher, digest, secret); {
+		case err == nil:
+			return nil
+		case !errors.Is(err, identity.ErrMismatch):
+			return err
 		}
 	}
-	return false
+	return identity.ErrMismatch
 }
 
 // HasChosenSecret reports whether one of the client's secrets was chosen

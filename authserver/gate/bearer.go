@@ -43,7 +43,10 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		if err != nil {
 			return nil, err
 		}
-		g.tokens.put(key, cacheEntry{id: id, expires: expires}, now)
+		if err := g.addProfile(ctx, id, raw, now, &expires); err != nil {
+			return nil, err
+		}
+		g.tokens.put(key, cacheEntry{id: g.prepare(id), expires: expires}, now)
 		return id, nil
 	}
 	issuer, err := g.cfg.Provider.Issuer(ctx)
@@ -51,9 +54,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		return nil, err
 	}
 	v := token.Verifier{
-		Keys:     g.cfg.Provider.Keys(),
-		Issuer:   issuer,
-		Audience: resource,
+		Keys:   g.cfg.Provider.Keys(),
+		Issuer: issuer,
+		// aud is checked below, by URI equivalence.
 		// Asymmetric algorithms only; token.Verifier refuses none and
 		// HMAC whatever is listed here.
 		Algorithms: []string{"ES256", "RS256", "PS256", "EdDSA"},
@@ -63,6 +66,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	var c token.AccessTokenClaims
 	if err := v.Verify(ctx, raw, &c); err != nil {
 		return nil, err
+	}
+	if !audienceIncludes(c.Audience, resource) {
+		return nil, token.ErrInvalidAudience
 	}
 	id := &Identity{
 		Subject:  c.Subject,
@@ -76,7 +82,11 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 	if g.revoked(id) {
 		return nil, token.ErrInvalidSignature
 	}
-	g.tokens.put(key, cacheEntry{id: id, expires: c.Expiry.Time()}, now)
+	expires := c.Expiry.Time()
+	if err := g.addProfile(ctx, id, raw, now, &expires); err != nil {
+		return nil, err
+	}
+	g.tokens.put(key, cacheEntry{id: g.prepare(id), expires: expires}, now)
 	return id, nil
 }
 

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
 	"net/http"
@@ -53,19 +54,19 @@ func (g *Gate) cookieValueName(origin string) string { return g.cfg.CookieName +
 // SHA-256 and a map read; the idle timer is refreshed at most once per
 // tenth of the idle lifetime, which re-issues the cookie.
 func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin string) *Identity {
-	c, err := r.Cookie(g.cookieName)
-	if err != nil || c.Value == "" {
+	value, ok := cookieHeaderValue(r.Header["Cookie"], g.cookieName)
+	if !ok || value == "" {
 		return nil
 	}
 	now := g.now()
-	key := keyOf(origin, c.Value)
+	key := keyOf(origin, value)
 	var id *Identity
 	var lastSeen int64
 	if e, ok := g.sessions.get(key, now); ok {
 		id, lastSeen = e.id, e.extra
 	} else {
 		var v sessionValue
-		if g.codec.Decode(g.cookieValueName(origin), c.Value, &v) != nil {
+		if g.codec.Decode(g.cookieValueName(origin), value, &v) != nil {
 			return nil
 		}
 		created := time.Unix(v.Created, 0)
@@ -80,7 +81,7 @@ func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin st
 		lastSeen = v.LastSeen
 		// Cache until the idle or absolute end, whichever comes first.
 		exp := min(created.Add(g.cfg.SessionLifetime).Unix(), lastSeen+int64(g.cfg.SessionIdle/time.Second))
-		g.sessions.put(key, cacheEntry{id: id, expires: time.Unix(exp, 0), extra: lastSeen}, now)
+		g.sessions.put(key, cacheEntry{id: g.prepare(id), expires: time.Unix(exp, 0), extra: lastSeen}, now)
 	}
 	idle := int64(g.cfg.SessionIdle / time.Second)
 	if now.Unix()-lastSeen >= idle {
@@ -93,7 +94,7 @@ func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin st
 		return nil
 	}
 	if now.Unix()-lastSeen > idle/10 {
-		g.refreshSession(w, r, origin, c.Value, key)
+		g.refreshSession(w, r, origin, value, key)
 	}
 	return id
 }
@@ -156,7 +157,7 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 
 // loginCookieBase names the pending-login cookie of one state.
 func (g *Gate) loginCookieBase(state string) string {
-	k := keyOf(state)
+	k := sha256.Sum256([]byte(state + "\x00"))
 	return g.cfg.CookieName + "_login_" + strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString(k[:5]))
 }
 
@@ -223,6 +224,12 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	login, err := g.cfg.Provider.Exchange(r.Context(), AuthRequest{RedirectURI: p.RedirectURI, Nonce: p.Nonce, Verifier: p.Verifier}, code)
 	if err != nil {
 		g.log.WarnContext(r.Context(), "completing a login failed", "error", err)
+		if oautherr.IsTemporarilyUnavailable(err) {
+			// The issuer (its store) could not redeem the code now; the
+			// user is not refused, only asked to come back.
+			g.renderError(w, http.StatusServiceUnavailable, "problem.gate_unavailable", oautherr.CodeTemporarilyUnavailable)
+			return
+		}
 		g.renderError(w, http.StatusBadGateway, "problem.gate_not_verified", codeLoginFailed)
 		return
 	}
@@ -375,6 +382,9 @@ const codeLoginFailed oautherr.Code = "login_failed"
 func (g *Gate) renderError(w http.ResponseWriter, status int, problem string, code oautherr.Code) {
 	w.Header().Set("Cache-Control", "no-store")
 	setPageHeaders(w.Header())
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", oautherr.RetryAfter)
+	}
 	p := ui.ProblemText(problem)
 	err := g.cfg.UI.Render(w, status, ui.ErrorPage{Base: g.base(), Heading: p.Heading, Message: p.Message, Hint: p.Hint, Code: string(code)})
 	if err != nil {

@@ -37,7 +37,7 @@ func (p *fakeProvider) EndSession(_ context.Context, l Login) error {
 	return nil
 }
 
-func newTestGate(t *testing.T, p Provider, cfg Config) *Gate {
+func newTestGate(t testing.TB, p Provider, cfg Config) *Gate {
 	t.Helper()
 	r, err := ui.New(ui.Branding{}, "")
 	if err != nil {

@@ -21,7 +21,10 @@ import (
 type Config struct {
 	Provider Provider
 	// Resource is this protected resource's identifier: Bearer tokens must
-	// name it in aud (RFC 8707, RFC 9068 §4). Default: the site's origin.
+	// name it in aud (RFC 8707, RFC 9068 §4). An absolute URI, or a path
+	// (/mcp) under each origin of the site. Default: the site's origin.
+	// A resource with a path has its RFC 9728 metadata at the path-suffixed
+	// well-known URL (§3.1), /.well-known/oauth-protected-resource/mcp.
 	Resource string
 	// Scopes requested at browser login. Default: openid profile email groups.
 	Scopes []string
@@ -56,9 +59,15 @@ type Config struct {
 	// loopback development only).
 	Insecure bool
 	UI       *ui.Renderer
-	// CacheSize bounds the verified-token and session caches. Default 10000.
-	CacheSize int
-	Logger    *slog.Logger
+	// TokenCacheSize and SessionCacheSize bound the verified-token and
+	// session caches (entries). Default 10000 each.
+	TokenCacheSize   int
+	SessionCacheSize int
+	// PlaceholderPrefix, when set, gives each identity a placeholder
+	// lookup (Identity.Placeholders) for PlaceholderPrefix+"id" and
+	// PlaceholderPrefix+claim, computed once per identity.
+	PlaceholderPrefix string
+	Logger            *slog.Logger
 	// Now is the gate's clock, time.Now if nil. The providers of this
 	// package take it too, so expiry checks, discovery back-off and
 	// revocation times all follow one clock.
@@ -73,6 +82,7 @@ type clocked interface{ useClock(now func() time.Time) }
 type Gate struct {
 	cfg               Config
 	headers           []HeaderMapping
+	canonical         []string  // canonical forms of the headers' names
 	ownedFirst        [256]bool // first bytes (folded) of the header names the gate owns
 	cookieName        string    // with prefix
 	loginCookiePrefix string    // with prefix
@@ -83,6 +93,7 @@ type Gate struct {
 	sessions          *verifiedCache
 	log               *slog.Logger
 	now               func() time.Time
+	metadataAt        string // the path of the RFC 9728 metadata (resource.go)
 }
 
 const (
@@ -97,6 +108,10 @@ const (
 func New(cfg Config) (*Gate, error) {
 	if cfg.Provider == nil {
 		return nil, errors.New("gate: a provider is required")
+	}
+	resourcePath, err := normalizeResource(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	if len(cfg.CookieSecrets) == 0 {
 		return nil, errors.New("gate: at least one cookie secret is required")
@@ -141,6 +156,9 @@ func New(cfg Config) (*Gate, error) {
 			return nil, fmt.Errorf("gate: invalid header name %q", m.Header)
 		}
 	}
+	if cfg.TokenCacheSize < 0 || cfg.SessionCacheSize < 0 {
+		return nil, errors.New("gate: cache sizes must not be negative")
+	}
 	if _, ok := cfg.Provider.(Introspector); cfg.Introspect && !ok {
 		return nil, errors.New("gate: this provider cannot introspect tokens")
 	}
@@ -157,14 +175,17 @@ func New(cfg Config) (*Gate, error) {
 		cfg:      cfg,
 		headers:  cfg.Headers,
 		cookies:  session.CookieOptions{Secure: !cfg.Insecure, Path: "/"},
-		tokens:   newVerifiedCache(cfg.CacheSize),
-		sessions: newVerifiedCache(cfg.CacheSize),
+		tokens:   newVerifiedCache(cfg.TokenCacheSize),
+		sessions: newVerifiedCache(cfg.SessionCacheSize),
 		log:      cfg.Logger,
 		now:      cfg.Now,
+		// RFC 9728 §3.1: the well-known path, then the resource's path.
+		metadataAt: metadataPath + resourcePath,
 	}
 	g.ownedFirst[foldHeaderByte(ownedPrefix[0])] = true
 	for _, m := range g.headers {
 		g.ownedFirst[foldHeaderByte(m.Header[0])] = true
+		g.canonical = append(g.canonical, http.CanonicalHeaderKey(m.Header))
 	}
 	g.cookieName = g.cookies.Name(cfg.CookieName)
 	g.loginCookiePrefix = g.cookies.Name(cfg.CookieName + "_login_")
@@ -180,7 +201,6 @@ func New(cfg Config) (*Gate, error) {
 		}
 		keys, loginKeys = append(keys, k), append(loginKeys, lk)
 	}
-	var err error
 	if g.codec, err = session.NewCodec(cfg.SessionLifetime, keys...); err != nil {
 		return nil, err
 	}
@@ -205,7 +225,7 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	case g.cfg.LogoutPath:
 		g.handleLogout(w, r, origin)
 		return nil
-	case metadataPath:
+	case g.metadataAt:
 		g.handleMetadata(w, r, origin)
 		return nil
 	case assetsPath:
@@ -216,7 +236,11 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		var err error
 		if id, err = g.bearer(r.Context(), auth, g.resource(origin)); err != nil {
-			g.unauthorized(w, r, origin, err)
+			if unverifiable(err) {
+				g.unavailable(w, r, err)
+			} else {
+				g.unauthorized(w, r, origin, err)
+			}
 			return nil
 		}
 		if !g.cfg.ForwardAuthorization {
@@ -230,7 +254,7 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 		}
 		return nil
 	}
-	if !g.cfg.Policy.allowsIdentity(id) {
+	if !g.cfg.Policy.allowsIdentity(id) || !g.cfg.Policy.allowsClient(id) {
 		g.forbidden(w, r, origin, id, nil)
 		return nil
 	}
@@ -249,10 +273,14 @@ func (g *Gate) CallbackURL(origin string) string { return origin + g.cfg.Callbac
 
 // resource is the identifier Bearer tokens must be issued for.
 func (g *Gate) resource(origin string) string {
-	if g.cfg.Resource != "" {
-		return g.cfg.Resource
+	switch r := g.cfg.Resource; {
+	case r == "":
+		return origin
+	case r[0] == '/':
+		return origin + r
+	default:
+		return r
 	}
-	return origin
 }
 
 // isBrowserNavigation tells a person's browser, who can be sent to a login
@@ -272,13 +300,15 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func keyOf(parts ...string) cacheKey {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+// keyOf is the cache key of a credential for a site: SHA-256 of both,
+// each followed by a NUL. Credentials of usual size are hashed from a
+// buffer on the stack.
+func keyOf(site, credential string) cacheKey {
+	var buf [2048]byte
+	b := buf[:0]
+	if n := len(site) + len(credential) + 2; n > len(buf) {
+		b = make([]byte, 0, n)
 	}
-	var k cacheKey
-	h.Sum(k[:0])
-	return k
+	b = append(append(append(append(b, site...), 0), credential...), 0)
+	return sha256.Sum256(b)
 }

@@ -109,7 +109,7 @@ func TestVerifiedCacheBounded(t *testing.T) {
 	if n := len(c.entries); n > 100 {
 		t.Fatalf("cache grew to %d entries, bound 100", n)
 	}
-	k := keyOf("fresh")
+	k := keyOf("fresh", "")
 	c.put(k, cacheEntry{id: &Identity{Subject: "s"}, expires: now.Add(time.Second)}, now)
 	if e, ok := c.get(k, now); !ok || e.id.Subject != "s" {
 		t.Fatal("fresh entry not found")

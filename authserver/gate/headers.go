@@ -141,16 +141,6 @@ func (g *Gate) dropOwnedTokens(h http.Header, name string, values []string) {
 	h[name] = []string{strings.Join(kept, ", ")}
 }
 
-// SetHeaders writes the identity's claims into the request headers. Empty
-// claims leave their header absent (it was already deleted).
-func (g *Gate) SetHeaders(r *http.Request, id *Identity) {
-	for _, m := range g.headers {
-		if v := headerValue(id.Claim(m.Claim)); v != "" {
-			r.Header.Set(m.Header, v)
-		}
-	}
-}
-
 // Headers are the configured mappings.
 func (g *Gate) Headers() []HeaderMapping { return g.headers }
 
@@ -166,32 +156,4 @@ func headerValue(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// stripCookies removes Gatehouse's cookies from the request, so no
-// session reaches the upstream: the gate's own, and the issuer's, which a
-// browser also sends when issuer and app share a host name (cookies are
-// not scoped by port).
-func (g *Gate) stripCookies(r *http.Request) {
-	cookies := r.Cookies()
-	if len(cookies) == 0 {
-		return
-	}
-	kept := make([]string, 0, len(cookies))
-	removed := false
-	for _, c := range cookies {
-		name := strings.TrimPrefix(c.Name, "__Host-")
-		if strings.HasPrefix(name, "gatehouse_") || strings.HasPrefix(c.Name, g.cookieName) || strings.HasPrefix(c.Name, g.loginCookiePrefix) {
-			removed = true
-			continue
-		}
-		kept = append(kept, c.String())
-	}
-	if !removed {
-		return
-	}
-	r.Header.Del("Cookie")
-	if len(kept) > 0 {
-		r.Header.Set("Cookie", strings.Join(kept, "; "))
-	}
 }

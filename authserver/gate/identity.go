@@ -29,12 +29,52 @@ type Identity struct {
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
 	tokenID   string // access token jti, for revocation checks
+
+	prep *prepared // set once, before the identity is shared (prepared.go)
 }
 
 // Claim returns the value of a claim by its JWT/OIDC name, as a header
 // would carry it ("" when absent). Lists are comma-separated (groups) or
 // space-separated (scope, as in the token).
 func (id *Identity) Claim(name string) string {
+	if id.prep != nil {
+		if i := claimIndex(name); i >= 0 {
+			return id.prep.claims[i]
+		}
+		return ""
+	}
+	return id.claim(name)
+}
+
+// claimIndex is name's index in KnownClaims, or -1.
+func claimIndex(name string) int {
+	switch name {
+	case "sub":
+		return 0
+	case "preferred_username":
+		return 1
+	case "email":
+		return 2
+	case "email_verified":
+		return 3
+	case "name":
+		return 4
+	case "groups":
+		return 5
+	case "scope":
+		return 6
+	case "client_id":
+		return 7
+	case "iss":
+		return 8
+	case "auth_source":
+		return 9
+	}
+	return -1
+}
+
+// claim computes Claim.
+func (id *Identity) claim(name string) string {
 	switch name {
 	case "sub":
 		return id.Subject

@@ -60,12 +60,12 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 		return nil, time.Time{}, token.ErrExpired
 	case res.NotBefore != 0 && now.Unix() < res.NotBefore:
 		return nil, time.Time{}, token.ErrNotYetValid
-	case len(res.Audience) > 0 && !res.Audience.Contains(resource):
+	case len(res.Audience) > 0 && !audienceIncludes(res.Audience, resource):
 		return nil, time.Time{}, token.ErrInvalidAudience
 	case res.TokenType != "" && !strings.EqualFold(res.TokenType, "access_token") && !strings.EqualFold(res.TokenType, "Bearer"):
-		return nil, time.Time{}, fmt.Errorf("introspected token is a %q, not an access token", res.TokenType)
+		return nil, time.Time{}, fmt.Errorf("%w: introspected token is a %q, not an access token", token.ErrInvalidType, res.TokenType)
 	case res.Subject == "":
-		return nil, time.Time{}, errors.New("introspected token has no subject")
+		return nil, time.Time{}, fmt.Errorf("%w: introspected token has no subject", token.ErrMalformed)
 	}
 	expires := now.Add(introspectionCacheTTL)
 	if res.Expiry != 0 && time.Unix(res.Expiry, 0).Before(expires) {

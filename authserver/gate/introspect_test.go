@@ -44,7 +44,8 @@ func (p *introspectingProvider) callsFor(raw string) int {
 // TestIntrospectedBearer: with Introspect, the provider's answer decides,
 // and the gate still checks what RFC 7662 §4 leaves to the resource
 // server: audience, validity period, token type, subject. Answers are
-// cached, refusals briefly.
+// cached, refusals briefly. A provider that does not answer gets the
+// caller a 503, not a refusal.
 func TestIntrospectedBearer(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	clock := now
@@ -79,7 +80,16 @@ func TestIntrospectedBearer(t *testing.T) {
 			if (id != nil) != tc.pass {
 				t.Fatalf("passed %v, want %v (%d)", id != nil, tc.pass, resp.StatusCode)
 			}
-			if !tc.pass && (resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token")) {
+			switch {
+			case tc.raw == "provider-down":
+				// Not refused, only not checkable now: 503 and try again,
+				// never a 401 that makes the client drop a good token.
+				if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+					resp.Header.Get("WWW-Authenticate") != "" || !strings.Contains(readAll(t, resp), "temporarily_unavailable") {
+					t.Errorf("provider down: %d, Retry-After %q, WWW-Authenticate %q", resp.StatusCode,
+						resp.Header.Get("Retry-After"), resp.Header.Get("WWW-Authenticate"))
+				}
+			case !tc.pass && (resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token")):
 				t.Errorf("%d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 			}
 			if tc.pass && (id.Subject != "alice" || !id.HasScope("write") || id.Source != SourceBearer) {

@@ -21,7 +21,7 @@ import (
 const gateOrigin = ast.GateOrigin
 
 // localGate is a gate at gateOrigin relying on f's server, on f's clock.
-func localGate(t *testing.T, f *ast.Fixture, cfg Config) *Gate {
+func localGate(t testing.TB, f *ast.Fixture, cfg Config) *Gate {
 	t.Helper()
 	cfg.Now = f.Clock.Now
 	if cfg.Revocations == nil {
@@ -32,7 +32,7 @@ func localGate(t *testing.T, f *ast.Fixture, cfg Config) *Gate {
 
 // site is a browser at the gated site: its own cookie jar.
 type site struct {
-	t      *testing.T
+	t      testing.TB
 	g      *Gate
 	j      jar
 	issuer string // where the gate sends browsers to sign in
@@ -76,7 +76,7 @@ func (s *site) signIn(b *ast.Browser, path string) *http.Response {
 	return resp
 }
 
-func newSite(t *testing.T, g *Gate) *site { return &site{t: t, g: g, issuer: ast.Issuer} }
+func newSite(t testing.TB, g *Gate) *site { return &site{t: t, g: g, issuer: ast.Issuer} }
 
 // TestLocalLogin: a browser login through the issuer in this process; the
 // upstream request then carries the user's identity headers, and
@@ -409,7 +409,7 @@ func TestLocalSiteEndpoints(t *testing.T) {
 		t.Fatalf("metadata: %d %v", resp.StatusCode, err)
 	}
 	if meta.Resource != gateOrigin || strings.Join(meta.Servers, " ") != ast.Issuer ||
-		strings.Join(meta.Scopes, " ") != "openid profile email groups read" || strings.Join(meta.Methods, " ") != "header" {
+		strings.Join(meta.Scopes, " ") != "openid profile email groups read offline_access" || strings.Join(meta.Methods, " ") != "header" {
 		t.Errorf("metadata %+v", meta)
 	}
 	if resp, _ := newSite(t, g).do(httptest.NewRequest(http.MethodPost, gateOrigin+"/.well-known/oauth-protected-resource", nil)); resp.StatusCode != http.StatusMethodNotAllowed {

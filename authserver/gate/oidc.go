@@ -55,6 +55,8 @@ type extraMetadata struct {
 	IntrospectionEndpoint string `json:"introspection_endpoint"`
 	// RFC 9207 §3: the provider's authorization responses carry iss.
 	SendsIssuer bool `json:"authorization_response_iss_parameter_supported"`
+	// ScopesSupported tells whether offline_access is (offline.go).
+	ScopesSupported []string `json:"scopes_supported"`
 }
 
 const (

@@ -9,7 +9,10 @@ import (
 // email domains, groups) allow a caller who matches any of them; with none
 // configured every authenticated user matches. Scopes are all required,
 // and apply to Bearer tokens: a browser session is the user themself, not
-// an app acting for them, so it carries no scopes to check.
+// an app acting for them, so it carries no scopes to check. Client rules
+// apply to Bearer tokens for the same reason: the app (client_id) a token
+// was issued to must be one of Clients when any are listed, and none of
+// DenyClients.
 type Policy struct {
 	Users        []string // subject ids
 	Usernames    []string
@@ -17,6 +20,8 @@ type Policy struct {
 	EmailDomains []string // "example.com" matches alice@example.com; verified emails only
 	Groups       []string
 	Scopes       []string
+	Clients      []string // client ids allowed to call with a token; empty: any
+	DenyClients  []string // client ids refused
 }
 
 func (p *Policy) hasIdentityRules() bool {
@@ -56,6 +61,18 @@ func (p *Policy) allowsIdentity(id *Identity) bool {
 		}
 	}
 	return false
+}
+
+// allowsClient reports whether the client rules admit id: only Bearer
+// identities are an app acting for the user.
+func (p *Policy) allowsClient(id *Identity) bool {
+	if id.Source != SourceBearer {
+		return true
+	}
+	if slices.Contains(p.DenyClients, id.ClientID) {
+		return false
+	}
+	return len(p.Clients) == 0 || slices.Contains(p.Clients, id.ClientID)
 }
 
 // missingScopes returns the required scopes a Bearer identity lacks.

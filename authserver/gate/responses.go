@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
@@ -12,8 +13,9 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
-// metadataURL is where this resource's RFC 9728 metadata is served.
-func metadataURL(origin string) string { return origin + metadataPath }
+// metadataURL is where this resource's RFC 9728 metadata is served for
+// the site at origin (§3.1: path-suffixed for a resource with a path).
+func (g *Gate) metadataURL(origin string) string { return origin + g.metadataAt }
 
 // unauthorized answers an API request without a valid token: 401 with an
 // RFC 6750 §3 challenge that points to the RFC 9728 metadata (§5.1), with
@@ -38,7 +40,7 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 		g.log.DebugContext(r.Context(), "bearer token rejected", "reason", err.Error(), "path", r.URL.Path)
 	}
 	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe,
-		fmt.Sprintf("resource_metadata=%q", metadataURL(origin))))
+		fmt.Sprintf("resource_metadata=%q", g.metadataURL(origin))))
 	if oe == nil {
 		// The challenge says it all; an error body would need a code
 		// RFC 6750 §3.1 says not to send.
@@ -47,6 +49,31 @@ func (g *Gate) unauthorized(w http.ResponseWriter, r *http.Request, origin strin
 		return
 	}
 	oautherr.WriteJSON(w, oe)
+}
+
+// unverifiable reports whether a bearer token could not be checked at all
+// (the provider, its keys or its introspection endpoint did not answer,
+// the issuer's store is down), as opposed to checked and refused. Such a
+// token may be perfectly good: it gets a 503, never a 401 that would make
+// a client drop it. A misconfigured verifier is no passing outage that a
+// retry would cure, so it stays a refusal.
+func unverifiable(err error) bool {
+	for _, refused := range []error{errNoBearer, errInactive, token.ErrMalformed, token.ErrInvalidAlgorithm,
+		token.ErrUnknownKey, token.ErrInvalidSignature, token.ErrInvalidType, token.ErrExpired,
+		token.ErrNotYetValid, token.ErrInvalidIssuer, token.ErrInvalidAudience, token.ErrMisconfigured} {
+		if errors.Is(err, refused) {
+			return false
+		}
+	}
+	return true
+}
+
+// unavailable answers an API request whose token could not be verified
+// now: 503 temporarily_unavailable with Retry-After. Tokens and sessions
+// verified before stay admitted from the cache meanwhile.
+func (g *Gate) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	g.log.WarnContext(r.Context(), "bearer token could not be verified", "error", err.Error(), "path", r.URL.Path)
+	oautherr.WriteJSON(w, oautherr.TemporarilyUnavailable("the token could not be verified right now; try again"))
 }
 
 // forbidden answers a caller the policy does not admit: a page for
@@ -72,7 +99,7 @@ func (g *Gate) forbidden(w http.ResponseWriter, r *http.Request, origin string, 
 		return
 	}
 	oe := oautherr.InsufficientScope("the caller is not allowed to use this resource")
-	extra := []string{fmt.Sprintf("resource_metadata=%q", metadataURL(origin))}
+	extra := []string{fmt.Sprintf("resource_metadata=%q", g.metadataURL(origin))}
 	if len(missing) > 0 {
 		oe = oautherr.InsufficientScope("the access token lacks a required scope")
 		extra = append([]string{fmt.Sprintf("scope=%q", strings.Join(g.cfg.Policy.Scopes, " "))}, extra...)
@@ -115,6 +142,9 @@ func (g *Gate) handleMetadata(w http.ResponseWriter, r *http.Request, origin str
 		if !strings.Contains(" "+strings.Join(scopes, " ")+" ", " "+s+" ") {
 			scopes = append(scopes, s)
 		}
+	}
+	if !slices.Contains(scopes, "offline_access") && g.offlineAccess(r.Context()) {
+		scopes = append(scopes, "offline_access")
 	}
 	doc := map[string]any{
 		"resource":                 g.resource(origin),

@@ -1,13 +1,11 @@
 package identity
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 
@@ -158,58 +156,4 @@ func ParsePasswordHash(phc string) (*PasswordHash, error) {
 func (h *PasswordHash) Matches(password string) bool {
 	got := argon2.IDKey([]byte(password), h.salt, h.Params.Iterations, h.Params.Memory, h.Params.Parallelism, h.Params.KeyLength)
 	return subtle.ConstantTimeCompare(got, h.key) == 1
-}
-
-// Hasher bounds how many argon2id computations run at once. Each one takes
-// tens of milliseconds and tens of MiB; without a bound a login storm would
-// exhaust memory and starve every other request.
-type Hasher struct {
-	slots chan struct{}
-	dummy *PasswordHash
-}
-
-// NewHasher returns a Hasher running at most concurrency hashes at once
-// (GOMAXPROCS when concurrency <= 0).
-func NewHasher(concurrency int) *Hasher {
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
-	}
-	dummy, err := HashPassword("gatehouse-dummy-password", DefaultParams())
-	if err != nil {
-		panic(err) // only fails if the system random source fails
-	}
-	ph, _ := ParsePasswordHash(dummy)
-	return &Hasher{slots: make(chan struct{}, concurrency), dummy: ph}
-}
-
-// Verify checks password against h. A nil h (unknown user) still costs one
-// hash against a dummy so that unknown users and wrong passwords take
-// comparable time, and always returns ErrMismatch.
-func (hs *Hasher) Verify(ctx context.Context, h *PasswordHash, password string) error {
-	select {
-	case hs.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-hs.slots }()
-	if h == nil {
-		hs.dummy.Matches(password)
-		return ErrMismatch
-	}
-	if !h.Matches(password) {
-		return ErrMismatch
-	}
-	return nil
-}
-
-// Hash hashes password with p (see HashPassword), in one of the slots
-// that also bound Verify.
-func (hs *Hasher) Hash(ctx context.Context, password string, p Argon2idParams) (string, error) {
-	select {
-	case hs.slots <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	defer func() { <-hs.slots }()
-	return HashPassword(password, p)
 }

@@ -90,11 +90,40 @@ func (e *Error) Unwrap() error { return e.cause }
 
 // WithCause returns a copy of e carrying err as its hidden cause; the cause
 // is logged but never sent to the client.
+//
+// A server_error whose cause is temporary (IsTemporarilyUnavailable: the
+// store could not be reached in time) becomes temporarily_unavailable
+// with status 503, the code RFC 6749 §4.1.2.1 has for it: the client is
+// told to try again, never sent a bare 500. Every server error built from
+// a cause passes here, so no endpoint has to remember it.
 func (e *Error) WithCause(err error) *Error {
 	c := *e
 	c.cause = err
+	if c.Code == CodeServerError && IsTemporarilyUnavailable(err) {
+		c.Code, c.Status = CodeTemporarilyUnavailable, http.StatusServiceUnavailable
+	}
 	return &c
 }
+
+// TemporarilyUnavailable reports whether e is temporarily_unavailable or
+// has a temporary cause, so that an OAuth error passed on as a cause keeps
+// saying so.
+func (e *Error) TemporarilyUnavailable() bool {
+	return e.Code == CodeTemporarilyUnavailable || IsTemporarilyUnavailable(e.cause)
+}
+
+// IsTemporarilyUnavailable reports whether err, or an error it wraps, says
+// it is temporary with a TemporarilyUnavailable() bool method, as
+// store.ErrUnavailable does (this package does not import the store).
+func IsTemporarilyUnavailable(err error) bool {
+	var t interface{ TemporarilyUnavailable() bool }
+	return errors.As(err, &t) && t.TemporarilyUnavailable()
+}
+
+// RetryAfter is the Retry-After value (RFC 9110 §10.2.3), in seconds, sent
+// with every temporarily_unavailable answer: about the store's call
+// timeout, the time an outage takes to show and a brief one to pass.
+const RetryAfter = "5"
 
 // WithoutRedirect returns a copy of e that must not be redirected.
 func (e *Error) WithoutRedirect() *Error {
@@ -214,16 +243,20 @@ func From(err error) *Error {
 	if errors.As(err, &oe) {
 		return oe
 	}
+	if IsTemporarilyUnavailable(err) {
+		return ServerError("the service is temporarily unavailable; try again shortly").WithCause(err)
+	}
 	return ServerError("the server could not complete the request").WithCause(err)
 }
 
 // LogLevel is the level e is logged at. A server_error is the server's
-// failure, whatever its status (500, or 503 for a store or directory that
+// failure, whatever its status (500, or 503 for a directory that could not
+// be reached), and so is a temporarily_unavailable with a cause (the store
 // could not be reached): Error, for the operator to look into. Every other
 // code says what the client or user got wrong and is answered in full:
 // Info, a record of the refusal.
 func (e *Error) LogLevel() slog.Level {
-	if e.Code == CodeServerError {
+	if e.Code == CodeServerError || (e.Code == CodeTemporarilyUnavailable && e.cause != nil) {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
@@ -277,11 +310,15 @@ func NoStore(h http.Header) {
 	h.Set("Pragma", "no-cache")
 }
 
-// WriteJSON writes err as an RFC 6749 §5.2 JSON error with no-store caching.
+// WriteJSON writes err as an RFC 6749 §5.2 JSON error with no-store caching,
+// and Retry-After on a 503.
 func WriteJSON(w http.ResponseWriter, err error) {
 	oe := From(err)
 	h := w.Header()
 	NoStore(h)
+	if oe.Status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", RetryAfter)
+	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(oe.Status)
 	_ = json.NewEncoder(w).Encode(Body{Error: string(oe.Code), ErrorDescription: oe.SafeDescription()})

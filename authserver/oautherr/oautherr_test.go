@@ -413,3 +413,44 @@ func TestLog(t *testing.T) {
 		})
 	}
 }
+
+// tempErr says it is temporary, as store.ErrUnavailable does.
+type tempErr struct{}
+
+func (tempErr) Error() string                { return "database did not answer" }
+func (tempErr) TemporarilyUnavailable() bool { return true }
+
+// TestTemporaryCause: a server_error caused by something temporary (the
+// store could not be reached) becomes temporarily_unavailable with 503
+// and Retry-After, however deep the cause is wrapped; other causes and
+// other codes are left alone.
+func TestTemporaryCause(t *testing.T) {
+	temporary := fmt.Errorf("rotate refresh token: %w", tempErr{})
+	tests := []struct {
+		name       string
+		err        *oautherr.Error
+		wantCode   oautherr.Code
+		wantStatus int
+	}{
+		{"server_error, temporary cause", oautherr.ServerError("x").WithCause(temporary), oautherr.CodeTemporarilyUnavailable, http.StatusServiceUnavailable},
+		{"through oautherr.From", oautherr.From(temporary), oautherr.CodeTemporarilyUnavailable, http.StatusServiceUnavailable},
+		{"an OAuth error as the cause", oautherr.ServerError("x").WithCause(oautherr.ServerError("y").WithCause(temporary)), oautherr.CodeTemporarilyUnavailable, http.StatusServiceUnavailable},
+		{"server_error, other cause", oautherr.ServerError("x").WithCause(errors.New("syntax error")), oautherr.CodeServerError, http.StatusInternalServerError},
+		{"another code keeps its own", oautherr.InvalidGrant("x").WithCause(temporary), oautherr.CodeInvalidGrant, http.StatusBadRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err.Code != tc.wantCode || tc.err.Status != tc.wantStatus {
+				t.Fatalf("%s %d, want %s %d", tc.err.Code, tc.err.Status, tc.wantCode, tc.wantStatus)
+			}
+			rec := httptest.NewRecorder()
+			oautherr.WriteJSON(rec, tc.err)
+			if got := rec.Header().Get("Retry-After"); (tc.wantStatus == http.StatusServiceUnavailable) != (got != "") {
+				t.Errorf("status %d with Retry-After %q", rec.Code, got)
+			}
+		})
+	}
+	if l := oautherr.ServerError("x").WithCause(temporary).LogLevel(); l != slog.LevelError {
+		t.Errorf("a temporarily_unavailable with a cause logs at %v, want Error: the operator must see the outage", l)
+	}
+}

@@ -38,6 +38,23 @@ var (
 	ErrRevoked = errors.New("store: revoked")
 )
 
+// ErrUnavailable means the database could not be asked: it did not answer
+// within the store's deadline, the connection to it failed, or it refused
+// the work for a passing reason (disk full, too many connections). It says
+// nothing about the record: callers must never read it as ErrNotFound (a
+// signed-in user is not signed out because the database is slow), and
+// answer "temporarily unavailable, try again" instead. Backends wrap it
+// together with the driver's error, so errors.Is finds both.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "store: temporarily unavailable" }
+
+// TemporarilyUnavailable marks the error for packages that must not import
+// this one (oautherr maps it to temporarily_unavailable, RFC 6749 §4.1.2.1).
+func (unavailableError) TemporarilyUnavailable() bool { return true }
+
 // Session is the server-side record of a browser session at the issuer.
 // The cookie carries the raw id; the store keeps only its hash.
 type Session struct {
@@ -101,11 +118,15 @@ type RefreshToken struct {
 	RotatedAt time.Time // zero while current
 }
 
-// Consent records which scopes a user has granted a client.
+// Consent records which scopes a user has granted a client, and for
+// which protected resources (RFC 8707 resource indicators, normalised).
 type Consent struct {
-	Subject   string
-	ClientID  string
-	Scopes    []string
+	Subject  string
+	ClientID string
+	Scopes   []string
+	// Resources the user allowed the client to reach; a request for any
+	// other asks again.
+	Resources []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// LastUsedAt is when tokens were last issued to the client for the
@@ -195,8 +216,9 @@ type Store interface {
 
 	// GetConsent returns what subject granted clientID. ErrNotFound if none.
 	GetConsent(ctx context.Context, subject, clientID string) (Consent, error)
-	// SaveConsent creates or replaces the consent for (Subject, ClientID).
-	// On replace, CreatedAt and LastUsedAt of the existing record are kept.
+	// SaveConsent creates or replaces the consent for (Subject, ClientID):
+	// its scopes, resources and UpdatedAt. On replace, CreatedAt and
+	// LastUsedAt of the existing record are kept.
 	SaveConsent(ctx context.Context, c Consent) error
 	// ListConsents returns every consent subject has given, oldest first
 	// (by CreatedAt, then ClientID); none is an empty list, not an error.

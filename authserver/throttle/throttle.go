@@ -16,6 +16,7 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,11 +115,14 @@ type Counters struct {
 	mu       sync.Mutex
 	subjects map[string]*failures
 	ips      map[string]*failures
+	// freed is closed (and replaced) whenever an attempt is done, waking
+	// AdmitWait callers that wait for a slot in flight.
+	freed chan struct{}
 }
 
 // NewCounters returns empty counters.
 func NewCounters() *Counters {
-	return &Counters{subjects: map[string]*failures{}, ips: map[string]*failures{}}
+	return &Counters{subjects: map[string]*failures{}, ips: map[string]*failures{}, freed: make(chan struct{})}
 }
 
 type failures struct {
@@ -183,15 +187,65 @@ const (
 // guesses cannot outrun the counters: at most MaxFailures attempts of a
 // subject are ever in flight, and once it has reached MaxFailures one at
 // a time.
+//
+// Admit does not wait: an attempt refused only because others are still
+// in flight is told to come back in a second. Callers that can wait use
+// AdmitWait, so that concurrent correct attempts are never refused.
 func (g *Guard) Admit(subject, ip string, now time.Time) (bool, time.Duration) {
+	ok, wait, _ := g.admit(subject, ip, now)
+	return ok, wait
+}
+
+// MaxBusyWait bounds how long AdmitWait waits for attempts in flight.
+const MaxBusyWait = 5 * time.Second
+
+// AdmitWait is Admit for a caller that can wait. Only failures refuse:
+// an attempt that would exceed the in-flight bound (attempts in flight
+// count as failures-to-be) waits until one of them is done and then
+// asks again, so a burst of concurrent correct attempts is checked a few
+// at a time and every one is admitted, while a burst of guesses still
+// locks the subject after MaxFailures checks and the rest are refused
+// unchecked. It gives up, refusing, after MaxBusyWait or when ctx ends.
+// clock is read again after each wait.
+func (g *Guard) AdmitWait(ctx context.Context, subject, ip string, clock func() time.Time) (bool, time.Duration) {
+	var timeout <-chan time.Time
+	for {
+		ok, wait, freed := g.admit(subject, ip, clock())
+		if ok || freed == nil {
+			return ok, wait
+		}
+		if timeout == nil {
+			t := time.NewTimer(MaxBusyWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false, wait
+		case <-timeout:
+			return false, wait
+		}
+	}
+}
+
+// admit is Admit; when the only reason to refuse is attempts in flight
+// it also returns the channel that is closed when one of them is done.
+func (g *Guard) admit(subject, ip string, now time.Time) (bool, time.Duration, <-chan struct{}) {
 	if g == nil || g.policy.Off {
-		return true, 0
+		return true, 0, nil
 	}
 	ip = AddressKey(ip)
 	c := g.c
 	c.mu.Lock()
 	var refused []string
-	wait := max(g.wait(c.subjects, subject, g.policy.MaxFailures, now), g.wait(c.ips, ip, g.policy.MaxFailuresPerIP, now))
+	subjectWait, subjectBusy := g.wait(c.subjects, subject, g.policy.MaxFailures, now)
+	ipWait, ipBusy := g.wait(c.ips, ip, g.policy.MaxFailuresPerIP, now)
+	wait := max(subjectWait, ipWait)
+	var freed <-chan struct{}
+	if wait > 0 && (subjectBusy || subjectWait == 0) && (ipBusy || ipWait == 0) {
+		freed = c.freed
+	}
 	if wait == 0 {
 		if !g.reserve(c.subjects, subject, now) {
 			refused = append(refused, "subject")
@@ -206,7 +260,7 @@ func (g *Guard) Admit(subject, ip string, now time.Time) (bool, time.Duration) {
 			g.onFull(strings.Join(refused, " and "))
 		}
 	}
-	return wait == 0, wait
+	return wait == 0, wait, freed
 }
 
 // Exempts reports whether a trusted device (a device cookie, see
@@ -235,26 +289,27 @@ func (g *Guard) Exempts(device string, now time.Time) bool {
 	return f == nil || f.n < g.policy.MaxFailures || !now.Before(f.until)
 }
 
-// wait is how long key must wait before its next attempt.
-func (g *Guard) wait(table map[string]*failures, key string, limit int, now time.Time) time.Duration {
+// wait is how long key must wait before its next attempt; busy: only
+// because other attempts are still being checked.
+func (g *Guard) wait(table map[string]*failures, key string, limit int, now time.Time) (wait time.Duration, busy bool) {
 	if key == "" {
-		return 0
+		return 0, false
 	}
 	f := table[key]
 	if f == nil {
-		return 0
+		return 0, false
 	}
 	if f.n > 0 && f.inflight == 0 && f.forgotten(now, g.policy.Lockout) {
 		delete(table, key)
-		return 0
+		return 0, false
 	}
 	if now.Before(f.until) {
-		return f.until.Sub(now)
+		return f.until.Sub(now), false
 	}
 	if f.inflight > 0 && f.n+f.inflight >= limit {
-		return time.Second // busy: other attempts are still being checked
+		return time.Second, true
 	}
-	return 0
+	return 0, false
 }
 
 // reserve counts one attempt in flight for key; false when the table is
@@ -292,6 +347,8 @@ func (g *Guard) Done(subject, ip string, o Outcome, now time.Time) (lockedSubjec
 	c := g.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	close(c.freed)
+	c.freed = make(chan struct{})
 	lockedSubject = g.finish(c.subjects, subject, o, g.policy.MaxFailures, g.policy.Backoff, now)
 	lockedIP = g.finish(c.ips, ip, o, g.policy.MaxFailuresPerIP, -1, now)
 	if o == Succeeded && subject != "" {

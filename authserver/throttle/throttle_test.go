@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -166,6 +167,109 @@ func TestThrottleParallelBurst(t *testing.T) {
 	}
 	if ok, _ := th.Admit("user:alice", "192.0.2.1", throttleT0); ok {
 		t.Error("not locked after the burst")
+	}
+}
+
+// TestThrottleAdmitWaitCorrectBurst: only failures refuse. Concurrent
+// correct attempts beyond the in-flight bound wait for a slot instead of
+// being refused, on the subject and on the address; at most MaxFailures
+// are ever in flight.
+func TestThrottleAdmitWaitCorrectBurst(t *testing.T) {
+	th := testGuard(t, Policy{MaxFailures: 3, MaxFailuresPerIP: 5, Lockout: time.Minute}, DefaultLogin())
+	clock := func() time.Time { return throttleT0 }
+	var mu sync.Mutex
+	inflight, most, refused := 0, 0, 0
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 50 {
+		wg.Go(func() {
+			<-start
+			subject := "client:c"
+			if i%2 == 1 {
+				subject = "" // counted on the address only
+			}
+			ok, _ := th.AdmitWait(context.Background(), subject, "192.0.2.1", clock)
+			mu.Lock()
+			if !ok {
+				refused++
+				mu.Unlock()
+				return
+			}
+			inflight++
+			most = max(most, inflight)
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond) // the check
+			mu.Lock()
+			inflight--
+			mu.Unlock()
+			th.Done(subject, "192.0.2.1", Succeeded, throttleT0)
+		})
+	}
+	close(start)
+	wg.Wait()
+	if refused > 0 {
+		t.Errorf("%d of 50 correct attempts refused", refused)
+	}
+	if most > 5 {
+		t.Errorf("%d attempts in flight from one address, want at most 5", most)
+	}
+	if len(th.c.subjects)+len(th.c.ips) != 0 {
+		t.Errorf("successes left %d+%d counters", len(th.c.subjects), len(th.c.ips))
+	}
+}
+
+// TestThrottleAdmitWaitGuessBurst: waiting does not let guesses outrun
+// the counter: at most MaxFailures are checked, the rest are refused with
+// the lock's wait once it is imposed, without waiting for MaxBusyWait.
+// A locked subject is refused at once, and an ended context stops a wait.
+func TestThrottleAdmitWaitGuessBurst(t *testing.T) {
+	// No back-off, so every refusal is the lock's.
+	th := testGuard(t, Policy{MaxFailures: 5, MaxFailuresPerIP: 1000, Lockout: time.Minute, Backoff: -1}, DefaultLogin())
+	clock := func() time.Time { return throttleT0 }
+	var mu sync.Mutex
+	admitted, refusedLocked := 0, 0
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 100 {
+		wg.Go(func() {
+			<-start
+			ok, wait := th.AdmitWait(context.Background(), "user:alice", "192.0.2.1", clock)
+			mu.Lock()
+			defer mu.Unlock()
+			if !ok {
+				if wait > time.Second {
+					refusedLocked++
+				}
+				return
+			}
+			admitted++
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond) // the hash
+			th.Done("user:alice", "192.0.2.1", Failed, throttleT0)
+			mu.Lock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if admitted != 5 {
+		t.Errorf("%d parallel guesses were checked, want exactly 5", admitted)
+	}
+	if refusedLocked != 95 {
+		t.Errorf("%d guesses refused with the lock's wait, want 95", refusedLocked)
+	}
+	// Busy, and the caller gives up: refused without waiting for a slot.
+	busy := testGuard(t, Policy{MaxFailures: 1, MaxFailuresPerIP: 1000, Lockout: time.Minute}, DefaultLogin())
+	if ok, _ := busy.Admit("user:bob", "192.0.2.1", throttleT0); !ok {
+		t.Fatal("first attempt refused")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if ok, wait := busy.AdmitWait(ctx, "user:bob", "192.0.2.1", clock); ok || wait != time.Second {
+		t.Errorf("a busy attempt whose caller left: admitted %v, wait %v", ok, wait)
+	}
+	busy.Done("user:bob", "192.0.2.1", Succeeded, throttleT0)
+	if ok, _ := busy.AdmitWait(ctx, "user:bob", "192.0.2.1", clock); !ok {
+		t.Error("refused once the attempt in flight was done")
 	}
 }
 

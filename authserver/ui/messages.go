@@ -61,17 +61,22 @@ var english = catalog{
 		"forgot.back":      "Back to sign in",
 
 		// Consent page.
-		"consent.title":       "Allow %s to access your account?",
-		"consent.heading":     "Allow %s to access your account?",
-		"consent.first_party": "Made by %s",
-		"consent.third_party": "Third-party app",
-		"consent.wants_to":    "%s wants to:",
-		"consent.trust_note":  "%s is not made by %s. Only allow access if you trust this app.",
-		"consent.allow":       "Allow",
-		"consent.deny":        "Deny",
-		"consent.privacy":     "%s privacy policy",
-		"consent.terms":       "%s terms of service",
-		"consent.legal":       "About this app",
+		"consent.title":            "Allow %s to access your account?",
+		"consent.heading":          "Allow %s to access your account?",
+		"consent.first_party":      "Made by %s",
+		"consent.third_party":      "Third-party app",
+		"consent.metadata_from":    "Described by %s",
+		"consent.software":         "Says it is %s",
+		"consent.software_version": "Says it is %s %s",
+		"consent.wants_to":         "%s wants to:",
+		"consent.resources":        "%s wants to use these services as you:",
+		"consent.resource_named":   "%s at %s",
+		"consent.trust_note":       "%s is not made by %s. Only allow access if you trust this app.",
+		"consent.allow":            "Allow",
+		"consent.deny":             "Deny",
+		"consent.privacy":          "%s privacy policy",
+		"consent.terms":            "%s terms of service",
+		"consent.legal":            "About this app",
 
 		// Error page.
 		"error.title":   "Something went wrong",
@@ -164,6 +169,7 @@ var english = catalog{
 		"login.error.wrong":   "The username or password is incorrect.",
 		"login.error.missing": "Enter your username and password.",
 		"login.error.stale":   "Your sign-in form expired. Please try again.",
+		"login.error.busy":    "Too many people are signing in right now. Please try again in a moment.",
 		// Messages the server puts on the password forms.
 		"password.error.mismatch":       "The two passwords do not match.",
 		"password.error.missing":        "Enter the new password twice.",
@@ -228,6 +234,10 @@ var english = catalog{
 		"problem.not_found.heading": "This page does not exist",
 		"problem.not_found.message": "There is nothing at this address.",
 		"problem.not_found.hint":    "Check the address, or go back to the app you came from.",
+
+		"problem.unavailable.heading": "Sign-in is briefly unavailable",
+		"problem.unavailable.message": "The sign-in service cannot reach its database right now. Nothing has changed with your account or your apps.",
+		"problem.unavailable.hint":    "Please try again in a few seconds.",
 
 		"problem.server.heading": "Something went wrong",
 		"problem.server.message": "The sign-in service could not complete your request.",

@@ -63,6 +63,7 @@ type ConsentPage struct {
 	CSRFToken        string
 	Client           ClientView
 	Scopes           []ScopeView
+	Resources        []ResourceView // the services the app will reach (RFC 8707)
 	User             UserView
 	SwitchAccountURL string // "Not you?" link
 }
@@ -74,11 +75,22 @@ func (ConsentPage) templateName() string { return "consent.html" }
 type ClientView struct {
 	Name, LogoURI, ClientURI, PolicyURI, TOSURI string
 	FirstParty                                  bool
+	// SoftwareID and SoftwareVersion are what the app says it is (RFC
+	// 7591 §2), shown as its claim.
+	SoftwareID, SoftwareVersion string
+	// MetadataHost is the host an app's client metadata document came
+	// from, when its client id is that document's URL.
+	MetadataHost string
 }
 
 // ScopeView is one requested scope. An empty Description is filled from the
 // message catalog (see ScopeDescription).
 type ScopeView struct{ Name, Description string }
+
+// ResourceView is a service (protected resource) the app asks to reach
+// on the user's behalf: its URI, and its display name when the operator
+// gave one.
+type ResourceView struct{ Name, URI string }
 
 // UserView is the account the user is signed in with.
 type UserView struct{ Name, Username, Email string }
@@ -238,8 +250,10 @@ var registered = []Page{
 		Client: ClientView{
 			Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
 			PolicyURI: "https://app.example/privacy", TOSURI: "https://app.example/terms", FirstParty: true,
+			SoftwareID: "app-sdk", SoftwareVersion: "1.0", MetadataHost: "app.example",
 		},
 		Scopes:           []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+		Resources:        []ResourceView{{Name: "API", URI: "https://api.example/mcp"}, {URI: "https://other.example/"}},
 		User:             UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
 		SwitchAccountURL: "/switch",
 	},

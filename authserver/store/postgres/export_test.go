@@ -9,7 +9,7 @@ import (
 // can look at the connections' settings.
 func PoolForTest(t *testing.T, cfg Config) *sql.DB {
 	t.Helper()
-	db, _, _, err := newDB(cfg)
+	db, _, _, _, err := newDB(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

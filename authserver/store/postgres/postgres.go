@@ -14,8 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +70,11 @@ type Config struct {
 	// ConnectTimeout bounds establishing a connection when the DSN sets no
 	// connect_timeout.
 	ConnectTimeout time.Duration
+	// CallTimeout bounds each call to the database, a statement or a
+	// transaction as a whole, on the client: unlike StatementTimeout it
+	// also fires when the server cannot be reached at all. Zero means
+	// sqlstore.DefaultCallTimeout.
+	CallTimeout time.Duration
 }
 
 // Validate checks cfg as Open would, without connecting. The error never
@@ -108,7 +116,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("postgres: max_conns must be at least %d, got %d", MinMaxOpenConns, c.MaxOpenConns)
 	case c.MaxIdleConns < 0:
 		return c, fmt.Errorf("postgres: max_idle_conns must not be negative, got %d", c.MaxIdleConns)
-	case c.ConnMaxLifetime < 0 || c.ConnMaxIdleTime < 0 || c.ConnectTimeout < 0:
+	case c.ConnMaxLifetime < 0 || c.ConnMaxIdleTime < 0 || c.ConnectTimeout < 0 || c.CallTimeout < 0:
 		return c, errors.New("postgres: connection lifetimes and timeouts must not be negative")
 	case c.StatementTimeout < time.Millisecond:
 		return c, fmt.Errorf("postgres: statement_timeout must be at least 1ms, got %v", c.StatementTimeout)
@@ -151,11 +159,11 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 // migrations run under a transaction-scoped advisory lock, so each is
 // applied exactly once. Close the Store to release the pool.
 func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, error) {
-	db, cfg, secrets, err := newDB(cfg)
+	db, cfg, health, secrets, err := newDB(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, db, cfg.Schema, now)
+	s, err := open(ctx, db, cfg, health, now)
 	if err != nil {
 		db.Close()
 		return nil, redact(err, secrets...)
@@ -165,14 +173,14 @@ func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, erro
 
 // newDB builds the pool Open uses, without connecting. It also returns the
 // completed configuration and the strings errors must not show.
-func newDB(cfg Config) (*sql.DB, Config, []string, error) {
+func newDB(cfg Config) (*sql.DB, Config, *connHealth, []string, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, cfg, nil, nil, err
 	}
 	conn, err := parseDSN(cfg.DSN)
 	if err != nil {
-		return nil, cfg, nil, err
+		return nil, cfg, nil, nil, err
 	}
 	secrets := []string{cfg.DSN, conn.Password}
 
@@ -193,16 +201,19 @@ func newDB(cfg Config) (*sql.DB, Config, []string, error) {
 	if conn.ConnectTimeout == 0 {
 		conn.ConnectTimeout = cfg.ConnectTimeout
 	}
+	conn.DialFunc = dialer(conn.ConnectTimeout).DialContext
 
-	db := stdlib.OpenDB(*conn)
+	health := new(connHealth)
+	db := stdlib.OpenDB(*conn, stdlib.OptionShouldPing(health.shouldPing))
 	db.SetMaxOpenConns(cfg.MaxOpenConns)
 	db.SetMaxIdleConns(cfg.MaxIdleConns)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
-	return db, cfg, secrets, nil
+	return db, cfg, health, secrets, nil
 }
 
-func open(ctx context.Context, db *sql.DB, schema string, now time.Time) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, cfg Config, health *connHealth, now time.Time) (*sqlstore.Store, error) {
+	schema := cfg.Schema
 	if schema != "" {
 		if err := createSchema(ctx, db, schema); err != nil {
 			return nil, err
@@ -217,7 +228,9 @@ func open(ctx context.Context, db *sql.DB, schema string, now time.Time) (*sqlst
 	}
 	// One pool serves reads and writes: row locks taken by the
 	// conditional UPDATEs, not a single writer, serialise the races.
-	s, err := sqlstore.New(ctx, nil, db, dialect(current.String), now)
+	d := dialect(current.String)
+	d.ConnectionLost = health.lost
+	s, err := sqlstore.New(ctx, nil, db, d, now, sqlstore.WithCallTimeout(cfg.CallTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
@@ -259,7 +272,10 @@ func dialect(schema string) sqlstore.Dialect {
 		IsUniqueViolation: func(err error) bool { return hasCode(err, "23505") }, // unique_violation
 		// deadlock_detected, serialization_failure: the server aborted the
 		// transaction to let a concurrent one through.
-		IsRetryable: func(err error) bool { return hasCode(err, "40P01", "40001") },
+		IsRetryable:       func(err error) bool { return hasCode(err, "40P01", "40001") },
+		IsConnectionError: isConnectionError,
+		NothingSent:       pgconn.SafeToRetry,
+		IsUnavailable:     isUnavailable,
 		TryLock: func(ctx context.Context, conn *sql.Conn, name string) (bool, error) {
 			var ok bool
 			err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(schema, "leader "+name)).Scan(&ok)
@@ -286,6 +302,43 @@ func lockKey(schema, name string) int64 {
 	h.Write([]byte{0})
 	h.Write([]byte(name))
 	return int64(h.Sum64())
+}
+
+// isConnectionError reports a connection that failed under a statement:
+// closed or reset by the server or a proxy, or ended by the server
+// (class 08 connection_exception; 57P01 admin_shutdown and 57P02
+// crash_shutdown, sent when a backend is terminated). Timeouts are not
+// among them.
+func isConnectionError(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02"
+	}
+	var netErr net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// isUnavailable reports errors that mean the database cannot serve now:
+// a connection that could not be made, a timeout, or the server refusing
+// for a passing reason (class 53 insufficient_resources: disk full, out
+// of memory, too many connections; 57014 query_canceled, which is how
+// statement_timeout ends a statement; 57P03 cannot_connect_now, a server
+// starting or in recovery; 25P03 idle_in_transaction_session_timeout;
+// and a serialization failure or deadlock still losing after retries).
+func isUnavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) || pgconn.Timeout(err) || isConnectionError(err) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "53") || hasCode(err, "57014", "57P03", "25P03", "40001", "40P01")
+	}
+	return false
 }
 
 func hasCode(err error, codes ...string) bool {

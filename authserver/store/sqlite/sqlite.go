@@ -36,6 +36,25 @@ var dialect = sqlstore.Dialect{
 	IsUniqueViolation: isUniqueViolation,
 	SingleWriter:      true,
 	CacheStatements:   true,
+	IsUnavailable:     isUnavailable,
+}
+
+// isUnavailable reports SQLite's passing failures: the file is locked
+// longer than busy_timeout, the disk or the database is full
+// (SQLITE_FULL), the disk failed or vanished (SQLITE_IOERR,
+// SQLITE_CANTOPEN), or a statement was interrupted because its deadline
+// passed (SQLITE_INTERRUPT).
+func isUnavailable(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
+		return true
+	}
+	return false
 }
 
 func isUniqueViolation(err error) bool {
@@ -51,8 +70,9 @@ func isUniqueViolation(err error) bool {
 // Open opens, creating it if needed, the SQLite database at path (a file
 // path, not a DSN) and brings its schema up to date, recording migrations as
 // applied at now. Several Stores, in one process or several, may open the
-// same file. Close the Store to release it.
-func Open(ctx context.Context, path string, now time.Time) (*sqlstore.Store, error) {
+// same file. Close the Store to release it. opts tune the store
+// (sqlstore.WithCallTimeout).
+func Open(ctx context.Context, path string, now time.Time, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -97,7 +117,7 @@ func Open(ctx context.Context, path string, now time.Time) (*sqlstore.Store, err
 	reader.SetMaxOpenConns(readerConns)
 	reader.SetMaxIdleConns(readerConns)
 
-	s, err := sqlstore.New(ctx, reader, writer, dialect, now)
+	s, err := sqlstore.New(ctx, reader, writer, dialect, now, opts...)
 	if err != nil {
 		writer.Close()
 		reader.Close()

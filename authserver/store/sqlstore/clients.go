@@ -45,10 +45,10 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	c.Revision = 1
 	args, err := clientArgs(c)
 	if err != nil {
-		return wrap("create client", err)
+		return s.wrap("create client", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(insertClient), args...)
-	return wrap("create client", s.insertErr(err))
+	return s.wrap("create client", s.insertErr(err))
 }
 
 // GetClient implements store.Store.
@@ -58,28 +58,28 @@ func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) 
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	return c, wrap("get client", err)
+	return c, s.wrap("get client", err)
 }
 
 // ListClients implements store.Store.
 func (s *Store) ListClients(ctx context.Context, after string, limit int) ([]store.Client, error) {
 	if limit <= 0 {
-		return nil, wrap("list clients", errors.New("limit must be positive"))
+		return nil, s.wrap("list clients", errors.New("limit must be positive"))
 	}
 	rows, err := s.reader.QueryContext(ctx, s.q(selectClient+` WHERE id > ? ORDER BY id LIMIT ?`), after, limit)
 	if err != nil {
-		return nil, wrap("list clients", err)
+		return nil, s.wrap("list clients", err)
 	}
 	defer rows.Close()
 	var out []store.Client
 	for rows.Next() {
 		c, err := scanClient(rows)
 		if err != nil {
-			return nil, wrap("list clients", err)
+			return nil, s.wrap("list clients", err)
 		}
 		out = append(out, c)
 	}
-	return out, wrap("list clients", rows.Err())
+	return out, s.wrap("list clients", rows.Err())
 }
 
 // UpdateClient implements store.Store: one conditional UPDATE on the
@@ -90,7 +90,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	next.Revision = c.Revision + 1
 	values, err := clientArgs(next)
 	if err != nil {
-		return wrap("update client", err)
+		return s.wrap("update client", err)
 	}
 	var args []any
 	for i, col := range clientColumns {
@@ -117,7 +117,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 		}
 		return store.ErrConflict
 	})
-	return wrap("update client", err)
+	return s.wrap("update client", err)
 }
 
 // DeleteClient implements store.Store. Grants are revoked rather than
@@ -126,7 +126,7 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("delete client", err)
+		return s.wrap("delete client", err)
 	}
 	err = s.inWriteTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_clients WHERE id = ?`), id)
@@ -147,7 +147,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time) erro
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_auth_codes WHERE client_id = ?`), id)
 		return err
 	})
-	return wrap("delete client", err)
+	return s.wrap("delete client", err)
 }
 
 // clientArgs returns c's column values in clientColumns order.

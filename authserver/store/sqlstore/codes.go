@@ -16,18 +16,18 @@ const authCodeColumns = `hash, grant_id, client_id, subject, session_id_hash, re
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	scopes, err := encodeList(c.Scopes)
 	if err != nil {
-		return wrap("create auth code", err)
+		return s.wrap("create auth code", err)
 	}
 	resources, err := encodeList(c.Resources)
 	if err != nil {
-		return wrap("create auth code", err)
+		return s.wrap("create auth code", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_auth_codes (`+authCodeColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Hash, c.GrantID, c.ClientID, c.Subject, c.SessionIDHash, c.RedirectURI, scopes, resources,
 		c.Nonce, c.CodeChallenge, c.CodeChallengeMethod,
 		millis(c.AuthTime), millis(c.CreatedAt), millis(c.ExpiresAt), millis(c.RedeemedAt))
-	return wrap("create auth code", s.insertErr(err))
+	return s.wrap("create auth code", s.insertErr(err))
 }
 
 // GetAuthCode implements store.Store.
@@ -37,7 +37,7 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	return c, wrap("get auth code", err)
+	return c, s.wrap("get auth code", err)
 }
 
 // RedeemAuthCode implements store.Store.
@@ -48,10 +48,10 @@ func (s *Store) GetAuthCode(ctx context.Context, hash string) (store.AuthCode, e
 func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("redeem auth code", err)
+		return s.wrap("redeem auth code", err)
 	}
 	if rt != nil && rt.GrantID != g.ID {
-		return wrap("redeem auth code", errors.New("refresh token belongs to a different grant"))
+		return s.wrap("redeem auth code", errors.New("refresh token belongs to a different grant"))
 	}
 	err = s.inWriteTx(ctx, func(tx *txn) error {
 		var grantID string
@@ -77,7 +77,7 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, 
 		}
 		return nil
 	})
-	return wrap("redeem auth code", err)
+	return s.wrap("redeem auth code", err)
 }
 
 // whyNotRedeemed explains a redemption whose UPDATE matched no row. A code

@@ -12,19 +12,22 @@ import (
 // listing and removing consents, revoking a user's grants for one app,
 // finding a browser session's grants, and the access token denylist.
 
-const consentColumns = `subject, client_id, scopes, created_at, updated_at, last_used_at`
+const consentColumns = `subject, client_id, scopes, resources, created_at, updated_at, last_used_at`
 
 func scanConsent(row rowScanner) (store.Consent, error) {
 	var (
 		c                                store.Consent
-		scopes                           string
+		scopes, resources                string
 		createdAt, updatedAt, lastUsedAt int64
 	)
-	if err := row.Scan(&c.Subject, &c.ClientID, &scopes, &createdAt, &updatedAt, &lastUsedAt); err != nil {
+	if err := row.Scan(&c.Subject, &c.ClientID, &scopes, &resources, &createdAt, &updatedAt, &lastUsedAt); err != nil {
 		return store.Consent{}, err
 	}
 	var err error
 	if c.Scopes, err = decodeList(scopes); err != nil {
+		return store.Consent{}, err
+	}
+	if c.Resources, err = decodeList(resources); err != nil {
 		return store.Consent{}, err
 	}
 	c.CreatedAt = fromMillis(createdAt)
@@ -40,18 +43,18 @@ func (s *Store) ListConsents(ctx context.Context, subject string) ([]store.Conse
 		SELECT `+consentColumns+` FROM gatehouse_consents
 		WHERE subject = ? ORDER BY created_at, client_id`), subject)
 	if err != nil {
-		return nil, wrap("list consents", err)
+		return nil, s.wrap("list consents", err)
 	}
 	defer rows.Close()
 	var out []store.Consent
 	for rows.Next() {
 		c, err := scanConsent(rows)
 		if err != nil {
-			return nil, wrap("list consents", err)
+			return nil, s.wrap("list consents", err)
 		}
 		out = append(out, c)
 	}
-	return out, wrap("list consents", rows.Err())
+	return out, s.wrap("list consents", rows.Err())
 }
 
 // DeleteConsent implements store.Store.
@@ -59,14 +62,14 @@ func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) err
 	res, err := s.writer.ExecContext(ctx, s.q(`DELETE FROM gatehouse_consents WHERE subject = ? AND client_id = ?`),
 		subject, clientID)
 	if err != nil {
-		return wrap("delete consent", err)
+		return s.wrap("delete consent", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return wrap("delete consent", err)
+		return s.wrap("delete consent", err)
 	}
 	if n == 0 {
-		return wrap("delete consent", store.ErrNotFound)
+		return s.wrap("delete consent", store.ErrNotFound)
 	}
 	return nil
 }
@@ -76,13 +79,13 @@ func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) err
 func (s *Store) TouchConsent(ctx context.Context, subject, clientID string, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("touch consent", err)
+		return s.wrap("touch consent", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`
 		UPDATE gatehouse_consents SET last_used_at = ?
 		WHERE subject = ? AND client_id = ? AND last_used_at < ?`),
 		nowMs, subject, clientID, nowMs)
-	return wrap("touch consent", err)
+	return s.wrap("touch consent", err)
 }
 
 // RevokeGrantsFor implements store.Store in one conditional UPDATE, so a
@@ -90,18 +93,18 @@ func (s *Store) TouchConsent(ctx context.Context, subject, clientID string, now 
 func (s *Store) RevokeGrantsFor(ctx context.Context, subject, clientID string, now time.Time) (int, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return 0, wrap("revoke grants", err)
+		return 0, s.wrap("revoke grants", err)
 	}
 	res, err := s.writer.ExecContext(ctx, s.q(`
 		UPDATE gatehouse_grants SET revoked_at = ?
 		WHERE subject = ? AND client_id = ? AND revoked_at = 0`),
 		nowMs, subject, clientID)
 	if err != nil {
-		return 0, wrap("revoke grants", err)
+		return 0, s.wrap("revoke grants", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, wrap("revoke grants", err)
+		return 0, s.wrap("revoke grants", err)
 	}
 	return int(n), nil
 }
@@ -109,24 +112,24 @@ func (s *Store) RevokeGrantsFor(ctx context.Context, subject, clientID string, n
 // ListGrantsBySession implements store.Store.
 func (s *Store) ListGrantsBySession(ctx context.Context, sessionIDHash string, limit int) ([]store.Grant, error) {
 	if limit <= 0 {
-		return nil, wrap("list grants by session", errors.New("limit must be positive"))
+		return nil, s.wrap("list grants by session", errors.New("limit must be positive"))
 	}
 	rows, err := s.reader.QueryContext(ctx, s.q(`
 		SELECT `+grantColumns+` FROM gatehouse_grants
 		WHERE session_id_hash = ? ORDER BY created_at, id LIMIT ?`), sessionIDHash, limit)
 	if err != nil {
-		return nil, wrap("list grants by session", err)
+		return nil, s.wrap("list grants by session", err)
 	}
 	defer rows.Close()
 	var out []store.Grant
 	for rows.Next() {
 		g, err := scanGrant(rows)
 		if err != nil {
-			return nil, wrap("list grants by session", err)
+			return nil, s.wrap("list grants by session", err)
 		}
 		out = append(out, g)
 	}
-	return out, wrap("list grants by session", rows.Err())
+	return out, s.wrap("list grants by session", rows.Err())
 }
 
 // DenylistToken implements store.Store. An empty jti is refused: it would
@@ -134,15 +137,15 @@ func (s *Store) ListGrantsBySession(ctx context.Context, sessionIDHash string, l
 func (s *Store) DenylistToken(ctx context.Context, jti string, now, expiresAt time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("denylist token", err)
+		return s.wrap("denylist token", err)
 	}
 	if jti == "" {
-		return wrap("denylist token", errors.New("empty jti"))
+		return s.wrap("denylist token", errors.New("empty jti"))
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`
 		INSERT INTO gatehouse_denylisted_tokens (jti, revoked_at, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (jti) DO NOTHING`), jti, nowMs, millis(expiresAt))
-	return wrap("denylist token", err)
+	return s.wrap("denylist token", err)
 }
 
 // IsTokenDenylisted implements store.Store.
@@ -150,7 +153,7 @@ func (s *Store) IsTokenDenylisted(ctx context.Context, jti string) (bool, error)
 	var n int64
 	err := s.reader.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM gatehouse_denylisted_tokens WHERE jti = ?`), jti).Scan(&n)
 	if err != nil {
-		return false, wrap("is token denylisted", err)
+		return false, s.wrap("is token denylisted", err)
 	}
 	return n > 0, nil
 }

@@ -58,6 +58,31 @@ type Dialect struct {
 	// it again is safe and likely to succeed. Nil means never.
 	IsRetryable func(err error) bool
 
+	// IsConnectionError reports whether err, as returned by the driver,
+	// means the connection failed (closed by the server or a proxy, reset,
+	// unreachable) rather than the statement: a read is then run once more,
+	// and so is a write transaction that had not reached COMMIT, since a
+	// database rolls back the open transaction of a lost connection. Never
+	// true for a timeout. Nil means never.
+	IsConnectionError func(err error) bool
+	// ConnectionLost, when set, is told that a call failed on a lost
+	// connection, just before the call is run again. A connection seldom
+	// dies alone (a restart, a failover, a proxy that dropped them all),
+	// so the driver should check pooled connections before reusing them
+	// for a while, and the retry then finds a live one instead of the next
+	// dead one.
+	ConnectionLost func()
+	// NothingSent reports whether err means the statement never reached
+	// the server (pgconn.SafeToRetry), so even a failed COMMIT committed
+	// nothing and the transaction may run again. Nil means never.
+	NothingSent func(err error) bool
+	// IsUnavailable reports whether err, as returned by the driver, means
+	// the database could not do the work for a passing reason (full disk,
+	// too many connections, shutting down, its statement_timeout), which
+	// the store reports as store.ErrUnavailable. Connection failures and
+	// timeouts are recognised without it.
+	IsUnavailable func(err error) bool
+
 	// TryLock takes the lock called name for the session of conn without
 	// waiting, and reports whether it got it; Unlock gives it back. The lock
 	// excludes every other session of the database (other processes

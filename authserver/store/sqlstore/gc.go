@@ -55,7 +55,7 @@ func (s *Store) GarbageCollect(ctx context.Context, now time.Time, limit int) (i
 		return nil
 	})
 	if err != nil {
-		return 0, wrap("garbage collect", err)
+		return 0, s.wrap("garbage collect", err)
 	}
 	return int(total), nil
 }

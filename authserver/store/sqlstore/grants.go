@@ -14,7 +14,7 @@ const grantColumns = `id, client_id, subject, session_id_hash, scopes, resources
 // GetGrant implements store.Store.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	g, err := s.getGrant(ctx, s.reader, id)
-	return g, wrap("get grant", err)
+	return g, s.wrap("get grant", err)
 }
 
 // RevokeGrant implements store.Store. Refresh tokens are checked against
@@ -23,9 +23,9 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("revoke grant", err)
+		return s.wrap("revoke grant", err)
 	}
-	return wrap("revoke grant", s.revokeGrant(ctx, s.writer, id, nowMs))
+	return s.wrap("revoke grant", s.revokeGrant(ctx, s.writer, id, nowMs))
 }
 
 // revokeGrant marks a grant revoked unless it already is; an unknown grant

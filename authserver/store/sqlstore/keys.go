@@ -12,7 +12,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 		INSERT INTO gatehouse_signing_keys (id, algorithm, sealed, created_at, not_after, retire_at)
 		VALUES (?, ?, ?, ?, ?, ?)`),
 		k.ID, k.Algorithm, encodeBytes(k.Sealed), millis(k.CreatedAt), millis(k.NotAfter), millis(k.RetireAt))
-	return wrap("create signing key", s.insertErr(err))
+	return s.wrap("create signing key", s.insertErr(err))
 }
 
 // ListSigningKeys implements store.Store. Keys created in the same
@@ -22,7 +22,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 		SELECT id, algorithm, sealed, created_at, not_after, retire_at
 		FROM gatehouse_signing_keys ORDER BY created_at, id`)
 	if err != nil {
-		return nil, wrap("list signing keys", err)
+		return nil, s.wrap("list signing keys", err)
 	}
 	defer rows.Close()
 	var keys []store.SigningKey
@@ -33,10 +33,10 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 			createdAt, notAfter, retireAt int64
 		)
 		if err := rows.Scan(&k.ID, &k.Algorithm, &sealed, &createdAt, &notAfter, &retireAt); err != nil {
-			return nil, wrap("list signing keys", err)
+			return nil, s.wrap("list signing keys", err)
 		}
 		if k.Sealed, err = decodeBytes(sealed); err != nil {
-			return nil, wrap("list signing keys", err)
+			return nil, s.wrap("list signing keys", err)
 		}
 		k.CreatedAt = fromMillis(createdAt)
 		k.NotAfter = fromMillis(notAfter)
@@ -44,7 +44,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("list signing keys", err)
+		return nil, s.wrap("list signing keys", err)
 	}
 	return keys, nil
 }

@@ -22,19 +22,23 @@ const unlockTimeout = 5 * time.Second
 // dialect without (SQLite) it runs fn every time and reports true.
 func (s *Store) WithLeaderLock(ctx context.Context, name string, fn func(ctx context.Context) error) (bool, error) {
 	if name == "" {
-		return false, wrap("leader lock", errors.New("empty lock name"))
+		return false, s.wrap("leader lock", errors.New("empty lock name"))
 	}
 	if s.d.TryLock == nil {
 		return true, fn(ctx)
 	}
-	conn, err := s.writer.Conn(ctx)
+	// Taking the connection and the lock are database calls like any
+	// other, bounded by the call timeout; fn's own calls are bounded each.
+	lockCtx, cancel := s.writer.bound(ctx)
+	defer cancel()
+	conn, err := s.writer.Conn(lockCtx)
 	if err != nil {
-		return false, wrap("leader lock", err)
+		return false, s.wrap("leader lock", err)
 	}
 	defer conn.Close()
-	ok, err := s.d.TryLock(ctx, conn, name)
+	ok, err := s.d.TryLock(lockCtx, conn, name)
 	if err != nil || !ok {
-		return false, wrap("leader lock", err)
+		return false, s.wrap("leader lock", err)
 	}
 	fnErr := fn(ctx)
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
@@ -43,7 +47,7 @@ func (s *Store) WithLeaderLock(ctx context.Context, name string, fn func(ctx con
 		// The session may still hold the lock: end it rather than return
 		// it to the pool, where the lock would outlive this call.
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		return true, errors.Join(fnErr, wrap("leader lock", fmt.Errorf("release %q: %w", name, err)))
+		return true, errors.Join(fnErr, s.wrap("leader lock", fmt.Errorf("release %q: %w", name, err)))
 	}
 	return true, fnErr
 }

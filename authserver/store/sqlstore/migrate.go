@@ -204,6 +204,12 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_sessions_subject ON gatehouse_sessions (subject)`,
 		`ALTER TABLE gatehouse_sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT ''`,
 	}},
+	{version: 6, stmts: []string{
+		// Consent names the resources it covers (RFC 8707); consents
+		// recorded before cover none, so a request naming a resource asks
+		// again.
+		`ALTER TABLE gatehouse_consents ADD COLUMN resources TEXT NOT NULL DEFAULT '[]'`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.
@@ -230,11 +236,11 @@ func (s *Store) migrate(ctx context.Context, appliedAt int64) error {
 		return nil
 	})
 	if err != nil {
-		return wrap("migrate", err)
+		return s.wrap("migrate", err)
 	}
 	for _, m := range migrations {
 		if err := s.migrationTx(ctx, func(tx *sql.Tx) error { return s.apply(ctx, tx, m, appliedAt) }); err != nil {
-			return wrap(fmt.Sprintf("migration %d", m.version), err)
+			return s.wrap(fmt.Sprintf("migration %d", m.version), err)
 		}
 	}
 	return nil

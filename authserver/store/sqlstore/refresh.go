@@ -37,11 +37,11 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.Refresh
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return store.RefreshToken{}, store.Grant{}, wrap("get refresh token", err)
+		return store.RefreshToken{}, store.Grant{}, s.wrap("get refresh token", err)
 	}
 	grant, err := g.grant()
 	if err != nil {
-		return store.RefreshToken{}, store.Grant{}, wrap("get refresh token", err)
+		return store.RefreshToken{}, store.Grant{}, s.wrap("get refresh token", err)
 	}
 	return t.token(), grant, nil
 }
@@ -53,7 +53,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.Refresh
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next store.RefreshToken) (store.Grant, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return store.Grant{}, wrap("rotate refresh token", err)
+		return store.Grant{}, s.wrap("rotate refresh token", err)
 	}
 	var g store.Grant
 	err = s.inWriteTx(ctx, func(tx *txn) error {
@@ -79,7 +79,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		return err
 	})
 	if err != nil {
-		return store.Grant{}, wrap("rotate refresh token", err)
+		return store.Grant{}, s.wrap("rotate refresh token", err)
 	}
 	return g, nil
 }
@@ -88,7 +88,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 func (s *Store) ExtendRefreshToken(ctx context.Context, hash string, now, expiresAt time.Time) (store.Grant, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return store.Grant{}, wrap("extend refresh token", err)
+		return store.Grant{}, s.wrap("extend refresh token", err)
 	}
 	expMs := millis(expiresAt)
 	var g store.Grant
@@ -112,7 +112,7 @@ func (s *Store) ExtendRefreshToken(ctx context.Context, hash string, now, expire
 		return err
 	})
 	if err != nil {
-		return store.Grant{}, wrap("extend refresh token", err)
+		return store.Grant{}, s.wrap("extend refresh token", err)
 	}
 	return g, nil
 }

@@ -14,10 +14,10 @@ import (
 func (s *Store) RevokedSince(ctx context.Context, since, now time.Time, limit int) ([]store.Revocation, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return nil, wrap("revoked since", err)
+		return nil, s.wrap("revoked since", err)
 	}
 	if limit <= 0 {
-		return nil, wrap("revoked since", errors.New("limit must be positive"))
+		return nil, s.wrap("revoked since", errors.New("limit must be positive"))
 	}
 	sinceMs := max(millis(since), 1) // revoked_at 0 means "not revoked"
 	rows, err := s.reader.QueryContext(ctx, s.q(`
@@ -34,7 +34,7 @@ func (s *Store) RevokedSince(ctx context.Context, since, now time.Time, limit in
 		ORDER BY revoked_at, kind, id
 		LIMIT ?`), sinceMs, nowMs, sinceMs, nowMs, sinceMs, nowMs, limit)
 	if err != nil {
-		return nil, wrap("revoked since", err)
+		return nil, s.wrap("revoked since", err)
 	}
 	defer rows.Close()
 	var out []store.Revocation
@@ -43,10 +43,10 @@ func (s *Store) RevokedSince(ctx context.Context, since, now time.Time, limit in
 		var kind string
 		var revokedAt, expiresAt int64
 		if err := rows.Scan(&kind, &r.ID, &revokedAt, &expiresAt); err != nil {
-			return nil, wrap("revoked since", err)
+			return nil, s.wrap("revoked since", err)
 		}
 		r.Kind, r.RevokedAt, r.ExpiresAt = store.RevocationKind(kind), fromMillis(revokedAt), fromMillis(expiresAt)
 		out = append(out, r)
 	}
-	return out, wrap("revoked since", rows.Err())
+	return out, s.wrap("revoked since", rows.Err())
 }

@@ -14,11 +14,11 @@ import (
 // and the value read back in the same transaction is whichever insert won.
 func (s *Store) GetOrCreateSecret(ctx context.Context, name string, now time.Time, candidate []byte) ([]byte, error) {
 	if len(candidate) == 0 {
-		return nil, wrap("get or create secret", errors.New("candidate is empty"))
+		return nil, s.wrap("get or create secret", errors.New("candidate is empty"))
 	}
 	created, err := nowMillis(now)
 	if err != nil {
-		return nil, wrap("get or create secret", err)
+		return nil, s.wrap("get or create secret", err)
 	}
 	var stored string
 	err = s.reader.QueryRowContext(ctx, s.q(`SELECT value FROM gatehouse_secrets WHERE name = ?`), name).Scan(&stored)
@@ -35,8 +35,8 @@ func (s *Store) GetOrCreateSecret(ctx context.Context, name string, now time.Tim
 		})
 	}
 	if err != nil {
-		return nil, wrap("get or create secret", err)
+		return nil, s.wrap("get or create secret", err)
 	}
 	b, err := decodeBytes(stored)
-	return b, wrap("get or create secret", err)
+	return b, s.wrap("get or create secret", err)
 }

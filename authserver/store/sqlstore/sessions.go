@@ -15,7 +15,7 @@ const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, rev
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent)
-	return wrap("create session", s.insertErr(err))
+	return s.wrap("create session", s.insertErr(err))
 }
 
 // GetSession implements store.Store.
@@ -25,18 +25,18 @@ func (s *Store) GetSession(ctx context.Context, idHash string) (store.Session, e
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	return sess, wrap("get session", err)
+	return sess, s.wrap("get session", err)
 }
 
 // RevokeSession implements store.Store. The first revocation time is kept.
 func (s *Store) RevokeSession(ctx context.Context, idHash string, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("revoke session", err)
+		return s.wrap("revoke session", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`UPDATE gatehouse_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at = 0`),
 		nowMs, idHash)
-	return wrap("revoke session", err)
+	return s.wrap("revoke session", err)
 }
 
 func scanSession(row rowScanner) (store.Session, error) {

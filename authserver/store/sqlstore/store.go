@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -25,6 +27,27 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// DefaultCallTimeout bounds each database call (a statement, or a
+// transaction as a whole) when WithCallTimeout is not given. It is the
+// longest a request waits for a database that stopped answering before it
+// is told to try again: long enough for a busy database's slowest normal
+// call, short enough for a person not to give up.
+const DefaultCallTimeout = 5 * time.Second
+
+// Option tunes a Store.
+type Option func(*options)
+
+type options struct{ callTimeout time.Duration }
+
+// WithCallTimeout sets the deadline of each database call, counted from
+// when the call starts; the caller's own deadline still applies when
+// earlier. Zero means DefaultCallTimeout; a negative value leaves calls
+// bounded only by their callers (for tests of that very behaviour).
+// Migrations in New are not bounded by it.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) { o.callTimeout = d }
+}
+
 // New returns a Store that reads through reader and writes through writer,
 // after bringing the schema up to date; migrations it applies are recorded
 // as applied at now (the store never reads the clock itself). reader may be
@@ -34,7 +57,14 @@ var _ store.Store = (*Store)(nil)
 //
 // On success the Store owns the pools and Close closes them; on error they
 // are left to the caller.
-func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time) (*Store, error) {
+func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time, opts ...Option) (*Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.callTimeout == 0 {
+		o.callTimeout = DefaultCallTimeout
+	}
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
@@ -57,6 +87,9 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time) 
 	if reader == writer {
 		s.reader = s.writer
 	}
+	for _, p := range []*pool{s.reader, s.writer} {
+		p.connLost, p.onLost = d.IsConnectionError, d.ConnectionLost
+	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
 	}
@@ -68,6 +101,9 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time) 
 			return nil, fmt.Errorf("sqlstore: connect reader: %w", err)
 		}
 	}
+	// Migrations may take long on a large database; every later call is
+	// bounded.
+	s.reader.timeout, s.writer.timeout = o.callTimeout, o.callTimeout
 	return s, nil
 }
 
@@ -92,10 +128,11 @@ func (s *Store) Close() error {
 // q adapts a query written with "?" placeholders to the dialect.
 func (s *Store) q(query string) string { return s.d.rebind(query) }
 
-// queryRower is what single-row reads need; *sql.DB and *sql.Tx both have it,
-// so a read can run on the reader pool or inside a write transaction.
+// queryRower is what single-row reads need; the pools and transactions both
+// have it, so a read can run on the reader pool or inside a write
+// transaction.
 type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryRowContext(ctx context.Context, query string, args ...any) *row
 }
 
 // execer runs a statement on the writer pool or inside a write transaction.
@@ -103,19 +140,19 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// rowScanner is a *sql.Row or *sql.Rows.
+// rowScanner is a *row or *rows.
 type rowScanner interface {
 	Scan(dest ...any) error
 }
 
 // Interface guards: what the interfaces above stand for.
 var (
-	_ queryRower = (*sql.DB)(nil)
-	_ queryRower = (*sql.Tx)(nil)
-	_ execer     = (*sql.DB)(nil)
-	_ execer     = (*sql.Tx)(nil)
-	_ rowScanner = (*sql.Row)(nil)
-	_ rowScanner = (*sql.Rows)(nil)
+	_ queryRower = (*pool)(nil)
+	_ queryRower = (*txn)(nil)
+	_ execer     = (*pool)(nil)
+	_ execer     = (*txn)(nil)
+	_ rowScanner = (*row)(nil)
+	_ rowScanner = (*rows)(nil)
 	_ error      = committedError{}
 )
 
@@ -143,14 +180,51 @@ func commitThenFail(err error) error { return committedError{err} }
 // or a commitThenFail error; any other error rolls it back. Transactions that
 // report errRaced, or that the database aborted to settle a conflict, are
 // retried a few times.
+//
+// A transaction whose connection failed before COMMIT was sent is run once
+// more on another connection: the database rolled it back when the
+// connection went, so nothing of it was committed and running it again
+// cannot apply a write twice (a code is still redeemed once, a refresh
+// token still rotated once). A failure during COMMIT is retried only when
+// the driver knows the COMMIT was never sent; otherwise it may have
+// committed, and the error goes to the caller. All attempts share one
+// call deadline.
 func (s *Store) inWriteTx(ctx context.Context, fn func(tx *txn) error) error {
+	ctx, cancel := s.writer.bound(ctx)
+	defer cancel()
+	reconnected := false
 	for attempt := 1; ; attempt++ {
 		err := s.writeTxOnce(ctx, fn)
 		if attempt < maxAttempts && (errors.Is(err, errRaced) || s.retryable(err)) {
 			continue
 		}
+		if !reconnected && s.lostBeforeCommit(ctx, err) {
+			reconnected = true
+			attempt--
+			continue
+		}
 		return err
 	}
+}
+
+// commitError is a failed COMMIT, whose outcome is unknown unless the
+// driver says it was never sent.
+type commitError struct{ err error }
+
+func (e commitError) Error() string { return "commit: " + e.err.Error() }
+func (e commitError) Unwrap() error { return e.err }
+
+// lostBeforeCommit reports whether err is a lost connection that cannot
+// have committed anything.
+func (s *Store) lostBeforeCommit(ctx context.Context, err error) bool {
+	if !s.writer.lostConnection(ctx, err) {
+		return false
+	}
+	var ce commitError
+	if errors.As(err, &ce) {
+		return s.d.NothingSent != nil && s.d.NothingSent(ce.err)
+	}
+	return true
 }
 
 // retryable reports whether the database aborted the transaction to resolve
@@ -174,7 +248,7 @@ func (s *Store) writeTxOnce(ctx context.Context, fn func(tx *txn) error) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return commitError{err}
 	}
 	return after.err
 }
@@ -190,12 +264,47 @@ func (s *Store) insertErr(err error) error {
 }
 
 // wrap prefixes err with the operation it came from. Sentinels stay visible
-// to errors.Is.
-func wrap(op string, err error) error {
+// to errors.Is, and an error that means the database could not be asked
+// also matches store.ErrUnavailable.
+func (s *Store) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if s.unavailable(err) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// unavailable reports whether err means the database could not be asked,
+// as opposed to an answer (not found, a conflict) or a bug.
+func (s *Store) unavailable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return true
+	case errors.Is(err, context.Canceled):
+		// The caller gave up (a client that went away); nobody reads
+		// the answer.
+		return false
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.As(err, &netErr), isDBClosed(err):
+		return true
+	}
+	return (s.d.IsConnectionError != nil && s.d.IsConnectionError(err)) ||
+		(s.d.IsUnavailable != nil && s.d.IsUnavailable(err))
+}
+
+// isDBClosed reports database/sql's error for a pool that was closed (the
+// error itself is not exported, so its text is compared): the store is
+// going away, as during a reload.
+func isDBClosed(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "sql: database is closed" {
+			return true
+		}
+	}
+	return false
 }
 
 // nowMillis converts the caller's now. now is also written as a marker

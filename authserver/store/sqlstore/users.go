@@ -21,7 +21,7 @@ const selectUser = `SELECT ` + userColumns + ` FROM gatehouse_users`
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	groups, groupsKey, err := encodeGroups(u.Groups)
 	if err != nil {
-		return wrap("create user", err)
+		return s.wrap("create user", err)
 	}
 	err = s.inWriteTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_user_ids (id, created_at) VALUES (?, ?)`), u.ID, millis(u.CreatedAt))
@@ -33,7 +33,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 			groups, groupsKey, boolInt(u.Disabled), u.PasswordHash, millis(u.CreatedAt), millis(u.UpdatedAt), millis(u.LastLoginAt))
 		return s.insertErr(err)
 	})
-	return wrap("create user", err)
+	return s.wrap("create user", err)
 }
 
 // GetUser implements store.Store.
@@ -50,7 +50,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.U
 func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
 	key := store.UserKey(email)
 	if key == "" {
-		return store.User{}, wrap("get user by email", store.ErrNotFound)
+		return store.User{}, s.wrap("get user by email", store.ErrNotFound)
 	}
 	return s.getUserBy(ctx, "get user by email", `email_key = ?`, key)
 }
@@ -60,7 +60,7 @@ func (s *Store) getUserBy(ctx context.Context, op, where, arg string) (store.Use
 	if errors.Is(err, sql.ErrNoRows) {
 		err = store.ErrNotFound
 	}
-	return u, wrap(op, err)
+	return u, s.wrap(op, err)
 }
 
 // ListUsers implements store.Store. Prefix filters are LIKE patterns on
@@ -68,7 +68,7 @@ func (s *Store) getUserBy(ctx context.Context, op, where, arg string) (store.Use
 // ignores ASCII case, PostgreSQL's does not; the keys have none).
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
 	if f.Limit <= 0 {
-		return nil, wrap("list users", errors.New("limit must be positive"))
+		return nil, s.wrap("list users", errors.New("limit must be positive"))
 	}
 	where := []string{`id > ?`}
 	args := []any{f.After}
@@ -85,7 +85,7 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		// starting with p: its opening quote, then p as JSON spells it.
 		enc, err := json.Marshal(p)
 		if err != nil {
-			return nil, wrap("list users", err)
+			return nil, s.wrap("list users", err)
 		}
 		where = append(where, `groups_key LIKE ? ESCAPE '\'`)
 		args = append(args, "%"+likeEscape(strings.TrimSuffix(string(enc), `"`))+"%")
@@ -93,18 +93,18 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	args = append(args, f.Limit)
 	rows, err := s.reader.QueryContext(ctx, s.q(selectUser+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`), args...)
 	if err != nil {
-		return nil, wrap("list users", err)
+		return nil, s.wrap("list users", err)
 	}
 	defer rows.Close()
 	var out []store.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, wrap("list users", err)
+			return nil, s.wrap("list users", err)
 		}
 		out = append(out, u)
 	}
-	return out, wrap("list users", rows.Err())
+	return out, s.wrap("list users", rows.Err())
 }
 
 // likeEscape escapes LIKE's wildcards and its escape character.
@@ -116,16 +116,16 @@ func likeEscape(s string) string {
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	groups, groupsKey, err := encodeGroups(u.Groups)
 	if err != nil {
-		return wrap("update user", err)
+		return s.wrap("update user", err)
 	}
 	res, err := s.writer.ExecContext(ctx, s.q(`UPDATE gatehouse_users SET username = ?, username_key = ?, email = ?, email_key = ?,
 		email_verified = ?, name = ?, groups_json = ?, groups_key = ?, updated_at = ? WHERE id = ?`),
 		u.Username, store.UserKey(u.Username), u.Email, store.UserKey(u.Email), boolInt(u.EmailVerified), u.Name,
 		groups, groupsKey, millis(u.UpdatedAt), u.ID)
 	if err != nil {
-		return wrap("update user", s.insertErr(err))
+		return s.wrap("update user", s.insertErr(err))
 	}
-	return wrap("update user", oneRow(res))
+	return s.wrap("update user", oneRow(res))
 }
 
 // SetUserPassword implements store.Store.
@@ -133,25 +133,25 @@ func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, no
 	res, err := s.writer.ExecContext(ctx, s.q(`UPDATE gatehouse_users SET password_hash = ?, updated_at = ? WHERE id = ?`),
 		passwordHash, millis(now), id)
 	if err != nil {
-		return wrap("set user password", err)
+		return s.wrap("set user password", err)
 	}
-	return wrap("set user password", oneRow(res))
+	return s.wrap("set user password", oneRow(res))
 }
 
 // RecordUserLogin implements store.Store.
 func (s *Store) RecordUserLogin(ctx context.Context, id string, now time.Time) error {
 	res, err := s.writer.ExecContext(ctx, s.q(`UPDATE gatehouse_users SET last_login_at = ? WHERE id = ?`), millis(now), id)
 	if err != nil {
-		return wrap("record user login", err)
+		return s.wrap("record user login", err)
 	}
-	return wrap("record user login", oneRow(res))
+	return s.wrap("record user login", oneRow(res))
 }
 
 // SetUserDisabled implements store.Store.
 func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("set user disabled", err)
+		return s.wrap("set user disabled", err)
 	}
 	err = s.inWriteTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE gatehouse_users SET disabled = ?, updated_at = ? WHERE id = ?`),
@@ -165,7 +165,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, n
 		_, _, err = s.revokeUserSessions(ctx, tx, id, "", nowMs)
 		return err
 	})
-	return wrap("set user disabled", err)
+	return s.wrap("set user disabled", err)
 }
 
 // DeleteUser implements store.Store. Sessions and grants are revoked, not
@@ -173,7 +173,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, n
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return wrap("delete user", err)
+		return s.wrap("delete user", err)
 	}
 	err = s.inWriteTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_users WHERE id = ?`), id)
@@ -192,14 +192,14 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_user_tokens WHERE user_id = ?`), id)
 		return err
 	})
-	return wrap("delete user", err)
+	return s.wrap("delete user", err)
 }
 
 // RevokeUserSessions implements store.Store.
 func (s *Store) RevokeUserSessions(ctx context.Context, subject, keep string, now time.Time) (int, int, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return 0, 0, wrap("revoke user sessions", err)
+		return 0, 0, s.wrap("revoke user sessions", err)
 	}
 	var sessions, grants int
 	err = s.inWriteTx(ctx, func(tx *txn) error {
@@ -207,7 +207,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, subject, keep string, no
 		sessions, grants, err = s.revokeUserSessions(ctx, tx, subject, keep, nowMs)
 		return err
 	})
-	return sessions, grants, wrap("revoke user sessions", err)
+	return sessions, grants, s.wrap("revoke user sessions", err)
 }
 
 func (s *Store) revokeUserSessions(ctx context.Context, tx *txn, subject, keep string, nowMs int64) (int, int, error) {
@@ -232,30 +232,30 @@ func (s *Store) revokeUserSessions(ctx context.Context, tx *txn, subject, keep s
 // ListUserSessions implements store.Store.
 func (s *Store) ListUserSessions(ctx context.Context, subject string, now time.Time, limit int) ([]store.Session, error) {
 	if limit <= 0 {
-		return nil, wrap("list user sessions", errors.New("limit must be positive"))
+		return nil, s.wrap("list user sessions", errors.New("limit must be positive"))
 	}
 	rows, err := s.reader.QueryContext(ctx, s.q(`SELECT `+sessionColumns+` FROM gatehouse_sessions
 		WHERE subject = ? AND revoked_at = 0 AND expires_at > ? ORDER BY created_at DESC, id_hash LIMIT ?`), subject, millis(now), limit)
 	if err != nil {
-		return nil, wrap("list user sessions", err)
+		return nil, s.wrap("list user sessions", err)
 	}
 	defer rows.Close()
 	var out []store.Session
 	for rows.Next() {
 		sess, err := scanSession(rows)
 		if err != nil {
-			return nil, wrap("list user sessions", err)
+			return nil, s.wrap("list user sessions", err)
 		}
 		out = append(out, sess)
 	}
-	return out, wrap("list user sessions", rows.Err())
+	return out, s.wrap("list user sessions", rows.Err())
 }
 
 // CreateUserToken implements store.Store.
 func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) error {
 	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_user_tokens (hash, kind, user_id, created_at, expires_at, used_at)
 		VALUES (?, ?, ?, ?, ?, ?)`), t.Hash, string(t.Kind), t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
-	return wrap("create user token", s.insertErr(err))
+	return s.wrap("create user token", s.insertErr(err))
 }
 
 // UseUserToken implements store.Store: one conditional UPDATE decides
@@ -263,7 +263,7 @@ func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) error {
 func (s *Store) UseUserToken(ctx context.Context, hash string, kind store.UserTokenKind, now time.Time) (store.UserToken, error) {
 	nowMs, err := nowMillis(now)
 	if err != nil {
-		return store.UserToken{}, wrap("use user token", err)
+		return store.UserToken{}, s.wrap("use user token", err)
 	}
 	var t store.UserToken
 	err = s.inWriteTx(ctx, func(tx *txn) error {
@@ -278,13 +278,13 @@ func (s *Store) UseUserToken(ctx context.Context, hash string, kind store.UserTo
 		t, err = s.getUserToken(ctx, tx, hash)
 		return err
 	})
-	return t, wrap("use user token", err)
+	return t, s.wrap("use user token", err)
 }
 
 // GetUserToken implements store.Store.
 func (s *Store) GetUserToken(ctx context.Context, hash string) (store.UserToken, error) {
 	t, err := s.getUserToken(ctx, s.reader, hash)
-	return t, wrap("get user token", err)
+	return t, s.wrap("get user token", err)
 }
 
 func (s *Store) getUserToken(ctx context.Context, db queryRower, hash string) (store.UserToken, error) {

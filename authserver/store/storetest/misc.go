@@ -19,7 +19,7 @@ func testConsentRoundTrip(t *testing.T, open opener) {
 	ctx := t.Context()
 	// Pairs that share a subject or a client are separate records.
 	consents := []store.Consent{
-		{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid", "email"}, CreatedAt: t0, UpdatedAt: t0},
+		{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid", "email"}, Resources: []string{"https://api.example/mcp"}, CreatedAt: t0, UpdatedAt: t0},
 		{Subject: "user-a", ClientID: "client-b", Scopes: nil, CreatedAt: t0.Add(time.Hour), UpdatedAt: t0.Add(2 * time.Hour)},
 		{Subject: "user-b", ClientID: "client-a", Scopes: []string{"openid"}, CreatedAt: t0.Add(time.Minute), UpdatedAt: t0.Add(time.Minute)},
 	}
@@ -38,10 +38,11 @@ func testConsentRoundTrip(t *testing.T, open opener) {
 func testConsentReplace(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()
-	first := store.Consent{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid"}, CreatedAt: t0, UpdatedAt: t0}
+	first := store.Consent{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid"}, Resources: []string{"https://a.example/"}, CreatedAt: t0, UpdatedAt: t0}
 	must(t, "SaveConsent", s.SaveConsent(ctx, first))
 	later := t0.Add(48 * time.Hour)
-	second := store.Consent{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid", "profile", "email"}, CreatedAt: later, UpdatedAt: later}
+	second := store.Consent{Subject: "user-a", ClientID: "client-a", Scopes: []string{"openid", "profile", "email"},
+		Resources: []string{"https://a.example/", "https://b.example/mcp"}, CreatedAt: later, UpdatedAt: later}
 	must(t, "SaveConsent over an existing one", s.SaveConsent(ctx, second))
 
 	want := second
