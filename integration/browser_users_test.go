@@ -2,10 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
 )
 
 // TestBrowserInvitedUser drives an invited user end to end through real
@@ -17,7 +21,9 @@ import (
 // the device that made the change stays in.
 func TestBrowserInvitedUser(t *testing.T) {
 	adminPort := freePort(t)
-	s := startBrowserSuiteWith(t, exampleSetup{adminPort: adminPort, extraGatehouse: []string{"revocation_poll_interval 1s"}})
+	relay := ast.NewSMTPServer(t)
+	s := startBrowserSuiteWith(t, exampleSetup{adminPort: adminPort, extraGatehouse: []string{"revocation_poll_interval 1s",
+		fmt.Sprintf("smtp {\n\t\t\thost %s\n\t\t\tport %d\n\t\t\tfrom \"Gatehouse Demo <auth@localhost>\"\n\t\t}", relay.Host, relay.Port)}})
 	addr := fmt.Sprintf("--address=127.0.0.1:%d", adminPort)
 	const first, second = "nora-first-passphrase-4", "nora-second-passphrase-8"
 
@@ -137,5 +143,51 @@ func TestBrowserInvitedUser(t *testing.T) {
 	other.fill("#password", second)
 	if resp := other.click("button[type=submit]"); resp.URL != s.in.gate+"/" {
 		t.Errorf("the new password: %d %s", resp.Status, resp.URL)
+	}
+
+	// The new pages in every view, as TestBrowser checks the others:
+	// axe-core, layout, theme, a clean browser log; the gallery in
+	// docs/screenshots with GATEHOUSE_UPDATE_SCREENSHOTS=1.
+	docs := ""
+	if os.Getenv("GATEHOUSE_UPDATE_SCREENSHOTS") == "1" {
+		docs = filepath.Join("..", "docs", "screenshots")
+	}
+	for i, v := range []view{desktopLight, desktopDark, phoneLight, phoneDark} {
+		t.Run("pages/"+v.name, func(t *testing.T) {
+			p := s.newTab(t, v)
+			visit := func(page string) {
+				t.Helper()
+				p.checkLayout(page)
+				p.checkAccessibility(page)
+				p.checkTheme(page, v.dark)
+				for _, l := range p.browserLog() {
+					t.Errorf("%s: browser log: %s", page, l)
+				}
+				p.screenshot(s.shotDir, page+"-"+v.name)
+				if docs != "" {
+					p.saveCompact(filepath.Join(docs, page+"-"+v.name+".png"))
+				}
+			}
+			name := fmt.Sprintf("viewer%d", i)
+			mustCLI(t, "users", "create", name, "--email", name+"@example.com", "--name", "Viewer Example", addr)
+			link := regexp.MustCompile(`https://\S+token=gh_inv_\S+`).FindString(mustCLI(t, "users", "invite", name, addr))
+			p.open(link)
+			visit("choose-password")
+			p.fill("#password", first)
+			p.fill("#confirm", first)
+			p.click("button[type=submit]")
+			visit("password-set")
+			p.open(s.in.issuer + "/account")
+			p.fill("#username", name)
+			p.fill("#password", first)
+			p.click("button[type=submit]")
+			p.open(s.in.issuer + "/account")
+			visit("account-settings")
+			p.open(s.in.issuer + "/account/forgot-password")
+			visit("forgot-password")
+			p.fill("#email", name+"@example.com")
+			p.click("button[type=submit]")
+			visit("forgot-password-sent")
+		})
 	}
 }
