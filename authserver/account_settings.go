@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
@@ -25,6 +26,7 @@ var settingsNotices = map[string]string{
 	"password":      "settings.notice.password",
 	"ended_session": "settings.notice.ended_session",
 	"ended_others":  "settings.notice.ended_others",
+	"email_sent":    "settings.notice.email_sent",
 }
 
 // handleAccount is the account page. GET shows it; POST (csrf, action)
@@ -78,6 +80,10 @@ func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
 			return
 		} else if err != nil {
 			s.accountChangeFailed(w, r, err)
+			return
+		}
+		if email := strings.TrimSpace(form.Get("email")); s.cfg.Mailer != nil && form.Has("email") && !strings.EqualFold(email, sess.User.Email) {
+			s.changeEmail(w, r, sess, email, done)
 			return
 		}
 		done("profile")
@@ -174,13 +180,14 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *bro
 		return
 	}
 	page := ui.AccountSettingsPage{
-		Base:       s.base(""),
-		FormAction: s.prefix + accountPath,
-		CSRFToken:  s.csrfToken(w, r),
-		User:       ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email},
-		Editable:   sess.User.Stored,
-		MinLength:  s.cfg.Accounts.Policy().MinLength,
-		Notice:     notice, Error: problem, ErrorIn: problemIn,
+		Base:          s.base(""),
+		FormAction:    s.prefix + accountPath,
+		CSRFToken:     s.csrfToken(w, r),
+		User:          ui.UserView{Name: sess.User.Name, Username: sess.User.Username, Email: sess.User.Email},
+		Editable:      sess.User.Stored,
+		EmailEditable: sess.User.Stored && s.cfg.Mailer != nil,
+		MinLength:     s.cfg.Accounts.Policy().MinLength,
+		Notice:        notice, Error: problem, ErrorIn: problemIn,
 		AppsURL: s.prefix + accountAppsPath,
 	}
 	if signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()}); err == nil {

@@ -102,3 +102,59 @@ func TestForgotPassword(t *testing.T) {
 	}
 	_ = ivy
 }
+
+// TestEmailChange: with a mailer a stored user changes their email on
+// the account page; it changes only once the link sent to the new
+// address is opened and confirmed (a GET alone confirms nothing), and
+// becomes verified; the link works once; a taken address is refused.
+func TestEmailChange(t *testing.T) {
+	relay := ast.NewSMTPServer(t)
+	f := ast.New(t, ast.Options{Configure: func(c *authserver.Config) {
+		c.Mailer = &mail.SMTP{Host: relay.Host, Port: relay.Port, From: "auth@issuer.example"}
+	}})
+	ctx := t.Context()
+	u, err := f.Accounts.Create(ctx, accounts.NewUser{Username: "lena", Email: "lena@example.com", EmailVerified: true, Password: storedPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.NewBrowser(t)
+	b.Username, b.Password = "lena", storedPassword
+	b.SignIn()
+	page := b.Get("/account")
+	if !strings.Contains(page.Body, `name="email"`) {
+		t.Fatalf("no email field on the account page: %s", page)
+	}
+	taken := b.Submit(page, "/account", query("action", "profile", "name", "Lena", "email", "alice@example.com"))
+	if taken.Code != http.StatusBadRequest || !strings.Contains(pageText(taken), "already taken") {
+		t.Errorf("changing to a taken address: %s", taken)
+	}
+	res := b.Submit(page, "/account", query("action", "profile", "name", "Lena", "email", "Lena.New@example.com"))
+	if res.Code != http.StatusOK || !strings.Contains(pageText(res), "We sent a link to the new address.") {
+		t.Fatalf("changing the email: %s", res)
+	}
+	m := relay.Wait(t, 1, 10*time.Second)[0]
+	link := regexp.MustCompile(`https://issuer\.example/account/verify-email\?token=gh_vem_[A-Za-z0-9_-]+`).FindString(m.Data)
+	if m.To[0] != "Lena.New@example.com" || link == "" {
+		t.Fatalf("the confirmation email to %v:\n%s", m.To, m.Data)
+	}
+	path := strings.TrimPrefix(link, ast.Issuer)
+	confirm := f.NewBrowser(t).Get(path) // opened anywhere, even signed out
+	if confirm.Code != http.StatusOK || !strings.Contains(pageText(confirm), "Confirm your email address") || !strings.Contains(confirm.Body, "Lena.New@example.com") {
+		t.Fatalf("the confirmation page: %s", confirm)
+	}
+	if got, _ := f.Accounts.Get(ctx, u.ID); got.Email != "lena@example.com" || !got.EmailVerified {
+		t.Errorf("the email changed before it was confirmed: %+v", got)
+	}
+	other := f.NewBrowser(t)
+	done := other.Submit(other.Get(path), "/account/verify-email", nil)
+	if done.Code != http.StatusOK || !strings.Contains(pageText(done), "Your email address is confirmed") {
+		t.Fatalf("confirming: %s", done)
+	}
+	if got, _ := f.Accounts.Get(ctx, u.ID); got.Email != "Lena.New@example.com" || !got.EmailVerified {
+		t.Errorf("after confirming: %+v", got)
+	}
+	wantErrorPage(t, other.Get(path), http.StatusNotFound, "invalid_request")
+	if _, err := f.Accounts.Directory().UserByUsername(ctx, "lena.new@example.com"); err != nil {
+		t.Errorf("signing in by the new address: %v", err)
+	}
+}

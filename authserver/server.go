@@ -334,6 +334,7 @@ func (s *Server) routes() {
 		if s.cfg.Mailer != nil {
 			s.forgot = newForgotPassword()
 			handle("GET POST", forgotPasswordPath, s.pageHandler(s.handleForgotPassword))
+			handle("GET POST", verifyEmailPath, s.pageHandler(s.handleVerifyEmail))
 		}
 	}
 }

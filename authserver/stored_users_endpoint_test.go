@@ -189,6 +189,9 @@ func TestAccountSettings(t *testing.T) {
 		!strings.Contains(text, "This device") {
 		t.Fatalf("account page: %s", page)
 	}
+	if strings.Contains(page.Body, `name="email"`) {
+		t.Error("without a mailer the account page offers to change the email")
+	}
 	if apps := b.Get("/account/apps"); !strings.Contains(apps.Body, `href="/account"`) {
 		t.Error("the connected apps page does not link to the account page")
 	}

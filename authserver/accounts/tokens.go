@@ -16,8 +16,9 @@ import (
 // Prefixes of the single-use tokens, so a leaked one is recognisable
 // (to people and to secret scanners) and says what it is for.
 const (
-	InvitePrefix = "gh_inv_"
-	ResetPrefix  = "gh_pwr_"
+	InvitePrefix      = "gh_inv_"
+	ResetPrefix       = "gh_pwr_"
+	VerifyEmailPrefix = "gh_vem_"
 )
 
 // maxTokenLength bounds a token read from a request before it is hashed.
@@ -100,6 +101,8 @@ func kindOf(raw string) (store.UserTokenKind, bool) {
 		return store.UserTokenInvite, true
 	case strings.HasPrefix(raw, ResetPrefix):
 		return store.UserTokenReset, true
+	case strings.HasPrefix(raw, VerifyEmailPrefix):
+		return store.UserTokenVerifyEmail, true
 	}
 	return "", false
 }
@@ -108,24 +111,33 @@ func kindOf(raw string) (store.UserTokenKind, bool) {
 // token is for, and its kind, without using it. ErrNotFound otherwise
 // (unknown, used, expired, or its user gone or disabled).
 func (m *Manager) CheckToken(ctx context.Context, raw string) (store.User, store.UserTokenKind, error) {
+	u, t, err := m.checkToken(ctx, raw)
+	if err == nil && t.Kind == store.UserTokenVerifyEmail {
+		return store.User{}, "", ErrNotFound // not a password link
+	}
+	return u, t.Kind, err
+}
+
+// checkToken returns a usable token of any kind and its user.
+func (m *Manager) checkToken(ctx context.Context, raw string) (store.User, store.UserToken, error) {
 	kind, ok := kindOf(raw)
 	if !ok {
-		return store.User{}, "", ErrNotFound
+		return store.User{}, store.UserToken{}, ErrNotFound
 	}
 	t, err := m.cfg.Store.GetUserToken(ctx, tokenHash(raw))
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, "", ErrNotFound
+		return store.User{}, store.UserToken{}, ErrNotFound
 	} else if err != nil {
-		return store.User{}, "", err
+		return store.User{}, store.UserToken{}, err
 	}
 	if t.Kind != kind || !t.UsedAt.IsZero() || !m.cfg.Now().Before(t.ExpiresAt) {
-		return store.User{}, "", ErrNotFound
+		return store.User{}, store.UserToken{}, ErrNotFound
 	}
 	u, err := m.cfg.Store.GetUser(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Disabled) {
-		return store.User{}, "", ErrNotFound
+		return store.User{}, store.UserToken{}, ErrNotFound
 	}
-	return u, kind, err
+	return u, t, err
 }
 
 // UseToken sets the password of the user raw is for and uses the token

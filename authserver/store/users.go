@@ -53,6 +53,8 @@ const (
 	UserTokenInvite UserTokenKind = "invite"
 	// UserTokenReset lets a user who forgot their password choose another.
 	UserTokenReset UserTokenKind = "reset"
+	// UserTokenVerifyEmail confirms a new email address (UserToken.Email).
+	UserTokenVerifyEmail UserTokenKind = "verify_email"
 )
 
 // UserToken is a single-use token (an invitation or a password reset
@@ -64,6 +66,8 @@ type UserToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // zero until used
+	// Email is the address a UserTokenVerifyEmail token confirms.
+	Email string
 }
 
 // UserStore keeps the users created at run time.

@@ -126,6 +126,7 @@ var english = catalog{
 		"settings.username":          "Username",
 		"settings.email":             "Email",
 		"settings.save":              "Save",
+		"settings.email_note":        "A new address changes once you open the link we send to it.",
 		"settings.managed":           "This account is managed by your administrator: ask them to change its name or password.",
 		"settings.password":          "Password",
 		"settings.current_password":  "Current password",
@@ -157,6 +158,15 @@ var english = catalog{
 		"choose_password.done_message":   "You can now sign in to your %s account with your new password.",
 		"choose_password.continue":       "Sign in",
 
+		// Confirming a new email address.
+		"verify_email.title":        "Confirm your email address",
+		"verify_email.heading":      "Confirm your email address",
+		"verify_email.subtitle":     "Use %s for the account %s?",
+		"verify_email.submit":       "Confirm",
+		"verify_email.done_heading": "Your email address is confirmed",
+		"verify_email.done_message": "Your %s account now uses this address.",
+		"verify_email.account":      "Your account",
+
 		// The issuer's home page (its root).
 		"home.title":      "Sign-in service",
 		"home.heading":    "Welcome to %s",
@@ -184,6 +194,9 @@ var english = catalog{
 		"settings.notice.password":      "Your password is changed. Your other devices are signed out.",
 		"settings.notice.ended_session": "That device is signed out.",
 		"settings.notice.ended_others":  "Your other devices are signed out.",
+		"settings.notice.email_sent":    "We sent a link to the new address. Your email changes when you open it.",
+		"settings.error.email":          "The email address %s.",
+		"settings.error.send":           "The email could not be sent. Try again later.",
 		// Brute-force defence (authserver/throttle.go): the wait is one of
 		// the wait_ messages.
 		"login.error.throttled":    "Too many failed sign-in attempts. Try again in %s.",
@@ -202,6 +215,10 @@ var english = catalog{
 		"problem.bad_redirect.heading": "This sign-in link is not safe to follow",
 		"problem.bad_redirect.message": "The app asked to send you back to an address it has not registered. To protect your account, signing in stopped here.",
 		"problem.bad_redirect.hint":    "Go back to the app and try again. If it keeps happening, let the app's developer know.",
+
+		"problem.email_link.heading": "This link is no longer valid",
+		"problem.email_link.message": "Links to confirm an email address work once, for a limited time. This one has been used, has expired or is incomplete.",
+		"problem.email_link.hint":    "Change the address on your account page again to get a new link.",
 
 		"problem.password_link.heading": "This link is no longer valid",
 		"problem.password_link.message": "Links to choose a password work once, for a limited time. This one has been used, has expired or is incomplete.",

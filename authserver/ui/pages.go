@@ -172,11 +172,15 @@ type AccountSettingsPage struct {
 	User       UserView
 	// Editable: the account is kept in the store, so its name and
 	// password can be changed here (configured accounts cannot).
-	Editable  bool
-	MinLength int
-	Sessions  []SessionView
-	Notice    string // already-localised confirmation of the last change
-	Error     string // already-localised problem with the last change
+	Editable bool
+	// EmailEditable: the email can be changed here too, confirmed by a
+	// link sent to the new address (the server can send email). The
+	// profile form then also posts "email".
+	EmailEditable bool
+	MinLength     int
+	Sessions      []SessionView
+	Notice        string // already-localised confirmation of the last change
+	Error         string // already-localised problem with the last change
 	// ErrorIn is the form the error is about: "profile" or "password".
 	ErrorIn        string
 	AppsURL        string
@@ -185,6 +189,22 @@ type AccountSettingsPage struct {
 }
 
 func (AccountSettingsPage) templateName() string { return "account_settings.html" }
+
+// VerifyEmailPage confirms a new email address from the link sent to it.
+// The form posts "token" and "csrf"; with Done set it says the address
+// is confirmed.
+type VerifyEmailPage struct {
+	Base
+	FormAction string
+	Token      string
+	CSRFToken  string
+	Email      string // the address being confirmed
+	Username   string
+	Done       bool
+	AccountURL string
+}
+
+func (VerifyEmailPage) templateName() string { return "verify_email.html" }
 
 // SessionView is one of the user's live sessions.
 type SessionView struct {
@@ -279,7 +299,7 @@ var registered = []Page{
 	AccountSettingsPage{
 		Base: sampleBase, FormAction: "/account", CSRFToken: "csrf",
 		User:     UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"},
-		Editable: true, MinLength: 12,
+		Editable: true, EmailEditable: true, MinLength: 12,
 		Sessions: []SessionView{
 			{ID: "s1", Browser: "Firefox", System: "Linux", SignedInAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Current: true},
 			{ID: "s2", Browser: "Safari", SignedInAt: time.Date(2030, 1, 1, 3, 4, 5, 0, time.UTC)},
@@ -289,6 +309,8 @@ var registered = []Page{
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},
 	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
+	VerifyEmailPage{Base: sampleBase, FormAction: "/account/verify-email", Token: "gh_vem_x", CSRFToken: "csrf",
+		Email: "alice@example.com", Username: "alice", Done: true, AccountURL: "/account"},
 	ChoosePasswordPage{Base: sampleBase, FormAction: "/account/choose-password", Token: "gh_inv_x", CSRFToken: "csrf",
 		Username: "alice", Invite: true, MinLength: 12, Error: "Error", Done: true, SignInURL: "/account/apps"},
 }

@@ -210,6 +210,10 @@ var migrations = []migration{
 		// again.
 		`ALTER TABLE gatehouse_consents ADD COLUMN resources TEXT NOT NULL DEFAULT '[]'`,
 	}},
+	{version: 7, stmts: []string{
+		// A token confirming a new email address carries that address.
+		`ALTER TABLE gatehouse_user_tokens ADD COLUMN email TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

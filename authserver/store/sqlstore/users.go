@@ -253,8 +253,8 @@ func (s *Store) ListUserSessions(ctx context.Context, subject string, now time.T
 
 // CreateUserToken implements store.Store.
 func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) error {
-	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_user_tokens (hash, kind, user_id, created_at, expires_at, used_at)
-		VALUES (?, ?, ?, ?, ?, ?)`), t.Hash, string(t.Kind), t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt))
+	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_user_tokens (hash, kind, user_id, created_at, expires_at, used_at, email)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), t.Hash, string(t.Kind), t.UserID, millis(t.CreatedAt), millis(t.ExpiresAt), millis(t.UsedAt), t.Email)
 	return s.wrap("create user token", s.insertErr(err))
 }
 
@@ -293,8 +293,8 @@ func (s *Store) getUserToken(ctx context.Context, db queryRower, hash string) (s
 		kind                     string
 		created, expires, usedAt int64
 	)
-	err := db.QueryRowContext(ctx, s.q(`SELECT hash, kind, user_id, created_at, expires_at, used_at FROM gatehouse_user_tokens WHERE hash = ?`), hash).
-		Scan(&t.Hash, &kind, &t.UserID, &created, &expires, &usedAt)
+	err := db.QueryRowContext(ctx, s.q(`SELECT hash, kind, user_id, created_at, expires_at, used_at, email FROM gatehouse_user_tokens WHERE hash = ?`), hash).
+		Scan(&t.Hash, &kind, &t.UserID, &created, &expires, &usedAt, &t.Email)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.UserToken{}, store.ErrNotFound
 	}

@@ -339,10 +339,18 @@ func testUserTokens(t *testing.T, open opener) {
 	wantErr(t, "GetUserToken of an unknown token", err, store.ErrNotFound)
 	_, err = s.UseUserToken(ctx, hashOf("unknown"), tok.Kind, t0)
 	wantErr(t, "UseUserToken of an unknown token", err, store.ErrNotFound)
+	// A token confirming an email address keeps the address.
+	verify := store.UserToken{Hash: hashOf("vem:ivy"), Kind: store.UserTokenVerifyEmail, UserID: "usr_ivy",
+		Email: "Ivy.New@Example.com", CreatedAt: t0, ExpiresAt: t0.Add(2 * time.Hour)}
+	must(t, "CreateUserToken of an email token", s.CreateUserToken(ctx, verify))
+	gotVerify, err := s.UseUserToken(ctx, verify.Hash, store.UserTokenVerifyEmail, t0.Add(time.Minute))
+	must(t, "UseUserToken of an email token", err)
+	verify.UsedAt = t0.Add(time.Minute)
+	checkEqual(t, "used email token", gotVerify, verify)
 	// Expired tokens are garbage.
 	n, err := s.GarbageCollect(ctx, tok.ExpiresAt.Add(time.Second), 10)
 	must(t, "GarbageCollect", err)
-	if n != 1 {
+	if n != 1 { // the email token expires an hour later
 		t.Errorf("GarbageCollect deleted %d records, want the token", n)
 	}
 }
