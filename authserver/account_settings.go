@@ -188,8 +188,13 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *bro
 	}
 	for _, other := range list {
 		browser, system := deviceOf(other.UserAgent)
-		page.Sessions = append(page.Sessions, ui.SessionView{ID: other.IDHash, Browser: browser, System: system,
-			SignedInAt: other.AuthTime, Current: other.IDHash == sess.IDHash})
+		v := ui.SessionView{ID: other.IDHash, Browser: browser, System: system,
+			SignedInAt: other.AuthTime, Current: other.IDHash == sess.IDHash}
+		if v.Current { // this device first, then the others, newest first
+			page.Sessions = append([]ui.SessionView{v}, page.Sessions...)
+		} else {
+			page.Sessions = append(page.Sessions, v)
+		}
 	}
 	if err := s.cfg.UI.Render(w, status, page); err != nil {
 		s.log.ErrorContext(r.Context(), "rendering the account page failed", "error", err)

@@ -226,6 +226,9 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 		Username:    username,
 		Error:       msg,
 	}
+	if s.forgot != nil {
+		page.ForgotURL = s.prefix + forgotPasswordPath
+	}
 	if client != nil {
 		page.ClientName, page.ClientLogoURI = client.Name, logoOf(client)
 		// One gate client serves every gated site: name the site the user

@@ -397,4 +397,6 @@ func (s *Server) afterSessionEnded(ctx context.Context, rec store.Session, now t
 
 // Shutdown waits until ctx is done for back-channel logout deliveries in
 // flight, then abandons the rest.
-func (s *Server) Shutdown(ctx context.Context) error { return s.backchannel.shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.backchannel.shutdown(ctx), s.waitForResetEmails(ctx))
+}

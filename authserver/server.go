@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
+	"github.com/gatehouse-auth/gatehouse/authserver/mail"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -112,6 +113,9 @@ type Config struct {
 	// Revocations, when set, is the in-memory view of the revocation feed
 	// that Run keeps current (gates read it).
 	Revocations *revocation.Watcher
+	// Mailer sends password reset links for the "forgot password" page,
+	// which exists only with a Mailer and Accounts.
+	Mailer mail.Sender
 	// GCInterval is how often Run deletes expired state from the store;
 	// zero means DefaultGCInterval.
 	GCInterval time.Duration
@@ -135,6 +139,9 @@ type Server struct {
 	discovery []byte
 	// registrar serves /register; nil when registration is off.
 	registrar *registrar
+	// forgot is the "forgot password" flow (forgot_password.go); nil
+	// without Mailer.
+	forgot *forgotPassword
 	// backchannel delivers back-channel logout tokens (backchannel.go).
 	backchannel *backchannelSender
 	// logins and clientAuths count failures (throttle.go).
@@ -324,6 +331,10 @@ func (s *Server) routes() {
 	if s.cfg.Accounts != nil {
 		handle("GET POST", choosePasswordPath, s.pageHandler(s.handleChoosePassword))
 		handle("GET POST", accountPath, s.pageHandler(s.handleAccount))
+		if s.cfg.Mailer != nil {
+			s.forgot = newForgotPassword()
+			handle("GET POST", forgotPasswordPath, s.pageHandler(s.handleForgotPassword))
+		}
 	}
 }
 

@@ -94,6 +94,9 @@ type App struct {
 	// 24h each.
 	InvitationLifetime    caddy.Duration `json:"invitation_lifetime,omitempty"`
 	PasswordResetLifetime caddy.Duration `json:"password_reset_lifetime,omitempty"`
+	// SMTP sends password reset links ("Forgot password?" on the login
+	// page). Default: none, and no such link.
+	SMTP *SMTPConfig `json:"smtp,omitempty"`
 	// Clients are the statically configured Connected Apps.
 	Clients []*ClientConfig `json:"clients,omitempty"`
 	// UI brands the login and consent pages.
@@ -284,7 +287,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return errorf("ui: %v", err)
 	}
 
-	a.server, err = authserver.New(authserver.Config{
+	mailer, err := a.SMTP.mailer(repl)
+	if err != nil {
+		return err
+	}
+	cfg := authserver.Config{
 		Issuer:                    issuer,
 		Store:                     a.store,
 		Keys:                      a.keys,
@@ -301,7 +308,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
-	})
+	}
+	if mailer != nil {
+		cfg.Mailer = mailer
+	}
+	a.server, err = authserver.New(cfg)
 	if err != nil {
 		return errorf("%v", err)
 	}

@@ -73,6 +73,14 @@ func init() {
 //		}
 //		invitation_lifetime <duration>
 //		password_reset_lifetime <duration>
+//		smtp {
+//			host <host>
+//			port <port>
+//			username <username>
+//			password <password>
+//			from <address>
+//			starttls
+//		}
 //		user <username> {
 //			id <subject>
 //			email <address>
@@ -208,6 +216,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.PasswordPolicy = p
+		case "smtp":
+			c, err := parseSMTP(d)
+			if err != nil {
+				return nil, err
+			}
+			app.SMTP = c
 		case "invitation_lifetime":
 			if err := durationArg(d, &app.InvitationLifetime); err != nil {
 				return nil, err

@@ -106,12 +106,20 @@ type browserSuite struct {
 
 func startBrowserSuite(t *testing.T) *browserSuite {
 	t.Helper()
+	return startBrowserSuiteWith(t, exampleSetup{edit: withGatePolicy})
+}
+
+// startBrowserSuiteWith is startBrowserSuite on the demo configuration
+// set up by setup (its directory and issuer port are chosen here).
+func startBrowserSuiteWith(t *testing.T, setup exampleSetup) *browserSuite {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short (./scripts/test.sh quick): the browser tests run in the full suite")
 	}
 	exe := chromiumPath(t)
 	axe := axeSource(t)
-	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: withGatePolicy})
+	setup.dir, setup.port = t.TempDir(), freePort(t)
+	in := startExampleWith(t, setup)
 
 	shotDir := os.Getenv("GATEHOUSE_SCREENSHOT_DIR")
 	if shotDir == "" {

@@ -50,11 +50,30 @@ func (m *Manager) ResetLink(ctx context.Context, id string) (token string, expir
 	return m.issue(ctx, id, store.UserTokenReset, "admin")
 }
 
+// ResetByEmail issues a password reset token for the enabled stored user
+// whose email is email (a "forgot password" request), and returns the
+// user with it. ErrNotFound when there is no such user: callers must
+// answer the same either way, so nobody learns who has an account.
+func (m *Manager) ResetByEmail(ctx context.Context, email string) (store.User, string, time.Time, error) {
+	u, err := m.cfg.Store.GetUserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Email == "")) {
+		return store.User{}, "", time.Time{}, ErrNotFound
+	} else if err != nil {
+		return store.User{}, "", time.Time{}, err
+	}
+	token, expires, err := m.issueFor(ctx, u, store.UserTokenReset, "email")
+	return u, token, expires, err
+}
+
 func (m *Manager) issue(ctx context.Context, id string, kind store.UserTokenKind, by string) (string, time.Time, error) {
 	u, err := m.Get(ctx, id)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	return m.issueFor(ctx, u, kind, by)
+}
+
+func (m *Manager) issueFor(ctx context.Context, u store.User, kind store.UserTokenKind, by string) (string, time.Time, error) {
 	if u.Disabled {
 		return "", time.Time{}, &FieldError{Field: "id", Reason: "the user is disabled; enable them first", Taken: true}
 	}

@@ -48,6 +48,17 @@ var english = catalog{
 		"login.username":        "Username",
 		"login.password":        "Password",
 		"login.submit":          "Sign in",
+		"login.forgot":          "Forgot password?",
+
+		// Forgot password page.
+		"forgot.title":     "Forgot password",
+		"forgot.heading":   "Forgot your password?",
+		"forgot.subtitle":  "Enter the email address of your %s account and we'll send you a link to choose a new password.",
+		"forgot.email":     "Email address",
+		"forgot.submit":    "Send link",
+		"forgot.sent":      "Check your email",
+		"forgot.sent_text": "If an account uses that address, a link to choose a new password is on its way. It works once, for a limited time.",
+		"forgot.back":      "Back to sign in",
 
 		// Consent page.
 		"consent.title":            "Allow %s to access your account?",
@@ -166,6 +177,8 @@ var english = catalog{
 		"password.error.policy":         "The password %s.",
 		"password.error.current":        "The current password is incorrect.",
 		"password.error.throttled":      "Too many incorrect passwords. Try again in %s.",
+		"password.error.email":          "Enter an email address.",
+		"password.error.too_many":       "Too many requests from this network. Try again in %s.",
 		"settings.error.name":           "The name %s.",
 		"settings.notice.profile":       "Your profile is saved.",
 		"settings.notice.password":      "Your password is changed. Your other devices are signed out.",

@@ -31,9 +31,28 @@ type LoginPage struct {
 	Error         string // already-localised message, e.g. wrong credentials
 	ClientName    string // "to continue to <ClientName>" (optional)
 	ClientLogoURI string
+	// ForgotURL links to the "forgot password" page (optional: only when
+	// the server can send email).
+	ForgotURL string
 }
 
 func (LoginPage) templateName() string { return "login.html" }
+
+// ForgotPasswordPage asks for the email address of an account whose
+// password is forgotten; the form posts "csrf" and "email". With Sent set
+// it says a link is on its way if the address belongs to an account,
+// whether or not it does.
+type ForgotPasswordPage struct {
+	Base
+	FormAction string
+	CSRFToken  string
+	Email      string
+	Error      string // already-localised
+	Sent       bool
+	SignInURL  string
+}
+
+func (ForgotPasswordPage) templateName() string { return "forgot_password.html" }
 
 // ConsentPage asks the signed-in user to allow an app the requested scopes.
 // The form posts "ar", "csrf" and "decision" ("allow" or "deny").
@@ -222,7 +241,10 @@ var registered = []Page{
 	LoginPage{
 		Base: sampleBase, FormAction: "/login", AuthRequest: "ar", CSRFToken: "csrf",
 		Username: "alice", Error: "Error", ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
+		ForgotURL: "/account/forgot-password",
 	},
+	ForgotPasswordPage{Base: sampleBase, FormAction: "/account/forgot-password", CSRFToken: "csrf", Email: "a@example.com",
+		Error: "Error", Sent: true, SignInURL: "/account/apps"},
 	ConsentPage{
 		Base: sampleBase, FormAction: "/consent", AuthRequest: "ar", CSRFToken: "csrf",
 		Client: ClientView{
