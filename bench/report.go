@@ -100,7 +100,7 @@ func (r *results) markdown() string {
 		{"plain", "plain `reverse_proxy`"},
 		{"gate_cookie", "`authgate`, session cookie"},
 		{"gate_bearer", "`authgate`, Bearer, 1 token"},
-		{"gate_bearer_10k", fmt.Sprintf("`authgate`, Bearer, %d distinct tokens", r.Memory.Tokens)},
+		{"gate_bearer_10k", fmt.Sprintf("`authgate`, Bearer, %d distinct tokens", s.Tokens)},
 		{"forward_auth", "`forward_auth` to a do-nothing service"},
 	} {
 		g := r.Gate[cfg.key]

@@ -100,7 +100,13 @@ func NewHasherWithLimits(l HasherLimits) *Hasher {
 		panic(err) // only fails if the system random source fails
 	}
 	ph, _ := ParsePasswordHash(dummy)
-	return newHasher(l, ph)
+	hs := newHasher(l, ph)
+	// The dummy's own hash left its memory behind too.
+	hs.mu.Lock()
+	hs.lastHash, hs.trimPending = time.Now(), true
+	hs.trimAfter(idleTrim, hs.trim)
+	hs.mu.Unlock()
+	return hs
 }
 
 func newHasher(l HasherLimits, dummy *PasswordHash) *Hasher {
