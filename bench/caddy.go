@@ -50,6 +50,7 @@ type caddyConfig struct {
 	authService  string // host:port
 	passwordHash string // the bench user's, at full cost
 	postgres     *pgTarget
+	adminPort    int // 0: admin off; else its pprof endpoints are served there
 }
 
 func (c caddyConfig) caddyfile() string {
@@ -61,8 +62,12 @@ func (c caddyConfig) caddyfile() string {
 			c.postgres.dsn, c.postgres.schema, hex.EncodeToString(randomBytes(32)))
 	}
 	var b strings.Builder
+	admin := "admin off"
+	if c.adminPort != 0 {
+		admin = fmt.Sprintf("admin 127.0.0.1:%d", c.adminPort)
+	}
 	fmt.Fprintf(&b, `{
-	admin off
+	%s
 	default_bind 127.0.0.1
 	storage file_system %q
 	persist_config off
@@ -87,18 +92,18 @@ func (c caddyConfig) caddyfile() string {
 		}
 		client %s {
 			type first_party
-			secret_hash sha256:%[7]s
-			redirect_uris %[8]s
+			secret_hash sha256:%[8]s
+			redirect_uris %[9]s
 			id_token_signed_response_alg ES256
 			bypass_consent_for_offline_access
 		}
 	}
 }
 
-%[2]s {
+%[3]s {
 	authserver
 }
-`, filepath.Join(c.dir, "caddy"), c.ports.issuerURL(), storage, benchUser, c.passwordHash,
+`, admin, filepath.Join(c.dir, "caddy"), c.ports.issuerURL(), storage, benchUser, c.passwordHash,
 		benchClient, hex.EncodeToString(secretHash[:]), benchRedirect, benchES256)
 	fmt.Fprintf(&b, `
 %[1]s {
@@ -235,6 +240,14 @@ func (c *child) rssMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// settledRSSMiB is the child's resident size after it has collected
+// garbage and returned free memory to the OS (SIGUSR1).
+func (c *child) settledRSSMiB() float64 {
+	_ = c.cmd.Process.Signal(syscall.SIGUSR1)
+	time.Sleep(500 * time.Millisecond)
+	return c.rssMiB()
 }
 
 // cpuSeconds is the child's user+system CPU time so far.

@@ -51,6 +51,7 @@ func main() {
 	out := flag.String("out", filepath.Join("bench", "results.json"), "where to write the JSON results")
 	workers := flag.Int("c", 32, "concurrent connections of the load generator")
 	noPostgres := flag.Bool("no-postgres", false, "skip PostgreSQL even when reachable")
+	profile := flag.String("profile", "", "also save Caddy CPU profiles under each gate configuration into this directory")
 	flag.Parse()
 	switch {
 	case *childCaddy != "":
@@ -72,7 +73,7 @@ func main() {
 		s.Storm, s.LoginBurst, s.IdleAfter, s.TokenEndpoint = 3*time.Second, 5, 6*time.Second, 800*time.Millisecond
 	}
 	start := time.Now()
-	res, err := measure(s, !*noPostgres)
+	res, err := measure(s, !*noPostgres, *profile)
 	if err != nil {
 		fail(err)
 	}

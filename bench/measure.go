@@ -28,13 +28,17 @@ type tokenFigures struct {
 
 // memoryFigures are Caddy's resident set sizes.
 type memoryFigures struct {
-	IdleMiB       float64 `json:"idle_mib"`
-	StateMiB      float64 `json:"after_sessions_and_tokens_mib"`
-	Sessions      int     `json:"sessions"`
-	Tokens        int     `json:"tokens"`
-	AfterBurstMiB float64 `json:"after_login_burst_mib"`
-	AfterIdleMiB  float64 `json:"after_burst_and_idle_mib"`
-	BurstBusy     int     `json:"login_burst_busy_answers"`
+	IdleMiB  float64 `json:"idle_mib"`
+	StateMiB float64 `json:"after_sessions_and_tokens_mib"`
+	// Settled: after a forced GC and return of free memory to the OS
+	// (live state, not garbage the runtime has yet to give back).
+	IdleSettledMiB  float64 `json:"idle_settled_mib"`
+	StateSettledMiB float64 `json:"after_sessions_and_tokens_settled_mib"`
+	Sessions        int     `json:"sessions"`
+	Tokens          int     `json:"tokens"`
+	AfterBurstMiB   float64 `json:"after_login_burst_mib"`
+	AfterIdleMiB    float64 `json:"after_burst_and_idle_mib"`
+	BurstBusy       int     `json:"login_burst_busy_answers"`
 }
 
 // state is what the measurements need from a signed-in user.
@@ -56,7 +60,7 @@ func serve(h http.HandlerFunc) (string, error) {
 	return l.Addr().String(), nil
 }
 
-func measure(s settings, tryPostgres bool) (*results, error) {
+func measure(s settings, tryPostgres bool, profileDir string) (*results, error) {
 	pinSelf()
 	res := newResults(s)
 	upstream, err := serve(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
@@ -95,6 +99,13 @@ func measure(s settings, tryPostgres bool) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
+	if profileDir != "" {
+		p, err := freePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		cfg.adminPort = p[0]
+	}
 	step("starting Caddy (SQLite)")
 	c, err := startCaddy(cfg)
 	if err != nil {
@@ -104,6 +115,7 @@ func measure(s settings, tryPostgres bool) (*results, error) {
 	// Idle: after the hasher has returned the startup hash's memory.
 	time.Sleep(6 * time.Second)
 	res.Memory.IdleMiB = c.rssMiB()
+	res.Memory.IdleSettledMiB = c.settledRSSMiB()
 
 	step(fmt.Sprintf("signing in, minting %d tokens and %d gate sessions", s.Tokens, s.Sessions))
 	st, err := prepare(cfg.ports, s.Tokens, s.Sessions)
@@ -112,9 +124,16 @@ func measure(s settings, tryPostgres bool) (*results, error) {
 	}
 	res.Memory.Tokens, res.Memory.Sessions = len(st.tokens), s.Sessions
 	res.Memory.StateMiB = c.rssMiB()
+	res.Memory.StateSettledMiB = c.settledRSSMiB()
 
 	step(fmt.Sprintf("gate: %d interleaved rounds of %v", s.Rounds, s.Round))
 	gateRounds(res, c, cfg.ports, st, s)
+	if profileDir != "" {
+		step("profiling Caddy under each configuration into " + profileDir)
+		if err := profileGate(profileDir, cfg.adminPort, cfg.ports, st, s.Workers); err != nil {
+			return nil, err
+		}
+	}
 
 	step("token endpoint (SQLite)")
 	if res.Token["sqlite"], err = tokenEndpoint(cfg.ports, st, s); err != nil {
@@ -245,14 +264,16 @@ func bearer(site, tok string) *http.Request {
 	return r
 }
 
-// gateRounds measures the gate configurations, interleaved round by
-// round, with Caddy's CPU time per request.
-func gateRounds(res *results, c *child, p ports, st *state, s settings) {
+// gateConfig is one site configuration the load generator drives.
+type gateConfig struct {
+	name  string
+	build func(int, int) *http.Request
+}
+
+// gateConfigs are the gate's configurations and their baselines.
+func gateConfigs(p ports, st *state) []gateConfig {
 	var rotation atomic.Int64
-	configs := []struct {
-		name  string
-		build func(int, int) *http.Request
-	}{
+	return []gateConfig{
 		{"plain", func(int, int) *http.Request { r, _ := http.NewRequest(http.MethodGet, p.plainURL()+"/", nil); return r }},
 		{"gate_cookie", func(int, int) *http.Request {
 			r, _ := http.NewRequest(http.MethodGet, p.gateURL()+"/", nil)
@@ -268,6 +289,12 @@ func gateRounds(res *results, c *child, p ports, st *state, s settings) {
 			return r
 		}},
 	}
+}
+
+// gateRounds measures the gate configurations, interleaved round by
+// round, with Caddy's CPU time per request.
+func gateRounds(res *results, c *child, p ports, st *state, s settings) {
+	configs := gateConfigs(p, st)
 	client := newClient(s.Workers, nil)
 	for _, cfg := range configs { // warm connections and caches
 		run(client, s.Workers, 300*time.Millisecond, request{want: http.StatusOK, build: cfg.build})
@@ -284,6 +311,36 @@ func gateRounds(res *results, c *child, p ports, st *state, s settings) {
 			res.Gate[cfg.name] = ser
 		}
 	}
+}
+
+// profileGate saves a CPU profile of Caddy under each configuration's
+// load (4 s each) into dir, from Caddy's admin endpoint.
+func profileGate(dir string, adminPort int, p ports, st *state, workers int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	client := newClient(workers, nil)
+	for _, cfg := range gateConfigs(p, st) {
+		done := make(chan struct{})
+		go func() {
+			run(client, workers, 5*time.Second, request{want: http.StatusOK, build: cfg.build})
+			close(done)
+		}()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=4", adminPort))
+		if err != nil {
+			return err
+		}
+		prof, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		<-done
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "caddy-"+cfg.name+".pprof"), prof, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tokenEndpoint measures /authorize, code exchanges (RS256 and ES256 ID

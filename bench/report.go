@@ -141,8 +141,10 @@ func (r *results) markdown() string {
 		r.Crypto.RS256PerSec, r.Crypto.ES256PerSec, r.Ratios["token_exchange_vs_crypto_bound"])
 
 	m := r.Memory
-	fmt.Fprintf(&b, "\nMemory (Caddy RSS): idle %.0f MiB; after %d gate sessions + %d cached tokens %.0f MiB (+%.0f); after %d password logins %.0f MiB, %v later %.0f MiB (+%.0f over idle); %d busy answers retried during the burst.\n",
-		m.IdleMiB, m.Sessions, m.Tokens, m.StateMiB, m.StateMiB-m.IdleMiB, s.LoginBurst, m.AfterBurstMiB, s.IdleAfter, m.AfterIdleMiB, m.AfterIdleMiB-m.IdleMiB, m.BurstBusy)
+	fmt.Fprintf(&b, "\nMemory (Caddy RSS): idle %.0f MiB (settled %.0f); after %d gate sessions + %d cached tokens %.0f MiB, settled %.0f MiB (+%.0f over settled idle, %.2f KiB per entry); after %d password logins %.0f MiB, %v later %.0f MiB (+%.0f over idle); %d busy answers retried during the burst.\n",
+		m.IdleMiB, m.IdleSettledMiB, m.Sessions, m.Tokens, m.StateMiB, m.StateSettledMiB, m.StateSettledMiB-m.IdleSettledMiB,
+		1024*(m.StateSettledMiB-m.IdleSettledMiB)/float64(max(1, m.Sessions+m.Tokens)),
+		s.LoginBurst, m.AfterBurstMiB, s.IdleAfter, m.AfterIdleMiB, m.AfterIdleMiB-m.IdleMiB, m.BurstBusy)
 
 	st := r.Storm
 	fmt.Fprintf(&b, "\nLogin storm (%d workers from %d addresses, wrong passwords for unknown names, %v): gated cookie traffic %.0f → %.0f req/s (%.2f× quiet), p99 %.2f → %.2f ms (%.2f×); Caddy CPU %.0f %%; %d storm logins hashed, %d refused busy or throttled; correct login from a browser with a device cookie %.0f ms (ok %v), from a new browser %.0f ms (status %d).\n",
