@@ -109,7 +109,6 @@ func startBrowserSuite(t *testing.T) *browserSuite {
 	if testing.Short() {
 		t.Skip("-short (./scripts/test.sh quick): the browser tests run in the full suite")
 	}
-	exe := chromiumPath(t)
 	axe := axeSource(t)
 	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), edit: withGatePolicy})
 
@@ -120,7 +119,14 @@ func startBrowserSuite(t *testing.T) *browserSuite {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots: %s", shotDir)
+	return &browserSuite{in: in, browser: startChromium(t, in), callback: newCallbackServer(t), axe: axe, shotDir: shotDir}
+}
 
+// startChromium starts headless Chromium, trusting in's certificates,
+// until the test ends; it skips (fails under CI) without Chromium.
+func startChromium(t *testing.T, in *instance) context.Context {
+	t.Helper()
+	exe := chromiumPath(t)
 	// Chromium trusts Caddy's local CA through its keys only: the SPKI
 	// hashes of the root, intermediate and leaf certificates, rather than
 	// --ignore-certificate-errors, which would accept anything.
@@ -155,8 +161,7 @@ func startBrowserSuite(t *testing.T) *browserSuite {
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", exe, err)
 	}
-
-	return &browserSuite{in: in, browser: browser, callback: newCallbackServer(t), axe: axe, shotDir: shotDir}
+	return browser
 }
 
 // caddySPKIHashes returns the base64 SHA-256 of the public keys of Caddy's

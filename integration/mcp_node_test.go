@@ -120,9 +120,57 @@ type nodeResult struct {
 	} `json:"after"`
 }
 
-// runNodeClient runs the SDK client against serverURL, playing the user
-// in b (consenting) when it asks to authorize, and returns its result.
-func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, args ...string) (nodeResult, authorizeResult) {
+// user plays the user's browser for an authorization request the agent
+// opened: signs in as alice, allows, and lets the browser go on to the
+// agent's loopback callback. It reports whether a consent page was shown.
+type user func(t *testing.T, authorizeURL string) (sawConsent bool)
+
+// httpUser is the user with the harness's HTTP browser b.
+func httpUser(b *browser) user {
+	return func(t *testing.T, authorizeURL string) bool {
+		t.Helper()
+		res := b.authorize(authorizeURL, "allow")
+		if res.callback == nil {
+			t.Fatalf("the authorization did not end at the client's callback: %s (%d)\n%s", res.last.url, res.last.status, res.last.body)
+		}
+		// The browser follows the redirect to the agent's callback.
+		resp, err := http.Get(res.callback.String())
+		if err != nil {
+			t.Fatalf("the agent's callback: %v", err)
+		}
+		resp.Body.Close()
+		return res.sawConsent
+	}
+}
+
+// chromiumUser is the user in a tab of headless Chromium, a fresh
+// browser context (not signed in) per authorization.
+func chromiumUser(t *testing.T, in *instance) user {
+	s := &browserSuite{in: in, browser: startChromium(t, in)}
+	return func(t *testing.T, authorizeURL string) bool {
+		t.Helper()
+		tab := s.newTab(t, desktopLight)
+		tab.open(authorizeURL)
+		if !tab.has("#username") {
+			t.Fatalf("no login page at %s", tab.location())
+		}
+		tab.fill("#username", "alice")
+		tab.fill("#password", alicePassword)
+		tab.click("button[type=submit]")
+		consent := tab.has("button[value=allow]")
+		if consent {
+			tab.click("button[value=allow]")
+		}
+		if loc := tab.location(); !strings.HasPrefix(loc, "http://127.0.0.1:") || !strings.Contains(loc, "code=") {
+			t.Fatalf("Chromium ended at %s, not the agent's callback", loc)
+		}
+		return consent
+	}
+}
+
+// runNodeClient runs the SDK client against serverURL, with u playing
+// the user when it asks to authorize, and returns its result.
+func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ...string) (nodeResult, bool) {
 	t.Helper()
 	node, dir := nodeClientDir(t)
 	cmd := exec.CommandContext(t.Context(), node, append([]string{"client.mjs", serverURL}, args...)...)
@@ -140,7 +188,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 	timer := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 	defer timer.Stop()
 	var res nodeResult
-	var auth authorizeResult
+	var sawConsent bool
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		var line struct {
@@ -154,17 +202,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 		}
 		switch {
 		case line.Authorize != "":
-			auth = b.authorize(line.Authorize, "allow")
-			if auth.callback == nil {
-				t.Fatalf("the authorization did not end at the client's callback: %s (%d)\n%s", auth.last.url, auth.last.status, auth.last.body)
-			}
-			// The browser follows the redirect to the agent's loopback
-			// callback.
-			if resp, err := http.Get(auth.callback.String()); err != nil {
-				t.Fatalf("the agent's callback: %v", err)
-			} else {
-				resp.Body.Close()
-			}
+			sawConsent = u(t, line.Authorize)
 		case line.Error != "":
 			t.Fatalf("the MCP client failed: %s\nstderr:\n%s", line.Error, stderr.String())
 		case line.Result != nil:
@@ -176,7 +214,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("node: %v\nstderr:\n%s", err, stderr.String())
 	}
-	return res, auth
+	return res, sawConsent
 }
 
 // TestMCPSDKEndToEnd: the official MCP TypeScript SDK client reaches an
@@ -223,9 +261,15 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 		"revocation_poll_interval 1s",
 		"client_id_metadata_documents {\n\t\t\tallow_network 127.0.0.0/8\n\t\t\troot_certificate_file " + caFile + "\n\t\t}",
 	}})
+	// The user's browser: headless Chromium, but in -short mode (no
+	// browser tests) the harness's HTTP browser.
 	b := in.newBrowser()
-	res, auth := runNodeClient(t, in, b, site.resource)
-	if !auth.sawConsent {
+	u := httpUser(b)
+	if !testing.Short() {
+		u = chromiumUser(t, in)
+	}
+	res, sawConsent := runNodeClient(t, in, u, site.resource)
+	if !sawConsent {
 		t.Error("the user was not asked to consent")
 	}
 	if strings.Join(res.Tools, ",") != "whoami" {
@@ -265,11 +309,14 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 	in.waitRejected(t, site.resource, bearer, time.Second)
 
 	t.Run("client metadata document", func(t *testing.T) {
-		res, auth := runNodeClient(t, in, in.newBrowser(), site.resource, docURL)
+		if testing.Short() {
+			u = httpUser(in.newBrowser())
+		}
+		res, sawConsent := runNodeClient(t, in, u, site.resource, docURL)
 		if res.ClientID != docURL {
 			t.Errorf("client id %q, want the document's URL", res.ClientID)
 		}
-		if !auth.sawConsent {
+		if !sawConsent {
 			t.Error("no consent page for the metadata-document agent")
 		}
 		if res.Second["X-Gatehouse-Client-Id"] != docURL || res.Second["X-Gatehouse-Name"] != "Alice Example" {
