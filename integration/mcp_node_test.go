@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,14 +123,20 @@ type nodeResult struct {
 
 // user plays the user's browser for an authorization request the agent
 // opened: signs in as alice, allows, and lets the browser go on to the
-// agent's loopback callback. It reports whether a consent page was shown.
-type user func(t *testing.T, authorizeURL string) (sawConsent bool)
+// agent's loopback callback. It returns the text of the consent page, ""
+// when none was shown.
+type user func(t *testing.T, authorizeURL string) (consentText string)
 
 // httpUser is the user with the harness's HTTP browser b.
 func httpUser(b *browser) user {
-	return func(t *testing.T, authorizeURL string) bool {
+	return func(t *testing.T, authorizeURL string) string {
 		t.Helper()
-		res := b.authorize(authorizeURL, "allow")
+		res := b.authorize(authorizeURL, "")
+		text := ""
+		if res.sawConsent {
+			text = html.UnescapeString(res.last.body)
+			res.callback = mustLocation(t, b.submit(res.last, nil, "decision", "allow"))
+		}
 		if res.callback == nil {
 			t.Fatalf("the authorization did not end at the client's callback: %s (%d)\n%s", res.last.url, res.last.status, res.last.body)
 		}
@@ -139,15 +146,16 @@ func httpUser(b *browser) user {
 			t.Fatalf("the agent's callback: %v", err)
 		}
 		resp.Body.Close()
-		return res.sawConsent
+		return text
 	}
 }
 
 // chromiumUser is the user in a tab of headless Chromium, a fresh
-// browser context (not signed in) per authorization.
+// browser context (not signed in) per authorization; the consent page is
+// checked with axe-core and for its layout, as the pages' own tests do.
 func chromiumUser(t *testing.T, in *instance) user {
-	s := &browserSuite{in: in, browser: startChromium(t, in)}
-	return func(t *testing.T, authorizeURL string) bool {
+	s := &browserSuite{in: in, browser: startChromium(t, in), axe: axeSource(t)}
+	return func(t *testing.T, authorizeURL string) string {
 		t.Helper()
 		tab := s.newTab(t, desktopLight)
 		tab.open(authorizeURL)
@@ -157,20 +165,23 @@ func chromiumUser(t *testing.T, in *instance) user {
 		tab.fill("#username", "alice")
 		tab.fill("#password", alicePassword)
 		tab.click("button[type=submit]")
-		consent := tab.has("button[value=allow]")
-		if consent {
+		text := ""
+		if tab.has("button[value=allow]") {
+			text = tab.text("body")
+			tab.checkAccessibility("the agent's consent page")
+			tab.checkLayout("the agent's consent page")
 			tab.click("button[value=allow]")
 		}
 		if loc := tab.location(); !strings.HasPrefix(loc, "http://127.0.0.1:") || !strings.Contains(loc, "code=") {
 			t.Fatalf("Chromium ended at %s, not the agent's callback", loc)
 		}
-		return consent
+		return text
 	}
 }
 
 // runNodeClient runs the SDK client against serverURL, with u playing
 // the user when it asks to authorize, and returns its result.
-func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ...string) (nodeResult, bool) {
+func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ...string) (nodeResult, string) {
 	t.Helper()
 	node, dir := nodeClientDir(t)
 	cmd := exec.CommandContext(t.Context(), node, append([]string{"client.mjs", serverURL}, args...)...)
@@ -188,7 +199,7 @@ func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ..
 	timer := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 	defer timer.Stop()
 	var res nodeResult
-	var sawConsent bool
+	var consent string
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		var line struct {
@@ -202,7 +213,7 @@ func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ..
 		}
 		switch {
 		case line.Authorize != "":
-			sawConsent = u(t, line.Authorize)
+			consent = u(t, line.Authorize)
 		case line.Error != "":
 			t.Fatalf("the MCP client failed: %s\nstderr:\n%s", line.Error, stderr.String())
 		case line.Result != nil:
@@ -214,7 +225,7 @@ func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ..
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("node: %v\nstderr:\n%s", err, stderr.String())
 	}
-	return res, sawConsent
+	return res, consent
 }
 
 // TestMCPSDKEndToEnd: the official MCP TypeScript SDK client reaches an
@@ -268,9 +279,11 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 	if !testing.Short() {
 		u = chromiumUser(t, in)
 	}
-	res, sawConsent := runNodeClient(t, in, u, site.resource)
-	if !sawConsent {
-		t.Error("the user was not asked to consent")
+	res, consent := runNodeClient(t, in, u, site.resource)
+	for _, want := range []string{"Gatehouse e2e agent", "Says it is gatehouse-e2e 1.0.0", "Example MCP server at " + site.resource} {
+		if !strings.Contains(consent, want) {
+			t.Errorf("the consent page does not say %q:\n%s", want, consent)
+		}
 	}
 	if strings.Join(res.Tools, ",") != "whoami" {
 		t.Errorf("tools %q", res.Tools)
@@ -312,12 +325,15 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 		if testing.Short() {
 			u = httpUser(in.newBrowser())
 		}
-		res, sawConsent := runNodeClient(t, in, u, site.resource, docURL)
+		res, consent := runNodeClient(t, in, u, site.resource, docURL)
 		if res.ClientID != docURL {
 			t.Errorf("client id %q, want the document's URL", res.ClientID)
 		}
-		if !sawConsent {
-			t.Error("no consent page for the metadata-document agent")
+		docHost := strings.TrimPrefix(docs.URL, "https://")
+		for _, want := range []string{"Metadata Agent", "Described by " + docHost, "Example MCP server at " + site.resource} {
+			if !strings.Contains(consent, want) {
+				t.Errorf("the consent page does not say %q:\n%s", want, consent)
+			}
 		}
 		if res.Second["X-Gatehouse-Client-Id"] != docURL || res.Second["X-Gatehouse-Name"] != "Alice Example" {
 			t.Errorf("the tool saw %v", res.Second)
