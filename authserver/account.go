@@ -118,7 +118,10 @@ func (s *Server) touchConsent(ctx context.Context, client *clients.Client, subje
 // signed-in user allowed; POST (action=revoke, client_id, csrf) revokes
 // one and shows the list again (post/redirect/get). Without a session the
 // browser goes to the login page, which returns here.
-func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
+// accountRequest starts every account page: it parses the form and finds
+// the signed-in session. Without one the browser goes to the login page,
+// which returns here; ok is false when the answer has been written.
+func (s *Server) accountRequest(w http.ResponseWriter, r *http.Request) (form url.Values, sess *browserSession, ok bool) {
 	form, err := parseForm(w, r)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -127,15 +130,23 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderError(w, r, errorPage{status: status, problem: ui.ProblemText("problem.account_bad_request"),
 			code: oautherr.CodeInvalidRequest, detail: err.Error()})
-		return
+		return nil, nil, false
 	}
-	sess, err := s.currentSession(r)
+	sess, err = s.currentSession(r)
 	if err != nil {
 		s.renderUserLookupFailed(w, r, err)
-		return
+		return nil, nil, false
 	}
 	if sess == nil {
 		s.redirectToAccountLogin(w, r)
+		return nil, nil, false
+	}
+	return form, sess, true
+}
+
+func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
+	form, sess, ok := s.accountRequest(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodPost {
