@@ -41,9 +41,13 @@ type ConnectedApp struct {
 	Name, LogoURI, ClientURI string
 	Removed                  bool
 	Scopes                   []string
-	GrantedAt                time.Time // first consent
-	UpdatedAt                time.Time // last consent (new scopes)
-	LastUsedAt               time.Time // last tokens issued; zero if never
+	// Resources are the services (RFC 8707 resource indicators) the user
+	// allowed the app to reach.
+	Resources  []string
+	dynamic    bool      // self-registered: the pages do not load its logo (logoOf)
+	GrantedAt  time.Time // first consent
+	UpdatedAt  time.Time // last consent (new scopes)
+	LastUsedAt time.Time // last tokens issued; zero if never
 }
 
 // ConnectedApps lists the apps subject has allowed, oldest first.
@@ -61,7 +65,7 @@ func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]Connected
 	}
 	apps := make([]ConnectedApp, 0, len(consents))
 	for _, c := range consents {
-		app := ConnectedApp{ClientID: c.ClientID, Name: c.ClientID, Scopes: c.Scopes,
+		app := ConnectedApp{ClientID: c.ClientID, Name: c.ClientID, Scopes: c.Scopes, Resources: c.Resources,
 			GrantedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, LastUsedAt: c.LastUsedAt}
 		client, err := s.clientFor(ctx, c.ClientID)
 		switch {
@@ -70,7 +74,7 @@ func (s *Server) ConnectedApps(ctx context.Context, subject string) ([]Connected
 		case err != nil:
 			return nil, err
 		default:
-			app.Name, app.LogoURI, app.ClientURI = client.Name, logoOf(client), client.ClientURI
+			app.Name, app.LogoURI, app.ClientURI, app.dynamic = client.Name, client.LogoURI, client.ClientURI, client.Dynamic
 		}
 		apps = append(apps, app)
 	}
@@ -114,7 +118,10 @@ func (s *Server) touchConsent(ctx context.Context, client *clients.Client, subje
 // signed-in user allowed; POST (action=revoke, client_id, csrf) revokes
 // one and shows the list again (post/redirect/get). Without a session the
 // browser goes to the login page, which returns here.
-func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
+// accountRequest starts every account page: it parses the form and finds
+// the signed-in session. Without one the browser goes to the login page,
+// which returns here; ok is false when the answer has been written.
+func (s *Server) accountRequest(w http.ResponseWriter, r *http.Request) (form url.Values, sess *browserSession, ok bool) {
 	form, err := parseForm(w, r)
 	if err != nil {
 		status := http.StatusBadRequest
@@ -123,15 +130,23 @@ func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderError(w, r, errorPage{status: status, problem: ui.ProblemText("problem.account_bad_request"),
 			code: oautherr.CodeInvalidRequest, detail: err.Error()})
-		return
+		return nil, nil, false
 	}
-	sess, err := s.currentSession(r)
+	sess, err = s.currentSession(r)
 	if err != nil {
 		s.renderUserLookupFailed(w, r, err)
-		return
+		return nil, nil, false
 	}
 	if sess == nil {
 		s.redirectToAccountLogin(w, r)
+		return nil, nil, false
+	}
+	return form, sess, true
+}
+
+func (s *Server) handleAccountApps(w http.ResponseWriter, r *http.Request) {
+	form, sess, ok := s.accountRequest(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -180,7 +195,10 @@ func (s *Server) renderAccountApps(w http.ResponseWriter, r *http.Request, sess 
 	}
 	for _, a := range apps {
 		v := ui.AppView{ClientID: a.ClientID, Name: a.Name, LogoURI: a.LogoURI, ClientURI: a.ClientURI,
-			GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt}
+			GrantedAt: a.GrantedAt, LastUsedAt: a.LastUsedAt, Resources: s.resourceViews(a.Resources)}
+		if a.dynamic {
+			v.LogoURI = "" // see logoOf
+		}
 		for _, sc := range a.Scopes {
 			v.Scopes = append(v.Scopes, ui.ScopeView{Name: sc, Description: ui.ScopeDescription(sc)})
 		}

@@ -36,22 +36,8 @@ var settingsNotices = map[string]string{
 // then shows the page again with a confirmation. Names and passwords of
 // users from the configuration cannot be changed here.
 func (s *Server) handleAccount(w http.ResponseWriter, r *http.Request) {
-	form, err := parseForm(w, r)
-	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, errBodyTooLarge) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		s.renderError(w, r, errorPage{status: status, problem: ui.ProblemText("problem.account_bad_request"), code: oautherr.CodeInvalidRequest})
-		return
-	}
-	sess, err := s.currentSession(r)
-	if err != nil {
-		s.renderUserLookupFailed(w, r, err)
-		return
-	}
-	if sess == nil {
-		s.redirectToAccountLogin(w, r)
+	form, sess, ok := s.accountRequest(w, r)
+	if !ok {
 		return
 	}
 	if r.Method != http.MethodPost {

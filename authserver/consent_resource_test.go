@@ -85,6 +85,14 @@ func TestConsentBoundToResource(t *testing.T) {
 		t.Errorf("both resources allowed one after the other do not cover both: %s", res)
 	}
 
+	// The connected-apps page says which services the app may reach.
+	apps := pageText(b.Get("/account/apps"))
+	for _, want := range []string{"On these services:", "Demo MCP server at " + mcpResource, otherResource} {
+		if !strings.Contains(apps, want) {
+			t.Errorf("the connected-apps page does not say %q", want)
+		}
+	}
+
 	t.Run("first-party apps", func(t *testing.T) {
 		q := withResources(f.AuthorizeQuery(ast.FirstParty, "openid"), "https://anything.example/")
 		if res := b.Authorize(q); res.RedirectQuery().Get("code") == "" {

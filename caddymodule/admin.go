@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -87,7 +86,7 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	if a.registry == nil {
 		return apiError(http.StatusNotFound, adminNotFound, "the gatehouse app is not configured")
 	}
-	parts, ok := splitClientsPath(r.URL.EscapedPath())
+	parts, ok := splitPath(r.URL.EscapedPath(), adminClientsPath)
 	switch {
 	case !ok:
 		return apiError(http.StatusNotFound, adminNotFound, "no such resource; see /gatehouse/clients")
@@ -116,27 +115,6 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		return a.rotate(w, r, parts[0], parts[2])
 	}
 	return apiError(http.StatusNotFound, adminNotFound, "no such resource; see /gatehouse/clients")
-}
-
-// splitClientsPath returns the unescaped segments after /gatehouse/clients,
-// so a client id may hold any character when escaped.
-func splitClientsPath(escaped string) ([]string, bool) {
-	if escaped == adminClientsPath {
-		return nil, true
-	}
-	rest, ok := strings.CutPrefix(escaped, adminClientsPath+"/")
-	if !ok {
-		return nil, false
-	}
-	parts := strings.Split(rest, "/")
-	for i, p := range parts {
-		u, err := url.PathUnescape(p)
-		if err != nil || u == "" {
-			return nil, false
-		}
-		parts[i] = u
-	}
-	return parts, true
 }
 
 func (a *AdminAPI) list(w http.ResponseWriter, r *http.Request) error {

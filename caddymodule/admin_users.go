@@ -96,6 +96,7 @@ type connectedAppJSON struct {
 	ClientURI     string     `json:"client_uri,omitempty"`
 	ClientRemoved bool       `json:"client_removed,omitempty"`
 	Scopes        []string   `json:"scopes"`
+	Resources     []string   `json:"resources"`
 	GrantedAt     time.Time  `json:"granted_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
 	LastUsedAt    *time.Time `json:"last_used_at"`
@@ -129,6 +130,9 @@ func (a *AdminUsers) serve(w http.ResponseWriter, r *http.Request) error {
 				ClientRemoved: app.Removed, Scopes: app.Scopes, GrantedAt: app.GrantedAt, UpdatedAt: app.UpdatedAt}
 			if j.Scopes == nil {
 				j.Scopes = []string{}
+			}
+			if j.Resources = app.Resources; j.Resources == nil {
+				j.Resources = []string{}
 			}
 			if !app.LastUsedAt.IsZero() {
 				t := app.LastUsedAt

@@ -116,7 +116,6 @@ func startBrowserSuiteWith(t *testing.T, setup exampleSetup) *browserSuite {
 	if testing.Short() {
 		t.Skip("-short (./scripts/test.sh quick): the browser tests run in the full suite")
 	}
-	exe := chromiumPath(t)
 	axe := axeSource(t)
 	setup.dir, setup.port = t.TempDir(), freePort(t)
 	in := startExampleWith(t, setup)
@@ -128,7 +127,14 @@ func startBrowserSuiteWith(t *testing.T, setup exampleSetup) *browserSuite {
 		t.Fatal(err)
 	}
 	t.Logf("screenshots: %s", shotDir)
+	return &browserSuite{in: in, browser: startChromium(t, in), callback: newCallbackServer(t), axe: axe, shotDir: shotDir}
+}
 
+// startChromium starts headless Chromium, trusting in's certificates,
+// until the test ends; it skips (fails under CI) without Chromium.
+func startChromium(t *testing.T, in *instance) context.Context {
+	t.Helper()
+	exe := chromiumPath(t)
 	// Chromium trusts Caddy's local CA through its keys only: the SPKI
 	// hashes of the root, intermediate and leaf certificates, rather than
 	// --ignore-certificate-errors, which would accept anything.
@@ -163,8 +169,7 @@ func startBrowserSuiteWith(t *testing.T, setup exampleSetup) *browserSuite {
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", exe, err)
 	}
-
-	return &browserSuite{in: in, browser: browser, callback: newCallbackServer(t), axe: axe, shotDir: shotDir}
+	return browser
 }
 
 // caddySPKIHashes returns the base64 SHA-256 of the public keys of Caddy's

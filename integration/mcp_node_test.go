@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -120,9 +121,67 @@ type nodeResult struct {
 	} `json:"after"`
 }
 
-// runNodeClient runs the SDK client against serverURL, playing the user
-// in b (consenting) when it asks to authorize, and returns its result.
-func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, args ...string) (nodeResult, authorizeResult) {
+// user plays the user's browser for an authorization request the agent
+// opened: signs in as alice, allows, and lets the browser go on to the
+// agent's loopback callback. It returns the text of the consent page, ""
+// when none was shown.
+type user func(t *testing.T, authorizeURL string) (consentText string)
+
+// httpUser is the user with the harness's HTTP browser b.
+func httpUser(b *browser) user {
+	return func(t *testing.T, authorizeURL string) string {
+		t.Helper()
+		res := b.authorize(authorizeURL, "")
+		text := ""
+		if res.sawConsent {
+			text = html.UnescapeString(res.last.body)
+			res.callback = mustLocation(t, b.submit(res.last, nil, "decision", "allow"))
+		}
+		if res.callback == nil {
+			t.Fatalf("the authorization did not end at the client's callback: %s (%d)\n%s", res.last.url, res.last.status, res.last.body)
+		}
+		// The browser follows the redirect to the agent's callback.
+		resp, err := http.Get(res.callback.String())
+		if err != nil {
+			t.Fatalf("the agent's callback: %v", err)
+		}
+		resp.Body.Close()
+		return text
+	}
+}
+
+// chromiumUser is the user in a tab of headless Chromium, a fresh
+// browser context (not signed in) per authorization; the consent page is
+// checked with axe-core and for its layout, as the pages' own tests do.
+func chromiumUser(t *testing.T, in *instance) user {
+	s := &browserSuite{in: in, browser: startChromium(t, in), axe: axeSource(t)}
+	return func(t *testing.T, authorizeURL string) string {
+		t.Helper()
+		tab := s.newTab(t, desktopLight)
+		tab.open(authorizeURL)
+		if !tab.has("#username") {
+			t.Fatalf("no login page at %s", tab.location())
+		}
+		tab.fill("#username", "alice")
+		tab.fill("#password", alicePassword)
+		tab.click("button[type=submit]")
+		text := ""
+		if tab.has("button[value=allow]") {
+			text = tab.text("body")
+			tab.checkAccessibility("the agent's consent page")
+			tab.checkLayout("the agent's consent page")
+			tab.click("button[value=allow]")
+		}
+		if loc := tab.location(); !strings.HasPrefix(loc, "http://127.0.0.1:") || !strings.Contains(loc, "code=") {
+			t.Fatalf("Chromium ended at %s, not the agent's callback", loc)
+		}
+		return text
+	}
+}
+
+// runNodeClient runs the SDK client against serverURL, with u playing
+// the user when it asks to authorize, and returns its result.
+func runNodeClient(t *testing.T, in *instance, u user, serverURL string, args ...string) (nodeResult, string) {
 	t.Helper()
 	node, dir := nodeClientDir(t)
 	cmd := exec.CommandContext(t.Context(), node, append([]string{"client.mjs", serverURL}, args...)...)
@@ -140,7 +199,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 	timer := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
 	defer timer.Stop()
 	var res nodeResult
-	var auth authorizeResult
+	var consent string
 	lines := bufio.NewScanner(out)
 	for lines.Scan() {
 		var line struct {
@@ -154,17 +213,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 		}
 		switch {
 		case line.Authorize != "":
-			auth = b.authorize(line.Authorize, "allow")
-			if auth.callback == nil {
-				t.Fatalf("the authorization did not end at the client's callback: %s (%d)\n%s", auth.last.url, auth.last.status, auth.last.body)
-			}
-			// The browser follows the redirect to the agent's loopback
-			// callback.
-			if resp, err := http.Get(auth.callback.String()); err != nil {
-				t.Fatalf("the agent's callback: %v", err)
-			} else {
-				resp.Body.Close()
-			}
+			consent = u(t, line.Authorize)
 		case line.Error != "":
 			t.Fatalf("the MCP client failed: %s\nstderr:\n%s", line.Error, stderr.String())
 		case line.Result != nil:
@@ -176,7 +225,7 @@ func runNodeClient(t *testing.T, in *instance, b *browser, serverURL string, arg
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("node: %v\nstderr:\n%s", err, stderr.String())
 	}
-	return res, auth
+	return res, consent
 }
 
 // TestMCPSDKEndToEnd: the official MCP TypeScript SDK client reaches an
@@ -223,10 +272,18 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 		"revocation_poll_interval 1s",
 		"client_id_metadata_documents {\n\t\t\tallow_network 127.0.0.0/8\n\t\t\troot_certificate_file " + caFile + "\n\t\t}",
 	}})
+	// The user's browser: headless Chromium, but in -short mode (no
+	// browser tests) the harness's HTTP browser.
 	b := in.newBrowser()
-	res, auth := runNodeClient(t, in, b, site.resource)
-	if !auth.sawConsent {
-		t.Error("the user was not asked to consent")
+	u := httpUser(b)
+	if !testing.Short() {
+		u = chromiumUser(t, in)
+	}
+	res, consent := runNodeClient(t, in, u, site.resource)
+	for _, want := range []string{"Gatehouse e2e agent", "Says it is gatehouse-e2e 1.0.0", "Example MCP server at " + site.resource} {
+		if !strings.Contains(consent, want) {
+			t.Errorf("the consent page does not say %q:\n%s", want, consent)
+		}
 	}
 	if strings.Join(res.Tools, ",") != "whoami" {
 		t.Errorf("tools %q", res.Tools)
@@ -265,12 +322,18 @@ func TestMCPSDKEndToEnd(t *testing.T) {
 	in.waitRejected(t, site.resource, bearer, time.Second)
 
 	t.Run("client metadata document", func(t *testing.T) {
-		res, auth := runNodeClient(t, in, in.newBrowser(), site.resource, docURL)
+		if testing.Short() {
+			u = httpUser(in.newBrowser())
+		}
+		res, consent := runNodeClient(t, in, u, site.resource, docURL)
 		if res.ClientID != docURL {
 			t.Errorf("client id %q, want the document's URL", res.ClientID)
 		}
-		if !auth.sawConsent {
-			t.Error("no consent page for the metadata-document agent")
+		docHost := strings.TrimPrefix(docs.URL, "https://")
+		for _, want := range []string{"Metadata Agent", "Described by " + docHost, "Example MCP server at " + site.resource} {
+			if !strings.Contains(consent, want) {
+				t.Errorf("the consent page does not say %q:\n%s", want, consent)
+			}
 		}
 		if res.Second["X-Gatehouse-Client-Id"] != docURL || res.Second["X-Gatehouse-Name"] != "Alice Example" {
 			t.Errorf("the tool saw %v", res.Second)

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document,
@@ -48,7 +50,15 @@ const (
 	failedDocumentTTL   = 30 * time.Second
 	maxCachedDocuments  = 1000
 	defaultFetchTimeout = 5 * time.Second
+	// fetchRate and fetchBurst bound fetches across all client ids, so
+	// made-up ids cannot turn the server into a crawler of other sites.
+	fetchRate  = 10 // per second
+	fetchBurst = 50
 )
+
+// ErrFetchRate means too many metadata documents were fetched lately; the
+// request may be tried again shortly.
+var ErrFetchRate = errors.New("too many client metadata documents fetched; try again shortly")
 
 // MetadataDocumentOptions configure MetadataDocuments.
 type MetadataDocumentOptions struct {
@@ -69,9 +79,10 @@ type MetadataDocumentOptions struct {
 // MetadataDocuments is a Source that resolves https client ids by their
 // metadata documents and asks next for every other id.
 type MetadataDocuments struct {
-	next   Source
-	opts   MetadataDocumentOptions
-	client *http.Client
+	next    Source
+	opts    MetadataDocumentOptions
+	client  *http.Client
+	fetches *rate.Limiter // across all ids
 
 	mu    sync.Mutex
 	cache map[string]cachedDocument
@@ -91,7 +102,8 @@ func NewMetadataDocuments(next Source, opts MetadataDocumentOptions) *MetadataDo
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	m := &MetadataDocuments{next: next, opts: opts, cache: map[string]cachedDocument{}}
+	m := &MetadataDocuments{next: next, opts: opts, cache: map[string]cachedDocument{},
+		fetches: rate.NewLimiter(fetchRate, fetchBurst)}
 	dialer := &net.Dialer{Timeout: opts.Timeout, Control: m.checkAddress}
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, unchecked
@@ -133,6 +145,9 @@ func (m *MetadataDocuments) Client(ctx context.Context, id string) (*Client, err
 			return nil, e.err
 		}
 		return e.client, nil
+	}
+	if !m.fetches.AllowN(now, 1) {
+		return nil, ErrFetchRate
 	}
 	c, ttl, err := m.fetch(ctx, id)
 	if err != nil {

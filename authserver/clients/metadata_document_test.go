@@ -210,3 +210,35 @@ func TestMetadataDocumentsLifetimeBound(t *testing.T) {
 		t.Error("a source that cannot say was given a bound")
 	}
 }
+
+// TestMetadataDocumentFetchRate: fetches are rate-limited across client
+// ids, so made-up ids cannot make the server fetch without end; cached
+// documents are still served.
+func TestMetadataDocumentFetchRate(t *testing.T) {
+	d := newDocServer(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := d.source(t, &now)
+	known := d.srv.URL + "/known.json"
+	if _, err := src.Client(t.Context(), known); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for i := range 2 * fetchBurst {
+		_, err := src.Client(t.Context(), fmt.Sprintf("%s/agent-%d.json", d.srv.URL, i))
+		if errors.Is(err, ErrFetchRate) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused == 0 || int(d.fetches.Load()) > fetchBurst+1 {
+		t.Errorf("%d refused, %d fetched; want at most the burst (%d) fetched", refused, d.fetches.Load(), fetchBurst)
+	}
+	if _, err := src.Client(t.Context(), known); err != nil {
+		t.Errorf("a cached document while fetches are limited: %v", err)
+	}
+	now = now.Add(time.Second)
+	if _, err := src.Client(t.Context(), d.srv.URL+"/later.json"); err != nil {
+		t.Errorf("a second later: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -69,11 +70,22 @@ type Hasher struct {
 
 	mu      sync.Mutex
 	free    int                         // slots open now
+	cooling int                         // slots in their cool-down
+	stolen  int                         // cool-downs an urgent verification cut short
 	urgent  []chan struct{}             // waiting, served first
 	waiting []chan struct{}             // waiting, in order of arrival
-	cooling int                         // slots closed for their cool-down
 	after   func(time.Duration, func()) // time.AfterFunc; tests replace it
+
+	// Returning argon2id's memory to the OS once hashing has been idle
+	// for a while (see trim).
+	lastHash    time.Time
+	trimPending bool
+	trimAfter   func(time.Duration, func())
 }
+
+// idleTrim is how long hashing must be idle before its memory is
+// returned to the operating system.
+const idleTrim = 5 * time.Second
 
 // NewHasher returns a Hasher running at most concurrency hashes at once,
 // the other limits at their defaults (concurrency <= 0: the default too).
@@ -88,13 +100,19 @@ func NewHasherWithLimits(l HasherLimits) *Hasher {
 		panic(err) // only fails if the system random source fails
 	}
 	ph, _ := ParsePasswordHash(dummy)
-	return newHasher(l, ph)
+	hs := newHasher(l, ph)
+	// The dummy's own hash left its memory behind too.
+	hs.mu.Lock()
+	hs.lastHash, hs.trimPending = time.Now(), true
+	hs.trimAfter(idleTrim, hs.trim)
+	hs.mu.Unlock()
+	return hs
 }
 
 func newHasher(l HasherLimits, dummy *PasswordHash) *Hasher {
 	l = l.withDefaults()
-	return &Hasher{limits: l, dummy: dummy, free: l.Concurrency,
-		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
+	afterFunc := func(d time.Duration, f func()) { time.AfterFunc(d, f) }
+	return &Hasher{limits: l, dummy: dummy, free: l.Concurrency, after: afterFunc, trimAfter: afterFunc}
 }
 
 // Limits returns the limits in force, defaults filled in.
@@ -109,8 +127,11 @@ func (hs *Hasher) Verify(ctx context.Context, h *PasswordHash, password string) 
 	return hs.verify(ctx, h, password, false)
 }
 
-// VerifyUrgent is Verify served ahead of every waiting Verify: for a
-// browser whose device cookie shows that its user signed in there before.
+// VerifyUrgent is Verify served ahead of every waiting Verify, and not
+// held back by the CPU share (it may cut a slot's cool-down short): for
+// a browser whose device cookie shows that its user signed in there
+// before. Such attempts are few (throttled per device cookie), so they
+// cannot take the CPU, and a storm of guesses cannot keep the user out.
 func (hs *Hasher) VerifyUrgent(ctx context.Context, h *PasswordHash, password string) error {
 	return hs.verify(ctx, h, password, true)
 }
@@ -151,6 +172,12 @@ func (hs *Hasher) acquire(ctx context.Context, urgent bool) error {
 	hs.mu.Lock()
 	if hs.free > 0 && len(hs.urgent) == 0 && (urgent || len(hs.waiting) == 0) {
 		hs.free--
+		hs.mu.Unlock()
+		return nil
+	}
+	if urgent && len(hs.urgent) == 0 && hs.cooling > 0 {
+		hs.cooling--
+		hs.stolen++
 		hs.mu.Unlock()
 		return nil
 	}
@@ -219,18 +246,45 @@ func (hs *Hasher) dequeue(w chan struct{}) bool {
 // release gives a slot back after a hash that took d, after its
 // cool-down when hashing may take only a share of the CPU.
 func (hs *Hasher) release(d time.Duration) {
-	if share := hs.limits.CPUShare; share < 1 {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.lastHash = time.Now()
+	if !hs.trimPending {
+		hs.trimPending = true
+		hs.trimAfter(idleTrim, hs.trim)
+	}
+	if share := hs.limits.CPUShare; share < 1 && len(hs.urgent) == 0 {
 		cool := time.Duration(float64(d) * (1/share - 1))
+		hs.cooling++
 		hs.after(cool, func() {
 			hs.mu.Lock()
 			defer hs.mu.Unlock()
+			if hs.stolen > 0 { // an urgent verification took this slot already
+				hs.stolen--
+				return
+			}
+			hs.cooling--
 			hs.handOnLocked()
 		})
 		return
 	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
 	hs.handOnLocked()
+}
+
+// trim returns argon2id's memory (tens of MiB a hash, garbage once it
+// is done) to the operating system once hashing has been idle for
+// idleTrim, so a burst of logins does not leave the process that much
+// bigger for good. The Go runtime would return it too, but only slowly.
+func (hs *Hasher) trim() {
+	hs.mu.Lock()
+	if wait := idleTrim - time.Since(hs.lastHash); wait > 0 || hs.free+hs.cooling < hs.limits.Concurrency {
+		hs.trimAfter(max(wait, idleTrim/5), hs.trim)
+		hs.mu.Unlock()
+		return
+	}
+	hs.trimPending = false
+	hs.mu.Unlock()
+	debug.FreeOSMemory()
 }
 
 // handOnLocked gives a freed slot to the first in line, urgent first.

@@ -256,13 +256,23 @@ func TestHasherRefusesBeyondQueue(t *testing.T) {
 }
 
 // TestHasherUrgentFirst: an urgent verification (a trusted device) that
-// arrives behind others is served first.
+// arrives behind others is served first, and is not held back by the
+// CPU share: it gets a freed slot without its cool-down, and takes a
+// cooling slot at once; the cool-down it cut short opens nothing later.
 func TestHasherUrgentFirst(t *testing.T) {
 	_, h := cheapHasher(t, 1, cheapParams)
+	var coolMu sync.Mutex
 	var cool []func()
 	hs := newHasher(HasherLimits{Concurrency: 1, CPUShare: 0.5, QueueWait: time.Hour, MaxQueue: 8}, h)
-	var coolMu sync.Mutex
 	hs.after = func(_ time.Duration, f func()) { coolMu.Lock(); cool = append(cool, f); coolMu.Unlock() }
+	cooldown := func(i int) func() {
+		coolMu.Lock()
+		defer coolMu.Unlock()
+		if len(cool) <= i {
+			t.Fatalf("%d cool-downs, want at least %d", len(cool), i+1)
+		}
+		return cool[i]
+	}
 	if err := hs.acquire(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
@@ -271,22 +281,57 @@ func TestHasherUrgentFirst(t *testing.T) {
 	waitQueued(t, hs, 0, 1)
 	go func() { urgent <- hs.VerifyUrgent(context.Background(), h, "pw") }()
 	waitQueued(t, hs, 1, 1)
-	hs.release(0) // cools down: the slot is handed on when the test says
-	coolMu.Lock()
-	next := cool[0]
-	coolMu.Unlock()
-	next()
+	hs.release(0) // straight to the urgent one: no cool-down
 	if err := <-urgent; err != nil {
 		t.Fatalf("urgent verification = %v", err)
 	}
-	// The urgent hash is done, its slot cooling; the other still waits.
+	// The urgent hash is done and its slot cooling; the other still waits.
 	waitQueued(t, hs, 0, 1)
-	coolMu.Lock()
-	next = cool[1]
-	coolMu.Unlock()
-	next()
+	// A second urgent verification takes the cooling slot at once.
+	if err := hs.VerifyUrgent(context.Background(), h, "pw"); err != nil {
+		t.Fatalf("urgent verification while the slot cools = %v", err)
+	}
+	waitQueued(t, hs, 0, 1)
+	cooldown(0)() // the cut-short cool-down ends: nothing to open
+	if u, o := hs.queued(); u+o != 1 {
+		t.Fatalf("a cut-short cool-down let a verification through")
+	}
+	cooldown(1)() // the second urgent hash's cool-down ends
 	if err := <-storm; !errors.Is(err, ErrMismatch) {
 		t.Fatalf("the other verification = %v, want ErrMismatch", err)
+	}
+	cooldown(2)()
+	if n := hs.taken(); n != 0 {
+		t.Fatalf("%d slots taken at the end, want 0", n)
+	}
+}
+
+// TestHasherReturnsMemoryWhenIdle: after hashing, a trim is scheduled
+// once; it waits while hashing goes on and then runs.
+func TestHasherReturnsMemoryWhenIdle(t *testing.T) {
+	_, h := cheapHasher(t, 1, cheapParams)
+	hs := newHasher(HasherLimits{Concurrency: 1, CPUShare: 1, QueueWait: time.Hour, MaxQueue: 8}, h)
+	var trims []time.Duration
+	var next func()
+	hs.trimAfter = func(d time.Duration, f func()) { trims, next = append(trims, d), f }
+	for range 3 {
+		if err := hs.Verify(context.Background(), h, "pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(trims) != 1 || trims[0] != idleTrim {
+		t.Fatalf("trims scheduled %v, want one after %v", trims, idleTrim)
+	}
+	next() // too soon after the last hash: rescheduled
+	if len(trims) != 2 || !hs.trimPending {
+		t.Fatalf("a trim right after hashing ran; scheduled %v", trims)
+	}
+	hs.mu.Lock()
+	hs.lastHash = time.Now().Add(-idleTrim)
+	hs.mu.Unlock()
+	next() // idle long enough: frees memory, nothing more scheduled
+	if len(trims) != 2 || hs.trimPending {
+		t.Fatalf("after an idle trim: scheduled %v, pending %v", trims, hs.trimPending)
 	}
 }
 

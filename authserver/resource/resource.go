@@ -10,7 +10,7 @@ package resource
 
 import (
 	"errors"
-	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -42,14 +42,19 @@ func Normalize(raw string) (string, error) {
 		b.WriteString(u.User.String())
 		b.WriteByte('@')
 	}
-	host := strings.ToLower(u.Host)
-	if h, port, err := net.SplitHostPort(host); err == nil && (port == "" || port == defaultPort(u.Scheme)) {
-		host = h
-		if strings.Contains(h, ":") {
-			host = "[" + h + "]" // IPv6 literal
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") { // an IPv6 literal, or nonsense
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return "", ErrInvalid
 		}
-	} else {
-		host = strings.TrimSuffix(host, ":") // "host:" has an empty port
+		host = "[" + ip.String() + "]"
+	}
+	if host == "" {
+		return "", ErrInvalid // "https://:443" has a port and no host
+	}
+	if port := u.Port(); port != "" && port != defaultPort(u.Scheme) {
+		host += ":" + port
 	}
 	b.WriteString(host)
 	path := removeDotSegments(normalizeEscapes(u.EscapedPath()))

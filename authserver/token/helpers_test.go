@@ -39,7 +39,7 @@ func newSealer(t testing.TB) *seal.Sealer {
 	return s
 }
 
-func loadManager(t testing.TB, st *memStore, s *seal.Sealer, now func() time.Time, algs ...string) *KeyManager {
+func loadManager(t testing.TB, st *testStore, s *seal.Sealer, now func() time.Time, algs ...string) *KeyManager {
 	t.Helper()
 	m := NewKeyManager(st, s, KeyOptions{Algorithms: algs, Now: now})
 	if err := m.Load(context.Background()); err != nil {
@@ -57,7 +57,11 @@ var fixture = sync.OnceValue(func() *KeyManager {
 	if err != nil {
 		panic(err)
 	}
-	m := NewKeyManager(newMemStore(), s, KeyOptions{Algorithms: allAlgs, Now: func() time.Time { return t0 }})
+	st, err := fixtureStore()
+	if err != nil {
+		panic(err)
+	}
+	m := NewKeyManager(st, s, KeyOptions{Algorithms: allAlgs, Now: func() time.Time { return t0 }})
 	if err := m.Load(context.Background()); err != nil {
 		panic(err)
 	}

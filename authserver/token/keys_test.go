@@ -44,7 +44,7 @@ func jwksKids(t testing.TB, m *KeyManager) []string {
 	return kids
 }
 
-func storedKids(t testing.TB, st *memStore) []string {
+func storedKids(t testing.TB, st *testStore) []string {
 	t.Helper()
 	recs, _ := st.ListSigningKeys(context.Background())
 	var kids []string
@@ -112,7 +112,7 @@ func TestJWKSIsACopy(t *testing.T) {
 }
 
 func TestBeforeLoad(t *testing.T) {
-	m := NewKeyManager(newMemStore(), newSealer(t), KeyOptions{})
+	m := NewKeyManager(newTestStore(t), newSealer(t), KeyOptions{})
 	if got := string(m.JWKS()); got != `{"keys":[]}` {
 		t.Errorf("JWKS before Load = %s", got)
 	}
@@ -128,7 +128,7 @@ func TestBeforeLoad(t *testing.T) {
 }
 
 func TestSignUnconfiguredAlg(t *testing.T) {
-	m := loadManager(t, newMemStore(), newSealer(t), func() time.Time { return t0 }, EdDSA)
+	m := loadManager(t, newTestStore(t), newSealer(t), func() time.Time { return t0 }, EdDSA)
 	for _, alg := range []string{ES256, "HS256", "none", ""} {
 		if _, err := m.Sign(alg, "", accessClaims()); !errors.Is(err, ErrNoSigningKey) {
 			t.Errorf("Sign(%q) = %v, want ErrNoSigningKey", alg, err)
@@ -140,7 +140,7 @@ func TestSignUnconfiguredAlg(t *testing.T) {
 }
 
 func TestLoadTwiceReusesKeys(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	m := loadManager(t, st, newSealer(t), func() time.Time { return t0 }, ES256, EdDSA)
 	before := storedKids(t, st)
 	if len(before) != 2 {
@@ -164,7 +164,7 @@ func TestLoadTwiceReusesKeys(t *testing.T) {
 }
 
 func TestRestartKeepsKeys(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	kek := seal.GenerateKey()
 	s1, _ := seal.New(kek)
 	m1 := loadManager(t, st, s1, func() time.Time { return t0 }, ES256, RS256)
@@ -195,8 +195,8 @@ func TestRestartKeepsKeys(t *testing.T) {
 
 // barrierStore makes the first n ListSigningKeys calls wait for each other,
 // so n KeyManagers all see the store before any of them writes to it.
-func barrierStore(n int) *memStore {
-	st := newMemStore()
+func barrierStore(t testing.TB, n int) *testStore {
+	st := newTestStore(t)
 	armBarrier(st, n)
 	return st
 }
@@ -213,9 +213,9 @@ func TestConcurrentStartConverges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for iter := range 3 {
-				st := newMemStore()
+				st := newTestStore(t)
 				if tc.forced {
-					st = barrierStore(tc.workers)
+					st = barrierStore(t, tc.workers)
 				}
 				kek := seal.GenerateKey()
 				ms := make([]*KeyManager, tc.workers)
@@ -284,7 +284,7 @@ func ecKey(t testing.TB) *ecdsa.PrivateKey {
 
 func TestKeyLifetimes(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := newTestStore(t)
 	s := newSealer(t)
 	clk := newClock(t0)
 
@@ -392,7 +392,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newMemStore()
+			st := newTestStore(t)
 			for _, r := range tt.recs {
 				if err := st.CreateSigningKey(ctx, r); err != nil {
 					t.Fatal(err)
@@ -471,7 +471,7 @@ func TestSignConcurrent(t *testing.T) {
 }
 
 func TestSignerCacheBounded(t *testing.T) {
-	m := loadManager(t, newMemStore(), newSealer(t), func() time.Time { return t0 }, ES256)
+	m := loadManager(t, newTestStore(t), newSealer(t), func() time.Time { return t0 }, ES256)
 	for i := range 3 * maxCachedSigners {
 		typ := fmt.Sprintf("t%d+jwt", i)
 		tok := sign(t, m, ES256, typ, accessClaims())

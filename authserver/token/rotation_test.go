@@ -191,7 +191,7 @@ func TestConcurrentRotationConverges(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		name := map[bool]string{false: "scheduled", true: "Rotate"}[force]
 		t.Run(name, func(t *testing.T) {
-			st := newMemStore()
+			st := newTestStore(t)
 			kek := seal.GenerateKey()
 			clk := newClock(t0)
 			const workers = 4
@@ -252,7 +252,7 @@ func TestConcurrentRotationConverges(t *testing.T) {
 // Rotate is idempotent while a successor waits, and rotates again once it
 // signs.
 func TestRotateWhileSuccessorWaits(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	clk := newClock(t0)
 	m := newInstance(t, st, seal.GenerateKey(), KeyOptions{Algorithms: []string{ES256}, Now: clk.Now, PrePublication: time.Hour, Retention: time.Hour})
 	first := kidOf(t, m, ES256)
@@ -288,7 +288,7 @@ func TestRotateWhileSuccessorWaits(t *testing.T) {
 }
 
 // armBarrier makes the next n ListSigningKeys calls wait for each other.
-func armBarrier(st *memStore, n int) {
+func armBarrier(st *testStore, n int) {
 	var mu sync.Mutex
 	arrived := 0
 	release := make(chan struct{})
@@ -374,7 +374,7 @@ func TestRotationOptionsRejected(t *testing.T) {
 		{"negative reload interval", KeyOptions{ReloadInterval: -time.Minute}, "negative"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewKeyManager(newMemStore(), newSealer(t), tt.opts)
+			m := NewKeyManager(newTestStore(t), newSealer(t), tt.opts)
 			err := m.Load(t.Context())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Load = %v, want an error mentioning %q", err, tt.want)

@@ -140,7 +140,7 @@ func (failingSource) VerificationKeys(context.Context, string) ([]jose.JSONWebKe
 
 func TestVerify(t *testing.T) {
 	m := fixture()
-	other := loadManager(t, newMemStore(), newSealer(t), func() time.Time { return t0 }, ES256)
+	other := loadManager(t, newTestStore(t), newSealer(t), func() time.Time { return t0 }, ES256)
 	esKid, rsKid, psKid := kidOf(t, m, ES256), kidOf(t, m, RS256), kidOf(t, m, PS256)
 	esPriv := privOf(t, m, ES256).(*ecdsa.PrivateKey)
 	rsPriv := privOf(t, m, RS256).(*rsa.PrivateKey)

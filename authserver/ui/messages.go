@@ -111,6 +111,7 @@ var english = catalog{
 		"account.last_used":    "Last used on %s",
 		"account.never_used":   "Not used yet",
 		"account.access":       "It can:",
+		"account.resources":    "On these services:",
 		"account.revoke":       "Remove access",
 		"account.revoke_label": "Remove access for %s",
 		"account.revoke_note":  "Removing access signs the app out of your account. It will have to ask you again to get back in.",

@@ -249,6 +249,7 @@ func (ChoosePasswordPage) templateName() string { return "choose_password.html" 
 type AppView struct {
 	ClientID, Name, LogoURI, ClientURI string
 	Scopes                             []ScopeView
+	Resources                          []ResourceView // the services it may reach
 	GrantedAt, LastUsedAt              time.Time
 }
 
@@ -291,6 +292,7 @@ var registered = []Page{
 		Apps: []AppView{
 			{ClientID: "app", Name: "App", LogoURI: "https://app.example/logo.png", ClientURI: "https://app.example/",
 				Scopes:    []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+				Resources: []ResourceView{{Name: "API", URI: "https://api.example/mcp"}},
 				GrantedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)},
 			{ClientID: "other"},
 		},
