@@ -115,6 +115,9 @@ type Config struct {
 	// GCInterval is how often Run deletes expired state from the store;
 	// zero means DefaultGCInterval.
 	GCInterval time.Duration
+	// Observers are told of every security-relevant action (events.go):
+	// metrics and the audit log.
+	Observers []Observer
 }
 
 // Server is the authorization server. It is an http.Handler.

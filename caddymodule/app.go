@@ -137,7 +137,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 var stores = caddy.NewUsagePool()
 
 // hasher bounds argon2id work across the whole process, across reloads.
-var hasher = sync.OnceValue(func() *identity.Hasher { return identity.NewHasher(0) })
+var hasher = sync.OnceValue(observedHasher)
 
 // StorageBackend is implemented by gatehouse.storage.* modules.
 type StorageBackend interface {
@@ -156,6 +156,9 @@ func (p pooledStore) Destruct() error { return p.Close() }
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
+	if err := registerMetrics(ctx); err != nil {
+		return err
+	}
 
 	issuer := repl.ReplaceKnown(a.Issuer, "")
 	if issuer == "" {
@@ -301,6 +304,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
+		Observers:                 []authserver.Observer{metrics()},
 	})
 	if err != nil {
 		return errorf("%v", err)

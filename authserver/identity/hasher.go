@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,11 +69,12 @@ type Hasher struct {
 	dummy  *PasswordHash
 
 	mu      sync.Mutex
-	free    int                         // slots open now
-	urgent  []chan struct{}             // waiting, served first
-	waiting []chan struct{}             // waiting, in order of arrival
-	cooling int                         // slots closed for their cool-down
-	after   func(time.Duration, func()) // time.AfterFunc; tests replace it
+	free    int                          // slots open now
+	urgent  []chan struct{}              // waiting, served first
+	waiting []chan struct{}              // waiting, in order of arrival
+	cooling int                          // slots closed for their cool-down
+	after   func(time.Duration, func())  // time.AfterFunc; tests replace it
+	waits   atomic.Pointer[WaitObserver] // hasher_observe.go
 }
 
 // NewHasher returns a Hasher running at most concurrency hashes at once,
@@ -116,7 +118,7 @@ func (hs *Hasher) VerifyUrgent(ctx context.Context, h *PasswordHash, password st
 }
 
 func (hs *Hasher) verify(ctx context.Context, h *PasswordHash, password string, urgent bool) error {
-	if err := hs.acquire(ctx, urgent); err != nil {
+	if err := hs.acquireObserved(ctx, urgent); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -135,7 +137,7 @@ func (hs *Hasher) verify(ctx context.Context, h *PasswordHash, password string, 
 // bound Verify, so setting passwords (admin API, invitations, account
 // page) shares the same CPU budget as checking them.
 func (hs *Hasher) Hash(ctx context.Context, password string, p Argon2idParams) (string, error) {
-	if err := hs.acquire(ctx, false); err != nil {
+	if err := hs.acquireObserved(ctx, false); err != nil {
 		return "", err
 	}
 	start := time.Now()

@@ -1,0 +1,128 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// metricsSnapshot is one scrape of Caddy's admin /metrics: each sample
+// line's series (name{labels}) and value.
+type metricsSnapshot map[string]float64
+
+// scrapeMetrics reads the admin endpoint's /metrics, where Caddy serves
+// its configuration's registry, Gatehouse's metrics included.
+func scrapeMetrics(t *testing.T, admin string) metricsSnapshot {
+	t.Helper()
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	out := metricsSnapshot{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("unparseable metrics line %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestMetrics: after a sign-in flow, a refresh, a reused refresh token, a
+// wrong password and gated requests, the gatehouse_ counters on Caddy's
+// admin endpoint moved by exactly what those requests did, and no series
+// carries a user id, a client id or a path.
+func TestMetrics(t *testing.T) {
+	echo := newEcho(t)
+	adminPort := freePort(t)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), adminPort: adminPort, upstream: echo.addr()})
+	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	site := in.gate
+
+	before := scrapeMetrics(t, admin)
+
+	// A wrong password, then the flow: login page, sign-in, consent,
+	// code, tokens.
+	b := in.newBrowser()
+	cfg := in.oauthConfig(demoSPA, "openid", "offline_access")
+	v := oauth2.GenerateVerifier()
+	p := b.get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if r := b.submit(p, map[string]string{"username": "alice", "password": "not-her-password"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", r.status)
+	}
+	tok := in.tokensFor(t, b, demoSPA, "openid", "offline_access")
+	next, st := in.refresh(demoSPA, tok.RefreshToken)
+	if st != http.StatusOK {
+		t.Fatalf("refresh: %d %+v", st, next)
+	}
+	if _, st := in.refresh(demoSPA, tok.RefreshToken); st != http.StatusBadRequest {
+		t.Fatalf("reused refresh token: %d", st)
+	}
+
+	// The gate: a bad Bearer token (401), then a browser sent to sign in
+	// (already signed in at the issuer: no second password) and let
+	// through, then once more through its session.
+	resp := in.request(t, http.MethodGet, site+"/api", nil, map[string]string{"Authorization": "Bearer not-a-token"})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad Bearer token at the gate: %d", resp.StatusCode)
+	}
+	res := b.authorize(site+"/reports", "")
+	decodeEcho(t, res.last)
+	decodeEcho(t, b.get(site+"/again"))
+
+	after := scrapeMetrics(t, admin)
+	delta := func(series string) float64 { return after[series] - before[series] }
+	for series, want := range map[string]float64{
+		`gatehouse_logins_total{method="password",result="failure"}`:                                      1,
+		`gatehouse_logins_total{method="password",result="success"}`:                                      1,
+		`gatehouse_authorization_requests_total{outcome="login_page"}`:                                    2, // the wrong password's request, and the flow's
+		`gatehouse_authorization_requests_total{outcome="consent_page"}`:                                  1,
+		`gatehouse_authorization_requests_total{outcome="code_issued"}`:                                   2, // the app's and the gate's
+		`gatehouse_consents_total{action="granted"}`:                                                      1,
+		`gatehouse_tokens_issued_total{client_type="third_party_public",grant_type="authorization_code"}`: 1,
+		`gatehouse_tokens_issued_total{client_type="third_party_public",grant_type="refresh_token"}`:      1,
+		`gatehouse_refresh_token_reuse_total`:                                                             1,
+		`gatehouse_code_replays_total`:                                                                    0,
+		`gatehouse_password_hash_queue_wait_seconds_count{result="granted"}`:                              2,
+		`gatehouse_gate_decisions_total{outcome="unauthorized",site="` + site + `"}`:                      1,
+		`gatehouse_gate_decisions_total{outcome="allowed",site="` + site + `"}`:                           2,
+		`gatehouse_gate_decisions_total{outcome="redirected",site="` + site + `"}`:                        2, // to sign in, and back from the callback
+		`gatehouse_gate_cache_hits_total{cache="session",site="` + site + `"}`:                            1,
+	} {
+		if got := delta(series); got != want {
+			t.Errorf("%s moved by %v, want %v", series, got, want)
+		}
+	}
+	if got := after[`gatehouse_store_operation_duration_seconds_count{operation="transaction"}`]; got <= before[`gatehouse_store_operation_duration_seconds_count{operation="transaction"}`] {
+		t.Errorf("no store transaction timed (%v)", got)
+	}
+	if after[`gatehouse_gate_cache_capacity{cache="token",site="`+site+`"}`] != 10000 {
+		t.Errorf("token cache capacity not exported: %v", after[`gatehouse_gate_cache_capacity{cache="token",site="`+site+`"}`])
+	}
+	for series := range after {
+		if !strings.HasPrefix(series, "gatehouse_") {
+			continue
+		}
+		for _, banned := range []string{"alice", "demo-spa", "/reports", "/api", "gh_"} {
+			if strings.Contains(series, banned) {
+				t.Errorf("series %s carries %q", series, banned)
+			}
+		}
+	}
+}
