@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
@@ -112,6 +113,7 @@ func (a *AdminOps) rotate(w http.ResponseWriter, r *http.Request) error {
 		a.log.Error("key rotation failed", zap.Error(err))
 		return apiError(http.StatusInternalServerError, adminServerError, "the rotation failed; see Caddy's log")
 	}
+	a.app.audit(r.Context(), r, authserver.Event{Type: authserver.EventKeyRotation, Result: "started"})
 	return writeAdminJSON(w, http.StatusOK, map[string]any{"keys": a.app.keys.Keys()})
 }
 

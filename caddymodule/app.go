@@ -304,7 +304,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
-		Observers:                 []authserver.Observer{metrics()},
+		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 	})
 	if err != nil {
 		return errorf("%v", err)

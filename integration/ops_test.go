@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/store/postgres/pgtest"
 )
@@ -169,4 +173,81 @@ func TestAdminKeys(t *testing.T) {
 	}
 	ai.api(t, http.MethodGet, "/gatehouse/keys/rotate", nil).errorIs(t, "GET rotate", http.StatusMethodNotAllowed, "invalid_request", "")
 	ai.api(t, http.MethodDelete, "/gatehouse/keys", nil).errorIs(t, "DELETE keys", http.StatusMethodNotAllowed, "invalid_request", "")
+}
+
+// TestAuditLogFile: with Caddy's own `log` block including
+// gatehouse.audit, sign-ins, consents, tokens and admin actions land in
+// that file as JSON records under the gatehouse.audit logger, with the
+// admin caller's address, and not one credential.
+func TestAuditLogFile(t *testing.T) {
+	dir := t.TempDir()
+	auditFile := filepath.Join(dir, "audit.log")
+	adminPort := freePort(t)
+	in := startExampleWith(t, exampleSetup{dir: dir, port: freePort(t), adminPort: adminPort, edit: func(cf string) string {
+		block := fmt.Sprintf("\tlog audit {\n\t\tinclude gatehouse.audit\n\t\toutput file %q\n\t\tformat json\n\t}\n", auditFile)
+		return strings.Replace(cf, "\tgatehouse {\n", block+"\tgatehouse {\n", 1)
+	}})
+	ai := &adminInstance{instance: in, admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort)}
+
+	b := in.newBrowser()
+	cfg := in.oauthConfig(demoWeb, "openid", "offline_access")
+	p := b.get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	b.submit(p, map[string]string{"username": "alice", "password": "guess-1234"})
+	tok := in.tokensFor(t, b, demoWeb, "openid", "offline_access")
+	if st := in.revoke(t, demoWeb, tok.RefreshToken); st != http.StatusOK {
+		t.Fatalf("revoke: %d", st)
+	}
+	created := ai.createClient(t, map[string]any{"name": "Audited", "type": "third_party", "redirect_uris": []string{"https://app.example/cb"}})
+	ai.api(t, http.MethodPost, "/gatehouse/keys/rotate", nil)
+
+	credentials := []string{"guess-1234", alicePassword, demoWeb.secret, tok.AccessToken, tok.RefreshToken, tok.IDToken, created.ClientSecret}
+	want := []string{"login/failure", "login/success", "consent/granted", "token_issued/", "token_revoked/refresh_token",
+		"client_admin/created", "key_rotation/started"}
+	var got []string
+	var records []map[string]any
+	// The file is written as events happen; a bounded wait covers the
+	// writer's buffering.
+	for i := 0; ; i++ {
+		raw, _ := os.ReadFile(auditFile)
+		got, records = nil, nil
+		for line := range strings.SplitSeq(strings.TrimSpace(string(raw)), "\n") {
+			if line == "" {
+				continue
+			}
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("not JSON: %q", line)
+			}
+			if rec["logger"] != "gatehouse.audit" {
+				t.Errorf("record from logger %v in the audit file", rec["logger"])
+			}
+			for _, c := range credentials {
+				if c != "" && strings.Contains(line, c) {
+					t.Errorf("audit record carries a credential: %s", line)
+				}
+			}
+			if rec["msg"] == "authorization" {
+				continue // decisions of the endpoint: many, checked in the core's test
+			}
+			result, _ := rec["result"].(string)
+			got = append(got, fmt.Sprint(rec["msg"], "/", result))
+			records = append(records, rec)
+		}
+		if len(got) >= len(want) || i == 40 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit records %q, want %q", got, want)
+	}
+	if records[5]["client_id"] != created.ClientID || records[5]["client_ip"] != "127.0.0.1" {
+		t.Errorf("client creation record: %v", records[5])
+	}
+	if records[6]["client_ip"] != "127.0.0.1" {
+		t.Errorf("key rotation record without the caller's address: %v", records[6])
+	}
+	if records[3]["grant_type"] != "authorization_code" || records[3]["client_type"] != "third_party" || records[3]["user_id"] != nil && records[3]["user_id"] != "alice" {
+		t.Errorf("token record: %v", records[3])
+	}
 }
