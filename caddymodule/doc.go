@@ -21,6 +21,6 @@
 //	                             all three: no Caddyfile form; Caddy loads every admin.api
 //	                             module while its admin endpoint is on (not `admin off`)
 //
-// It also adds the `caddy gatehouse` command (hash-password, clients;
-// command.go).
+// It also adds the `caddy gatehouse` command (hash-password, clients,
+// users, keys, health, backup; command.go).
 package caddymodule
