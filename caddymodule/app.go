@@ -278,6 +278,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.revocations.Poll(ctx); err != nil {
 		return errorf("storage: reading revocations: %v", err)
 	}
+	if err := a.registerRevocationFeedAge(ctx); err != nil {
+		return err
+	}
 
 	uiCfg := a.UI
 	if uiCfg == nil {

@@ -143,3 +143,28 @@ func observedHasher() *identity.Hasher {
 
 // Interface guards
 var _ authserver.Observer = (*gatehouseMetrics)(nil)
+
+// registerRevocationFeedAge exports how long ago this configuration's
+// revocation feed was last read: the lag with which gates and caches here
+// see revocations made on other instances. Registered per configuration
+// (the watcher is the app's).
+func (a *App) registerRevocationFeedAge(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil || a.revocations == nil {
+		return nil
+	}
+	w := a.revocations
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "revocation_feed_age_seconds",
+		Help: "Seconds since the revocation feed was last read successfully (its poll interval is revocation_poll_interval)."},
+		func() float64 {
+			last := w.LastSync()
+			if last.IsZero() {
+				return 0
+			}
+			return time.Since(last).Seconds()
+		})
+	if err := reg.Register(age); err != nil {
+		return errorf("metrics: %v", err)
+	}
+	return nil
+}

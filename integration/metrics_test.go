@@ -112,6 +112,11 @@ func TestMetrics(t *testing.T) {
 	if got := after[`gatehouse_store_operation_duration_seconds_count{operation="transaction"}`]; got <= before[`gatehouse_store_operation_duration_seconds_count{operation="transaction"}`] {
 		t.Errorf("no store transaction timed (%v)", got)
 	}
+	// The feed is polled every 5 s by default: its age stays within a
+	// few intervals while the store answers.
+	if age, ok := after["gatehouse_revocation_feed_age_seconds"]; !ok || age < 0 || age > 30 {
+		t.Errorf("gatehouse_revocation_feed_age_seconds = %v (exported: %v)", age, ok)
+	}
 	if after[`gatehouse_gate_cache_capacity{cache="token",site="`+site+`"}`] != 10000 {
 		t.Errorf("token cache capacity not exported: %v", after[`gatehouse_gate_cache_capacity{cache="token",site="`+site+`"}`])
 	}

@@ -171,6 +171,16 @@ func TestAdminKeys(t *testing.T) {
 	if again := list(ai.api(t, http.MethodPost, "/gatehouse/keys/rotate", nil)); len(again) != 4 {
 		t.Errorf("a second rotation: %+v", again)
 	}
+	// The CLI shows the same keys.
+	out := mustCLI(t, "keys", "list", "--address", ai.addr)
+	for _, k := range after {
+		if !strings.Contains(out, k.KID) {
+			t.Errorf("keys list lacks %s:\n%s", k.KID, out)
+		}
+	}
+	if out := mustCLI(t, "health", "--address", ai.addr); !strings.HasPrefix(strings.Join(strings.Fields(out), ""), `{"ok":true,`) {
+		t.Errorf("health: %s", out)
+	}
 	ai.api(t, http.MethodGet, "/gatehouse/keys/rotate", nil).errorIs(t, "GET rotate", http.StatusMethodNotAllowed, "invalid_request", "")
 	ai.api(t, http.MethodDelete, "/gatehouse/keys", nil).errorIs(t, "DELETE keys", http.StatusMethodNotAllowed, "invalid_request", "")
 }
