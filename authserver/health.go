@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -71,4 +74,30 @@ func (s *Server) pingStore(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// checkHealthPath accepts an absolute path of plain segments.
+func checkHealthPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#{}% ") || strings.Contains(p, "//") || strings.Contains(p, "/.") {
+		return fmt.Errorf("authserver: HealthPath %q must be an absolute path such as /healthz", p)
+	}
+	return nil
+}
+
+// handleHealthz answers a load balancer's probe: 200 when the server can
+// serve, 503 when not, and nothing more (the checks' details are for
+// operators, on the admin endpoint).
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	if !s.Health(r.Context()).OK {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "unavailable\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
 }

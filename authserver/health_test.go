@@ -2,6 +2,7 @@ package authserver_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,33 @@ func TestHealth(t *testing.T) {
 	got = healthOf(t, h)
 	if h.OK || got["store"] == "" || got["signing_keys"] != "" || got["revocation_feed"] != "" {
 		t.Errorf("with the store closed: %+v", h)
+	}
+}
+
+// TestHealthPath: the configured path answers 200 "ok" or, with the store
+// closed, 503, with no detail either way; bad or taken paths are refused.
+func TestHealthPath(t *testing.T) {
+	f := ast.New(t, ast.Options{Configure: func(c *authserver.Config) { c.HealthPath = "/healthz" }})
+	if err := f.Revocations.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := f.NewBrowser(t)
+	res := b.Get("/healthz")
+	if res.Code != http.StatusOK || res.Body != "ok\n" || res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("healthy: %s", res)
+	}
+	if err := f.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res = b.Get("/healthz")
+	if res.Code != http.StatusServiceUnavailable || res.Body != "unavailable\n" {
+		t.Errorf("store closed: %s", res)
+	}
+	for _, p := range []string{"healthz", "/a?b", "/a/../b", "//x", "/token"} {
+		cfg := f.Config
+		cfg.HealthPath = p
+		if _, err := authserver.New(cfg); err == nil {
+			t.Errorf("HealthPath %q accepted", p)
+		}
 	}
 }

@@ -118,6 +118,9 @@ type Config struct {
 	// Observers are told of every security-relevant action (events.go):
 	// metrics and the audit log.
 	Observers []Observer
+	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
+	// GET with 200 or 503 and no detail, for load balancers (health.go).
+	HealthPath string
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -148,6 +151,8 @@ type Server struct {
 	// resourceNames are the display names of protected resources
 	// (resources.go).
 	resourceNames resourceNames
+	// healthRouted: HealthPath is served (health.go).
+	healthRouted bool
 	// ticker starts the ticks of one of Run's jobs (maintenance.go);
 	// tests replace it to tick by hand.
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
@@ -251,6 +256,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.backchannel = newBackchannelSender(cfg.Logger)
+	if err := checkHealthPath(cfg.HealthPath); err != nil {
+		return nil, err
+	}
 	if s.registrar, err = newRegistrar(cfg.Registration, cfg.ThrottleState.Registrations()); err != nil {
 		return nil, err
 	}
@@ -258,6 +266,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	if p := cfg.HealthPath; p != "" && s.paths[p] && !s.healthRouted {
+		return nil, fmt.Errorf("authserver: HealthPath %q is one of the server's own paths", p)
+	}
 	return s, nil
 }
 
@@ -327,6 +338,10 @@ func (s *Server) routes() {
 	if s.cfg.Accounts != nil {
 		handle("GET POST", choosePasswordPath, s.pageHandler(s.handleChoosePassword))
 		handle("GET POST", accountPath, s.pageHandler(s.handleAccount))
+	}
+	if p := s.cfg.HealthPath; p != "" && !s.paths[p] {
+		handleAt("GET HEAD", p, s.handleHealthz)
+		s.healthRouted = true
 	}
 }
 

@@ -83,6 +83,11 @@ type App struct {
 	// and caches here. Default 5s.
 	RevocationPollInterval caddy.Duration `json:"revocation_poll_interval,omitempty"`
 
+	// HealthPath, when set, is a path of the issuer's site (e.g. /healthz)
+	// answering 200 or 503, without detail, for load balancers. The
+	// details are on the admin endpoint at /gatehouse/health.
+	HealthPath string `json:"health_path,omitempty"`
+
 	// Users who can sign in, defined in the configuration (read-only at
 	// run time). Users created at run time (admin API, CLI) are kept in
 	// the store.
@@ -308,6 +313,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
+		HealthPath:                a.HealthPath,
 	})
 	if err != nil {
 		return errorf("%v", err)

@@ -64,9 +64,18 @@ func TestHealthDuringOutage(t *testing.T) {
 	proxy := newFaultProxy(t, net.JoinHostPort(pgCfg.Host, strconv.Itoa(int(pgCfg.Port))))
 	storage := fmt.Sprintf("storage postgres {\n\t\t\tdsn %q\n\t\t\tschema %s\n\t\t\ttimeout 5s\n\t\t}", throughProxy(t, dsn, proxy.addr()), schema)
 	adminPort := freePort(t)
-	startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), adminPort: adminPort,
-		extraGatehouse: []string{storage, "key_encryption_key " + strings.Repeat("cd", 32)}})
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), adminPort: adminPort,
+		extraGatehouse: []string{storage, "key_encryption_key " + strings.Repeat("cd", 32), "health_path /healthz"}})
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	// The site's probe for load balancers: status only.
+	healthz := func() (int, string) {
+		t.Helper()
+		resp, body := in.send(t, http.MethodGet, "/healthz", "", "", "")
+		return resp.StatusCode, string(body)
+	}
+	if st, body := healthz(); st != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz while healthy: %d %q", st, body)
+	}
 
 	status, h := getHealth(t, admin)
 	if status != http.StatusOK || !h.OK || len(h.Checks) != 3 {
@@ -82,7 +91,11 @@ func TestHealthDuringOutage(t *testing.T) {
 	start := time.Now()
 	status, h = getHealth(t, admin)
 	took := time.Since(start)
+	st, body := healthz()
 	proxy.restore()
+	if st != http.StatusServiceUnavailable || body != "unavailable\n" {
+		t.Errorf("/healthz during the outage: %d %q", st, body)
+	}
 	if status != http.StatusServiceUnavailable || h.OK {
 		t.Errorf("store frozen: %d %+v", status, h)
 	}
