@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -129,5 +130,57 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("series %s carries %q", series, banned)
 			}
 		}
+	}
+}
+
+// TestMetricsSurviveReload: a configuration reload (a new metrics
+// registry in Caddy) keeps Gatehouse's counters counting from where they
+// were, and the gauges of the new configuration's gates and revocation
+// feed are exported, once each (a duplicate would fail the scrape).
+func TestMetricsSurviveReload(t *testing.T) {
+	echo := newEcho(t)
+	adminPort := freePort(t)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), adminPort: adminPort, upstream: echo.addr()})
+	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	failures := `gatehouse_logins_total{method="password",result="failure"}`
+	wrongPassword := func() {
+		t.Helper()
+		b := in.newBrowser()
+		p := b.get(in.oauthConfig(demoSPA, "openid").AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if r := b.submit(p, map[string]string{"username": "alice", "password": "not-her-password"}); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", r.status)
+		}
+	}
+	wrongPassword()
+	before := scrapeMetrics(t, admin)[failures]
+	if before < 1 {
+		t.Fatalf("%s = %v before the reload", failures, before)
+	}
+
+	// Reload a changed configuration through the admin API, as `caddy
+	// reload` does.
+	cfg := call(t, http.DefaultClient, http.MethodGet, admin+"/config/", nil, nil)
+	var doc map[string]any
+	if err := json.Unmarshal(cfg.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["apps"].(map[string]any)["gatehouse"].(map[string]any)["revocation_poll_interval"] = "4s"
+	if r := call(t, http.DefaultClient, http.MethodPost, admin+"/load", doc, nil); r.status != http.StatusOK {
+		t.Fatalf("reload: %d %s", r.status, r.body)
+	}
+
+	after := scrapeMetrics(t, admin)
+	if after[failures] != before {
+		t.Errorf("%s = %v after the reload, was %v", failures, after[failures], before)
+	}
+	for _, series := range []string{"gatehouse_revocation_feed_age_seconds",
+		`gatehouse_gate_cache_capacity{cache="token",site="` + in.gate + `"}`} {
+		if _, ok := after[series]; !ok {
+			t.Errorf("%s is not exported after the reload", series)
+		}
+	}
+	wrongPassword()
+	if got := scrapeMetrics(t, admin)[failures]; got != before+1 {
+		t.Errorf("%s = %v after one more failure, want %v", failures, got, before+1)
 	}
 }
