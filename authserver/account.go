@@ -99,6 +99,7 @@ func (s *Server) RevokeConnectedApp(ctx context.Context, subject, clientID strin
 		return found, err
 	}
 	if found {
+		s.emit(ctx, Event{Type: EventConsent, Result: "revoked", Subject: subject, ClientID: clientID})
 		s.log.InfoContext(ctx, "connected app revoked", "sub", subject, "client_id", clientID, "grants", n)
 	}
 	return found, nil

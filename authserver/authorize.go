@@ -65,6 +65,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		// A dynamically registered client's errors are shown, not
 		// redirected: see silentError (RFC 9700 §4.18).
 		if ar == nil || oerr.NoRedirect || client.Dynamic {
+			s.emitFrom(r, Event{Type: EventAuthorization, Result: "error", ClientID: clientIDOf(client)})
 			s.renderOAuthError(w, r, oerr, "client_id", clientIDOf(client))
 			return
 		}
@@ -325,6 +326,7 @@ func (s *Server) redirectToPage(w http.ResponseWriter, r *http.Request, page str
 		s.redirectError(w, r, ar, oautherr.ServerError("could not continue the request").WithCause(err))
 		return
 	}
+	s.emitFrom(r, Event{Type: EventAuthorization, Result: strings.TrimPrefix(page, "/") + "_page", ClientID: ar.ClientID})
 	http.Redirect(w, r, s.prefix+page+"?"+url.Values{"ar": {sealed}}.Encode(), redirectStatus(r))
 }
 
@@ -371,6 +373,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 		s.redirectError(w, r, ar, oautherr.ServerError("could not issue an authorization code").WithCause(err))
 		return
 	}
+	s.emitFrom(r, Event{Type: EventAuthorization, Result: "code_issued", ClientID: client.ID, Subject: sess.Subject, Scopes: ar.Scopes})
 	s.log.InfoContext(r.Context(), "authorization code issued", "client_id", client.ID, "sub", sess.Subject, "scope", joinScopes(ar.Scopes))
 	s.redirectToClient(w, r, ar, url.Values{"code": {raw}})
 }
@@ -382,6 +385,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 // such clients get the error page; other clients get the redirect.
 func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, err *oautherr.Error) {
 	if client.Dynamic {
+		s.emitFrom(r, Event{Type: EventAuthorization, Result: "error", ClientID: ar.ClientID})
 		s.renderOAuthError(w, r, err, "client_id", ar.ClientID, "dynamic_client", true)
 		return
 	}
@@ -392,6 +396,7 @@ func (s *Server) silentError(w http.ResponseWriter, r *http.Request, ar *authReq
 // iss (RFC 6749 §4.1.2.1, RFC 9207 §2).
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, ar *authRequest, err *oautherr.Error) {
 	err.Log(r.Context(), s.log, "authorization request failed", "client_id", ar.ClientID)
+	s.emitFrom(r, Event{Type: EventAuthorization, Result: "error", ClientID: ar.ClientID})
 	v := url.Values{"error": {string(err.Code)}}
 	if d := err.SafeDescription(); d != "" {
 		v.Set("error_description", d)

@@ -48,6 +48,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	switch form.Get("decision") {
 	case "allow":
 	case "deny":
+		s.emitFrom(r, Event{Type: EventConsent, Result: "denied", Subject: sess.Subject, ClientID: client.ID, Scopes: ar.Scopes})
 		s.log.InfoContext(r.Context(), "consent denied", "sub", sess.Subject, "client_id", client.ID)
 		s.redirectError(w, r, ar, oautherr.AccessDenied("the user denied access"))
 		return
@@ -68,6 +69,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, ar, oautherr.ServerError("could not record consent").WithCause(err))
 		return
 	}
+	s.emitFrom(r, Event{Type: EventConsent, Result: "granted", Subject: sess.Subject, ClientID: client.ID, Scopes: ar.Scopes})
 	s.log.InfoContext(r.Context(), "consent granted", "sub", sess.Subject, "client_id", client.ID, "scope", joinScopes(ar.Scopes), "resources", ar.Resources)
 	s.issueCode(w, r, ar, client, sess)
 }

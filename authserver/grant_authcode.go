@@ -134,6 +134,7 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 	}
 	switch err := s.cfg.Store.RedeemAuthCode(ctx, hash, r.now, grant, rt); {
 	case errors.Is(err, store.ErrCodeReused):
+		s.emit(ctx, Event{Type: EventCodeReplay, ClientID: r.client.ID, GrantID: code.GrantID, Subject: code.Subject})
 		s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", r.client.ID, "grant_id", code.GrantID)
 		return nil, oautherr.InvalidGrant("the authorization code has already been used")
 	case errors.Is(err, store.ErrNotFound):
@@ -147,6 +148,7 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 }
 
 func (s *Server) revokeReplayedCode(ctx context.Context, clientID, grantID string, now time.Time) {
+	s.emit(ctx, Event{Type: EventCodeReplay, ClientID: clientID, GrantID: grantID})
 	s.log.WarnContext(ctx, "authorization code replayed; its grant is revoked", "client_id", clientID, "grant_id", grantID)
 	if err := s.cfg.Store.RevokeGrant(ctx, grantID, now); err != nil {
 		s.log.ErrorContext(ctx, "revoking the grant of a replayed code failed", "grant_id", grantID, "error", err)

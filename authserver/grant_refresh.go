@@ -35,6 +35,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 		return nil, oautherr.InvalidGrant("the refresh token has been revoked")
 	}
 	if !rt.RotatedAt.IsZero() {
+		s.emit(ctx, Event{Type: EventRefreshReuse, ClientID: req.client.ID, GrantID: grant.ID, Subject: grant.Subject})
 		s.log.WarnContext(ctx, "rotated refresh token reused; its family is revoked", "client_id", req.client.ID, "grant_id", grant.ID)
 		if err := s.cfg.Store.RevokeGrant(ctx, grant.ID, req.now); err != nil {
 			return nil, err
@@ -76,6 +77,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	}
 	switch {
 	case errors.Is(err, store.ErrRefreshTokenReused):
+		s.emit(ctx, Event{Type: EventRefreshReuse, ClientID: req.client.ID})
 		s.log.WarnContext(ctx, "refresh token used twice at once; its family is revoked", "client_id", req.client.ID)
 		return nil, oautherr.InvalidGrant("the refresh token has already been used")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):

@@ -193,6 +193,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return // nothing was checked: not a failure
 		}
 		result = throttle.Failed
+		s.emitFrom(r, Event{Type: EventLogin, Result: "failure", Method: "password", Username: username, ClientID: clientIDOf(client)})
 		s.log.InfoContext(r.Context(), "login failed", "username", username, "client_id", clientIDOf(client), "trusted_device", trusted)
 		s.renderLogin(w, r, form.Get("ar"), ar, client, username, ui.Message("login.error.wrong"), http.StatusUnauthorized)
 		return
@@ -209,6 +210,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.logins.Policy().Off {
 		s.setDeviceCookie(w, r, u.ID)
 	}
+	s.emitFrom(r, Event{Type: EventLogin, Result: "success", Method: "password", Subject: u.ID, Username: username, ClientID: clientIDOf(client)})
 	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client), "trusted_device", trusted)
 	if client == nil {
 		http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)

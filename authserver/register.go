@@ -175,6 +175,7 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 	}
 	if reg.cfg.Policy == RegistrationOpen {
 		if ok, retry := reg.limiter.Allow(reg.cfg.ClientIP(r), s.now()); !ok {
+			s.emitFrom(r, Event{Type: EventThrottled, Kind: "registration"})
 			w.Header().Set("Retry-After", throttle.RetryAfter(retry))
 			e := oautherr.TemporarilyUnavailable("too many client registrations from this address; try again later")
 			e.Status = http.StatusTooManyRequests
@@ -187,6 +188,7 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 		s.registrationFailed(w, r, "", err)
 		return
 	}
+	s.emitFrom(r, Event{Type: EventRegistration, Result: "created", ClientType: string(info.Type), ClientID: info.ID})
 	s.log.InfoContext(ctx, "client registered", "client_id", info.ID, "type", string(info.Type), "policy", string(reg.cfg.Policy))
 	uri := s.registrationClientURI(info.ID)
 	w.Header().Set("Location", uri)
@@ -221,6 +223,7 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 			s.registrationFailed(w, r, id, err)
 			return
 		}
+		s.emitFrom(r, Event{Type: EventRegistration, Result: "deleted", ClientID: id})
 		s.log.InfoContext(ctx, "registered client deleted by itself", "client_id", id)
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodPut:
@@ -248,6 +251,7 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 			s.registrationFailed(w, r, id, err)
 			return
 		}
+		s.emitFrom(r, Event{Type: EventRegistration, Result: "updated", ClientID: id})
 		s.log.InfoContext(ctx, "registered client updated by itself", "client_id", id)
 		writeJSONStatus(w, http.StatusOK, clients.RegistrationResponse(&updated, s.registrationClientURI(id), supportedScopes, "", ""))
 	default:

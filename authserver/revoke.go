@@ -80,6 +80,7 @@ func (s *Server) revoke(ctx context.Context, client *clients.Client, raw string)
 		if err := s.cfg.Store.RevokeGrant(ctx, g.ID, now); err != nil {
 			return err
 		}
+		s.emit(ctx, Event{Type: EventTokenRevoked, Result: "refresh_token", ClientID: client.ID, Subject: g.Subject, GrantID: g.ID})
 		s.log.InfoContext(ctx, "refresh token revoked with its grant", "client_id", client.ID, "sub", g.Subject, "grant_id", g.ID)
 		return nil
 	}
@@ -100,6 +101,7 @@ func (s *Server) revoke(ctx context.Context, client *clients.Client, raw string)
 	if err := s.cfg.Store.DenylistToken(ctx, claims.JWTID, now, claims.Expiry.Time().Add(accessTokenRevocationSlack)); err != nil {
 		return err
 	}
+	s.emit(ctx, Event{Type: EventTokenRevoked, Result: "access_token", ClientID: client.ID, Subject: claims.Subject})
 	s.log.InfoContext(ctx, "access token revoked", "client_id", client.ID, "sub", claims.Subject, "jti", claims.JWTID)
 	return nil
 }

@@ -119,6 +119,12 @@ type Config struct {
 	// GCInterval is how often Run deletes expired state from the store;
 	// zero means DefaultGCInterval.
 	GCInterval time.Duration
+	// Observers are told of every security-relevant action (events.go):
+	// metrics and the audit log.
+	Observers []Observer
+	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
+	// GET with 200 or 503 and no detail, for load balancers (health.go).
+	HealthPath string
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -152,6 +158,8 @@ type Server struct {
 	// resourceNames are the display names of protected resources
 	// (resources.go).
 	resourceNames resourceNames
+	// healthRouted: HealthPath is served (health.go).
+	healthRouted bool
 	// ticker starts the ticks of one of Run's jobs (maintenance.go);
 	// tests replace it to tick by hand.
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
@@ -255,6 +263,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.backchannel = newBackchannelSender(cfg.Logger)
+	if err := checkHealthPath(cfg.HealthPath); err != nil {
+		return nil, err
+	}
 	if s.registrar, err = newRegistrar(cfg.Registration, cfg.ThrottleState.Registrations()); err != nil {
 		return nil, err
 	}
@@ -262,6 +273,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.routes()
+	if p := cfg.HealthPath; p != "" && s.paths[p] && !s.healthRouted {
+		return nil, fmt.Errorf("authserver: HealthPath %q is one of the server's own paths", p)
+	}
 	return s, nil
 }
 
@@ -336,6 +350,10 @@ func (s *Server) routes() {
 			handle("GET POST", forgotPasswordPath, s.pageHandler(s.handleForgotPassword))
 			handle("GET POST", verifyEmailPath, s.pageHandler(s.handleVerifyEmail))
 		}
+	}
+	if p := s.cfg.HealthPath; p != "" && !s.paths[p] {
+		handleAt("GET HEAD", p, s.handleHealthz)
+		s.healthRouted = true
 	}
 }
 

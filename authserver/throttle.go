@@ -73,6 +73,8 @@ func loginSubject(username string, u *identity.User, known bool) string {
 // Retry-After (RFC 6585 §4), and the login form saying how long. The
 // password was not checked.
 func (s *Server) throttledLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, username string, wait time.Duration) {
+	s.emitFrom(r, Event{Type: EventLogin, Result: "throttled", Method: "password", Username: username, ClientID: clientIDOf(client)})
+	s.emitFrom(r, Event{Type: EventThrottled, Kind: "login", Username: username, ClientID: clientIDOf(client)})
 	s.log.InfoContext(r.Context(), "login throttled", "username", username, "client_ip", ClientIP(r), "retry_after", throttle.RetryAfter(wait))
 	w.Header().Set("Retry-After", throttle.RetryAfter(wait))
 	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.throttled", humanWait(wait)), http.StatusTooManyRequests)
@@ -126,6 +128,7 @@ func errHashingBusy(w http.ResponseWriter) *oautherr.Error {
 // unchecked and the attempt not counted. Refusing costs far less than
 // the hash, which is what keeps a login storm from starving the gate.
 func (s *Server) busyLogin(w http.ResponseWriter, r *http.Request, sealed string, ar *authRequest, client *clients.Client, username string) {
+	s.emitFrom(r, Event{Type: EventLogin, Result: "busy", Method: "password", Username: username, ClientID: clientIDOf(client)})
 	s.log.InfoContext(r.Context(), "login refused: password hashing busy", "client_ip", ClientIP(r))
 	w.Header().Set("Retry-After", busyRetryAfter)
 	s.renderLogin(w, r, sealed, ar, client, username, ui.Message("login.error.busy"), http.StatusServiceUnavailable)

@@ -75,6 +75,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, client, err)
 		return
 	}
+	s.emitFrom(r, Event{Type: EventTokenIssued, GrantType: gt, ClientType: clientTypeOf(client), ClientID: client.ID})
 	h := w.Header()
 	oautherr.NoStore(h)
 	h.Set("Content-Type", "application/json")
@@ -146,6 +147,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 		subject = throttle.ClientKey(client.ID)
 	}
 	if ok, wait := s.clientAuths.AdmitWait(r.Context(), subject, ip, s.now); !ok {
+		s.emitFrom(r, Event{Type: EventThrottled, Kind: "client_auth", ClientID: truncate(id, 64)})
 		s.log.InfoContext(r.Context(), "client authentication throttled", "client_id", truncate(id, 64), "client_ip", ip, "retry_after", throttle.RetryAfter(wait))
 		return nil, errClientThrottled(w, wait)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -44,6 +45,7 @@ func init() {
 type AdminAPI struct {
 	registry *clients.Registry
 	log      *zap.Logger
+	app      *App // records changes in the audit log
 }
 
 // CaddyModule returns the Caddy module information.
@@ -61,6 +63,7 @@ func (a *AdminAPI) Provision(ctx caddy.Context) error {
 	a.log = ctx.Logger()
 	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
 		a.registry = app.(*App).ClientRegistry()
+		a.app = app.(*App)
 	}
 	return nil
 }
@@ -173,6 +176,7 @@ func (a *AdminAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return a.fail(r, err, body)
 	}
 	a.log.Info("client created", zap.String("client_id", c.ID), zap.String("type", string(c.Type)))
+	a.app.audit(r.Context(), r, authserver.Event{Type: authserver.EventClientAdmin, Result: "created", ClientID: c.ID, ClientType: string(c.Type)})
 	w.Header().Set("Location", adminClientsPath+"/"+url.PathEscape(c.ID))
 	return writeAdminJSON(w, http.StatusCreated, c.Object(secret))
 }
@@ -197,6 +201,7 @@ func (a *AdminAPI) update(w http.ResponseWriter, r *http.Request, id string) err
 		return a.fail(r, err, body)
 	}
 	a.log.Info("client updated", zap.String("client_id", id), zap.Strings("fields", slices.Sorted(maps.Keys(body))))
+	a.app.audit(r.Context(), r, authserver.Event{Type: authserver.EventClientAdmin, Result: "updated", ClientID: id})
 	return writeAdminJSON(w, http.StatusOK, c.Object(""))
 }
 
@@ -205,6 +210,7 @@ func (a *AdminAPI) delete(w http.ResponseWriter, r *http.Request, id string) err
 		return a.fail(r, err, nil)
 	}
 	a.log.Info("client deleted", zap.String("client_id", id))
+	a.app.audit(r.Context(), r, authserver.Event{Type: authserver.EventClientAdmin, Result: "deleted", ClientID: id})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -228,6 +234,7 @@ func (a *AdminAPI) rotate(w http.ResponseWriter, r *http.Request, id, phase stri
 		return a.fail(r, err, nil)
 	}
 	a.log.Info("client secret rotation "+phase, zap.String("client_id", id))
+	a.app.audit(ctx, r, authserver.Event{Type: authserver.EventClientAdmin, Result: "secret_rotation_" + phase, ClientID: id})
 	return writeAdminJSON(w, http.StatusOK, c.Object(secret))
 }
 

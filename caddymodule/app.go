@@ -83,6 +83,11 @@ type App struct {
 	// and caches here. Default 5s.
 	RevocationPollInterval caddy.Duration `json:"revocation_poll_interval,omitempty"`
 
+	// HealthPath, when set, is a path of the issuer's site (e.g. /healthz)
+	// answering 200 or 503, without detail, for load balancers. The
+	// details are on the admin endpoint at /gatehouse/health.
+	HealthPath string `json:"health_path,omitempty"`
+
 	// Users who can sign in, defined in the configuration (read-only at
 	// run time). Users created at run time (admin API, CLI) are kept in
 	// the store.
@@ -140,7 +145,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 var stores = caddy.NewUsagePool()
 
 // hasher bounds argon2id work across the whole process, across reloads.
-var hasher = sync.OnceValue(func() *identity.Hasher { return identity.NewHasher(0) })
+var hasher = sync.OnceValue(observedHasher)
 
 // StorageBackend is implemented by gatehouse.storage.* modules.
 type StorageBackend interface {
@@ -159,6 +164,9 @@ func (p pooledStore) Destruct() error { return p.Close() }
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
+	if err := registerMetrics(ctx); err != nil {
+		return err
+	}
 
 	issuer := repl.ReplaceKnown(a.Issuer, "")
 	if issuer == "" {
@@ -278,6 +286,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.revocations.Poll(ctx); err != nil {
 		return errorf("storage: reading revocations: %v", err)
 	}
+	if err := a.registerRevocationFeedAge(ctx); err != nil {
+		return err
+	}
 
 	uiCfg := a.UI
 	if uiCfg == nil {
@@ -308,6 +319,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
+		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
+		HealthPath:                a.HealthPath,
 	}
 	if mailer != nil {
 		cfg.Mailer = mailer

@@ -98,6 +98,7 @@ type AuthGate struct {
 	gate    *gate.Gate
 	logger  *zap.Logger
 	origins *siteOrigins
+	site    string // the metrics' site label (authgate_metrics.go)
 }
 
 // PolicyConfig lists who may pass.
@@ -241,7 +242,7 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.logger.Debug("authgate origins", zap.Strings("origins", h.origins.list))
-	return nil
+	return h.provisionMetrics(ctx)
 }
 
 // provisionOrigins fixes the origins the gate serves: the configured one,
@@ -294,12 +295,16 @@ func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		// port or spelling of the host can reach this site. It is not for
 		// this site's origin (RFC 9110 §15.5.20), and the gate would
 		// otherwise answer under the wrong audience and callback URL.
+		countGateDecision(h.site, gateMisdirected)
 		return caddyhttp.Error(http.StatusMisdirectedRequest, errMisdirected)
 	}
-	id := h.gate.Handle(w, r, origin)
+	rec := &statusRecorder{ResponseWriter: w}
+	id := h.gate.Handle(rec, r, origin)
 	if id == nil {
+		countGateDecision(h.site, gateOutcome(rec.status))
 		return nil
 	}
+	countGateDecision(h.site, gateAllowed)
 	// The identity's placeholders are looked up only if something reads
 	// them, from values computed once per identity (issue 19: setting
 	// them per request was a tenth of the gate's cost).

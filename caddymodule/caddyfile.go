@@ -59,6 +59,7 @@ func init() {
 //			backoff <duration>|off
 //		}
 //		revocation_poll_interval <duration>
+//		health_path <path>
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
 //		key_reload_interval <duration>
@@ -124,6 +125,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		switch key := d.Val(); key {
 		case "issuer":
 			if err := oneArg(d, &app.Issuer); err != nil {
+				return nil, err
+			}
+		case "health_path":
+			if err := oneArg(d, &app.HealthPath); err != nil {
 				return nil, err
 			}
 		case "storage":

@@ -27,6 +27,7 @@ authorization server and identity gate for Caddy.
 			cmd.AddCommand(newHashPasswordCommand())
 			cmd.AddCommand(newClientsCommand())
 			cmd.AddCommand(newUsersCommand())
+			cmd.AddCommand(newKeysCommand(), newHealthCommand(), newBackupCommand())
 		},
 	})
 }

@@ -59,7 +59,7 @@ func (s *SQLiteStorage) OpenStore(ctx caddy.Context) (store.Store, error) {
 	if s.Timeout < 0 {
 		return nil, fmt.Errorf("storage sqlite: timeout must not be negative")
 	}
-	return sqlite.Open(ctx, s.path(), time.Now(), sqlstore.WithCallTimeout(time.Duration(s.Timeout)))
+	return sqlite.Open(ctx, s.path(), time.Now(), sqlstore.WithCallTimeout(time.Duration(s.Timeout)), sqlstore.WithOpTimer(metrics().timeStoreOp))
 }
 
 // PostgresStorage keeps Gatehouse's state in PostgreSQL, so several Caddy
@@ -142,7 +142,7 @@ func (s *PostgresStorage) PoolKey() string { return s.poolKey }
 // OpenStore connects, creating the schema if needed, and applies
 // migrations under an advisory lock, so instances may start together.
 func (s *PostgresStorage) OpenStore(ctx caddy.Context) (store.Store, error) {
-	return postgres.Open(ctx, s.cfg, time.Now())
+	return postgres.Open(ctx, s.cfg, time.Now(), sqlstore.WithOpTimer(metrics().timeStoreOp))
 }
 
 // SharedAcrossInstances reports that several Caddy instances may use this

@@ -3,6 +3,7 @@ package gate
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type verifiedCache struct {
 	mu      sync.RWMutex
 	entries map[cacheKey]cacheEntry
 	max     int
+	// hits and misses count lookups, for metrics (stats.go).
+	hits, misses atomic.Uint64
 }
 
 func newVerifiedCache(max int) *verifiedCache {
@@ -38,8 +41,10 @@ func (c *verifiedCache) get(k cacheKey, now time.Time) (cacheEntry, bool) {
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
+		c.misses.Add(1)
 		return cacheEntry{}, false
 	}
+	c.hits.Add(1)
 	return e, true
 }
 

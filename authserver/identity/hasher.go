@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,12 +70,13 @@ type Hasher struct {
 	dummy  *PasswordHash
 
 	mu      sync.Mutex
-	free    int                         // slots open now
-	cooling int                         // slots in their cool-down
-	stolen  int                         // cool-downs an urgent verification cut short
-	urgent  []chan struct{}             // waiting, served first
-	waiting []chan struct{}             // waiting, in order of arrival
-	after   func(time.Duration, func()) // time.AfterFunc; tests replace it
+	free    int                          // slots open now
+	cooling int                          // slots in their cool-down
+	stolen  int                          // cool-downs an urgent verification cut short
+	urgent  []chan struct{}              // waiting, served first
+	waiting []chan struct{}              // waiting, in order of arrival
+	after   func(time.Duration, func())  // time.AfterFunc; tests replace it
+	waits   atomic.Pointer[WaitObserver] // hasher_observe.go
 
 	// Returning argon2id's memory to the OS once hashing has been idle
 	// for a while (see trim).
@@ -137,7 +139,7 @@ func (hs *Hasher) VerifyUrgent(ctx context.Context, h *PasswordHash, password st
 }
 
 func (hs *Hasher) verify(ctx context.Context, h *PasswordHash, password string, urgent bool) error {
-	if err := hs.acquire(ctx, urgent); err != nil {
+	if err := hs.acquireObserved(ctx, urgent); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -156,7 +158,7 @@ func (hs *Hasher) verify(ctx context.Context, h *PasswordHash, password string, 
 // bound Verify, so setting passwords (admin API, invitations, account
 // page) shares the same CPU budget as checking them.
 func (hs *Hasher) Hash(ctx context.Context, password string, p Argon2idParams) (string, error) {
-	if err := hs.acquire(ctx, false); err != nil {
+	if err := hs.acquireObserved(ctx, false); err != nil {
 		return "", err
 	}
 	start := time.Now()

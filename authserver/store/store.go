@@ -354,3 +354,9 @@ type ClientStore interface {
 	// none of its tokens works afterwards. ErrNotFound if there is none.
 	DeleteClient(ctx context.Context, id string, now time.Time) error
 }
+
+// Pinger is a Store that can check that its database answers, for health
+// checks. A Store without it is probed with a read.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

@@ -158,12 +158,12 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 // applied at now. Several processes may Open the same database at once:
 // migrations run under a transaction-scoped advisory lock, so each is
 // applied exactly once. Close the Store to release the pool.
-func Open(ctx context.Context, cfg Config, now time.Time) (*sqlstore.Store, error) {
+func Open(ctx context.Context, cfg Config, now time.Time, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	db, cfg, health, secrets, err := newDB(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, db, cfg, health, now)
+	s, err := open(ctx, db, cfg, health, now, opts...)
 	if err != nil {
 		db.Close()
 		return nil, redact(err, secrets...)
@@ -212,7 +212,7 @@ func newDB(cfg Config) (*sql.DB, Config, *connHealth, []string, error) {
 	return db, cfg, health, secrets, nil
 }
 
-func open(ctx context.Context, db *sql.DB, cfg Config, health *connHealth, now time.Time) (*sqlstore.Store, error) {
+func open(ctx context.Context, db *sql.DB, cfg Config, health *connHealth, now time.Time, opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	schema := cfg.Schema
 	if schema != "" {
 		if err := createSchema(ctx, db, schema); err != nil {
@@ -230,7 +230,7 @@ func open(ctx context.Context, db *sql.DB, cfg Config, health *connHealth, now t
 	// conditional UPDATEs, not a single writer, serialise the races.
 	d := dialect(current.String)
 	d.ConnectionLost = health.lost
-	s, err := sqlstore.New(ctx, nil, db, d, now, sqlstore.WithCallTimeout(cfg.CallTimeout))
+	s, err := sqlstore.New(ctx, nil, db, d, now, append([]sqlstore.Option{sqlstore.WithCallTimeout(cfg.CallTimeout)}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}

@@ -30,8 +30,10 @@ type pool struct {
 	// onLost is the dialect's ConnectionLost.
 	connLost func(error) bool
 	onLost   func()
-	mu       sync.RWMutex
-	stmts    map[string]*sql.Stmt
+	// timer times each call (observe.go); nil: none.
+	timer OpTimer
+	mu    sync.RWMutex
+	stmts map[string]*sql.Stmt
 	// preparing marks queries being prepared in the background.
 	preparing map[string]bool
 }
@@ -138,10 +140,12 @@ func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *
 // already runs them again when the driver reports that nothing was sent.
 func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
 	ctx, cancel := p.bound(ctx)
+	done := p.time(opName(query))
 	rs, err := p.query(ctx, query, args...)
 	if p.lostConnection(ctx, err) {
 		rs, err = p.query(ctx, query, args...)
 	}
+	done()
 	if err != nil {
 		cancel()
 		return nil, err
@@ -164,6 +168,7 @@ func (p *pool) query(ctx context.Context, query string, args ...any) (*sql.Rows,
 func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
+	defer p.time(opName(query))()
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return p.DB.ExecContext(ctx, query, args...)
@@ -176,12 +181,14 @@ func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.
 // COMMIT.
 func (p *pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 	ctx, cancel := p.bound(ctx)
+	done := p.time("transaction")
 	tx, err := p.DB.BeginTx(ctx, opts)
 	if err != nil {
+		done()
 		cancel()
 		return nil, err
 	}
-	return &txn{Tx: tx, p: p, ctx: ctx, cancel: cancel}, nil
+	return &txn{Tx: tx, p: p, ctx: ctx, cancel: cancel, done: done}, nil
 }
 
 // Close closes the statements, then the pool.
@@ -208,6 +215,17 @@ type txn struct {
 	p      *pool
 	ctx    context.Context
 	cancel context.CancelFunc
+	// done ends the transaction's timing (finish).
+	done func()
+}
+
+// finish ends the timing once: a deferred Rollback after Commit is a
+// no-op for the database and must be one for the timing too.
+func (t *txn) finish() {
+	if t.done != nil {
+		t.done()
+		t.done = nil
+	}
 }
 
 func (t *txn) QueryRowContext(_ context.Context, query string, args ...any) *row {
@@ -243,12 +261,14 @@ func (t *txn) ExecContext(_ context.Context, query string, args ...any) (sql.Res
 // Commit commits and ends the transaction's deadline.
 func (t *txn) Commit() error {
 	defer t.cancel()
+	defer t.finish()
 	return t.Tx.Commit()
 }
 
 // Rollback rolls back and ends the transaction's deadline.
 func (t *txn) Rollback() error {
 	defer t.cancel()
+	defer t.finish()
 	return t.Tx.Rollback()
 }
 

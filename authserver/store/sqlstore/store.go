@@ -37,7 +37,10 @@ const DefaultCallTimeout = 5 * time.Second
 // Option tunes a Store.
 type Option func(*options)
 
-type options struct{ callTimeout time.Duration }
+type options struct {
+	callTimeout time.Duration
+	timer       OpTimer
+}
 
 // WithCallTimeout sets the deadline of each database call, counted from
 // when the call starts; the caller's own deadline still applies when
@@ -89,6 +92,7 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time, 
 	}
 	for _, p := range []*pool{s.reader, s.writer} {
 		p.connLost, p.onLost = d.IsConnectionError, d.ConnectionLost
+		p.timer = o.timer
 	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)
