@@ -192,6 +192,7 @@ func startCaddy(cfg caddyConfig) (*child, error) {
 		return nil, err
 	}
 	client := newClient(1, nil)
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := client.Get(cfg.ports.issuerURL() + "/.well-known/openid-configuration")

@@ -196,7 +196,9 @@ func collectCodes(b *browser, issuer, client, scope, resource string, workers in
 	cookie := b.cookieHeader(issuer)
 	var mu sync.Mutex
 	var codes []string
-	f := run(newClient(workers, nil), workers, d, request{
+	hc := newClient(workers, nil)
+	defer hc.CloseIdleConnections()
+	f := run(hc, workers, d, request{
 		want: http.StatusFound,
 		build: func(int, int) *http.Request {
 			r, _ := http.NewRequest(http.MethodGet, u, nil)
@@ -219,7 +221,9 @@ func collectCodes(b *browser, issuer, client, scope, resource string, workers in
 // exchangeAll redeems codes with workers for at most d.
 func exchangeAll(issuer, client string, codes []string, workers int, d time.Duration) figures {
 	var next atomic.Int64
-	return run(newClient(workers, nil), workers, d, request{
+	hc := newClient(workers, nil)
+	defer hc.CloseIdleConnections()
+	return run(hc, workers, d, request{
 		want: http.StatusOK,
 		build: func(int, int) *http.Request {
 			i := int(next.Add(1)) - 1
@@ -246,7 +250,9 @@ func refreshLoad(issuer, client, rt string, workers int, d time.Duration, keep f
 			}
 		}
 	}
-	return run(newClient(workers, nil), workers, d, req)
+	hc := newClient(workers, nil)
+	defer hc.CloseIdleConnections()
+	return run(hc, workers, d, req)
 }
 
 // gateSession signs a new browser in at the gate, reusing b's issuer
@@ -257,6 +263,10 @@ func gateSession(b *browser, issuer, gate string) (string, error) {
 	jar.SetCookies(iu, b.jar.Cookies(iu))
 	g := &browser{client: newClient(1, nil), jar: jar}
 	g.client.Jar = jar
+	// Each simulated browser's connections end with it: idle ones left
+	// open would sit in Caddy (a goroutine and buffers each) and be
+	// counted as the sessions' memory.
+	defer g.client.CloseIdleConnections()
 	resp, body, err := g.get(gate+"/", "text/html")
 	if err != nil {
 		return "", err

@@ -199,6 +199,7 @@ func prepare(p ports, n, sessions int) (*state, error) {
 		return nil, fmt.Errorf("signing in: %w", err)
 	}
 	plain := newClient(4, nil)
+	defer plain.CloseIdleConnections()
 	t, err := exchange(plain, issuer, benchClient, code)
 	if err != nil {
 		return nil, err
@@ -227,7 +228,9 @@ func prepare(p ports, n, sessions int) (*state, error) {
 	}
 	// Each token is used once, so the gate has verified and cached all.
 	var next atomic.Int64
-	warm := run(newClient(16, nil), 16, time.Minute, request{want: http.StatusOK, build: func(int, int) *http.Request {
+	warmClient := newClient(16, nil)
+	defer warmClient.CloseIdleConnections()
+	warm := run(warmClient, 16, time.Minute, request{want: http.StatusOK, build: func(int, int) *http.Request {
 		i := int(next.Add(1)) - 1
 		if i >= len(st.tokens) {
 			return nil
@@ -296,6 +299,7 @@ func gateConfigs(p ports, st *state) []gateConfig {
 func gateRounds(res *results, c *child, p ports, st *state, s settings) {
 	configs := gateConfigs(p, st)
 	client := newClient(s.Workers, nil)
+	defer client.CloseIdleConnections()
 	for _, cfg := range configs { // warm connections and caches
 		run(client, s.Workers, 300*time.Millisecond, request{want: http.StatusOK, build: cfg.build})
 	}
@@ -319,7 +323,20 @@ func profileGate(dir string, adminPort int, p ports, st *state, workers int) err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", adminPort))
+	if err != nil {
+		return err
+	}
+	heap, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "caddy-heap.pprof"), heap, 0o644); err != nil {
+		return err
+	}
 	client := newClient(workers, nil)
+	defer client.CloseIdleConnections()
 	for _, cfg := range gateConfigs(p, st) {
 		done := make(chan struct{})
 		go func() {
@@ -374,7 +391,9 @@ func loginBurst(issuer string, n int) int {
 		wg.Go(func() {
 			for int(next.Add(1)) <= n {
 				for range 20 {
-					_, status, err := newBrowser().signIn(authorizeURL(issuer, benchClient, "openid", ""), benchPassword)
+					b := newBrowser()
+					_, status, err := b.signIn(authorizeURL(issuer, benchClient, "openid", ""), benchPassword)
+					b.client.CloseIdleConnections()
 					if err == nil || status != http.StatusServiceUnavailable {
 						break
 					}

@@ -90,6 +90,7 @@ func loginStorm(c *child, p ports, signedIn *browser, gateCookie string, workers
 		return r
 	}}
 	load := newClient(workers, nil)
+	defer load.CloseIdleConnections()
 	out.Quiet = run(load, workers, d, gated)
 
 	// The storm's browsers, each from an address of its own.
@@ -106,6 +107,7 @@ func loginStorm(c *child, p ports, signedIn *browser, gateCookie string, workers
 			return out, fmt.Errorf("storm worker %d: %w", i, err)
 		}
 		guessers[i] = guesser{b, form, action}
+		defer b.client.CloseIdleConnections()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var answered, refused atomic.Int64
@@ -133,6 +135,7 @@ func loginStorm(c *child, p ports, signedIn *browser, gateCookie string, workers
 		if err != nil {
 			return
 		}
+		defer b.client.CloseIdleConnections()
 		took, status, err := timedLogin(b, form, action, benchUser, benchPassword)
 		out.TrustedLoginMS, out.TrustedLoginOK = ms(took), err == nil && status/100 == 3
 	})
@@ -142,6 +145,7 @@ func loginStorm(c *child, p ports, signedIn *browser, gateCookie string, workers
 		if err != nil {
 			return
 		}
+		defer b.client.CloseIdleConnections()
 		took, status, err := timedLogin(b, form, action, benchUser, benchPassword)
 		if err == nil {
 			out.NewLoginMS, out.NewLoginStatus = ms(took), status

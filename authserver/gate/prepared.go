@@ -43,18 +43,22 @@ func (g *Gate) prepare(id *Identity) *Identity {
 		}
 	}
 	if prefix := g.cfg.PlaceholderPrefix; prefix != "" {
-		values := map[string]any{prefix + "id": id.Subject}
-		for i, c := range KnownClaims() {
-			if v := p.claims[i]; v != "" {
-				values[prefix+c] = v
-			}
-		}
-		if id.Subject == "" {
-			delete(values, prefix+"id")
+		var boxed [numClaims]any // boxed once, so lookups do not allocate
+		for i, v := range p.claims {
+			boxed[i] = v
 		}
 		p.placeholders = func(key string) (any, bool) {
-			v, ok := values[key]
-			return v, ok
+			name, ok := strings.CutPrefix(key, prefix)
+			if !ok {
+				return nil, false
+			}
+			if name == "id" {
+				name = "sub"
+			}
+			if i := claimIndex(name); i >= 0 && p.claims[i] != "" {
+				return boxed[i], true
+			}
+			return nil, false
 		}
 	}
 	return id
