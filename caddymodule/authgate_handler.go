@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/gate"
@@ -95,10 +96,11 @@ type AuthGate struct {
 	// email_verified, name, groups, scope, client_id, iss, auth_source.
 	Headers map[string]string `json:"headers,omitempty"`
 
-	gate    *gate.Gate
-	logger  *zap.Logger
-	origins *siteOrigins
-	site    string // the metrics' site label (authgate_metrics.go)
+	gate         *gate.Gate
+	logger       *zap.Logger
+	origins      *siteOrigins
+	site         string             // the metrics' site label (authgate_metrics.go)
+	allowedCount prometheus.Counter // gate_decisions_total{site, outcome="allowed"}
 }
 
 // PolicyConfig lists who may pass.
@@ -298,13 +300,15 @@ func (h *AuthGate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		countGateDecision(h.site, gateMisdirected)
 		return caddyhttp.Error(http.StatusMisdirectedRequest, errMisdirected)
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := getRecorder(w)
 	id := h.gate.Handle(rec, r, origin)
+	status := rec.status
+	putRecorder(rec)
 	if id == nil {
-		countGateDecision(h.site, gateOutcome(rec.status))
+		countGateDecision(h.site, gateOutcome(status))
 		return nil
 	}
-	countGateDecision(h.site, gateAllowed)
+	h.allowedCount.Inc()
 	// The identity's placeholders are looked up only if something reads
 	// them, from values computed once per identity (issue 19: setting
 	// them per request was a tenth of the gate's cost).

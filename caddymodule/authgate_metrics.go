@@ -68,6 +68,21 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// recorders recycles statusRecorders: the gate holds one only while it
+// decides, so a request let through allocates none.
+var recorders = sync.Pool{New: func() any { return new(statusRecorder) }}
+
+func getRecorder(w http.ResponseWriter) *statusRecorder {
+	rec := recorders.Get().(*statusRecorder)
+	rec.ResponseWriter, rec.status = w, 0
+	return rec
+}
+
+func putRecorder(rec *statusRecorder) {
+	rec.ResponseWriter = nil
+	recorders.Put(rec)
+}
+
 // countGateDecision counts one decision of the gate of site.
 func countGateDecision(site, outcome string) {
 	metrics().gateDecisions.WithLabelValues(site, outcome).Inc()
@@ -176,6 +191,9 @@ func (h *AuthGate) provisionMetrics(ctx caddy.Context) error {
 		return err
 	}
 	h.site = h.origins.list[0]
+	// The allowed path is the hot one: its counter is found once here,
+	// not by label lookup per request.
+	h.allowedCount = metrics().gateDecisions.WithLabelValues(h.site, gateAllowed)
 	return addGateCaches(ctx, h.gate, h.site)
 }
 
