@@ -214,6 +214,29 @@ var migrations = []migration{
 		// A token confirming a new email address carries that address.
 		`ALTER TABLE gatehouse_user_tokens ADD COLUMN email TEXT NOT NULL DEFAULT ''`,
 	}},
+	{version: 8, stmts: []string{
+		// Audit records (audit.go), kept for the configured retention.
+		// Ids sort in the order records were made, so pages are cut by id.
+		`CREATE TABLE gatehouse_audit (
+			id          TEXT   NOT NULL PRIMARY KEY,
+			at          BIGINT NOT NULL,
+			type        TEXT   NOT NULL,
+			result      TEXT   NOT NULL,
+			method      TEXT   NOT NULL,
+			grant_type  TEXT   NOT NULL,
+			client_type TEXT   NOT NULL,
+			kind        TEXT   NOT NULL,
+			subject     TEXT   NOT NULL,
+			username    TEXT   NOT NULL,
+			client_id   TEXT   NOT NULL,
+			grant_id    TEXT   NOT NULL,
+			scopes      TEXT   NOT NULL,
+			client_ip   TEXT   NOT NULL
+		)`,
+		`CREATE INDEX gatehouse_audit_at ON gatehouse_audit (at)`,
+		`CREATE INDEX gatehouse_audit_subject ON gatehouse_audit (subject, id)`,
+		`CREATE INDEX gatehouse_audit_client_id ON gatehouse_audit (client_id, id)`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

@@ -80,6 +80,10 @@ var contractTests = []struct {
 	{"User/RevokeSessionsKeepsOne", testUserRevokeSessionsKeepsOne},
 	{"User/Delete", testUserDelete},
 	{"User/Tokens", testUserTokens},
+
+	{"Audit/RoundTrip", testAuditRoundTrip},
+	{"Audit/Query", testAuditQuery},
+	{"Audit/DeleteBefore", testAuditDeleteBefore},
 }
 
 // concurrencyTests race many callers against one database. They get every
