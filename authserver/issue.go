@@ -66,6 +66,7 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		ExpiresIn:    int64(lifetime / time.Second),
 		Scope:        joinScopes(p.scopes),
 		RefreshToken: p.refreshToken,
+		subject:      p.user.ID, grantID: p.grant.ID, scopes: p.scopes,
 	}
 	if slices.Contains(p.scopes, "openid") {
 		alg := p.client.IDTokenSigningAlg

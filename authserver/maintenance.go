@@ -33,7 +33,10 @@ const (
 //   - every Revocations.Interval(), when Config.Revocations is set, it
 //     polls the store's revocation feed into it;
 //   - every GCInterval it deletes expired state in bounded batches, on one
-//     instance at a time when the store is shared (store.LeaderLocker).
+//     instance at a time when the store is shared (store.LeaderLocker),
+//     and audit records older than Config.AuditRetention;
+//   - when audit records are kept, it writes them to the store as they
+//     come (audit_store.go).
 //
 // Each job first runs one interval after Run starts: the host has just
 // loaded the keys and polled the feed while setting up. A failure is logged
@@ -41,6 +44,9 @@ const (
 // use meanwhile.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if s.audit != nil {
+		wg.Go(func() { s.audit.run(ctx) })
+	}
 	for _, j := range s.jobs() {
 		wg.Go(func() { s.every(ctx, j) })
 	}
@@ -115,6 +121,7 @@ func (s *Server) collectGarbage(ctx context.Context) {
 	case n > 0:
 		s.log.DebugContext(ctx, "expired state removed", "records", n)
 	}
+	s.expireAudit(ctx)
 }
 
 // gcPass runs one garbage collection pass: up to batches batches of at

@@ -125,6 +125,11 @@ type Config struct {
 	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
 	// GET with 200 or 503 and no detail, for load balancers (health.go).
 	HealthPath string
+	// AuditRetention, when positive and Store is a store.AuditStore, keeps
+	// every event in the store for that long (audit_store.go), where
+	// AuditRecords reads them; Run writes them and deletes expired ones.
+	// Zero: events are not kept.
+	AuditRetention time.Duration
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -163,6 +168,8 @@ type Server struct {
 	// ticker starts the ticks of one of Run's jobs (maintenance.go);
 	// tests replace it to tick by hand.
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
+	// audit keeps events in the store (audit_store.go); nil when off.
+	audit *auditWriter
 }
 
 // New validates cfg and builds a Server.
@@ -186,6 +193,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: at least one cookie secret is required")
 	case cfg.GCInterval < 0:
 		return nil, errors.New("authserver: GCInterval must not be negative")
+	case cfg.AuditRetention < 0:
+		return nil, errors.New("authserver: AuditRetention must not be negative")
 	}
 	// The keys must outlive every token they sign (keyschedule.go).
 	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
@@ -220,6 +229,11 @@ func New(cfg Config) (*Server, error) {
 		cookies: session.CookieOptions{Secure: iss.Scheme == "https", Path: "/"},
 		hsts:    iss.Scheme == "https" && !isLoopbackHost(iss.Hostname()),
 		ticker:  newTicker,
+	}
+	if as, ok := cfg.Store.(store.AuditStore); ok && cfg.AuditRetention > 0 {
+		s.audit = newAuditWriter(as, cfg.Now, cfg.Logger)
+		// A copy: the caller's slice is not appended to.
+		s.cfg.Observers = append(slices.Clip(cfg.Observers), s.audit)
 	}
 	var sessionKeys, requestKeys, deviceKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {

@@ -32,6 +32,10 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// What the tokens were issued for, for the token_issued event; not
+	// part of the response.
+	subject, grantID string
+	scopes           []string
 }
 
 // grantHandler performs one grant type's exchange. Client authentication,
@@ -75,7 +79,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, client, err)
 		return
 	}
-	s.emitFrom(r, Event{Type: EventTokenIssued, GrantType: gt, ClientType: clientTypeOf(client), ClientID: client.ID})
+	s.emitFrom(r, Event{Type: EventTokenIssued, GrantType: gt, ClientType: clientTypeOf(client), ClientID: client.ID,
+		Subject: resp.subject, GrantID: resp.grantID, Scopes: resp.scopes})
 	h := w.Header()
 	oautherr.NoStore(h)
 	h.Set("Content-Type", "application/json")

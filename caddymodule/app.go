@@ -88,6 +88,11 @@ type App struct {
 	// details are on the admin endpoint at /gatehouse/health.
 	HealthPath string `json:"health_path,omitempty"`
 
+	// AuditRetention is how long audit records are kept in the store,
+	// where GET /gatehouse/audit on the admin endpoint reads them.
+	// Default 2160h (90 days).
+	AuditRetention caddy.Duration `json:"audit_retention,omitempty"`
+
 	// Users who can sign in, defined in the configuration (read-only at
 	// run time). Users created at run time (admin API, CLI) are kept in
 	// the store.
@@ -321,6 +326,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
+		AuditRetention:            a.auditRetention(),
 	}
 	if mailer != nil {
 		cfg.Mailer = mailer

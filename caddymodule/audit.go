@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap/exp/zapslog"
@@ -36,4 +37,12 @@ func adminCaller(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
+}
+
+// auditRetention is AuditRetention or its default.
+func (a *App) auditRetention() time.Duration {
+	if a.AuditRetention > 0 {
+		return time.Duration(a.AuditRetention)
+	}
+	return authserver.DefaultAuditRetention
 }

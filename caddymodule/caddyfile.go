@@ -60,6 +60,7 @@ func init() {
 //		}
 //		revocation_poll_interval <duration>
 //		health_path <path>
+//		audit_retention <duration>
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
 //		key_reload_interval <duration>
@@ -165,6 +166,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 		case "refresh_token_max_lifetime":
 			if err := durationArg(d, &app.RefreshTokenMaxLifetime); err != nil {
+				return nil, err
+			}
+		case "audit_retention":
+			if err := durationArg(d, &app.AuditRetention); err != nil {
 				return nil, err
 			}
 		case "revocation_poll_interval":

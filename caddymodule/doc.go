@@ -18,9 +18,10 @@
 //	admin.api.gatehouse          manages clients on Caddy's admin endpoint (admin.go)
 //	admin.api.gatehouse_users    users' connected apps on the admin endpoint (admin_users.go)
 //	admin.api.gatehouse_ops      health, signing keys (list, rotate) on the admin endpoint (admin_ops.go)
-//	                             all three: no Caddyfile form; Caddy loads every admin.api
+//	admin.api.gatehouse_audit    the audit records kept in the store (admin_audit.go)
+//	                             all four: no Caddyfile form; Caddy loads every admin.api
 //	                             module while its admin endpoint is on (not `admin off`)
 //
 // It also adds the `caddy gatehouse` command (hash-password, clients,
-// users, keys, health, backup; command.go).
+// users, keys, health, backup, audit; command.go).
 package caddymodule
