@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 )
 
 // Events of administration, emitted by the host (the Caddy module's admin
@@ -16,6 +18,13 @@ const (
 	// API. Result: created, updated, deleted, secret_rotation_start,
 	// secret_rotation_complete, secret_rotation_cancel.
 	EventClientAdmin EventType = "client_admin"
+	// EventUser is a change to a stored user's account (accounts.Event),
+	// by the admin API, the account pages or a sign-in. Result: the
+	// change (created, updated, password_changed, disabled, enabled,
+	// deleted, sessions_revoked, invited, reset_requested, ...). ClientIP is
+	// the address the host put in the request's context (WithClientIP),
+	// the admin API caller's for its changes.
+	EventUser EventType = "user"
 )
 
 // AuditLogName is the name of the audit logger the Caddy module uses, so
@@ -66,3 +75,11 @@ func AuditLog(log *slog.Logger) Observer {
 // Emit hands an event of the host's (an administrative action) to the
 // server's observers, as the server's own events are.
 func (s *Server) Emit(ctx context.Context, e Event) { s.emit(ctx, e) }
+
+// routeAccountEvents makes the account changes of m events of s.
+func (s *Server) routeAccountEvents(m *accounts.Manager) {
+	m.OnEvent(func(ctx context.Context, e accounts.Event) {
+		ip, _ := ctx.Value(clientIPKey{}).(string)
+		s.emit(ctx, Event{Type: EventUser, Result: e.Action(), Subject: e.Subject, Username: e.Username, ClientIP: ip})
+	})
+}

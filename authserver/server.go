@@ -235,6 +235,9 @@ func New(cfg Config) (*Server, error) {
 		// A copy: the caller's slice is not appended to.
 		s.cfg.Observers = append(slices.Clip(cfg.Observers), s.audit)
 	}
+	if cfg.Accounts != nil {
+		s.routeAccountEvents(cfg.Accounts)
+	}
 	var sessionKeys, requestKeys, deviceKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {
 		sk, err := session.DeriveKeyPair(secret, "issuer session")

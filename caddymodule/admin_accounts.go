@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
@@ -61,6 +62,8 @@ type userPage struct {
 func (a *AdminUsers) serveAccounts(w http.ResponseWriter, r *http.Request) error {
 	// Answers may carry a single-use link; no cache may keep any of them.
 	w.Header().Set("Cache-Control", "no-store")
+	// The changes' audit events name the caller (authserver.EventUser).
+	r = r.WithContext(authserver.WithClientIP(r.Context(), adminCaller(r)))
 	parts, ok := splitPath(r.URL.EscapedPath(), strings.TrimSuffix(adminUsersPath, "/"))
 	switch {
 	case !ok:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +53,26 @@ func TestAdminAudit(t *testing.T) {
 		t.Fatalf("revoke: %d", st)
 	}
 	created := ai.createClient(t, map[string]any{"name": "Audited", "type": "third_party", "redirect_uris": []string{"https://app.example/cb"}})
+	const carolPassword = "carol-audited-password-42"
+	res := ai.api(t, http.MethodPost, "/gatehouse/users", map[string]any{"username": "carol", "password": carolPassword})
+	if res.status != http.StatusCreated {
+		t.Fatalf("create user: %d %s", res.status, res.body)
+	}
+	carol := res.user(t)
+	if r := ai.api(t, http.MethodPost, "/gatehouse/users/"+carol.ID+"/sessions/revoke", nil); r.status != http.StatusOK {
+		t.Fatalf("revoke sessions: %d %s", r.status, r.body)
+	}
 
-	// Records reach the store a moment after their events: a bounded wait.
-	var revoked auditPageJSON
+	// Records reach the store a moment after their events, in order: a
+	// bounded wait for the last one.
 	for i := 0; ; i++ {
-		revoked = ai.audit(t, url.Values{"type": {"token_revoked"}})
-		if len(revoked.Records) > 0 || i == 100 {
+		last := ai.audit(t, url.Values{"type": {"user"}, "user": {carol.ID}, "limit": {"1"}})
+		if len(last.Records) == 1 && last.Records[0].Result == "sessions_revoked" || i == 100 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	revoked := ai.audit(t, url.Values{"type": {"token_revoked"}})
 	if len(revoked.Records) != 1 || revoked.Records[0].Result != "refresh_token" || revoked.Records[0].ClientID != demoWeb.id {
 		t.Fatalf("token_revoked records: %+v", revoked.Records)
 	}
@@ -81,6 +92,18 @@ func TestAdminAudit(t *testing.T) {
 	admin := ai.audit(t, url.Values{"type": {"client_admin"}})
 	if len(admin.Records) != 1 || admin.Records[0].ClientID != created.ClientID || admin.Records[0].ClientIP != "127.0.0.1" {
 		t.Errorf("client_admin records: %+v", admin.Records)
+	}
+
+	// User changes made through the admin API name the user and the caller.
+	var changes []string
+	for _, r := range ai.audit(t, url.Values{"type": {"user"}, "user": {carol.ID}}).Records {
+		changes = append(changes, r.Result)
+		if r.ClientIP != "127.0.0.1" {
+			t.Errorf("user record without the admin caller's address: %+v", r)
+		}
+	}
+	if want := []string{"sessions_revoked", "created"}; !slices.Equal(changes, want) {
+		t.Errorf("user records %q, want %q", changes, want)
 	}
 
 	// Pages of one walk every record once, newest first, and end.
@@ -118,7 +141,7 @@ func TestAdminAudit(t *testing.T) {
 
 	// Nothing stored carries a credential.
 	raw := ai.api(t, http.MethodGet, "/gatehouse/audit?limit=1000", nil).body
-	for _, c := range []string{alicePassword, demoWeb.secret, tok.AccessToken, tok.RefreshToken, tok.IDToken, created.ClientSecret} {
+	for _, c := range []string{alicePassword, carolPassword, demoWeb.secret, tok.AccessToken, tok.RefreshToken, tok.IDToken, created.ClientSecret} {
 		if c != "" && strings.Contains(string(raw), c) {
 			t.Errorf("the audit records carry a credential")
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
@@ -41,6 +42,8 @@ type Manager struct {
 	cfg Config
 	dir *identity.StoredDirectory
 	log *slog.Logger
+	// onEvent is told of every account change (events.go).
+	onEvent atomic.Pointer[func(context.Context, Event)]
 }
 
 // New checks cfg and returns a Manager.
@@ -93,6 +96,15 @@ func (m *Manager) Policy() Policy { return m.cfg.Policy }
 // that log processing can count. Never pass a secret.
 func (m *Manager) event(ctx context.Context, name, subject string, attrs ...any) {
 	m.log.InfoContext(ctx, strings.ReplaceAll(name, ".", " "), append([]any{"event", name, "sub", subject}, attrs...)...)
+	if fn := m.onEvent.Load(); fn != nil {
+		e := Event{Name: name, Subject: subject}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if k, _ := attrs[i].(string); k == "username" {
+				e.Username, _ = attrs[i+1].(string)
+			}
+		}
+		(*fn)(ctx, e)
+	}
 }
 
 // NewUser is what creating a user takes. Password may be empty: the user
