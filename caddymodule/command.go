@@ -28,7 +28,7 @@ authorization server and identity gate for Caddy.
 			cmd.AddCommand(newClientsCommand())
 			cmd.AddCommand(newUsersCommand())
 			cmd.AddCommand(newKeysCommand(), newHealthCommand(), newBackupCommand())
-			cmd.AddCommand(newAuditCommand())
+			cmd.AddCommand(newAuditCommand(), newRestoreCommand())
 		},
 	})
 }

@@ -23,5 +23,5 @@
 //	                             module while its admin endpoint is on (not `admin off`)
 //
 // It also adds the `caddy gatehouse` command (hash-password, clients,
-// users, keys, health, backup, audit; command.go).
+// users, keys, health, backup, restore, audit; command.go).
 package caddymodule

@@ -14,10 +14,11 @@ import (
 
 // TestBackupRestore: `caddy gatehouse backup` copies the SQLite store of
 // a running instance while requests change it (refreshes, sign-ins);
-// a fresh instance (another data directory) started on the copy and the
-// original key-encryption key serves the same JWKS, accepts an access
-// token issued before the backup, and refreshes a refresh token issued
-// before it.
+// `caddy gatehouse restore` refuses while the instance runs and, once it
+// is stopped, puts the copy in place; the instance started again on it
+// (same key-encryption key) serves the same JWKS, accepts an access token
+// issued before the backup, and refreshes a refresh token issued before
+// it.
 func TestBackupRestore(t *testing.T) {
 	port := freePort(t)
 	in := startExampleIn(t, t.TempDir(), port)
@@ -57,32 +58,30 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := runCLI(t, "backup", "--db", in.gatehouseData("gatehouse.db"), backup); err == nil {
 		t.Error("a backup over an existing file was not refused")
 	}
-	kek, err := os.ReadFile(in.gatehouseData("kek"))
-	if err != nil {
-		t.Fatal(err)
+	// `caddy gatehouse restore` refuses while Caddy has the database open,
+	// and changes nothing.
+	live := in.gatehouseData("gatehouse.db")
+	if _, err := runCLI(t, "restore", "--db", live, backup); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("restore onto the running instance's database: %v", err)
+	}
+	if st := in.userinfoStatus(spa.AccessToken); st != http.StatusOK {
+		t.Fatalf("the running instance after a refused restore: userinfo %d", st)
 	}
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	// Restore: the copy becomes a fresh data directory's database, beside
-	// the original key-encryption key.
-	dir := t.TempDir()
-	fresh := &instance{dir: dir}
-	if err := os.MkdirAll(filepath.Dir(fresh.gatehouseData("x")), 0o700); err != nil {
-		t.Fatal(err)
+	// Stopped: the backup replaces the database in the same data
+	// directory, beside the same key-encryption key.
+	if out := mustCLI(t, "restore", "--db", live, backup); !strings.Contains(out, "Restored") {
+		t.Errorf("restore printed %q", out)
 	}
-	raw, err := os.ReadFile(backup)
-	if err != nil {
-		t.Fatal(err)
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(live + suffix); err == nil {
+			t.Errorf("%s left beside the restored database", suffix)
+		}
 	}
-	if err := os.WriteFile(fresh.gatehouseData("gatehouse.db"), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(fresh.gatehouseData("kek"), kek, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	restored := startExampleIn(t, dir, port)
+	restored := startExampleIn(t, in.dir, port)
 	if got := restored.getBody("/jwks.json"); got != jwks {
 		t.Errorf("the restored instance publishes other keys:\n%s\n%s", jwks, got)
 	}
