@@ -393,3 +393,28 @@ func TestGCPassDeletesRetiredKeys(t *testing.T) {
 		t.Errorf("reloading after the GC pass created keys: %d stored", len(listed))
 	}
 }
+
+// TestNewRefusesIDTokenAlgWithoutKey: a configured client whose ID tokens
+// no key could sign is refused at start, not at its first token request.
+func TestNewRefusesIDTokenAlgWithoutKey(t *testing.T) {
+	for _, tc := range []struct {
+		alg     string
+		wantErr string
+	}{
+		{"ES256", ""},
+		{"", `client "app": id_token_signed_response_alg: there is no RS256 signing key (keys: ES256)`},
+		{"EdDSA", `client "app": id_token_signed_response_alg: there is no EdDSA signing key`},
+	} {
+		cfg := coreConfig(t, openSQLite(t)) // keys: ES256 only
+		static, err := clients.NewStatic([]*clients.Client{{ID: "app", Metadata: clients.Metadata{Type: clients.FirstPartyPublic,
+			RedirectURIs: []string{"https://app.example/cb"}, IDTokenSigningAlg: tc.alg}}}, SupportedScopes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Clients = static
+		_, err = New(cfg)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("New with a client naming %q: %v, want %q", tc.alg, err, tc.wantErr)
+		}
+	}
+}
