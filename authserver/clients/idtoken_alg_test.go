@@ -75,6 +75,28 @@ func TestRegistryIDTokenAlgorithms(t *testing.T) {
 	}
 }
 
+// An RFC 7592 update of a registered client is held to the same keys.
+func TestUpdateRegisteredIDTokenAlg(t *testing.T) {
+	r, _, _ := newTestRegistry(t)
+	md := webApp("Registered")
+	md.Type, md.TokenEndpointAuthMethod = ThirdParty, "client_secret_basic"
+	info, _, regToken, err := r.Register(t.Context(), md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.IDTokenSigningAlg = "EdDSA"
+	if _, err := r.UpdateRegistered(t.Context(), info.ID, regToken, md); err == nil || !strings.Contains(err.Error(), "no EdDSA signing key") {
+		t.Errorf("UpdateRegistered to EdDSA without a key: %v, want refused", err)
+	}
+	md.IDTokenSigningAlg = "ES256"
+	if _, err := r.UpdateRegistered(t.Context(), info.ID, regToken, md); err != nil {
+		t.Errorf("UpdateRegistered to ES256: %v", err)
+	}
+	if c, err := r.Client(t.Context(), info.ID); err != nil || c.IDTokenAlg() != "ES256" {
+		t.Errorf("after the update: %v, alg %q", err, c.IDTokenAlg())
+	}
+}
+
 // A metadata document naming an algorithm without a key is refused like
 // a registration.
 func TestMetadataDocumentIDTokenAlg(t *testing.T) {
