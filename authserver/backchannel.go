@@ -76,10 +76,7 @@ type logoutTokenClaims struct {
 // logoutToken signs a logout token for client, with the algorithm of its
 // ID tokens (§2.4: signed like an ID token).
 func (s *Server) logoutToken(client *clients.Client, subject, sid string, now time.Time) (string, error) {
-	alg := client.IDTokenSigningAlg
-	if alg == "" {
-		alg = "RS256"
-	}
+	alg := client.IDTokenAlg()
 	return s.cfg.Keys.Sign(alg, logoutTokenType, logoutTokenClaims{
 		Issuer:    s.Issuer(),
 		Audience:  client.ID,

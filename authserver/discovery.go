@@ -3,6 +3,8 @@ package authserver
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 )
 
 // providerMetadata is the discovery document, shared by OpenID Connect
@@ -58,7 +60,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		ResponseModesSupported:            []string{"query"},
 		GrantTypesSupported:               []string{"authorization_code", "refresh_token"},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{"RS256", "ES256"},
+		IDTokenSigningAlgValuesSupported:  clients.IDTokenAlgs(s.cfg.Keys.Algorithms()),
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",

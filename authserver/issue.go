@@ -69,10 +69,7 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		subject:      p.user.ID, grantID: p.grant.ID, scopes: p.scopes,
 	}
 	if slices.Contains(p.scopes, "openid") {
-		alg := p.client.IDTokenSigningAlg
-		if alg == "" {
-			alg = "RS256"
-		}
+		alg := p.client.IDTokenAlg()
 		claims := userClaims(p.user, p.scopes)
 		claims["iss"] = s.Issuer()
 		claims["aud"] = p.client.ID

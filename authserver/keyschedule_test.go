@@ -84,7 +84,7 @@ func TestKeyScheduleKeyOptions(t *testing.T) {
 // TestNewRefusesKeysTokensOutlive: New checks the key manager it is given,
 // however its options were made.
 func TestNewRefusesKeysTokensOutlive(t *testing.T) {
-	registry := clients.NewGate(clients.NewRegistry(clients.Static{}, nil, SupportedScopes(), clients.RegistryOptions{}))
+	registry := clients.NewGate(clients.NewRegistry(clients.Static{}, nil, SupportedScopes(), clients.RegistryOptions{IDTokenAlgorithms: []string{"ES256"}}))
 	defaults, err := KeySchedule{}.KeyOptions(Lifetimes{}, registry)
 	if err != nil {
 		t.Fatal(err)

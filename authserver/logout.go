@@ -180,7 +180,7 @@ func (s *Server) verifyIDTokenHint(ctx context.Context, raw string) (*idTokenHin
 	v := &token.Verifier{
 		Keys:         s.cfg.Keys,
 		Issuer:       s.Issuer(),
-		Algorithms:   []string{"RS256", "ES256"},
+		Algorithms:   clients.IDTokenAlgs(s.cfg.Keys.Algorithms()),
 		Type:         "JWT", // what issue.go sets; access and logout tokens differ
 		IgnoreExpiry: true,
 		Now:          s.now,

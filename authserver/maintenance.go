@@ -32,9 +32,11 @@ const (
 //     (token.KeyManager.Load);
 //   - every Revocations.Interval(), when Config.Revocations is set, it
 //     polls the store's revocation feed into it;
-//   - every GCInterval it deletes expired state in bounded batches, on one
-//     instance at a time when the store is shared (store.LeaderLocker),
-//     and audit records older than Config.AuditRetention;
+//   - every GCInterval it deletes expired state in bounded batches, and
+//     signing keys past their retirement (token.KeyManager.DeleteRetired),
+//     on one instance at a time when the store is shared
+//     (store.LeaderLocker), and audit records older than
+//     Config.AuditRetention;
 //   - when audit records are kept, it writes them to the store as they
 //     come (audit_store.go).
 //
@@ -111,7 +113,7 @@ func (s *Server) pollRevocations(ctx context.Context) {
 }
 
 func (s *Server) collectGarbage(ctx context.Context) {
-	ran, n, err := gcPass(ctx, s.cfg.Store, s.now, gcBatch, gcBatches)
+	ran, n, err := gcPass(ctx, s.cfg.Store, s.now, gcBatch, gcBatches, s.cfg.Keys)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		s.log.ErrorContext(ctx, "garbage collection failed", "error", err)
@@ -124,13 +126,28 @@ func (s *Server) collectGarbage(ctx context.Context) {
 	s.expireAudit(ctx)
 }
 
+// retiredKeyDeleter is what garbage collection needs of the
+// token.KeyManager.
+type retiredKeyDeleter interface {
+	DeleteRetired(ctx context.Context) (int, error)
+}
+
 // gcPass runs one garbage collection pass: up to batches batches of at
 // most batch records each, stopping at the first short one. When the store
 // is shared (store.LeaderLocker) the pass runs under the leader lock, and
 // an instance that finds the lock taken skips it. It reports whether the
-// pass ran and how many records it removed.
-func gcPass(ctx context.Context, st store.Store, now func() time.Time, batch, batches int) (ran bool, removed int, err error) {
+// pass ran and how many records it removed. With keys it first deletes
+// the retired signing keys: one short call, which leaves the schedule of
+// the others as it was.
+func gcPass(ctx context.Context, st store.Store, now func() time.Time, batch, batches int, keys retiredKeyDeleter) (ran bool, removed int, err error) {
 	pass := func(ctx context.Context) error {
+		if keys != nil {
+			n, err := keys.DeleteRetired(ctx)
+			removed += n
+			if err != nil {
+				return err
+			}
+		}
 		for range batches {
 			n, err := st.GarbageCollect(ctx, now(), batch)
 			removed += n

@@ -280,7 +280,7 @@ func TestGCPassBatches(t *testing.T) {
 	}
 	for i, want := range []int{6, 1, 0} {
 		// SQLite has a single writer, so every pass runs.
-		ran, n, err := gcPass(t.Context(), st, clock, 2, 3)
+		ran, n, err := gcPass(t.Context(), st, clock, 2, 3, nil)
 		if err != nil || !ran || n != want {
 			t.Fatalf("pass %d: ran=%v removed=%d err=%v, want %d removed", i+1, ran, n, err, want)
 		}
@@ -303,7 +303,7 @@ func TestGCPassOneInstanceAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	ranA, err := a.WithLeaderLock(ctx, gcLock, func(ctx context.Context) error {
-		ran, n, err := gcPass(ctx, b, clock, gcBatch, gcBatches)
+		ran, n, err := gcPass(ctx, b, clock, gcBatch, gcBatches, nil)
 		if err != nil || ran || n != 0 {
 			t.Errorf("b while a collects: ran=%v removed=%d err=%v, want a skipped pass", ran, n, err)
 		}
@@ -315,7 +315,7 @@ func TestGCPassOneInstanceAtATime(t *testing.T) {
 	if err != nil || !ranA {
 		t.Fatalf("a: ran=%v err=%v", ranA, err)
 	}
-	ran, n, err := gcPass(ctx, b, clock, gcBatch, gcBatches)
+	ran, n, err := gcPass(ctx, b, clock, gcBatch, gcBatches, nil)
 	if err != nil || !ran || n != 1 {
 		t.Fatalf("b after a finished: ran=%v removed=%d err=%v, want 1 removed", ran, n, err)
 	}
@@ -335,5 +335,86 @@ func TestNewGCInterval(t *testing.T) {
 	}
 	if s.cfg.GCInterval != DefaultGCInterval {
 		t.Fatalf("GCInterval %v, want the default %v", s.cfg.GCInterval, DefaultGCInterval)
+	}
+}
+
+// TestGCPassDeletesRetiredKeys: two instances on one PostgreSQL schema
+// rotate twice; once the first keys are past their retention a GC pass on
+// one instance deletes them, and both, and a restarted one, still sign
+// with the same key and publish the same JWKS.
+func TestGCPassDeletesRetiredKeys(t *testing.T) {
+	dsn, schema := pgtest.Schema(t)
+	a, b := pgtest.Open(t, dsn, schema), pgtest.Open(t, dsn, schema)
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { return now }
+	sealer, err := seal.New(seal.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := token.KeyOptions{Algorithms: []string{"ES256"}, Now: clock,
+		RotationInterval: 30 * 24 * time.Hour, PrePublication: 24 * time.Hour, Retention: 2 * time.Hour}
+	keysA, keysB := token.NewKeyManager(a, sealer, opts), token.NewKeyManager(b, sealer, opts)
+	for _, m := range []*token.KeyManager{keysA, keysB} {
+		if err := m.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := keysA.Rotate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(opts.PrePublication + opts.Retention)
+	}
+	for _, m := range []*token.KeyManager{keysA, keysB} {
+		if err := m.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jwks := string(keysA.JWKS())
+	ran, n, err := gcPass(ctx, b, clock, gcBatch, gcBatches, keysB)
+	if err != nil || !ran || n != 1 {
+		t.Fatalf("GC pass: ran=%v removed=%d err=%v, want the oldest key removed", ran, n, err)
+	}
+	listed, err := a.ListSigningKeys(ctx)
+	if err != nil || len(listed) != 2 {
+		t.Fatalf("keys left: %d (%v), want the retired predecessor and the signing key", len(listed), err)
+	}
+	restarted := token.NewKeyManager(a, sealer, opts)
+	for name, m := range map[string]*token.KeyManager{"a": keysA, "b": keysB, "restarted": restarted} {
+		if err := m.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if string(m.JWKS()) != jwks {
+			t.Errorf("%s publishes %s after the GC pass, want %s", name, m.JWKS(), jwks)
+		}
+	}
+	if listed, _ := a.ListSigningKeys(ctx); len(listed) != 2 {
+		t.Errorf("reloading after the GC pass created keys: %d stored", len(listed))
+	}
+}
+
+// TestNewRefusesIDTokenAlgWithoutKey: a configured client whose ID tokens
+// no key could sign is refused at start, not at its first token request.
+func TestNewRefusesIDTokenAlgWithoutKey(t *testing.T) {
+	for _, tc := range []struct {
+		alg     string
+		wantErr string
+	}{
+		{"ES256", ""},
+		{"", `client "app": id_token_signed_response_alg: there is no RS256 signing key (keys: ES256)`},
+		{"EdDSA", `client "app": id_token_signed_response_alg: there is no EdDSA signing key`},
+	} {
+		cfg := coreConfig(t, openSQLite(t)) // keys: ES256 only
+		static, err := clients.NewStatic([]*clients.Client{{ID: "app", Metadata: clients.Metadata{Type: clients.FirstPartyPublic,
+			RedirectURIs: []string{"https://app.example/cb"}, IDTokenSigningAlg: tc.alg}}}, SupportedScopes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Clients = static
+		_, err = New(cfg)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("New with a client naming %q: %v, want %q", tc.alg, err, tc.wantErr)
+		}
 	}
 }

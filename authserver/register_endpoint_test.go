@@ -108,6 +108,8 @@ func TestRegisterInvalid(t *testing.T) {
 		{"unknown grant type", `{"redirect_uris":["https://reg.example/cb"],"grant_types":["client_credentials"]}`, "", 400, "invalid_client_metadata", "grant_types"},
 		{"refresh_token alone", `{"redirect_uris":["https://reg.example/cb"],"grant_types":["refresh_token"]}`, "", 400, "invalid_client_metadata", "grant_types"},
 		{"name of the wrong type", `{"redirect_uris":["https://reg.example/cb"],"client_name":7}`, "", 400, "invalid_client_metadata", "client_name"},
+		{"ID token algorithm without a key", `{"redirect_uris":["https://reg.example/cb"],"id_token_signed_response_alg":"EdDSA"}`, "", 400, "invalid_client_metadata", "id_token_signed_response_alg"},
+		{"ID token algorithm never supported", `{"redirect_uris":["https://reg.example/cb"],"id_token_signed_response_alg":"HS256"}`, "", 400, "invalid_client_metadata", "id_token_signed_response_alg"},
 		{"http logo", `{"redirect_uris":["https://reg.example/cb"],"logo_uri":"http://reg.example/logo.png"}`, "", 400, "invalid_client_metadata", "logo_uri"},
 		{"not an object", `["https://reg.example/cb"]`, "", 400, "invalid_client_metadata", ""},
 		{"two objects", spaRegistration + spaRegistration, "", 400, "invalid_client_metadata", ""},

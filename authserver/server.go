@@ -200,6 +200,10 @@ func New(cfg Config) (*Server, error) {
 	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
 		return nil, fmt.Errorf("authserver: %w", err)
 	}
+	// Every client's ID tokens must have a key to be signed with.
+	if err := clients.CheckIDTokenAlgs(cfg.Clients, cfg.Keys.Algorithms()); err != nil {
+		return nil, fmt.Errorf("authserver: %w", err)
+	}
 	if cfg.Users == nil {
 		cfg.Users = cfg.Accounts.Directory()
 	}

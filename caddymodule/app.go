@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -48,6 +49,13 @@ type App struct {
 	// directory at gatehouse/kek (mode 0600). Required with storage shared
 	// by several instances (postgres): they must all use the same key.
 	KeyEncryptionKeys []string `json:"key_encryption_keys,omitempty"`
+
+	// SigningAlgorithms adds signing key algorithms to the two always
+	// kept, ES256 (access tokens) and RS256 (the ID token algorithm
+	// OpenID Connect requires, and clients' default): PS256 and EdDSA, for
+	// clients whose id_token_signed_response_alg names them. Each is one
+	// more key to generate and rotate.
+	SigningAlgorithms []string `json:"signing_algorithms,omitempty"`
 
 	// KeyRotationInterval is how long a signing key signs before a new one
 	// takes over. Default 720h (30 days).
@@ -238,9 +246,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("clients: %v", err)
 	}
+	algs, err := signingAlgorithms(a.SigningAlgorithms)
+	if err != nil {
+		return err
+	}
 	// Clients created at run time (admin API, dynamic registration) are
-	// kept in the store and served after the static ones.
-	a.registry = clients.NewRegistry(static, a.store, authserver.SupportedScopes(), clients.RegistryOptions{})
+	// kept in the store and served after the static ones; their ID token
+	// algorithm must be one there are keys for.
+	a.registry = clients.NewRegistry(static, a.store, authserver.SupportedScopes(), clients.RegistryOptions{IDTokenAlgorithms: algs})
 	registration, err := a.registration(repl)
 	if err != nil {
 		return err
@@ -249,7 +262,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// registered clients.
 	var source clients.Source = a.registry
 	if a.ClientIDMetadataDocuments != nil {
-		if source, err = a.ClientIDMetadataDocuments.source(a.registry); err != nil {
+		if source, err = a.ClientIDMetadataDocuments.source(a.registry, algs); err != nil {
 			return err
 		}
 	}
@@ -275,6 +288,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return errorf("%v", err)
 	}
+	keyOpts.Algorithms = algs
 	sealer, err := a.sealer(repl)
 	if err != nil {
 		return err
@@ -487,3 +501,18 @@ var (
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )
+
+// signingAlgorithms returns the algorithms to keep signing keys for: the
+// defaults (ES256, RS256) and those configured.
+func signingAlgorithms(configured []string) ([]string, error) {
+	algs := token.DefaultAlgorithms()
+	for _, alg := range configured {
+		if len(clients.IDTokenAlgs([]string{alg})) == 0 {
+			return nil, errorf("signing_algorithms: unsupported algorithm %q (supported: ES256, RS256, PS256, EdDSA)", alg)
+		}
+		if !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs, nil
+}

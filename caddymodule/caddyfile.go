@@ -61,6 +61,7 @@ func init() {
 //		revocation_poll_interval <duration>
 //		health_path <path>
 //		audit_retention <duration>
+//		signing_algorithms <PS256|EdDSA...>
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
 //		key_reload_interval <duration>
@@ -103,7 +104,7 @@ func init() {
 //			logo_uri|client_uri|policy_uri|tos_uri <url>
 //			grant_types|grant_type authorization_code|refresh_token...
 //			token_endpoint_auth_method client_secret_basic|client_secret_post|none
-//			id_token_signed_response_alg RS256|ES256
+//			id_token_signed_response_alg RS256|ES256|PS256|EdDSA
 //			access_token_lifetime <duration>
 //			refresh_token_lifetime <duration>
 //			post_logout_redirect_uris|post_logout_redirect_uri <uri>...
@@ -141,6 +142,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "key_encryption_key":
 			app.KeyEncryptionKeys = append(app.KeyEncryptionKeys, d.RemainingArgs()...)
 			if len(app.KeyEncryptionKeys) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "signing_algorithms":
+			app.SigningAlgorithms = append(app.SigningAlgorithms, d.RemainingArgs()...)
+			if len(app.SigningAlgorithms) == 0 {
 				return nil, d.ArgErr()
 			}
 		case "cookie_secret":

@@ -28,8 +28,9 @@ type MetadataDocumentsConfig struct {
 }
 
 // source wraps next with the metadata document resolver.
-func (c *MetadataDocumentsConfig) source(next clients.Source) (*clients.MetadataDocuments, error) {
-	opts := clients.MetadataDocumentOptions{SupportedScopes: authserver.SupportedScopes()}
+// algs are the signing algorithms the server has keys for.
+func (c *MetadataDocumentsConfig) source(next clients.Source, algs []string) (*clients.MetadataDocuments, error) {
+	opts := clients.MetadataDocumentOptions{SupportedScopes: authserver.SupportedScopes(), IDTokenAlgorithms: algs}
 	for _, n := range c.AllowNetworks {
 		p, err := netip.ParsePrefix(n)
 		if err != nil {

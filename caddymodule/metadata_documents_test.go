@@ -61,11 +61,11 @@ func TestMetadataDocumentsSource(t *testing.T) {
 		{RootCertificateFiles: []string{filepath.Join(t.TempDir(), "missing.pem")}},
 		{RootCertificateFiles: []string{bad}},
 	} {
-		if _, err := c.source(clients.Static{}); err == nil {
+		if _, err := c.source(clients.Static{}, nil); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
-	src, err := (&MetadataDocumentsConfig{}).source(clients.Static{})
+	src, err := (&MetadataDocumentsConfig{}).source(clients.Static{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

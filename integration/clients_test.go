@@ -233,6 +233,7 @@ func TestAdminClientValidation(t *testing.T) {
 			m["type"], m["token_endpoint_auth_method"] = "third_party_public", "client_secret_basic"
 		}), "token_endpoint_auth_method:"},
 		{"unsupported ID token alg", valid(func(m map[string]any) { m["id_token_signed_response_alg"] = "HS256" }), "id_token_signed_response_alg:"},
+		{"ID token alg without a key", valid(func(m map[string]any) { m["id_token_signed_response_alg"] = "PS256" }), "id_token_signed_response_alg: the server has no PS256 signing key"},
 		{"access token lifetime too short", valid(func(m map[string]any) { m["access_token_lifetime"] = "1s" }), "access_token_lifetime:"},
 		{"access token lifetime too long", valid(func(m map[string]any) { m["access_token_lifetime"] = "48h" }), "access_token_lifetime:"},
 		{"access token lifetime not a duration", valid(func(m map[string]any) { m["access_token_lifetime"] = "soon" }), "access_token_lifetime:"},

@@ -142,6 +142,7 @@ func TestRegistrationRejects(t *testing.T) {
 		{"bad post-logout URI", with(func(m map[string]any) { m["post_logout_redirect_uris"] = []string{"http://evil.example/"} }), "invalid_client_metadata", "post_logout_redirect_uris:"},
 		{"back-channel URI from an anonymous client", with(func(m map[string]any) { m["backchannel_logout_uri"] = "https://tool.example/bc" }), "invalid_client_metadata", "backchannel_logout_uri:"},
 		{"unsupported ID token alg", with(func(m map[string]any) { m["id_token_signed_response_alg"] = "none" }), "invalid_client_metadata", "id_token_signed_response_alg:"},
+		{"ID token alg without a key", with(func(m map[string]any) { m["id_token_signed_response_alg"] = "EdDSA" }), "invalid_client_metadata", "id_token_signed_response_alg: the server has no EdDSA signing key"},
 	}
 	before := ai.snapshot(t)
 	for _, tc := range cases {

@@ -127,6 +127,10 @@ type Options struct {
 	// Users are added to Alice and Bob. HashPassword makes cheap hashes
 	// for them.
 	Users []*identity.User
+	// SigningAlgorithms are added to ES256 and RS256, whose keys are
+	// fixed: keys of these (PS256, EdDSA) are generated, and clients may
+	// name them as id_token_signed_response_alg.
+	SigningAlgorithms []string
 	// Logger receives the server's logs; default: none.
 	Logger *slog.Logger
 	// Configure, if set, edits the configuration last, just before
@@ -221,7 +225,8 @@ func New(t testing.TB, opts Options) *Fixture {
 	if err := storeKeys(ctx, st, sealer); err != nil {
 		t.Fatal(err)
 	}
-	keys := token.NewKeyManager(st, sealer, token.KeyOptions{Algorithms: []string{"ES256", "RS256"}, Now: clock.Now})
+	algs := append([]string{"ES256", "RS256"}, opts.SigningAlgorithms...)
+	keys := token.NewKeyManager(st, sealer, token.KeyOptions{Algorithms: algs, Now: clock.Now})
 	if err := keys.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +268,7 @@ func New(t testing.TB, opts Options) *Fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registry := clients.NewRegistry(static, st, authserver.SupportedScopes(), clients.RegistryOptions{Now: clock.Now})
+	registry := clients.NewRegistry(static, st, authserver.SupportedScopes(), clients.RegistryOptions{Now: clock.Now, IDTokenAlgorithms: algs})
 	gate := clients.NewGate(registry)
 	if err := gate.Register(GateRedirectURI); err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ var fields = []field{
 		list: func(m *Metadata) *[]string { return &m.GrantTypes }},
 	{name: "token_endpoint_auth_method", kind: KindString, usage: "client_secret_basic (default for confidential types), client_secret_post or none",
 		str: func(m *Metadata) *string { return &m.TokenEndpointAuthMethod }},
-	{name: "id_token_signed_response_alg", kind: KindString, usage: "RS256 (default) or ES256",
+	{name: "id_token_signed_response_alg", kind: KindString, usage: "RS256 (default), ES256, PS256 or EdDSA: one the server has keys for",
 		str: func(m *Metadata) *string { return &m.IDTokenSigningAlg }},
 	{name: "access_token_lifetime", own: true, kind: KindDuration, usage: `e.g. "15m"; "" for the server's default`,
 		dur: func(m *Metadata) *time.Duration { return &m.AccessTokenLifetime }},

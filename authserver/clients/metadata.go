@@ -52,7 +52,10 @@ type Metadata struct {
 	// (the default for confidential types) or client_secret_post.
 	TokenEndpointAuthMethod string
 	// IDTokenSigningAlg (id_token_signed_response_alg, OpenID Connect
-	// Dynamic Client Registration 1.0 §2) is RS256, the default, or ES256.
+	// Dynamic Client Registration 1.0 §2) signs the client's ID tokens:
+	// RS256 (the default, DefaultIDTokenAlg), ES256, PS256 or EdDSA, and
+	// one the server has a signing key for (CheckIDTokenAlgs,
+	// RegistryOptions.IDTokenAlgorithms).
 	IDTokenSigningAlg string
 	// AccessTokenLifetime and RefreshTokenLifetime override the server's
 	// defaults when non-zero.
@@ -207,10 +210,8 @@ func (m *Metadata) validate(supported []string, limits bool) error {
 	default:
 		return metadataErr("token_endpoint_auth_method", "unsupported method %q (supported: none, client_secret_basic, client_secret_post)", truncate(m.TokenEndpointAuthMethod, 64))
 	}
-	switch m.IDTokenSigningAlg {
-	case "", "RS256", "ES256":
-	default:
-		return metadataErr("id_token_signed_response_alg", "unsupported algorithm %q (supported: RS256, ES256)", truncate(m.IDTokenSigningAlg, 64))
+	if m.IDTokenSigningAlg != "" && !slices.Contains(idTokenAlgs, m.IDTokenSigningAlg) {
+		return metadataErr("id_token_signed_response_alg", "unsupported algorithm %q (supported: %s)", truncate(m.IDTokenSigningAlg, 64), strings.Join(idTokenAlgs, ", "))
 	}
 	if err := checkLifetime("access_token_lifetime", m.AccessTokenLifetime, minAccessTokenLifetime, maxAccessTokenLifetime, limits); err != nil {
 		return err

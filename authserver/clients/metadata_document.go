@@ -68,6 +68,10 @@ type MetadataDocumentOptions struct {
 	AllowNetworks []netip.Prefix
 	// SupportedScopes are the scopes a client may be allowed.
 	SupportedScopes []string
+	// IDTokenAlgorithms are the signing algorithms the server has keys
+	// for, which a document's id_token_signed_response_alg must name.
+	// Default RS256 and ES256, as for RegistryOptions.
+	IDTokenAlgorithms []string
 	// Timeout bounds one fetch. Default 5 s.
 	Timeout time.Duration
 	// RootCAs verify the documents' servers; nil: the system's.
@@ -79,10 +83,11 @@ type MetadataDocumentOptions struct {
 // MetadataDocuments is a Source that resolves https client ids by their
 // metadata documents and asks next for every other id.
 type MetadataDocuments struct {
-	next    Source
-	opts    MetadataDocumentOptions
-	client  *http.Client
-	fetches *rate.Limiter // across all ids
+	next        Source
+	opts        MetadataDocumentOptions
+	idTokenAlgs []string
+	client      *http.Client
+	fetches     *rate.Limiter // across all ids
 
 	mu    sync.Mutex
 	cache map[string]cachedDocument
@@ -102,7 +107,7 @@ func NewMetadataDocuments(next Source, opts MetadataDocumentOptions) *MetadataDo
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	m := &MetadataDocuments{next: next, opts: opts, cache: map[string]cachedDocument{},
+	m := &MetadataDocuments{next: next, opts: opts, idTokenAlgs: runTimeIDTokenAlgs(opts.IDTokenAlgorithms), cache: map[string]cachedDocument{},
 		fetches: rate.NewLimiter(fetchRate, fetchBurst)}
 	dialer := &net.Dialer{Timeout: opts.Timeout, Control: m.checkAddress}
 	transport := &http.Transport{
@@ -263,6 +268,9 @@ func (m *MetadataDocuments) parse(id string, body []byte) (*Client, error) {
 	}
 	md, err := DecodeRegistration(obj, RegistrationRequest{Open: true, SupportedScopes: m.opts.SupportedScopes})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkIDTokenAlg(&md, m.idTokenAlgs); err != nil {
 		return nil, err
 	}
 	if md.Name == "" {

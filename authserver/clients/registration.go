@@ -160,6 +160,9 @@ func (r *Registry) UpdateRegistered(ctx context.Context, id, token string, md Me
 		if Type(cur.Type) != md.Type {
 			return metadataErr("token_endpoint_auth_method", "cannot change between none and a client secret; register a new client")
 		}
+		if err := checkIDTokenAlg(&md, r.idTokenAlgs); err != nil {
+			return err
+		}
 		setMetadata(cur, md)
 		return nil
 	})

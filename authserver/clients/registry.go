@@ -36,6 +36,11 @@ type RegistryOptions struct {
 	CacheTTL time.Duration
 	// Now is the clock; time.Now if nil.
 	Now func() time.Time
+	// IDTokenAlgorithms are the signing algorithms the server has keys
+	// for: a client created or changed at run time may name only one of
+	// them as its id_token_signed_response_alg. Default RS256 and ES256,
+	// the token package's default keys.
+	IDTokenAlgorithms []string
 }
 
 const (
@@ -61,8 +66,10 @@ type Registry struct {
 	staticIDs []string // sorted
 	store     store.Store
 	scopes    []string
-	ttl       time.Duration
-	now       func() time.Time
+	// idTokenAlgs: what id_token_signed_response_alg may name.
+	idTokenAlgs []string
+	ttl         time.Duration
+	now         func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cachedClient
@@ -92,7 +99,8 @@ func NewRegistry(static Static, st store.Store, supportedScopes []string, opts R
 	slices.Sort(ids)
 	return &Registry{
 		static: static, staticIDs: ids, store: st, scopes: slices.Clone(supportedScopes),
-		ttl: opts.CacheTTL, now: opts.Now, cache: map[string]cachedClient{},
+		idTokenAlgs: runTimeIDTokenAlgs(opts.IDTokenAlgorithms),
+		ttl:         opts.CacheTTL, now: opts.Now, cache: map[string]cachedClient{},
 	}
 }
 
@@ -272,6 +280,9 @@ func (r *Registry) create(ctx context.Context, md Metadata, regTokenHash string)
 	if err := md.Validate(r.scopes); err != nil {
 		return store.Client{}, "", err
 	}
+	if err := checkIDTokenAlg(&md, r.idTokenAlgs); err != nil {
+		return store.Client{}, "", err
+	}
 	now := r.stamp()
 	rec := store.Client{CreatedAt: now, UpdatedAt: now, Dynamic: regTokenHash != "", RegistrationAccessTokenHash: regTokenHash}
 	setMetadata(&rec, md)
@@ -327,6 +338,9 @@ func (r *Registry) Update(ctx context.Context, id string, edit func(*Metadata) e
 		}
 		md.normalize()
 		if err := md.Validate(r.scopes); err != nil {
+			return err
+		}
+		if err := checkIDTokenAlg(&md, r.idTokenAlgs); err != nil {
 			return err
 		}
 		setMetadata(rec, md)

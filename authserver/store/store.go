@@ -252,6 +252,10 @@ type Store interface {
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	// ListSigningKeys returns every stored key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// DeleteSigningKeys deletes the keys with these ids, in one
+	// statement, and returns how many it deleted; ids not stored (already
+	// deleted by another instance) are skipped.
+	DeleteSigningKeys(ctx context.Context, ids []string) (int, error)
 
 	// GetOrCreateSecret returns the sealed secret stored under name. When
 	// there is none it stores candidate, created at now, and returns it.

@@ -94,6 +94,38 @@ func testSigningKeyDuplicate(t *testing.T, open opener) {
 	checkEqual(t, "signing keys after a duplicate create", keys, []store.SigningKey{k})
 }
 
+func testSigningKeysDelete(t *testing.T, open opener) {
+	s := open(t)
+	ctx := t.Context()
+	var all []store.SigningKey
+	for i, id := range []string{"k1", "k2", "k3", "k4"} {
+		k := store.SigningKey{ID: id, Algorithm: "ES256", Sealed: []byte("sealed-" + id), CreatedAt: t0.Add(time.Duration(i) * time.Hour)}
+		must(t, "CreateSigningKey", s.CreateSigningKey(ctx, k))
+		all = append(all, k)
+	}
+	for _, tc := range []struct {
+		name  string
+		ids   []string
+		want  int
+		after []store.SigningKey
+	}{
+		{"none", nil, 0, all},
+		{"two of four", []string{"k3", "k1"}, 2, []store.SigningKey{all[1], all[3]}},
+		// Another instance deleted k2 already: it is skipped, k4 goes.
+		{"one gone, one stored", []string{"k2", "k4", "k3"}, 2, nil},
+		{"unknown only", []string{"k9"}, 0, nil},
+	} {
+		n, err := s.DeleteSigningKeys(ctx, tc.ids)
+		must(t, "DeleteSigningKeys "+tc.name, err)
+		if n != tc.want {
+			t.Errorf("DeleteSigningKeys %s deleted %d keys, want %d", tc.name, n, tc.want)
+		}
+		keys, err := s.ListSigningKeys(ctx)
+		must(t, "ListSigningKeys", err)
+		checkEqual(t, "signing keys after DeleteSigningKeys "+tc.name, keys, tc.after)
+	}
+}
+
 func testSecretFirstValueWins(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()

@@ -55,6 +55,7 @@ var contractTests = []struct {
 	{"SigningKey/Empty", testSigningKeysEmpty},
 	{"SigningKey/RoundTripOldestFirst", testSigningKeysRoundTrip},
 	{"SigningKey/Duplicate", testSigningKeyDuplicate},
+	{"SigningKey/Delete", testSigningKeysDelete},
 
 	{"Secret/FirstValueWins", testSecretFirstValueWins},
 
