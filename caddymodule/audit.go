@@ -39,10 +39,11 @@ func adminCaller(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// auditRetention is AuditRetention or its default.
+// auditRetention is AuditRetention or, when unset, its default; a
+// negative value is passed on for authserver.New to refuse.
 func (a *App) auditRetention() time.Duration {
-	if a.AuditRetention > 0 {
-		return time.Duration(a.AuditRetention)
+	if a.AuditRetention == 0 {
+		return authserver.DefaultAuditRetention
 	}
-	return authserver.DefaultAuditRetention
+	return time.Duration(a.AuditRetention)
 }
