@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +255,80 @@ func TestChangePasswordEndsOtherSessions(t *testing.T) {
 	}
 	if len(live) != 1 || live[0].IDHash != "keep" {
 		t.Errorf("after the change the live sessions are %+v, want only the one that made it", live)
+	}
+}
+
+// TestListAndLookups: listing pages through stored users only, by
+// prefix; configured users are found by GetStatic and refused by every
+// change; an unknown id is ErrNotFound everywhere.
+func TestListAndLookups(t *testing.T) {
+	m, _ := newManager(t)
+	ctx := t.Context()
+	for _, name := range []string{"frank", "fran", "gina"} {
+		if _, err := m.Create(ctx, accounts.NewUser{Username: name, Email: name + "@example.com", Groups: []string{"team-" + name[:1]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		filter store.UserFilter
+		want   []string
+	}{
+		{store.UserFilter{Limit: 10}, []string{"fran", "frank", "gina"}},
+		{store.UserFilter{Limit: 10, UsernamePrefix: "FRAN"}, []string{"fran", "frank"}},
+		{store.UserFilter{Limit: 10, EmailPrefix: "gi"}, []string{"gina"}},
+		{store.UserFilter{Limit: 10, GroupPrefix: "team-f"}, []string{"fran", "frank"}},
+		{store.UserFilter{Limit: 10, UsernamePrefix: "alice"}, nil}, // configured users are not stored
+	} {
+		users, err := m.List(ctx, tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range users {
+			got = append(got, u.Username)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("List(%+v) = %q, want %q", tc.filter, got, tc.want)
+		}
+	}
+	// Keyset pages of one cover everyone once.
+	var seen []string
+	for after := ""; ; {
+		page, err := m.List(ctx, store.UserFilter{Limit: 1, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		seen = append(seen, page[0].Username)
+		after = page[0].ID
+	}
+	if len(seen) != 3 {
+		t.Errorf("pages of one gave %q, want the three users once each", seen)
+	}
+
+	if u := m.GetStatic(ctx, ast.AliceID); u == nil || u.Username != ast.Alice {
+		t.Errorf("GetStatic(alice) = %+v", u)
+	}
+	if u := m.GetStatic(ctx, "usr_nobody"); u != nil {
+		t.Errorf("GetStatic(nobody) = %+v, want nil", u)
+	}
+	for name, err := range map[string]error{
+		"SetDisabled(alice)":  m.SetDisabled(ctx, ast.AliceID, true),
+		"SetDisabled(nobody)": m.SetDisabled(ctx, "usr_nobody", true),
+		"Delete(nobody)":      m.Delete(ctx, "usr_nobody"),
+	} {
+		want := accounts.ErrNotFound
+		if strings.Contains(name, "alice") {
+			want = accounts.ErrStatic
+		}
+		if !errors.Is(err, want) {
+			t.Errorf("%s = %v, want %v", name, err, want)
+		}
+	}
+	if got := (&accounts.FieldError{Field: "email", Reason: "is not an address"}).Error(); got != "email: is not an address" {
+		t.Errorf("FieldError text = %q", got)
 	}
 }
