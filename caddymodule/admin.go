@@ -43,9 +43,8 @@ func init() {
 // Errors are JSON: {"error": code, "error_description": text}, with
 // invalid_client_metadata naming the field for a bad value.
 type AdminAPI struct {
-	registry *clients.Registry
-	log      *zap.Logger
-	app      *App // records changes in the audit log
+	adminModule // app: records changes in the audit log
+	registry    *clients.Registry
 }
 
 // CaddyModule returns the Caddy module information.
@@ -60,10 +59,11 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 // routes answer 404 otherwise. A failure to load the app is reported by
 // the app itself.
 func (a *AdminAPI) Provision(ctx caddy.Context) error {
-	a.log = ctx.Logger()
-	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
-		a.registry = app.(*App).ClientRegistry()
-		a.app = app.(*App)
+	if err := a.adminModule.Provision(ctx); err != nil {
+		return err
+	}
+	if a.app != nil {
+		a.registry = a.app.ClientRegistry()
 	}
 	return nil
 }
@@ -365,3 +365,21 @@ var (
 	_ caddy.AdminRouter = (*AdminAPI)(nil)
 	_ error             = (*codedError)(nil)
 )
+
+// adminModule is what every Gatehouse admin API module holds: the
+// gatehouse app, when the configuration has one (the routes answer 404
+// otherwise), and a logger. A failure to load the app is reported by the
+// app itself, so it is not repeated here.
+type adminModule struct {
+	app *App
+	log *zap.Logger
+}
+
+// Provision finds the gatehouse app.
+func (a *adminModule) Provision(ctx caddy.Context) error {
+	a.log = ctx.Logger()
+	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
+		a.app = app.(*App)
+	}
+	return nil
+}

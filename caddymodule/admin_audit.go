@@ -27,8 +27,7 @@ func init() {
 // until); a page that is full has "next", the after of the next page.
 // See docs/operations.md.
 type AdminAudit struct {
-	app *App
-	log *zap.Logger
+	adminModule
 }
 
 // CaddyModule returns the Caddy module information.
@@ -37,16 +36,6 @@ func (AdminAudit) CaddyModule() caddy.ModuleInfo {
 		ID:  "admin.api.gatehouse_audit",
 		New: func() caddy.Module { return new(AdminAudit) },
 	}
-}
-
-// Provision finds the gatehouse app, when the configuration has one; the
-// route answers 404 otherwise.
-func (a *AdminAudit) Provision(ctx caddy.Context) error {
-	a.log = ctx.Logger()
-	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
-		a.app = app.(*App)
-	}
-	return nil
 }
 
 const (

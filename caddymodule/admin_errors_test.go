@@ -34,7 +34,7 @@ func TestAdminClientErrorAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &AdminAPI{registry: clients.NewRegistry(static, st, authserver.SupportedScopes(), clients.RegistryOptions{}), log: zap.NewNop()}
+	a := &AdminAPI{registry: clients.NewRegistry(static, st, authserver.SupportedScopes(), clients.RegistryOptions{}), adminModule: adminModule{log: zap.NewNop()}}
 	created, _, err := a.registry.Create(context.Background(), clients.Metadata{Name: "App", Type: clients.ThirdParty, RedirectURIs: []string{"https://app.example/cb"}})
 	if err != nil {
 		t.Fatal(err)

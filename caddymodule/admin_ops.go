@@ -23,8 +23,7 @@ func init() {
 //
 // See docs/operations.md.
 type AdminOps struct {
-	app *App
-	log *zap.Logger
+	adminModule
 }
 
 // CaddyModule returns the Caddy module information.
@@ -33,16 +32,6 @@ func (AdminOps) CaddyModule() caddy.ModuleInfo {
 		ID:  "admin.api.gatehouse_ops",
 		New: func() caddy.Module { return new(AdminOps) },
 	}
-}
-
-// Provision finds the gatehouse app, when the configuration has one; the
-// routes answer 404 otherwise.
-func (a *AdminOps) Provision(ctx caddy.Context) error {
-	a.log = ctx.Logger()
-	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
-		a.app = app.(*App)
-	}
-	return nil
 }
 
 const (

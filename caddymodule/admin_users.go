@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -44,8 +43,7 @@ func init() {
 // only, hence the ID admin.api.gatehouse_users beside the client API's
 // admin.api.gatehouse.
 type AdminUsers struct {
-	app *App
-	log *zap.Logger
+	adminModule
 }
 
 // CaddyModule returns the Caddy module information.
@@ -54,17 +52,6 @@ func (AdminUsers) CaddyModule() caddy.ModuleInfo {
 		ID:  "admin.api.gatehouse_users",
 		New: func() caddy.Module { return new(AdminUsers) },
 	}
-}
-
-// Provision finds the gatehouse app, when the configuration has one. A
-// failure to load it is reported by the app itself, so it is not repeated
-// here; the routes then answer 404.
-func (a *AdminUsers) Provision(ctx caddy.Context) error {
-	a.log = ctx.Logger()
-	if app, err := ctx.AppIfConfigured("gatehouse"); err == nil {
-		a.app = app.(*App)
-	}
-	return nil
 }
 
 const adminUsersPath = "/gatehouse/users/"
