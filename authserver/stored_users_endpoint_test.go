@@ -270,4 +270,22 @@ func TestAccountSettings(t *testing.T) {
 	if res := alice.Submit(page, "/account", query("action", "password", "current", ast.Password, "password", "x", "confirm", "x")); res.Code != http.StatusBadRequest {
 		t.Errorf("alice changing her password: %s", res)
 	}
+
+	// Another user's real session id is refused, and that session lives.
+	phone.SignIn()
+	var hanas string
+	for _, form := range b.Get("/account").Forms() {
+		if v := form.Values.Get("session"); v != "" {
+			hanas = v
+		}
+	}
+	if hanas == "" {
+		t.Fatal("no sign-out form for hana's other device")
+	}
+	if res := alice.Submit(page, "/account", query("action", "end_session", "session", hanas)); res.Code != http.StatusBadRequest {
+		t.Errorf("alice ending hana's session: %s", res)
+	}
+	if !signedIn(t, phone) {
+		t.Error("alice signed hana's device out")
+	}
 }
