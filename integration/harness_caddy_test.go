@@ -12,12 +12,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,33 +56,68 @@ import (
 // clients in harness_oauth_test.go, the multi-process cluster in
 // harness_cluster_test.go and Chromium in browser_harness_test.go.
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no earlier call in this process returned: the kernel may hand the
-// same ephemeral port out twice in a row once it is closed, and two sites
-// of one Caddyfile on one port make an ambiguous config.
+// freePort returns a port on 127.0.0.1, free for TCP and UDP (Caddy's
+// HTTP/3 listener binds UDP on the same number) a moment ago, that no
+// earlier call in this process returned. It picks below the kernel's
+// ephemeral range: a port the kernel hands out for "127.0.0.1:0" can be
+// taken again, between our check and Caddy's bind, as the local end of
+// any outgoing connection or by another test process listening on :0
+// (CI once failed on exactly that race).
 func freePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	low, high := belowEphemeralRange()
+	for range 1000 {
+		port := low + portsRand.IntN(high-low+1)
+		if portsGiven[port] || !portFree(port) {
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !portsGiven[port] {
-			portsGiven[port] = true
-			return port
-		}
+		portsGiven[port] = true
+		return port
 	}
 	t.Fatal("no unused free port found")
 	return 0
 }
 
+// belowEphemeralRange is the span freePort picks from: the ports under
+// the kernel's ephemeral range (ip_local_port_range, 32768-60999 by
+// default on Linux), above the well-known and usual service ports.
+func belowEphemeralRange() (low, high int) {
+	const floor = 12000
+	first := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				first = n
+			}
+		}
+	}
+	if first-1 < floor+1000 {
+		// An unusual ephemeral range: take what is above it instead.
+		return 61000, 65000
+	}
+	return floor, first - 1
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	u.Close()
+	return true
+}
+
 var (
 	portsMu    sync.Mutex
 	portsGiven = map[int]bool{}
+	portsRand  = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
 )
 
 // instance is a running Caddy with Gatehouse.
