@@ -105,16 +105,6 @@ func (s *Server) RevokeConnectedApp(ctx context.Context, subject, clientID strin
 	return found, nil
 }
 
-// touchConsent records that client got tokens for subject, for the
-// connected-apps page: one UPDATE, which changes nothing for an app
-// without a consent (first-party apps mostly). A failure only costs that
-// date, so it is logged.
-func (s *Server) touchConsent(ctx context.Context, client *clients.Client, subject string, now time.Time) {
-	if err := s.cfg.Store.TouchConsent(ctx, subject, client.ID, now); err != nil {
-		s.log.WarnContext(ctx, "recording an app's last use failed", "client_id", client.ID, "error", err)
-	}
-}
-
 // handleAccountApps is the connected-apps page: GET lists the apps the
 // signed-in user allowed; POST (action=revoke, client_id, csrf) revokes
 // one and shows the list again (post/redirect/get). Without a session the

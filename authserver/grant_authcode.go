@@ -143,7 +143,6 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "authorization code redeemed", "client_id", r.client.ID, "sub", code.Subject, "grant_id", grant.ID)
-	s.touchConsent(ctx, r.client, code.Subject, r.now)
 	return &redeemedCode{code: code, user: user, grant: grant, audience: audience, refreshToken: rawRefresh}, nil
 }
 

@@ -86,7 +86,6 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "refresh token used", "client_id", req.client.ID, "sub", grant.Subject, "grant_id", grant.ID, "rotated", newRaw != "")
-	s.touchConsent(ctx, req.client, grant.Subject, req.now)
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: user, grant: grant, scopes: scopes, audience: audience,
 		refreshToken: newRaw, now: req.now,

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -136,6 +137,9 @@ type Options struct {
 	// Configure, if set, edits the configuration last, just before
 	// authserver.New.
 	Configure func(*authserver.Config)
+	// StoreOptions are passed to the SQLite store (for example a
+	// sqlstore.WithOpTimer that counts database calls).
+	StoreOptions []sqlstore.Option
 }
 
 // Fixture is a running authorization server and what it is made of.
@@ -213,7 +217,7 @@ func New(t testing.TB, opts Options) *Fixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := NewClock(Epoch())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"), clock.Now())
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gatehouse.db"), clock.Now(), opts.StoreOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,7 +184,8 @@ type Store interface {
 	GetAuthCode(ctx context.Context, hash string) (AuthCode, error)
 	// RedeemAuthCode atomically marks the code redeemed and creates the
 	// grant (g.ID must equal the code's GrantID) and, when rt is non-nil,
-	// its first refresh token. Exactly one of any number of concurrent
+	// its first refresh token, and records the use on the grant's consent
+	// (as TouchConsent) in the same transaction. Exactly one of any number of concurrent
 	// calls for the same code succeeds. When the code was already redeemed
 	// the backend revokes the grant it created and returns ErrCodeReused.
 	// ErrNotFound when the code is unknown or expired at now.
@@ -202,14 +203,16 @@ type Store interface {
 	// whatever their state. ErrNotFound when there is none.
 	GetRefreshToken(ctx context.Context, hash string) (RefreshToken, Grant, error)
 	// RotateRefreshToken atomically retires the token with oldHash and
-	// stores next (which must belong to the same grant). Exactly one of any
+	// stores next (which must belong to the same grant); it records the use
+	// on the grant's consent, as RedeemAuthCode does. Exactly one of any
 	// number of concurrent rotations of the same token succeeds; a rotation
 	// of a token that was already rotated revokes the grant and returns
 	// ErrRefreshTokenReused. ErrNotFound when the token is unknown or
 	// expired at now; ErrRevoked when its grant is revoked or expired.
 	RotateRefreshToken(ctx context.Context, oldHash string, now time.Time, next RefreshToken) (Grant, error)
 	// ExtendRefreshToken slides the expiry of a current (not rotated) token
-	// to expiresAt, capped at its grant's ExpiresAt. Errors as for
+	// to expiresAt, capped at its grant's ExpiresAt, and records the use on
+	// the grant's consent, as RedeemAuthCode does. Errors as for
 	// RotateRefreshToken (a rotated token gives ErrRefreshTokenReused and
 	// revokes the grant).
 	ExtendRefreshToken(ctx context.Context, hash string, now, expiresAt time.Time) (Grant, error)
@@ -228,7 +231,8 @@ type Store interface {
 	DeleteConsent(ctx context.Context, subject, clientID string) error
 	// TouchConsent sets the consent's LastUsedAt to now unless it is
 	// already later. Without a consent (first-party clients) it does
-	// nothing and is not an error.
+	// nothing and is not an error. The token methods above do the same in
+	// their own transaction; this is for tokens issued without one.
 	TouchConsent(ctx context.Context, subject, clientID string, now time.Time) error
 
 	// RevokeGrantsFor revokes every unrevoked grant of subject for clientID

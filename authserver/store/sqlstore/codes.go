@@ -73,9 +73,11 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, 
 			return err
 		}
 		if rt != nil {
-			return s.insertRefreshToken(ctx, tx, *rt)
+			if err := s.insertRefreshToken(ctx, tx, *rt); err != nil {
+				return err
+			}
 		}
-		return nil
+		return s.touchConsentIn(ctx, tx, g, nowMs)
 	})
 	return s.wrap("redeem auth code", err)
 }

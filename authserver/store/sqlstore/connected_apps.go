@@ -81,11 +81,22 @@ func (s *Store) TouchConsent(ctx context.Context, subject, clientID string, now 
 	if err != nil {
 		return s.wrap("touch consent", err)
 	}
-	_, err = s.writer.ExecContext(ctx, s.q(`
-		UPDATE gatehouse_consents SET last_used_at = ?
-		WHERE subject = ? AND client_id = ? AND last_used_at < ?`),
-		nowMs, subject, clientID, nowMs)
+	_, err = s.writer.ExecContext(ctx, s.q(touchConsentSQL), nowMs, subject, clientID, nowMs)
 	return s.wrap("touch consent", err)
+}
+
+// touchConsentSQL records a use of a consent; arguments: now, subject,
+// client id, now.
+const touchConsentSQL = `
+	UPDATE gatehouse_consents SET last_used_at = ?
+	WHERE subject = ? AND client_id = ? AND last_used_at < ?`
+
+// touchConsentIn records, inside a token transaction, that the grant's
+// client got tokens for its subject: a statement of the transaction that
+// issues them instead of a commit of its own.
+func (s *Store) touchConsentIn(ctx context.Context, tx *txn, g store.Grant, nowMs int64) error {
+	_, err := tx.ExecContext(ctx, s.q(touchConsentSQL), nowMs, g.Subject, g.ClientID, nowMs)
+	return err
 }
 
 // RevokeGrantsFor implements store.Store in one conditional UPDATE, so a

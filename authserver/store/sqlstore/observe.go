@@ -73,6 +73,22 @@ func tableName(w string) string {
 	return w
 }
 
+// WithRoundTrips calls count once per message exchange with the database
+// a call makes in steady state (prepared statements): each statement,
+// named as for WithOpTimer and counted again when retried, and a
+// transaction's "begin", "commit" and "rollback". Round trips, not time,
+// are what set a networked database's throughput against an embedded
+// one's; the tests and the benchmark count them per operation.
+func WithRoundTrips(count func(op string)) Option {
+	return func(o *options) { o.trip = count }
+}
+
+func (p *pool) roundTrip(op string) {
+	if p.trip != nil {
+		p.trip(op)
+	}
+}
+
 // time starts timing op; done is a no-op without a timer.
 func (p *pool) time(op string) func() {
 	if p.timer == nil {

@@ -75,8 +75,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, now time
 		if err := s.insertRefreshToken(ctx, tx, next); err != nil {
 			return err
 		}
-		g, err = s.getGrant(ctx, tx, grantID)
-		return err
+		if g, err = s.getGrant(ctx, tx, grantID); err != nil {
+			return err
+		}
+		return s.touchConsentIn(ctx, tx, g, nowMs)
 	})
 	if err != nil {
 		return store.Grant{}, s.wrap("rotate refresh token", err)
@@ -108,8 +110,10 @@ func (s *Store) ExtendRefreshToken(ctx context.Context, hash string, now, expire
 		if err != nil {
 			return err
 		}
-		g, err = s.getGrant(ctx, tx, grantID)
-		return err
+		if g, err = s.getGrant(ctx, tx, grantID); err != nil {
+			return err
+		}
+		return s.touchConsentIn(ctx, tx, g, nowMs)
 	})
 	if err != nil {
 		return store.Grant{}, s.wrap("extend refresh token", err)

@@ -40,6 +40,7 @@ type Option func(*options)
 type options struct {
 	callTimeout time.Duration
 	timer       OpTimer
+	trip        func(op string)
 }
 
 // WithCallTimeout sets the deadline of each database call, counted from
@@ -92,7 +93,7 @@ func New(ctx context.Context, reader, writer *sql.DB, d Dialect, now time.Time, 
 	}
 	for _, p := range []*pool{s.reader, s.writer} {
 		p.connLost, p.onLost = d.IsConnectionError, d.ConnectionLost
-		p.timer = o.timer
+		p.timer, p.trip = o.timer, o.trip
 	}
 	if err := writer.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("sqlstore: connect writer: %w", err)

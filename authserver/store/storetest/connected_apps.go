@@ -244,3 +244,53 @@ func testDenylist(t *testing.T, open opener) {
 	check("jti-a", false)
 	check("jti-long", true)
 }
+
+// testTokensTouchConsent: redeeming a code, rotating and extending a
+// refresh token record the use on the grant's consent in their own
+// transaction; a grant without a consent (a first-party app) gets none.
+func testTokensTouchConsent(t *testing.T, open opener) {
+	s := open(t)
+	ctx := t.Context()
+	f := issue(t, s, "touched", func(f *family) {
+		c := store.Consent{Subject: f.grant.Subject, ClientID: f.grant.ClientID, Scopes: []string{"openid"}, CreatedAt: t0, UpdatedAt: t0}
+		must(t, "SaveConsent", s.SaveConsent(ctx, c))
+	})
+	lastUse := func() time.Time {
+		t.Helper()
+		c, err := s.GetConsent(ctx, f.grant.Subject, f.grant.ClientID)
+		must(t, "GetConsent", err)
+		return c.LastUsedAt
+	}
+	// The store keeps milliseconds.
+	ms := func(at time.Time) time.Time { return at.Truncate(time.Millisecond) }
+	if got := lastUse(); !got.Equal(ms(redeemAt)) {
+		t.Errorf("after RedeemAuthCode the last use is %v, want %v", got, ms(redeemAt))
+	}
+	rotated := redeemAt.Add(time.Minute)
+	next := newToken(f.grant, "touched/2", rotated)
+	if _, err := s.RotateRefreshToken(ctx, f.token.Hash, rotated, next); err != nil {
+		t.Fatalf("RotateRefreshToken: %v", err)
+	}
+	if got := lastUse(); !got.Equal(ms(rotated)) {
+		t.Errorf("after RotateRefreshToken the last use is %v, want %v", got, ms(rotated))
+	}
+	extended := rotated.Add(time.Minute)
+	if _, err := s.ExtendRefreshToken(ctx, next.Hash, extended, extended.Add(time.Hour)); err != nil {
+		t.Fatalf("ExtendRefreshToken: %v", err)
+	}
+	if got := lastUse(); !got.Equal(ms(extended)) {
+		t.Errorf("after ExtendRefreshToken the last use is %v, want %v", got, ms(extended))
+	}
+	// A failed rotation (the token was already rotated) records nothing.
+	if _, err := s.RotateRefreshToken(ctx, f.token.Hash, extended.Add(time.Minute), newToken(f.grant, "touched/3", extended)); err == nil {
+		t.Fatal("a rotated token was rotated again")
+	}
+	if got := lastUse(); !got.Equal(ms(extended)) {
+		t.Errorf("a refused rotation moved the last use to %v", got)
+	}
+
+	// No consent: the redemption works and creates none.
+	plain := issue(t, s, "first-party", func(f *family) { f.grant.Subject, f.code.Subject = "user-fp", "user-fp" })
+	_, err := s.GetConsent(ctx, plain.grant.Subject, plain.grant.ClientID)
+	wantErr(t, "GetConsent for a grant without consent", err, store.ErrNotFound)
+}

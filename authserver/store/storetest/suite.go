@@ -46,6 +46,7 @@ var contractTests = []struct {
 	{"Consent/List", testConsentList},
 	{"Consent/Delete", testConsentDelete},
 	{"Consent/Touch", testConsentTouch},
+	{"Consent/TouchedByTokens", testTokensTouchConsent},
 
 	{"Grant/RevokeFor", testRevokeGrantsFor},
 	{"Grant/ListBySession", testListGrantsBySession},
