@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -115,6 +114,9 @@ type App struct {
 	// SMTP sends password reset links ("Forgot password?" on the login
 	// page). Default: none, and no such link.
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
+	// PasswordHashing bounds argon2id's share of the process's CPU and
+	// memory. Default: one core always left free of hashing.
+	PasswordHashing *PasswordHashingConfig `json:"password_hashing,omitempty"`
 	// Clients are the statically configured Connected Apps.
 	Clients []*ClientConfig `json:"clients,omitempty"`
 	// UI brands the login and consent pages.
@@ -156,9 +158,6 @@ func (App) CaddyModule() caddy.ModuleInfo {
 
 // stores shares one open store per database across config reloads.
 var stores = caddy.NewUsagePool()
-
-// hasher bounds argon2id work across the whole process, across reloads.
-var hasher = sync.OnceValue(observedHasher)
 
 // StorageBackend is implemented by gatehouse.storage.* modules.
 type StorageBackend interface {
@@ -231,9 +230,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	hashLimits, err := a.PasswordHashing.limits()
+	if err != nil {
+		return err
+	}
+	hasher := hasherFor(hashLimits)
 	// Users created at run time live in the store, after the configured
 	// ones (which they can never shadow).
-	a.accounts, err = accounts.New(accounts.Config{Store: a.store, Static: dir, Hasher: hasher(), Policy: policy,
+	a.accounts, err = accounts.New(accounts.Config{Store: a.store, Static: dir, Hasher: hasher, Policy: policy,
 		InviteLifetime: inviteLifetime, ResetLifetime: resetLifetime, Logger: ctx.Slogger()})
 	if err != nil {
 		return errorf("%v", err)
@@ -328,7 +332,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Accounts:                  a.accounts,
 		Clients:                   a.gateClients,
 		UI:                        a.renderer,
-		Hasher:                    hasher(),
+		Hasher:                    hasher,
 		CookieSecrets:             a.secrets,
 		Lifetimes:                 lifetimes,
 		Logger:                    ctx.Slogger(),

@@ -76,6 +76,12 @@ func init() {
 //		}
 //		invitation_lifetime <duration>
 //		password_reset_lifetime <duration>
+//		password_hashing {
+//			concurrency <n>
+//			cpu_share <fraction>
+//			queue_wait <duration>
+//			max_queue <n>
+//		}
 //		smtp {
 //			host <host>
 //			port <port>
@@ -232,6 +238,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.PasswordPolicy = p
+		case "password_hashing":
+			c, err := parsePasswordHashing(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PasswordHashing = c
 		case "smtp":
 			c, err := parseSMTP(d)
 			if err != nil {

@@ -114,6 +114,15 @@ func TestParseGlobalOptionErrors(t *testing.T) {
 		{"client without redirect values", "gatehouse {\n client c {\n redirect_uris\n }\n}", "redirect_uris: expected at least one value"},
 		{"bad flag", "gatehouse {\n user bob {\n email_verified maybe\n }\n}", "email_verified: expected no value, true or false"},
 		{"arguments on the option", `gatehouse extra { }`, "wrong argument count"},
+		{"password_hashing unknown option", "gatehouse {\n password_hashing {\n threads 2\n }\n}", `password_hashing: unknown option "threads"`},
+		{"password_hashing zero concurrency", "gatehouse {\n password_hashing {\n concurrency 0\n }\n}", "concurrency: expected a positive whole number"},
+		{"password_hashing huge concurrency", "gatehouse {\n password_hashing {\n concurrency 1000\n }\n}", "concurrency must be from 1 to 256"},
+		{"password_hashing cpu_share above 1", "gatehouse {\n password_hashing {\n cpu_share 1.5\n }\n}", "cpu_share: expected a fraction"},
+		{"password_hashing cpu_share zero", "gatehouse {\n password_hashing {\n cpu_share 0\n }\n}", "cpu_share: expected a fraction"},
+		{"password_hashing cpu_share NaN", "gatehouse {\n password_hashing {\n cpu_share NaN\n }\n}", "cpu_share: expected a fraction"},
+		{"password_hashing long queue_wait", "gatehouse {\n password_hashing {\n queue_wait 5m\n }\n}", "queue_wait must be positive and at most 30s"},
+		{"password_hashing negative queue_wait", "gatehouse {\n password_hashing {\n queue_wait -1s\n }\n}", "must be positive"},
+		{"password_hashing arguments", "gatehouse {\n password_hashing 4\n}", "wrong argument count"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

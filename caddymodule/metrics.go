@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-auth/gatehouse/authserver"
-	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 )
 
 // metricsNamespace prefixes every metric: gatehouse_...
@@ -131,14 +130,6 @@ func (m *gatehouseMetrics) observeHashWait(wait time.Duration, granted bool) {
 		result = "refused"
 	}
 	m.hashWait.WithLabelValues(result).Observe(wait.Seconds())
-}
-
-// observedHasher is the process's password hasher with its queue waits
-// measured.
-func observedHasher() *identity.Hasher {
-	h := identity.NewHasher(0)
-	h.ObserveWaits(metrics().observeHashWait)
-	return h
 }
 
 // Interface guards
