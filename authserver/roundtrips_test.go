@@ -18,10 +18,10 @@ type opCounter struct {
 	ops []string
 }
 
-func (c *opCounter) count(op string) {
+func (c *opCounter) count(rt sqlstore.RoundTrip) {
 	c.mu.Lock()
 	if c.on {
-		c.ops = append(c.ops, op)
+		c.ops = append(c.ops, rt.Op)
 	}
 	c.mu.Unlock()
 }

@@ -73,20 +73,36 @@ func tableName(w string) string {
 	return w
 }
 
+// RoundTrip is one message exchange with the database.
+type RoundTrip struct {
+	// Op names it as WithOpTimer does ("select gatehouse_sessions"), or
+	// is "begin", "commit" or "rollback".
+	Op string
+	// Query is the statement as sent (placeholders in the database's
+	// style), or BEGIN, COMMIT or ROLLBACK; Args are its arguments.
+	Query string
+	Args  []any
+}
+
 // WithRoundTrips calls count once per message exchange with the database
 // a call makes in steady state (prepared statements): each statement,
-// named as for WithOpTimer and counted again when retried, and a
-// transaction's "begin", "commit" and "rollback". Round trips, not time,
-// are what set a networked database's throughput against an embedded
-// one's; the tests and the benchmark count them per operation.
-func WithRoundTrips(count func(op string)) Option {
+// counted again when retried, and a transaction's BEGIN, COMMIT and
+// ROLLBACK. Round trips, not time, are what set a networked database's
+// throughput against an embedded one's; tests count them per operation
+// and check the plans of the statements (no table scans on the hot path).
+func WithRoundTrips(count func(RoundTrip)) Option {
 	return func(o *options) { o.trip = count }
 }
 
-func (p *pool) roundTrip(op string) {
-	if p.trip != nil {
-		p.trip(op)
+func (p *pool) roundTrip(query string, args []any) {
+	if p.trip == nil {
+		return
 	}
+	op := strings.ToLower(query)
+	if op != "begin" && op != "commit" && op != "rollback" {
+		op = opName(query)
+	}
+	p.trip(RoundTrip{Op: op, Query: query, Args: args})
 }
 
 // time starts timing op; done is a no-op without a timer.

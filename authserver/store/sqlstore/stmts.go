@@ -33,7 +33,7 @@ type pool struct {
 	// timer times each call and trip counts round trips (observe.go);
 	// nil: none.
 	timer OpTimer
-	trip  func(op string)
+	trip  func(RoundTrip)
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
 	// preparing marks queries being prepared in the background.
@@ -156,7 +156,7 @@ func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*ro
 }
 
 func (p *pool) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	p.roundTrip(opName(query))
+	p.roundTrip(query, args)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		// A statement that cannot be prepared runs directly, so its error
@@ -172,7 +172,7 @@ func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
 	defer p.time(opName(query))()
-	p.roundTrip(opName(query))
+	p.roundTrip(query, args)
 	st, err := p.stmt(ctx, query)
 	if err != nil {
 		return p.DB.ExecContext(ctx, query, args...)
@@ -186,7 +186,7 @@ func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.
 func (p *pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (*txn, error) {
 	ctx, cancel := p.bound(ctx)
 	done := p.time("transaction")
-	p.roundTrip("begin")
+	p.roundTrip("BEGIN", nil)
 	tx, err := p.DB.BeginTx(ctx, opts)
 	if err != nil {
 		done()
@@ -243,7 +243,7 @@ func (t *txn) QueryContext(_ context.Context, query string, args ...any) (*rows,
 		rs  *sql.Rows
 		err error
 	)
-	t.p.roundTrip(opName(query))
+	t.p.roundTrip(query, args)
 	if st := t.p.cached(query); st != nil {
 		rs, err = t.Tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
 	} else {
@@ -257,7 +257,7 @@ func (t *txn) QueryContext(_ context.Context, query string, args ...any) (*rows,
 }
 
 func (t *txn) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
-	t.p.roundTrip(opName(query))
+	t.p.roundTrip(query, args)
 	if st := t.p.cached(query); st != nil {
 		return t.Tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
 	}
@@ -269,7 +269,7 @@ func (t *txn) ExecContext(_ context.Context, query string, args ...any) (sql.Res
 func (t *txn) Commit() error {
 	defer t.cancel()
 	defer t.finish()
-	t.p.roundTrip("commit")
+	t.p.roundTrip("COMMIT", nil)
 	return t.Tx.Commit()
 }
 
@@ -277,7 +277,7 @@ func (t *txn) Commit() error {
 func (t *txn) Rollback() error {
 	defer t.cancel()
 	defer t.finish()
-	t.p.roundTrip("rollback")
+	t.p.roundTrip("ROLLBACK", nil)
 	return t.Tx.Rollback()
 }
 

@@ -40,7 +40,7 @@ type Option func(*options)
 type options struct {
 	callTimeout time.Duration
 	timer       OpTimer
-	trip        func(op string)
+	trip        func(RoundTrip)
 }
 
 // WithCallTimeout sets the deadline of each database call, counted from

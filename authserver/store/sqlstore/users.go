@@ -52,7 +52,10 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 	if key == "" {
 		return store.User{}, s.wrap("get user by email", store.ErrNotFound)
 	}
-	return s.getUserBy(ctx, "get user by email", `email_key = ?`, key)
+	// The unique index on email_key is partial (users without an email
+	// are not in it); the repeated condition lets the planner use it,
+	// whatever the value (a generic plan cannot see that it is not '').
+	return s.getUserBy(ctx, "get user by email", `email_key = ? AND email_key <> ''`, key)
 }
 
 func (s *Store) getUserBy(ctx context.Context, op, where, arg string) (store.User, error) {
