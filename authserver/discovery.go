@@ -79,6 +79,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		m.RegistrationEndpoint = s.endpoint("/register")
 	}
 	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
+	if s.cfg.ClientCredentials {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, "client_credentials")
+	}
 	return json.MarshalIndent(m, "", "  ")
 }
 

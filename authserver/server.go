@@ -122,6 +122,10 @@ type Config struct {
 	// Observers are told of every security-relevant action (events.go):
 	// metrics and the audit log.
 	Observers []Observer
+	// ClientCredentials enables the client_credentials grant (RFC 6749
+	// §4.4; grant_client_credentials.go) for confidential clients that
+	// list it in grant_types, and advertises it.
+	ClientCredentials bool
 	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
 	// GET with 200 or 503 and no detail, for load balancers (health.go).
 	HealthPath string

@@ -125,6 +125,9 @@ type App struct {
 	// ClientIDMetadataDocuments, when set, resolves https client ids by
 	// their metadata documents. Default: off.
 	ClientIDMetadataDocuments *MetadataDocumentsConfig `json:"client_id_metadata_documents,omitempty"`
+	// ProtocolSwitches turn on the opt-in grants and endpoints
+	// (protocol_switches.go). Default: all off.
+	ProtocolSwitches
 	// LoginThrottle and ClientAuthThrottle slow down password and client
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
@@ -338,6 +341,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
+		ClientCredentials:         a.ClientCredentials,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
 		AuditRetention:            a.auditRetention(),

@@ -1,0 +1,28 @@
+package caddymodule
+
+import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+// ProtocolSwitches turn on the parts of OAuth that are off unless an
+// operator wants them; discovery advertises exactly those that are on.
+type ProtocolSwitches struct {
+	// ClientCredentials enables the client_credentials grant (RFC 6749
+	// §4.4) for confidential clients whose grant_types list it.
+	ClientCredentials bool `json:"client_credentials,omitempty"`
+}
+
+// parseProtocolSwitch reads one switch, a bare option name.
+func parseProtocolSwitch(d *caddyfile.Dispenser, app *App, key string) error {
+	if d.NextArg() {
+		return d.Errf("gatehouse: %s takes no argument or block, got %q", key, d.Val())
+	}
+	if d.NextBlock(d.Nesting()) {
+		return d.Errf("gatehouse: %s takes no argument or block", key)
+	}
+	switch key {
+	case "client_credentials":
+		app.ClientCredentials = true
+	default:
+		return d.Errf("gatehouse: %s is not implemented yet", key)
+	}
+	return nil
+}
