@@ -272,7 +272,8 @@ type Store interface {
 	// GarbageCollect deletes up to limit records of each kind that expired
 	// before now: codes, sessions, grants with their refresh tokens,
 	// expired (or rotated and expired) refresh tokens of live grants,
-	// denylisted access tokens, and invitation and reset tokens. It returns the number of rows deleted,
+	// denylisted access tokens, invitation and reset tokens, device
+	// authorizations and pushed requests. It returns the number of rows deleted,
 	// refresh tokens included.
 	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
 
@@ -281,6 +282,7 @@ type Store interface {
 
 	ClientStore
 	UserStore
+	DeviceStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----
