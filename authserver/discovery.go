@@ -46,6 +46,8 @@ type providerMetadata struct {
 	// draft-ietf-oauth-client-id-metadata-document: https client ids are
 	// resolved by fetching their metadata document.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// RFC 8628 §4: present only when the device grant is on.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -81,6 +83,10 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
 	if s.cfg.ClientCredentials {
 		m.GrantTypesSupported = append(m.GrantTypesSupported, "client_credentials")
+	}
+	if s.cfg.DeviceAuthorization {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, clients.GrantDeviceCode)
+		m.DeviceAuthorizationEndpoint = s.endpoint(deviceAuthorizationPath)
 	}
 	return json.MarshalIndent(m, "", "  ")
 }

@@ -126,6 +126,14 @@ type Config struct {
 	// §4.4; grant_client_credentials.go) for confidential clients that
 	// list it in grant_types, and advertises it.
 	ClientCredentials bool
+	// DeviceAuthorization enables the device authorization grant (RFC
+	// 8628; device_authorization.go, device_verification.go) for clients
+	// that list its grant type: /device_authorization, /device, and
+	// polling at /token.
+	DeviceAuthorization bool
+	// UserCodeThrottle slows down guessing of device user codes at
+	// /device; zero fields take throttle.DefaultUserCode.
+	UserCodeThrottle throttle.Policy
 	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
 	// GET with 200 or 503 and no detail, for load balancers (health.go).
 	HealthPath string
@@ -159,8 +167,9 @@ type Server struct {
 	forgot *forgotPassword
 	// backchannel delivers back-channel logout tokens (backchannel.go).
 	backchannel *backchannelSender
-	// logins and clientAuths count failures (throttle.go).
-	logins, clientAuths *throttle.Guard
+	// logins and clientAuths count failures (throttle.go); userCodes
+	// wrong device codes (device_verification.go).
+	logins, clientAuths, userCodes *throttle.Guard
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
@@ -297,6 +306,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.newThrottles(); err != nil {
 		return nil, err
 	}
+	if err := s.newUserCodeGuard(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	if p := cfg.HealthPath; p != "" && s.paths[p] && !s.healthRouted {
 		return nil, fmt.Errorf("authserver: HealthPath %q is one of the server's own paths", p)
@@ -361,6 +373,10 @@ func (s *Server) routes() {
 	}
 	if s.registrar != nil {
 		handle("GET POST PUT DELETE OPTIONS", "/register", s.handleRegister)
+	}
+	if s.cfg.DeviceAuthorization {
+		handle("POST OPTIONS", deviceAuthorizationPath, s.corsHandler(s.handleDeviceAuthorization))
+		handle("GET POST", devicePath, s.pageHandler(s.handleDevice))
 	}
 	handle("GET", "/assets/gatehouse.css", s.handleCSS)
 	handle("POST OPTIONS", "/introspect", s.corsHandler(s.handleIntrospect))

@@ -52,6 +52,9 @@ func (s *Server) grants() map[string]grantHandler {
 	if s.cfg.ClientCredentials {
 		g["client_credentials"] = s.grantClientCredentials
 	}
+	if s.cfg.DeviceAuthorization {
+		g[clients.GrantDeviceCode] = s.grantDeviceCode
+	}
 	return g
 }
 

@@ -342,6 +342,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
 		ClientCredentials:         a.ClientCredentials,
+		DeviceAuthorization:       a.DeviceAuthorization,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
 		AuditRetention:            a.auditRetention(),

@@ -8,6 +8,11 @@ type ProtocolSwitches struct {
 	// ClientCredentials enables the client_credentials grant (RFC 6749
 	// §4.4) for confidential clients whose grant_types list it.
 	ClientCredentials bool `json:"client_credentials,omitempty"`
+	// DeviceAuthorization enables the device authorization grant (RFC
+	// 8628): /device_authorization, the /device page, and polling at
+	// /token, for clients whose grant_types list
+	// urn:ietf:params:oauth:grant-type:device_code.
+	DeviceAuthorization bool `json:"device_authorization,omitempty"`
 }
 
 // parseProtocolSwitch reads one switch, a bare option name.
@@ -21,6 +26,8 @@ func parseProtocolSwitch(d *caddyfile.Dispenser, app *App, key string) error {
 	switch key {
 	case "client_credentials":
 		app.ClientCredentials = true
+	case "device_authorization":
+		app.DeviceAuthorization = true
 	default:
 		return d.Errf("gatehouse: %s is not implemented yet", key)
 	}

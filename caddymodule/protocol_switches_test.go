@@ -30,8 +30,11 @@ func TestParseProtocolSwitches(t *testing.T) {
 	if got := parse(t, ""); got != (ProtocolSwitches{}) {
 		t.Errorf("defaults %+v, want all off", got)
 	}
-	if got := parse(t, " client_credentials"); !got.ClientCredentials {
+	if got := parse(t, " client_credentials"); got != (ProtocolSwitches{ClientCredentials: true}) {
 		t.Errorf("client_credentials: %+v", got)
+	}
+	if got := parse(t, " device_authorization"); got != (ProtocolSwitches{DeviceAuthorization: true}) {
+		t.Errorf("device_authorization: %+v", got)
 	}
 }
 
