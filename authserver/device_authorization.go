@@ -35,6 +35,9 @@ const (
 	devicePollInterval    = 5 * time.Second
 	deviceSlowDownStep    = 5 * time.Second
 	devicePollIntervalMax = time.Minute
+	// devicePollLeeway forgives a poll that comes a little early: a
+	// client's timer and the network add jitter to a correct interval.
+	devicePollLeeway = time.Second
 )
 
 // userCodeAlphabet has no vowels (no words are spelt by accident) and no
@@ -230,7 +233,7 @@ func (s *Server) grantDeviceCode(ctx context.Context, req *tokenRequest) (*token
 		return nil, oautherr.ExpiredToken("the device code has expired; start again")
 	}
 	interval := d.Interval
-	tooSoon := !d.LastPolledAt.IsZero() && req.now.Sub(d.LastPolledAt) < d.Interval
+	tooSoon := !d.LastPolledAt.IsZero() && req.now.Sub(d.LastPolledAt) < d.Interval-devicePollLeeway
 	if tooSoon {
 		interval = min(interval+deviceSlowDownStep, devicePollIntervalMax)
 	}

@@ -101,6 +101,9 @@ func TestDeviceFlow(t *testing.T) {
 	wantJSONError(t, poll(t, f, tvApp, d.DeviceCode), 400, "slow_down")
 	f.Clock.Advance(16 * time.Second)
 	wantJSONError(t, poll(t, f, tvApp, d.DeviceCode), 400, "authorization_pending")
+	// A second's jitter on the interval is forgiven.
+	f.Clock.Advance(15*time.Second + 100*time.Millisecond)
+	wantJSONError(t, poll(t, f, tvApp, d.DeviceCode), 400, "authorization_pending")
 
 	b := f.NewBrowser(t)
 	// Not signed in: the login comes first, then back to the code.
