@@ -131,6 +131,10 @@ type Config struct {
 	// that list its grant type: /device_authorization, /device, and
 	// polling at /token.
 	DeviceAuthorization bool
+	// PushedAuthorization enables pushed authorization requests (RFC
+	// 9126; par.go): /par, and request_uri at /authorize. Clients with
+	// RequirePushedAuthorizationRequests need it.
+	PushedAuthorization bool
 	// UserCodeThrottle slows down guessing of device user codes at
 	// /device; zero fields take throttle.DefaultUserCode.
 	UserCodeThrottle throttle.Policy
@@ -373,6 +377,9 @@ func (s *Server) routes() {
 	}
 	if s.registrar != nil {
 		handle("GET POST PUT DELETE OPTIONS", "/register", s.handleRegister)
+	}
+	if s.cfg.PushedAuthorization {
+		handle("POST OPTIONS", parPath, s.corsHandler(s.handlePAR))
 	}
 	if s.cfg.DeviceAuthorization {
 		handle("POST OPTIONS", deviceAuthorizationPath, s.corsHandler(s.handleDeviceAuthorization))

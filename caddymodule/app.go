@@ -343,6 +343,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
 		ClientCredentials:         a.ClientCredentials,
 		DeviceAuthorization:       a.DeviceAuthorization,
+		PushedAuthorization:       a.PushedAuthorizationRequests,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
 		AuditRetention:            a.auditRetention(),

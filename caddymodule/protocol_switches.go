@@ -13,6 +13,10 @@ type ProtocolSwitches struct {
 	// /token, for clients whose grant_types list
 	// urn:ietf:params:oauth:grant-type:device_code.
 	DeviceAuthorization bool `json:"device_authorization,omitempty"`
+	// PushedAuthorizationRequests enables /par (RFC 9126) and request_uri
+	// at /authorize; clients with require_pushed_authorization_requests
+	// need it.
+	PushedAuthorizationRequests bool `json:"pushed_authorization_requests,omitempty"`
 }
 
 // parseProtocolSwitch reads one switch, a bare option name.
@@ -28,8 +32,10 @@ func parseProtocolSwitch(d *caddyfile.Dispenser, app *App, key string) error {
 		app.ClientCredentials = true
 	case "device_authorization":
 		app.DeviceAuthorization = true
+	case "pushed_authorization_requests":
+		app.PushedAuthorizationRequests = true
 	default:
-		return d.Errf("gatehouse: %s is not implemented yet", key)
+		return d.Errf("gatehouse: unknown switch %s", key)
 	}
 	return nil
 }

@@ -36,6 +36,9 @@ func TestParseProtocolSwitches(t *testing.T) {
 	if got := parse(t, " device_authorization"); got != (ProtocolSwitches{DeviceAuthorization: true}) {
 		t.Errorf("device_authorization: %+v", got)
 	}
+	if got := parse(t, " pushed_authorization_requests"); got != (ProtocolSwitches{PushedAuthorizationRequests: true}) {
+		t.Errorf("pushed_authorization_requests: %+v", got)
+	}
 }
 
 // TestParseProtocolSwitchErrors: a switch takes no value and no block.

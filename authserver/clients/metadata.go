@@ -65,9 +65,13 @@ type Metadata struct {
 	// offline_access without the consent page, as in Stytch Connected
 	// Apps. First-party types only.
 	BypassConsentForOfflineAccess bool
-	Contacts                      []string
-	SoftwareID                    string
-	SoftwareVersion               string
+	// RequirePushedAuthorizationRequests (RFC 9126 §6): the client's
+	// authorization requests must come through /par; a plain one is
+	// refused.
+	RequirePushedAuthorizationRequests bool
+	Contacts                           []string
+	SoftwareID                         string
+	SoftwareVersion                    string
 }
 
 // MetadataError is a client metadata value that was refused. Field is the

@@ -322,9 +322,11 @@ type Client struct {
 	AccessTokenLifetime           time.Duration // zero: the server's default; kept to the millisecond
 	RefreshTokenLifetime          time.Duration // zero: the server's default; kept to the millisecond
 	BypassConsentForOfflineAccess bool
-	Contacts                      []string // RFC 7591 §2 contacts
-	SoftwareID                    string
-	SoftwareVersion               string
+	// RequirePushedAuthorizationRequests is RFC 9126 §6's metadata.
+	RequirePushedAuthorizationRequests bool
+	Contacts                           []string // RFC 7591 §2 contacts
+	SoftwareID                         string
+	SoftwareVersion                    string
 	// Dynamic marks a client created by dynamic client registration; it is
 	// managed (RFC 7592) with the registration access token whose hex
 	// SHA-256 is RegistrationAccessTokenHash.

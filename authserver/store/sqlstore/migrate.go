@@ -270,6 +270,8 @@ var migrations = []migration{
 			used_at    BIGINT NOT NULL DEFAULT 0
 		)`,
 		`CREATE INDEX gatehouse_pushed_requests_expires_at ON gatehouse_pushed_requests (expires_at)`,
+		// RFC 9126 §6 client metadata.
+		`ALTER TABLE gatehouse_clients ADD COLUMN require_pushed_authorization_requests BIGINT NOT NULL DEFAULT 0`,
 	}},
 }
 
