@@ -2,6 +2,7 @@ package authserver_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -182,4 +183,32 @@ func TestPAROff(t *testing.T) {
 	if m["pushed_authorization_request_endpoint"] != ast.Issuer+"/par" || m["require_pushed_authorization_requests"] != false {
 		t.Errorf("discovery with PAR: %v %v", m["pushed_authorization_request_endpoint"], m["require_pushed_authorization_requests"])
 	}
+}
+
+// TestPARAcrossInstances: a request pushed to one instance is used at
+// another that shares the store, once (the state is in the store, not in
+// memory).
+func TestPARAcrossInstances(t *testing.T) {
+	f := parFixture(t, true)
+	other, err := authserver.New(f.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := push(t, f, ast.FirstParty, nil)
+	first := f.NewBrowser(t)
+	first.SignIn()
+	// The same browser's cookies, at the second instance.
+	req := f.NewRequest(http.MethodGet, "/authorize?"+byReference(ast.FirstParty, a.RequestURI).Encode(), nil)
+	for _, name := range []string{"gatehouse_session", "__Host-gatehouse_session"} {
+		if c := first.Cookie(name); c != nil {
+			req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	rec := httptest.NewRecorder()
+	other.ServeHTTP(rec, req)
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	if rec.Code/100 != 3 || loc == nil || !strings.HasPrefix(loc.String(), ast.FirstPartyRedirect+"?") || loc.Query().Get("code") == "" {
+		t.Fatalf("the second instance did not serve the pushed request: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	wantErrorPage(t, first.Authorize(byReference(ast.FirstParty, a.RequestURI)), 400, "invalid_request_uri")
 }
