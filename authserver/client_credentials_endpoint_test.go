@@ -117,6 +117,7 @@ func TestClientCredentialsRefused(t *testing.T) {
 		{"resource with a fragment", on, serviceClient, "", query("resource", serviceResource+"#x"), 400, "invalid_target"},
 		{"oversized resource", on, serviceClient, "", query("resource", "https://api.example/"+strings.Repeat("a", 5000)), 400, "invalid_target"},
 		{"client id is a user's subject", on, collidingClient, "", nil, 400, "unauthorized_client"},
+		{"too many resources", on, serviceClient, "", url.Values{"resource": strings.Split(strings.Repeat("https://a.example/,", 9), ",")[:9]}, 400, "invalid_target"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

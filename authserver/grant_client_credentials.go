@@ -31,6 +31,9 @@ func (s *Server) grantClientCredentials(ctx context.Context, req *tokenRequest) 
 	if oerr != nil {
 		return nil, oerr
 	}
+	if len(req.form["resource"]) > 8 {
+		return nil, oautherr.InvalidTarget("too many resource parameters")
+	}
 	audience, oerr := normalizeResources(req.form["resource"])
 	if oerr != nil {
 		return nil, oerr
