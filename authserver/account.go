@@ -25,6 +25,10 @@ const accountAppsPath = "/account/apps"
 // page, so there is nothing to redirect openly.
 type accountLogin struct {
 	IssuedAt int64 `json:"iat"` // unix milliseconds
+	// Device: the login returns to /device (device_verification.go),
+	// with the user code it was opened with, if any.
+	Device   bool   `json:"dv,omitempty"`
+	UserCode string `json:"uc,omitempty"`
 }
 
 const accountLoginName = "account"

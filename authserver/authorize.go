@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -90,19 +91,39 @@ func (s *Server) parseAuthorizeRequest(w http.ResponseWriter, r *http.Request) (
 	case err != nil:
 		return nil, nil, oautherr.InvalidRequest("%s", err.Error()).WithoutRedirect()
 	}
+	pushed := false
+	if s.cfg.PushedAuthorization && form.Has("request_uri") {
+		// RFC 9126 §4: the request is the one pushed to /par.
+		var oerr *oautherr.Error
+		if form, oerr = s.pushedRequest(r.Context(), form); oerr != nil {
+			return nil, nil, oerr.WithoutRedirect()
+		}
+		dup, pushed = nil, true
+	}
+	return s.checkAuthorizeForm(r.Context(), form, dup, pushed)
+}
 
+// checkAuthorizeForm validates the parameters of an authorization
+// request, from /authorize or pushed to /par (pushed). When it returns an
+// error and a non-nil authRequest, the error may be redirected to
+// ar.RedirectURI, which has been verified against the client.
+func (s *Server) checkAuthorizeForm(ctx context.Context, form url.Values, dup *duplicateParamError, pushed bool) (*authRequest, *clients.Client, *oautherr.Error) {
 	// 1. Client and redirect URI: errors here are never redirected
 	// (RFC 6749 §4.1.2.1).
 	clientID := form.Get("client_id")
 	if clientID == "" {
 		return nil, nil, oautherr.InvalidRequest("the client_id parameter is missing").WithoutRedirect()
 	}
-	client, err := s.clientFor(r.Context(), clientID)
+	client, err := s.clientFor(ctx, clientID)
 	if errors.Is(err, clients.ErrUnknown) {
 		// Its cause, clients.ErrUnknown, gives it its own page (renderOAuthError).
 		return nil, nil, oautherr.InvalidRequest("the app (client_id) is not registered").WithCause(err).WithoutRedirect()
 	} else if err != nil {
 		return nil, nil, oautherr.ServerError("client lookup failed").WithCause(err).WithoutRedirect()
+	}
+	if client.RequirePushedAuthorizationRequests && !pushed {
+		// RFC 9126 §6: such a client's requests come only through /par.
+		return nil, client, oautherr.InvalidRequest("this app must push its authorization requests to the pushed_authorization_request_endpoint").WithoutRedirect()
 	}
 	ar := &authRequest{ClientID: client.ID, MaxAge: -1, IssuedAt: s.now().UnixMilli()}
 	if ru := form.Get("redirect_uri"); ru != "" {

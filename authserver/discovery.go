@@ -46,6 +46,13 @@ type providerMetadata struct {
 	// draft-ietf-oauth-client-id-metadata-document: https client ids are
 	// resolved by fetching their metadata document.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// RFC 9126 §5: present only when pushed requests are on. The server
+	// requires them of chosen clients only, so the server-wide flag is
+	// false then.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests *bool  `json:"require_pushed_authorization_requests,omitempty"`
+	// RFC 8628 §4: present only when the device grant is on.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -79,6 +86,17 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		m.RegistrationEndpoint = s.endpoint("/register")
 	}
 	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
+	if s.cfg.ClientCredentials {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, "client_credentials")
+	}
+	if s.cfg.PushedAuthorization {
+		m.PushedAuthorizationRequestEndpoint = s.endpoint(parPath)
+		m.RequirePushedAuthorizationRequests = new(bool)
+	}
+	if s.cfg.DeviceAuthorization {
+		m.GrantTypesSupported = append(m.GrantTypesSupported, clients.GrantDeviceCode)
+		m.DeviceAuthorizationEndpoint = s.endpoint(deviceAuthorizationPath)
+	}
 	return json.MarshalIndent(m, "", "  ")
 }
 

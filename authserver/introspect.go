@@ -112,17 +112,28 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 	if err != nil || !active {
 		return inactive, err
 	}
+	if claims.IsClientToken() {
+		// A client's own token (client_credentials) has no user to
+		// look up; it names no username.
+		return accessTokenIntrospection(claims, ""), nil
+	}
 	u, err := s.cfg.Users.UserByID(ctx, claims.Subject)
 	if errors.Is(err, identity.ErrNotFound) {
 		return inactive, nil
 	} else if err != nil {
 		return inactive, userLookupFailed(err)
 	}
+	return accessTokenIntrospection(claims, u.Username), nil
+}
+
+// accessTokenIntrospection describes an active access token (RFC 7662
+// §2.2).
+func accessTokenIntrospection(claims *token.AccessTokenClaims, username string) *introspectionResponse {
 	return &introspectionResponse{
 		Active:    true,
 		Scope:     claims.Scope,
 		ClientID:  claims.ClientID,
-		Username:  u.Username,
+		Username:  username,
 		TokenType: "Bearer",
 		Expiry:    int64(claims.Expiry),
 		IssuedAt:  int64(claims.IssuedAt),
@@ -131,7 +142,7 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 		Audience:  claims.Audience,
 		Issuer:    claims.Issuer,
 		JWTID:     claims.JWTID,
-	}, nil
+	}
 }
 
 // activeAccessToken verifies raw as one of this server's access tokens

@@ -213,7 +213,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.emitFrom(r, Event{Type: EventLogin, Result: "success", Method: "password", Subject: u.ID, Username: username, ClientID: clientIDOf(client)})
 	s.log.InfoContext(r.Context(), "login succeeded", "sub", u.ID, "client_id", clientIDOf(client), "trusted_device", trusted)
 	if client == nil {
-		http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
+		http.Redirect(w, r, s.afterAccountLogin(form.Get("ar")), http.StatusSeeOther)
 		return
 	}
 	s.proceed(w, r, ar, client, sess)

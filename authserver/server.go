@@ -122,6 +122,22 @@ type Config struct {
 	// Observers are told of every security-relevant action (events.go):
 	// metrics and the audit log.
 	Observers []Observer
+	// ClientCredentials enables the client_credentials grant (RFC 6749
+	// §4.4; grant_client_credentials.go) for confidential clients that
+	// list it in grant_types, and advertises it.
+	ClientCredentials bool
+	// DeviceAuthorization enables the device authorization grant (RFC
+	// 8628; device_authorization.go, device_verification.go) for clients
+	// that list its grant type: /device_authorization, /device, and
+	// polling at /token.
+	DeviceAuthorization bool
+	// PushedAuthorization enables pushed authorization requests (RFC
+	// 9126; par.go): /par, and request_uri at /authorize. Clients with
+	// RequirePushedAuthorizationRequests need it.
+	PushedAuthorization bool
+	// UserCodeThrottle slows down guessing of device user codes at
+	// /device; zero fields take throttle.DefaultUserCode.
+	UserCodeThrottle throttle.Policy
 	// HealthPath, when set, is an absolute path (e.g. /healthz) answering
 	// GET with 200 or 503 and no detail, for load balancers (health.go).
 	HealthPath string
@@ -155,8 +171,9 @@ type Server struct {
 	forgot *forgotPassword
 	// backchannel delivers back-channel logout tokens (backchannel.go).
 	backchannel *backchannelSender
-	// logins and clientAuths count failures (throttle.go).
-	logins, clientAuths *throttle.Guard
+	// logins and clientAuths count failures (throttle.go); userCodes
+	// wrong device codes (device_verification.go).
+	logins, clientAuths, userCodes *throttle.Guard
 	// hsts: send Strict-Transport-Security (https issuers not on a
 	// loopback host, which would pin every local port to https).
 	hsts bool
@@ -293,6 +310,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.newThrottles(); err != nil {
 		return nil, err
 	}
+	if err := s.newUserCodeGuard(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	if p := cfg.HealthPath; p != "" && s.paths[p] && !s.healthRouted {
 		return nil, fmt.Errorf("authserver: HealthPath %q is one of the server's own paths", p)
@@ -357,6 +377,13 @@ func (s *Server) routes() {
 	}
 	if s.registrar != nil {
 		handle("GET POST PUT DELETE OPTIONS", "/register", s.handleRegister)
+	}
+	if s.cfg.PushedAuthorization {
+		handle("POST OPTIONS", parPath, s.corsHandler(s.handlePAR))
+	}
+	if s.cfg.DeviceAuthorization {
+		handle("POST OPTIONS", deviceAuthorizationPath, s.corsHandler(s.handleDeviceAuthorization))
+		handle("GET POST", devicePath, s.pageHandler(s.handleDevice))
 	}
 	handle("GET", "/assets/gatehouse.css", s.handleCSS)
 	handle("POST OPTIONS", "/introspect", s.corsHandler(s.handleIntrospect))

@@ -43,10 +43,19 @@ type tokenResponse struct {
 type grantHandler func(ctx context.Context, req *tokenRequest) (*tokenResponse, error)
 
 func (s *Server) grants() map[string]grantHandler {
-	return map[string]grantHandler{
+	g := map[string]grantHandler{
 		"authorization_code": s.grantAuthorizationCode,
 		"refresh_token":      s.grantRefreshToken,
 	}
+	// Opt-in grants exist only when enabled (RFC 6749 §5.2:
+	// unsupported_grant_type otherwise).
+	if s.cfg.ClientCredentials {
+		g["client_credentials"] = s.grantClientCredentials
+	}
+	if s.cfg.DeviceAuthorization {
+		g[clients.GrantDeviceCode] = s.grantDeviceCode
+	}
+	return g
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).

@@ -127,6 +127,9 @@ type App struct {
 	// ClientIDMetadataDocuments, when set, resolves https client ids by
 	// their metadata documents. Default: off.
 	ClientIDMetadataDocuments *MetadataDocumentsConfig `json:"client_id_metadata_documents,omitempty"`
+	// ProtocolSwitches turn on the opt-in grants and endpoints
+	// (protocol_switches.go). Default: all off.
+	ProtocolSwitches
 	// LoginThrottle and ClientAuthThrottle slow down password and client
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
@@ -342,6 +345,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ThrottleState:             a.throttleState(iss.String()),
 		Revocations:               a.revocations,
 		ClientIDMetadataDocuments: a.ClientIDMetadataDocuments != nil,
+		ClientCredentials:         a.ClientCredentials,
+		DeviceAuthorization:       a.DeviceAuthorization,
+		PushedAuthorization:       a.PushedAuthorizationRequests,
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
 		AuditRetention:            a.auditRetention(),

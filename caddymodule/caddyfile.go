@@ -65,6 +65,9 @@ func init() {
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
 //		key_reload_interval <duration>
+//		client_credentials
+//		device_authorization
+//		pushed_authorization_requests
 //		ui {
 //			product_name <name>
 //			logo_url <url>
@@ -108,7 +111,7 @@ func init() {
 //			redirect_uris|redirect_uri <uri>...
 //			scopes|scope <scope>...
 //			logo_uri|client_uri|policy_uri|tos_uri <url>
-//			grant_types|grant_type authorization_code|refresh_token...
+//			grant_types|grant_type authorization_code|refresh_token|client_credentials|urn:ietf:params:oauth:grant-type:device_code...
 //			token_endpoint_auth_method client_secret_basic|client_secret_post|none
 //			id_token_signed_response_alg RS256|ES256|PS256|EdDSA
 //			access_token_lifetime <duration>
@@ -226,6 +229,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.ClientIDMetadataDocuments = mc
+		case "client_credentials", "device_authorization", "pushed_authorization_requests":
+			if err := parseProtocolSwitch(d, app, key); err != nil {
+				return nil, err
+			}
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {

@@ -159,7 +159,18 @@ func TestClientPrepare(t *testing.T) {
 		{"bad grant type", func(c *Client) { c.GrantTypes = []string{"password"} }, `unsupported grant type "password"`},
 		{"bad alg", func(c *Client) { c.IDTokenSigningAlg = "none" }, "id_token_signed_response_alg"},
 		{"negative lifetime", func(c *Client) { c.AccessTokenLifetime = -1 }, "access_token_lifetime: must not be negative"},
-		{"grant types without a code", func(c *Client) { c.GrantTypes = []string{"refresh_token"} }, "grant_types: must include authorization_code"},
+		{"grant types without a code", func(c *Client) { c.GrantTypes = []string{"refresh_token"} }, "grant_types: refresh_token needs authorization_code"},
+		{"grant type listed twice", func(c *Client) { c.GrantTypes = []string{"client_credentials", "client_credentials"} }, "listed twice"},
+		{"client credentials alone needs no redirect", func(c *Client) { c.GrantTypes, c.RedirectURIs = []string{"client_credentials"}, nil }, ""},
+		{"device code with refresh needs no redirect", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []string{GrantDeviceCode, "refresh_token"}, nil
+		}, ""},
+		{"code flow still needs a redirect", func(c *Client) {
+			c.GrantTypes, c.RedirectURIs = []string{"client_credentials", "authorization_code"}, nil
+		}, "at least one redirect URI"},
+		{"client credentials for a public client", func(c *Client) {
+			c.Type, c.SecretHashes, c.GrantTypes = ThirdPartyPublic, nil, []string{"client_credentials"}
+		}, "client_credentials is only for confidential client types"},
 		{"none for a confidential client", func(c *Client) { c.TokenEndpointAuthMethod = "none" }, "token_endpoint_auth_method:"},
 		{"auth method defaults from the type", func(c *Client) { c.TokenEndpointAuthMethod = "" }, ""},
 		{"scope named as the configuration does", func(c *Client) { c.Scopes = []string{"openid", "root"} }, `client "c": scopes: unsupported scope "root"`},

@@ -65,9 +65,13 @@ type Metadata struct {
 	// offline_access without the consent page, as in Stytch Connected
 	// Apps. First-party types only.
 	BypassConsentForOfflineAccess bool
-	Contacts                      []string
-	SoftwareID                    string
-	SoftwareVersion               string
+	// RequirePushedAuthorizationRequests (RFC 9126 §6): the client's
+	// authorization requests must come through /par; a plain one is
+	// refused.
+	RequirePushedAuthorizationRequests bool
+	Contacts                           []string
+	SoftwareID                         string
+	SoftwareVersion                    string
 }
 
 // MetadataError is a client metadata value that was refused. Field is the
@@ -153,7 +157,7 @@ func (m *Metadata) validate(supported []string, limits bool) error {
 	if !m.Type.Valid() {
 		return metadataErr("type", "unknown client type %q (want first_party, first_party_public, third_party or third_party_public)", truncate(string(m.Type), 64))
 	}
-	if len(m.RedirectURIs) == 0 {
+	if len(m.RedirectURIs) == 0 && m.usesRedirects() {
 		return metadataErr("redirect_uris", "at least one redirect URI is required")
 	}
 	if err := checkRedirectURIs("redirect_uris", m.RedirectURIs, m.Type.Public(), limits); err != nil {
@@ -185,18 +189,8 @@ func (m *Metadata) validate(supported []string, limits bool) error {
 			return err
 		}
 	}
-	for i, gt := range m.GrantTypes {
-		if gt != "authorization_code" && gt != "refresh_token" {
-			return metadataErr("grant_types", "unsupported grant type %q (supported: authorization_code, refresh_token)", truncate(gt, 64))
-		}
-		if slices.Contains(m.GrantTypes[:i], gt) {
-			return metadataErr("grant_types", "grant type %q is listed twice", gt)
-		}
-	}
-	// A refresh token is only ever obtained through a code, so a client
-	// limited to refresh_token could do nothing (RFC 7591 §2.1).
-	if len(m.GrantTypes) > 0 && !slices.Contains(m.GrantTypes, "authorization_code") {
-		return metadataErr("grant_types", "must include authorization_code")
+	if err := m.checkGrantTypes(); err != nil {
+		return err
 	}
 	switch m.TokenEndpointAuthMethod {
 	case authMethodNone:

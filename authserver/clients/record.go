@@ -54,6 +54,7 @@ func setMetadata(rec *store.Client, md Metadata) {
 	rec.GrantTypes, rec.TokenEndpointAuthMethod, rec.IDTokenSigningAlg = md.GrantTypes, md.TokenEndpointAuthMethod, md.IDTokenSigningAlg
 	rec.AccessTokenLifetime, rec.RefreshTokenLifetime = md.AccessTokenLifetime, md.RefreshTokenLifetime
 	rec.BypassConsentForOfflineAccess = md.BypassConsentForOfflineAccess
+	rec.RequirePushedAuthorizationRequests = md.RequirePushedAuthorizationRequests
 	rec.Contacts, rec.SoftwareID, rec.SoftwareVersion = md.Contacts, md.SoftwareID, md.SoftwareVersion
 }
 
@@ -66,8 +67,9 @@ func metadataOf(rec *store.Client) Metadata {
 		LogoURI:              rec.LogoURI, ClientURI: rec.ClientURI, PolicyURI: rec.PolicyURI, TOSURI: rec.TOSURI,
 		GrantTypes: rec.GrantTypes, TokenEndpointAuthMethod: rec.TokenEndpointAuthMethod, IDTokenSigningAlg: rec.IDTokenSigningAlg,
 		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
-		BypassConsentForOfflineAccess: rec.BypassConsentForOfflineAccess,
-		Contacts:                      rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
+		BypassConsentForOfflineAccess:      rec.BypassConsentForOfflineAccess,
+		RequirePushedAuthorizationRequests: rec.RequirePushedAuthorizationRequests,
+		Contacts:                           rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
 	}
 }
 

@@ -75,7 +75,7 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		Scopes:   c.Scopes(),
 		ClientID: c.ClientID,
 		Issuer:   c.Issuer,
-		Source:   SourceBearer,
+		Source:   bearerSource(c.IsClientToken()),
 		grantID:  c.GrantID,
 		tokenID:  c.JWTID,
 	}

@@ -11,7 +11,22 @@ type Source string
 const (
 	SourceSession Source = "session"
 	SourceBearer  Source = "bearer"
+	// SourceClient is a Bearer token a client got for itself
+	// (client_credentials, RFC 6749 §4.4): no user is behind it.
+	SourceClient Source = "client"
 )
+
+// bearerSource tells a client's own token from one issued for a user.
+func bearerSource(clientOwn bool) Source {
+	if clientOwn {
+		return SourceClient
+	}
+	return SourceBearer
+}
+
+// IsToken reports whether the identity came from a Bearer token, a user's
+// or a client's own.
+func (id *Identity) IsToken() bool { return id.Source == SourceBearer || id.Source == SourceClient }
 
 // Identity is a verified caller.
 type Identity struct {
@@ -77,6 +92,9 @@ func claimIndex(name string) int {
 func (id *Identity) claim(name string) string {
 	switch name {
 	case "sub":
+		if id.Source == SourceClient {
+			return "" // not a user: the upstream gets the client id alone
+		}
 		return id.Subject
 	case "preferred_username":
 		return id.Username

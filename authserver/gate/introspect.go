@@ -77,7 +77,9 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 		Scopes:   strings.Fields(res.Scope),
 		ClientID: res.ClientID,
 		Issuer:   res.Issuer,
-		Source:   SourceBearer,
+		// RFC 9068 §2.2: a client's own token names the client as sub
+		// (client_credentials); it has no user.
+		Source: bearerSource(res.Subject == res.ClientID && res.Username == ""),
 	}
 	return id, expires, nil
 }

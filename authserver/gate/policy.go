@@ -28,8 +28,13 @@ func (p *Policy) hasIdentityRules() bool {
 	return len(p.Users)+len(p.Usernames)+len(p.Emails)+len(p.EmailDomains)+len(p.Groups) > 0
 }
 
-// allowsIdentity reports whether the identity rules admit id.
+// allowsIdentity reports whether the identity rules admit id. A client
+// acting as itself (SourceClient) is no user: user rules never admit it,
+// and neither does their absence; allowsClient alone decides.
 func (p *Policy) allowsIdentity(id *Identity) bool {
+	if id.Source == SourceClient {
+		return true
+	}
 	if !p.hasIdentityRules() {
 		return true
 	}
@@ -64,20 +69,25 @@ func (p *Policy) allowsIdentity(id *Identity) bool {
 }
 
 // allowsClient reports whether the client rules admit id: only Bearer
-// identities are an app acting for the user.
+// identities are an app acting for the user. A client acting as itself
+// must be named by an allow client rule: with none, a gate is for users
+// only, so enabling client_credentials opens no existing gate.
 func (p *Policy) allowsClient(id *Identity) bool {
-	if id.Source != SourceBearer {
+	if !id.IsToken() {
 		return true
 	}
 	if slices.Contains(p.DenyClients, id.ClientID) {
 		return false
+	}
+	if id.Source == SourceClient {
+		return slices.Contains(p.Clients, id.ClientID)
 	}
 	return len(p.Clients) == 0 || slices.Contains(p.Clients, id.ClientID)
 }
 
 // missingScopes returns the required scopes a Bearer identity lacks.
 func (p *Policy) missingScopes(id *Identity) []string {
-	if id.Source != SourceBearer {
+	if !id.IsToken() {
 		return nil
 	}
 	var missing []string

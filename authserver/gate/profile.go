@@ -44,8 +44,8 @@ const incompleteProfileTTL = 10 * time.Second
 // the policy's identity rules then fail closed.
 func (g *Gate) addProfile(ctx context.Context, id *Identity, raw string, now time.Time, expires *time.Time) error {
 	p, ok := g.cfg.Provider.(profileProvider)
-	if !ok {
-		return nil
+	if !ok || id.Source == SourceClient {
+		return nil // a client's own token has no user to describe
 	}
 	err := p.Profile(ctx, id, raw)
 	switch {

@@ -276,7 +276,8 @@ type Store interface {
 	// GarbageCollect deletes up to limit records of each kind that expired
 	// before now: codes, sessions, grants with their refresh tokens,
 	// expired (or rotated and expired) refresh tokens of live grants,
-	// denylisted access tokens, and invitation and reset tokens. It returns the number of rows deleted,
+	// denylisted access tokens, invitation and reset tokens, device
+	// authorizations and pushed requests. It returns the number of rows deleted,
 	// refresh tokens included.
 	GarbageCollect(ctx context.Context, now time.Time, limit int) (int, error)
 
@@ -285,6 +286,7 @@ type Store interface {
 
 	ClientStore
 	UserStore
+	DeviceStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----
@@ -324,9 +326,11 @@ type Client struct {
 	AccessTokenLifetime           time.Duration // zero: the server's default; kept to the millisecond
 	RefreshTokenLifetime          time.Duration // zero: the server's default; kept to the millisecond
 	BypassConsentForOfflineAccess bool
-	Contacts                      []string // RFC 7591 §2 contacts
-	SoftwareID                    string
-	SoftwareVersion               string
+	// RequirePushedAuthorizationRequests is RFC 9126 §6's metadata.
+	RequirePushedAuthorizationRequests bool
+	Contacts                           []string // RFC 7591 §2 contacts
+	SoftwareID                         string
+	SoftwareVersion                    string
 	// Dynamic marks a client created by dynamic client registration; it is
 	// managed (RFC 7592) with the registration access token whose hex
 	// SHA-256 is RegistrationAccessTokenHash.

@@ -8,12 +8,17 @@ package throttle
 type State struct {
 	logins, clientAuths *Counters
 	registrations       *Buckets
+	userCodes           *Counters
 }
 
 // NewState returns a State that remembers nothing yet.
 func NewState() *State {
-	return &State{logins: NewCounters(), clientAuths: NewCounters(), registrations: NewBuckets()}
+	return &State{logins: NewCounters(), clientAuths: NewCounters(), registrations: NewBuckets(), userCodes: NewCounters()}
 }
+
+// UserCodes are the failure counters of device user code entry (RFC
+// 8628 §5.1).
+func (s *State) UserCodes() *Counters { return s.userCodes }
 
 // Logins are the login form's failure counters.
 func (s *State) Logins() *Counters { return s.logins }

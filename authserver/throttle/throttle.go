@@ -399,3 +399,11 @@ func (g *Guard) finish(table map[string]*failures, key string, o Outcome, limit 
 	}
 	return f.n == limit
 }
+
+// DefaultUserCode is the policy of device user code entry (RFC 8628
+// §5.1): a user code has about 34 bits, so a handful of wrong codes per
+// account and a few dozen per address, with a back-off, keep guessing
+// a live code hopeless in its ten minutes.
+func DefaultUserCode() Policy {
+	return Policy{MaxFailures: 5, MaxFailuresPerIP: 30, Lockout: 5 * time.Minute, Backoff: time.Second}
+}

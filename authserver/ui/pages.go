@@ -70,6 +70,27 @@ type ConsentPage struct {
 
 func (ConsentPage) templateName() string { return "consent.html" }
 
+// DevicePage is the user's side of the device authorization grant (RFC
+// 8628 §3.3) at /device. Step "enter" (or empty) asks for the code shown on
+// the device (the form posts "csrf", "user_code" and decision=lookup);
+// "confirm" shows the code, the app and what it asks for, and posts
+// "csrf", "user_code" and "decision" ("allow" or "deny"); "approved" and
+// "denied" tell the user to go back to the device.
+type DevicePage struct {
+	Base
+	FormAction string
+	CSRFToken  string
+	Step       string
+	UserCode   string // as typed (enter) or XXXX-XXXX (confirm)
+	Error      string // already-localised
+	Client     ClientView
+	Scopes     []ScopeView
+	Resources  []ResourceView
+	User       UserView
+}
+
+func (DevicePage) templateName() string { return "device.html" }
+
 // ClientView is what the consent page shows about the app. The URIs come from
 // client registration; the templates drop unsafe schemes such as javascript:.
 type ClientView struct {
@@ -315,6 +336,11 @@ var registered = []Page{
 		Email: "alice@example.com", Username: "alice", Done: true, AccountURL: "/account"},
 	ChoosePasswordPage{Base: sampleBase, FormAction: "/account/choose-password", Token: "gh_inv_x", CSRFToken: "csrf",
 		Username: "alice", Invite: true, MinLength: 12, Error: "Error", Done: true, SignInURL: "/account/apps"},
+	DevicePage{Base: sampleBase, FormAction: "/device", CSRFToken: "csrf", Step: "confirm", UserCode: "BCDF-GHJK", Error: "Error",
+		Client:    ClientView{Name: "TV App", FirstParty: false},
+		Scopes:    []ScopeView{{Name: "openid"}, {Name: "custom", Description: "Custom"}},
+		Resources: []ResourceView{{Name: "API", URI: "https://api.example/mcp"}, {URI: "https://other.example/"}},
+		User:      UserView{Name: "Alice", Username: "alice", Email: "alice@example.com"}},
 }
 
 // sampleBase is the Base of the registered samples.

@@ -18,7 +18,7 @@ var clientColumns = []string{
 	"grant_types", "token_endpoint_auth_method", "id_token_signed_response_alg",
 	"access_token_lifetime", "refresh_token_lifetime", "bypass_consent_for_offline_access",
 	"contacts", "software_id", "software_version", "dynamic", "registration_access_token_hash",
-	"created_at", "updated_at", "revision",
+	"created_at", "updated_at", "revision", "require_pushed_authorization_requests",
 }
 
 // The statements are built once from clientColumns so the three cannot
@@ -166,7 +166,7 @@ func clientArgs(c store.Client) ([]any, error) {
 		lists[4], c.TokenEndpointAuthMethod, c.IDTokenSigningAlg,
 		c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), boolInt(c.BypassConsentForOfflineAccess),
 		lists[5], c.SoftwareID, c.SoftwareVersion, boolInt(c.Dynamic), c.RegistrationAccessTokenHash,
-		millis(c.CreatedAt), millis(c.UpdatedAt), c.Revision,
+		millis(c.CreatedAt), millis(c.UpdatedAt), c.Revision, boolInt(c.RequirePushedAuthorizationRequests),
 	}, nil
 }
 
@@ -177,13 +177,14 @@ func scanClient(row rowScanner) (store.Client, error) {
 		grantTypes, contacts                   string
 		accessLifetime, refreshLifetime        int64
 		bypass, dynamic, createdAt, updatedAt  int64
+		requirePAR                             int64
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.Type, &secrets, &c.PendingSecretHash,
 		&redirects, &postLogout, &c.BackchannelLogoutURI, &scopes, &c.LogoURI, &c.ClientURI, &c.PolicyURI, &c.TOSURI,
 		&grantTypes, &c.TokenEndpointAuthMethod, &c.IDTokenSigningAlg,
 		&accessLifetime, &refreshLifetime, &bypass,
 		&contacts, &c.SoftwareID, &c.SoftwareVersion, &dynamic, &c.RegistrationAccessTokenHash,
-		&createdAt, &updatedAt, &c.Revision)
+		&createdAt, &updatedAt, &c.Revision, &requirePAR)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -202,6 +203,7 @@ func scanClient(row rowScanner) (store.Client, error) {
 	c.RefreshTokenLifetime = time.Duration(refreshLifetime) * time.Millisecond
 	c.BypassConsentForOfflineAccess = bypass != 0
 	c.Dynamic = dynamic != 0
+	c.RequirePushedAuthorizationRequests = requirePAR != 0
 	c.CreatedAt = fromMillis(createdAt)
 	c.UpdatedAt = fromMillis(updatedAt)
 	return c, nil

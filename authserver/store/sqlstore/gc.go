@@ -26,6 +26,10 @@ var gcSteps = []string{
 		SELECT jti FROM gatehouse_denylisted_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 	`DELETE FROM gatehouse_user_tokens WHERE hash IN (
 		SELECT hash FROM gatehouse_user_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_device_authorizations WHERE device_code_hash IN (
+		SELECT device_code_hash FROM gatehouse_device_authorizations WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_pushed_requests WHERE hash IN (
+		SELECT hash FROM gatehouse_pushed_requests WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 }
 
 // GarbageCollect implements store.Store. Records of each kind (auth codes,

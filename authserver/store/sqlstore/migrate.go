@@ -237,6 +237,42 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_audit_subject ON gatehouse_audit (subject, id)`,
 		`CREATE INDEX gatehouse_audit_client_id ON gatehouse_audit (client_id, id)`,
 	}},
+	{version: 10, stmts: []string{
+		// Device authorization requests (RFC 8628; device.go), found by
+		// the device code's hash when the device polls and by the user
+		// code's when the user answers.
+		`CREATE TABLE gatehouse_device_authorizations (
+			device_code_hash TEXT   NOT NULL PRIMARY KEY,
+			user_code_hash   TEXT   NOT NULL UNIQUE,
+			grant_id         TEXT   NOT NULL,
+			client_id        TEXT   NOT NULL,
+			scopes           TEXT   NOT NULL,
+			resources        TEXT   NOT NULL,
+			interval_ms      BIGINT NOT NULL,
+			created_at       BIGINT NOT NULL,
+			expires_at       BIGINT NOT NULL,
+			last_polled_at   BIGINT NOT NULL DEFAULT 0,
+			status           TEXT   NOT NULL,
+			subject          TEXT   NOT NULL DEFAULT '',
+			session_id_hash  TEXT   NOT NULL DEFAULT '',
+			auth_time        BIGINT NOT NULL DEFAULT 0,
+			decided_at       BIGINT NOT NULL DEFAULT 0,
+			redeemed_at      BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_device_authorizations_expires_at ON gatehouse_device_authorizations (expires_at)`,
+		// Pushed authorization requests (RFC 9126), single-use.
+		`CREATE TABLE gatehouse_pushed_requests (
+			hash       TEXT   NOT NULL PRIMARY KEY,
+			client_id  TEXT   NOT NULL,
+			params     TEXT   NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			used_at    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_pushed_requests_expires_at ON gatehouse_pushed_requests (expires_at)`,
+		// RFC 9126 §6 client metadata.
+		`ALTER TABLE gatehouse_clients ADD COLUMN require_pushed_authorization_requests BIGINT NOT NULL DEFAULT 0`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

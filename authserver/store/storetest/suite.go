@@ -86,6 +86,13 @@ var contractTests = []struct {
 	{"Audit/RoundTrip", testAuditRoundTrip},
 	{"Audit/Query", testAuditQuery},
 	{"Audit/DeleteBefore", testAuditDeleteBefore},
+
+	{"Device/RoundTrip", testDeviceRoundTrip},
+	{"Device/Decide", testDeviceDecide},
+	{"Device/Poll", testDevicePoll},
+	{"Device/Redeem", testDeviceRedeem},
+	{"PushedRequest/UseOnce", testPushedRequest},
+	{"Device/GarbageCollect", testDeviceAndPushedGC},
 }
 
 // concurrencyTests race many callers against one database. They get every
@@ -105,6 +112,8 @@ var concurrencyTests = []struct {
 	{"UpdateClientOnce", testConcurrentUpdateClient},
 	{"CreateUserOnce", testConcurrentCreateUser},
 	{"UseUserTokenOnce", testConcurrentUseUserToken},
+	{"RedeemDeviceOnce", testConcurrentRedeemDevice},
+	{"UsePushedRequestOnce", testConcurrentUsePushedRequest},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
