@@ -296,7 +296,6 @@ func (s *Server) redeemDevice(ctx context.Context, req *tokenRequest, hash strin
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "device code redeemed", "client_id", req.client.ID, "sub", d.Subject, "grant_id", grant.ID)
-	s.touchConsent(ctx, req.client, d.Subject, req.now)
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: user, grant: grant, scopes: d.Scopes, audience: audience,
 		refreshToken: rawRefresh, now: req.now,

@@ -85,7 +85,8 @@ type DeviceStore interface {
 	// RedeemDeviceAuthorization atomically marks an approved, unexpired,
 	// unredeemed request redeemed and creates its grant (g.ID must be the
 	// request's GrantID) and, when rt is non-nil, its first refresh
-	// token. Exactly one of any number of concurrent calls succeeds:
+	// token, and records the use on the grant's consent (as
+	// RedeemAuthCode). Exactly one of any number of concurrent calls succeeds:
 	// ErrCodeReused when it was already redeemed, ErrNotFound when it is
 	// unknown, expired or not approved.
 	RedeemDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time, g Grant, rt *RefreshToken) error

@@ -69,17 +69,24 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time, 
 		if grantID != g.ID {
 			return errors.New("grant id differs from the code's")
 		}
-		if err := s.insertGrant(ctx, tx, g); err != nil {
-			return err
-		}
-		if rt != nil {
-			if err := s.insertRefreshToken(ctx, tx, *rt); err != nil {
-				return err
-			}
-		}
-		return s.touchConsentIn(ctx, tx, g, nowMs)
+		return s.startGrant(ctx, tx, g, rt, nowMs)
 	})
 	return s.wrap("redeem auth code", err)
+}
+
+// startGrant creates, in the transaction that redeemed what it comes from
+// (a code, a device authorization), the grant and its first refresh token
+// (when rt is non-nil), and records the use on the grant's consent.
+func (s *Store) startGrant(ctx context.Context, tx *txn, g store.Grant, rt *store.RefreshToken, nowMs int64) error {
+	if err := s.insertGrant(ctx, tx, g); err != nil {
+		return err
+	}
+	if rt != nil {
+		if err := s.insertRefreshToken(ctx, tx, *rt); err != nil {
+			return err
+		}
+	}
+	return s.touchConsentIn(ctx, tx, g, nowMs)
 }
 
 // whyNotRedeemed explains a redemption whose UPDATE matched no row. A code

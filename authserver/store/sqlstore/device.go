@@ -120,7 +120,8 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 }
 
 // RedeemDeviceAuthorization implements store.Store, like RedeemAuthCode:
-// the conditional UPDATE decides which of concurrent redemptions wins.
+// the conditional UPDATE decides which of concurrent redemptions wins, and
+// the grant starts as a code's does.
 func (s *Store) RedeemDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time, g store.Grant, rt *store.RefreshToken) error {
 	nowMs, err := nowMillis(now)
 	if err != nil {
@@ -159,13 +160,7 @@ func (s *Store) RedeemDeviceAuthorization(ctx context.Context, deviceCodeHash st
 		if grantID != g.ID {
 			return errors.New("grant id differs from the device authorization's")
 		}
-		if err := s.insertGrant(ctx, tx, g); err != nil {
-			return err
-		}
-		if rt != nil {
-			return s.insertRefreshToken(ctx, tx, *rt)
-		}
-		return nil
+		return s.startGrant(ctx, tx, g, rt, nowMs)
 	})
 	return s.wrap("redeem device authorization", err)
 }
