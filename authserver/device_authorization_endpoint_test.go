@@ -308,3 +308,22 @@ func hashOfUserCode(code string) string {
 	sum := sha256.Sum256([]byte(strings.ReplaceAll(code, "-", "")))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestDeviceCrossSiteLink: /device?user_code=... loaded from another site
+// only fills the form in, so another site cannot spend the user's wrong
+// code allowance (and lock their code entry) through their browser.
+func TestDeviceCrossSiteLink(t *testing.T) {
+	f := deviceFixture(t, true)
+	b := f.NewBrowser(t)
+	b.SignIn()
+	for range 10 {
+		r := f.NewRequest(http.MethodGet, "/device?user_code=BBBB-BBBB", nil)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		res := b.Do(r)
+		if res.Code != http.StatusOK || !strings.Contains(pageText(res), "Connect a device") || !strings.Contains(res.Body, `value="BBBB-BBBB"`) {
+			t.Fatalf("a cross-site link: %s", res)
+		}
+	}
+	d := startDevice(t, f, tvApp, nil)
+	approve(t, b, d.UserCode, "allow") // not throttled: nothing was counted
+}

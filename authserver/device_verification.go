@@ -64,14 +64,17 @@ func (s *Server) handleDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	decision := form.Get("decision")
 	if r.Method != http.MethodPost {
-		// A link (verification_uri_complete) only fills the code in:
-		// the user still confirms it, and nothing is counted.
-		if typed != "" {
-			decision = "lookup"
-		} else {
+		// A link (verification_uri_complete, opened from a QR code or
+		// typed) looks the code up for confirmation; the user still
+		// confirms. A link followed from another site only fills the
+		// form in: another site must not be able to spend the user's
+		// allowance of wrong codes (and lock their code entry) by
+		// loading /device?user_code=... in their browser.
+		if typed == "" || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 			s.renderDevicePage(w, r, http.StatusOK, page)
 			return
 		}
+		decision = "lookup"
 	}
 	switch decision {
 	case "lookup", "allow", "deny":

@@ -95,6 +95,21 @@ elif [ "${CI:-}" = "true" ]; then
 	exit 1
 fi
 
+# openid-client for integration/openid_client_test.go (PAR and the device
+# flow), pinned by integration/oidcclient/package-lock.json (node_modules is
+# gitignored).
+if command -v npm >/dev/null; then
+	oidc_dir=integration/oidcclient
+	if [ ! -d "$oidc_dir/node_modules/openid-client" ] ||
+		[ "$oidc_dir/package-lock.json" -nt "$oidc_dir/node_modules/.package-lock.json" ]; then
+		echo "== openid-client (npm ci)"
+		setup "openid-client" npm ci --silent --no-audit --no-fund --prefix "$oidc_dir"
+	fi
+elif [ "${CI:-}" = "true" ]; then
+	echo "npm is missing (CI=true: the openid-client test needs Node)" >&2
+	exit 1
+fi
+
 echo "== gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
