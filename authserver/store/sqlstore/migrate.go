@@ -237,6 +237,23 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_audit_subject ON gatehouse_audit (subject, id)`,
 		`CREATE INDEX gatehouse_audit_client_id ON gatehouse_audit (client_id, id)`,
 	}},
+	{version: 12, stmts: []string{
+		// Accounts at upstream identity providers linked to users
+		// (federation.go): one link per upstream account.
+		`CREATE TABLE gatehouse_linked_identities (
+			provider         TEXT   NOT NULL,
+			upstream_subject TEXT   NOT NULL,
+			user_id          TEXT   NOT NULL,
+			email            TEXT   NOT NULL,
+			created_at       BIGINT NOT NULL,
+			last_login_at    BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (provider, upstream_subject)
+		)`,
+		`CREATE INDEX gatehouse_linked_identities_user_id ON gatehouse_linked_identities (user_id)`,
+		// How a session's user signed in when an upstream provider did it.
+		`ALTER TABLE gatehouse_sessions ADD COLUMN idp TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_sessions ADD COLUMN upstream_amr TEXT NOT NULL DEFAULT '[]'`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

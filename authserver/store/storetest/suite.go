@@ -82,6 +82,10 @@ var contractTests = []struct {
 	{"User/Delete", testUserDelete},
 	{"User/Tokens", testUserTokens},
 
+	{"LinkedIdentity/RoundTrip", testLinkRoundTrip},
+	{"LinkedIdentity/Refusals", testLinkRefusals},
+	{"LinkedIdentity/DeleteUserUnlinks", testLinkDeleteUser},
+
 	{"Audit/RoundTrip", testAuditRoundTrip},
 	{"Audit/Query", testAuditQuery},
 	{"Audit/DeleteBefore", testAuditDeleteBefore},
@@ -104,6 +108,7 @@ var concurrencyTests = []struct {
 	{"UpdateClientOnce", testConcurrentUpdateClient},
 	{"CreateUserOnce", testConcurrentCreateUser},
 	{"UseUserTokenOnce", testConcurrentUseUserToken},
+	{"LinkIdentityOnce", testConcurrentLinkIdentity},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
