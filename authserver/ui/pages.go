@@ -34,6 +34,17 @@ type LoginPage struct {
 	// ForgotURL links to the "forgot password" page (optional: only when
 	// the server can send email).
 	ForgotURL string
+	// Providers are the "Sign in with ..." buttons, one per upstream
+	// identity provider; PasswordOff hides the password form.
+	Providers   []LoginProvider
+	PasswordOff bool
+}
+
+// LoginProvider is one upstream identity provider's button.
+type LoginProvider struct {
+	Name    string // display name
+	URL     string // where the button leads (a GET that starts the sign-in)
+	IconURL string // optional https image
 }
 
 func (LoginPage) templateName() string { return "login.html" }
