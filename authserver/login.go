@@ -155,12 +155,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, form.Get("ar"), ar, client, ar.LoginHint, "", http.StatusOK)
 		return
 	}
-	if !s.checkCSRF(r, form) {
-		s.renderLogin(w, r, form.Get("ar"), ar, client, form.Get("username"), ui.Message("login.error.stale"), http.StatusForbidden)
-		return
-	}
 	if s.cfg.PasswordLoginOff {
 		s.renderLogin(w, r, form.Get("ar"), ar, client, "", ui.Message("login.error.password_off"), http.StatusForbidden)
+		return
+	}
+	if !s.checkCSRF(r, form) {
+		s.renderLogin(w, r, form.Get("ar"), ar, client, form.Get("username"), ui.Message("login.error.stale"), http.StatusForbidden)
 		return
 	}
 	username, password := form.Get("username"), form.Get("password")
