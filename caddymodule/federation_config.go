@@ -64,7 +64,7 @@ func (a *App) providers(repl *caddy.Replacer, now func() time.Time) ([]authserve
 			Name: pc.Name, Type: federation.Type(pc.Type), DisplayName: pc.DisplayName, IconURL: pc.Icon,
 			Issuer: repl.ReplaceKnown(pc.Issuer, ""), ClientID: repl.ReplaceKnown(pc.ClientID, ""),
 			ClientSecret: repl.ReplaceKnown(pc.ClientSecret, ""), Scopes: pc.Scopes,
-			Claims: federation.ClaimMapping{Username: pc.UsernameClaim, Email: pc.EmailClaim, Name: pc.NameClaim, Groups: pc.GroupsClaim},
+			Claims:         federation.ClaimMapping{Username: pc.UsernameClaim, Email: pc.EmailClaim, Name: pc.NameClaim, Groups: pc.GroupsClaim},
 			AllowedDomains: pc.AllowedDomains, GitHubURL: pc.GitHubURL, GitHubAPIURL: pc.GitHubAPIURL, GitHubOrgGroups: pc.OrgGroups,
 			Now: now,
 		})
