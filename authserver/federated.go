@@ -436,6 +436,28 @@ func truncateRunes(s string, n int) string {
 	return s
 }
 
+// linkedIdentityViews are the account page's linked accounts; none
+// without providers.
+func (s *Server) linkedIdentityViews(ctx context.Context, subject string) ([]ui.IdentityView, error) {
+	fs, ok := s.cfg.Store.(store.FederationStore)
+	if !ok || len(s.cfg.Providers) == 0 {
+		return nil, nil
+	}
+	links, err := fs.ListLinkedIdentities(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.IdentityView, 0, len(links))
+	for _, l := range links {
+		name := l.Provider
+		if p := s.provider(l.Provider); p != nil {
+			name = p.DisplayName()
+		}
+		out = append(out, ui.IdentityView{Provider: name, Email: l.Email, LinkedAt: l.CreatedAt, LastUsedAt: l.LastLoginAt})
+	}
+	return out, nil
+}
+
 // sessionOrigin is what the issued tokens say of how the session's user
 // signed in through a provider (issue.go): nil for Gatehouse's own sign-in.
 func (s *Server) sessionOrigin(ctx context.Context, sessionIDHash string) *store.Session {

@@ -197,6 +197,12 @@ func TestFederatedSignInJIT(t *testing.T) {
 		t.Fatalf("links %+v, %v", links, err)
 	}
 
+	// The account page lists the linked account.
+	if page := b.Get("/account"); page.Code != http.StatusOK || !strings.Contains(page.Body, "Accounts you sign in with") ||
+		!strings.Contains(page.Body, "Corp SSO") || !strings.Contains(page.Body, carolEmail) {
+		t.Errorf("the account page does not list the linked identity: %s", page)
+	}
+
 	// Again, in another browser: the same user, no second account.
 	b2 := e.down.NewBrowser(t)
 	code = appCode(t, e.callback(b2, e.upstreamSignIn(t, e.start(t, b2, e.down.AuthorizeQuery(ast.FirstParty, "openid")), carol)), ast.FirstPartyRedirect)

@@ -147,6 +147,9 @@ var english = catalog{
 		"settings.end_session_label": "Sign out of %s",
 		"settings.end_others":        "Sign out of all other devices",
 		"settings.apps":              "Connected apps",
+		"settings.identities":        "Accounts you sign in with",
+		"settings.linked_on":         "Linked on %s",
+		"settings.last_used":         "Last used on %s",
 		"settings.sign_out":          "Sign out",
 
 		// Choosing a password through an invitation or reset link.

@@ -193,13 +193,23 @@ type AccountSettingsPage struct {
 	Notice        string // already-localised confirmation of the last change
 	Error         string // already-localised problem with the last change
 	// ErrorIn is the form the error is about: "profile" or "password".
-	ErrorIn        string
+	ErrorIn string
+	// Identities are the upstream accounts (providers) linked to this one.
+	Identities     []IdentityView
 	AppsURL        string
 	SignOutAction  string
 	SignOutRequest string
 }
 
 func (AccountSettingsPage) templateName() string { return "account_settings.html" }
+
+// IdentityView is a linked upstream account on the account page.
+type IdentityView struct {
+	Provider   string // the provider's display name
+	Email      string // what the provider last said, may be empty
+	LinkedAt   time.Time
+	LastUsedAt time.Time // zero until used after linking
+}
 
 // VerifyEmailPage confirms a new email address from the link sent to it.
 // The form posts "token" and "csrf"; with Done set it says the address
