@@ -325,6 +325,7 @@ func (s *Server) firstFederatedSignIn(ctx context.Context, fs store.FederationSt
 		link, err = fs.GetLinkedIdentity(ctx, p.Name(), up.Subject)
 	}
 	if err == nil {
+		s.emit(ctx, Event{Type: EventUser, Result: "identity_linked", Subject: link.UserID, Kind: p.Name()})
 		s.log.InfoContext(ctx, "linked an upstream identity", "event", "user.identity_linked", "provider", p.Name(),
 			"sub", link.UserID, "upstream_subject", up.Subject, "created_user", created != "")
 	}
