@@ -281,6 +281,18 @@ func TestFederationThroughCaddy(t *testing.T) {
 		t.Errorf("an anonymous request with a forged idp header: %d", resp.StatusCode)
 	}
 
+	// A signed-in browser's forged idp header is replaced by the gate's.
+	req, _ := http.NewRequest(http.MethodGet, l.gate+"/hello", nil)
+	req.Header.Set("X-Gatehouse-Idp", "forged")
+	req.Header.Set("x_gatehouse_idp", "forged-too")
+	r, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeEcho(t, b.read(r)).Headers.Values("X-Gatehouse-Idp"); len(got) != 1 || got[0] != "corp" {
+		t.Errorf("upstream X-Gatehouse-Idp = %q, want only the gate's corp", got)
+	}
+
 	// The demo app's flow: the browser is signed in at the issuer, so the
 	// app gets its code at once; its tokens name the provider.
 	cfg := &oauth2.Config{ClientID: "demo-app", RedirectURL: "http://127.0.0.1/callback", Scopes: []string{"openid", "profile", "email", "groups"},
