@@ -193,24 +193,47 @@ func (s *Server) handleFederationCallback(p *FederatedProvider) http.HandlerFunc
 		if !up.AuthTime.IsZero() && !up.AuthTime.After(authTime) && authTime.Sub(up.AuthTime) <= 24*time.Hour {
 			authTime = up.AuthTime
 		}
-		sess, err := s.startSessionFrom(w, r, u, upstreamSignIn{IDP: p.Name(), AMR: up.AMR, AuthTime: authTime})
+		_, err = s.startSessionFrom(w, r, u, upstreamSignIn{IDP: p.Name(), AMR: up.AMR, AuthTime: authTime})
 		if err != nil {
 			s.renderFailure(w, r, err, "starting a session failed", ui.ProblemText("problem.sign_in_failed"))
 			return
 		}
 		s.emitFrom(r, Event{Type: EventLogin, Result: "success", Method: "federation:" + p.Name(), Subject: u.ID, Username: u.Username})
 		s.log.InfoContext(r.Context(), "federated sign-in succeeded", "provider", p.Name(), "sub", u.ID, "upstream_subject", up.Subject)
-		ar, client, ok := s.openAuthRequest(r, ff.AR)
-		if !ok {
-			if _, ok := s.openAccountLogin(ff.AR); ok {
-				http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
-				return
-			}
-			s.renderExpiredFlow(w, r)
+		// The browser came here by a redirect from the provider, often
+		// after a form posted at the provider, whose CSP form-action then
+		// governs every further redirect of this navigation (a provider
+		// that allows only our origin would block the redirect to the
+		// app). A page that moves on by itself starts a new navigation.
+		next := s.prefix + federationContinuePath + "?" + url.Values{"ar": {ff.AR}}.Encode()
+		page := ui.ContinuePage{Base: s.base(""), ContinueURL: next}
+		page.Refresh = next
+		if err := s.cfg.UI.Render(w, http.StatusOK, page); err != nil {
+			s.log.ErrorContext(r.Context(), "rendering the continue page failed", "error", err)
+		}
+	}
+}
+
+const federationContinuePath = "/federation/continue"
+
+// handleFederationContinue goes on with the sealed request after a sign-in
+// at a provider, as /authorize would with the session that sign-in made.
+func (s *Server) handleFederationContinue(w http.ResponseWriter, r *http.Request) {
+	form, err := parseForm(w, r)
+	if err != nil {
+		s.renderFormError(w, r, err)
+		return
+	}
+	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))
+	if !ok {
+		if _, ok := s.openAccountLogin(form.Get("ar")); ok {
+			http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
 			return
 		}
-		s.proceed(w, r, ar, client, sess)
+		s.renderExpiredFlow(w, r)
+		return
 	}
+	s.proceed(w, r, ar, client, nil)
 }
 
 // federationFailed logs why an upstream sign-in failed, naming the cause,

@@ -131,9 +131,22 @@ func (e *fedEnv) upstreamSignIn(t *testing.T, to *url.URL, username string) *url
 }
 
 // callback delivers the provider's answer to the downstream browser and
-// follows the downstream's redirects.
+// follows the downstream's redirects, and its continue page.
 func (e *fedEnv) callback(b *ast.Browser, cb *url.URL) *ast.Response {
-	return b.Follow(b.Get(cb.RequestURI()))
+	return followContinue(b, b.Follow(b.Get(cb.RequestURI())))
+}
+
+// followContinue moves on from the page shown after a sign-in at a
+// provider (a meta refresh to /federation/continue), as a browser does.
+func followContinue(b *ast.Browser, res *ast.Response) *ast.Response {
+	const marker = `<meta http-equiv="refresh" content="0;url=`
+	i := strings.Index(res.Body, marker)
+	if res.Code != http.StatusOK || i < 0 {
+		return res
+	}
+	next := res.Body[i+len(marker):]
+	next = strings.ReplaceAll(next[:strings.IndexByte(next, '"')], "&amp;", "&")
+	return b.Follow(b.Get(next))
 }
 
 func appCode(t *testing.T, res *ast.Response, redirect string) string {

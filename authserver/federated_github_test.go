@@ -164,7 +164,7 @@ func githubSignIn(t *testing.T, f *ast.Fixture, g *fakeGitHub, b *ast.Browser, e
 	if edit != nil {
 		edit(cb)
 	}
-	return b.Follow(b.Get(cb.RequestURI()))
+	return followContinue(b, b.Follow(b.Get(cb.RequestURI())))
 }
 
 // TestGitHubSignIn: the GitHub provider makes a user from /user, the

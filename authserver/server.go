@@ -381,6 +381,9 @@ func (s *Server) routes() {
 			handle("GET POST", verifyEmailPath, s.pageHandler(s.handleVerifyEmail))
 		}
 	}
+	if len(s.cfg.Providers) > 0 {
+		handle("GET", federationContinuePath, s.pageHandler(s.handleFederationContinue))
+	}
 	for i := range s.cfg.Providers {
 		p := &s.cfg.Providers[i]
 		handle("GET", federationStartPath(p.Name()), s.pageHandler(s.handleFederationStart(p)))

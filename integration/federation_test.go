@@ -206,6 +206,7 @@ https://localhost:%[3]d {
 		provider("corp", "Corp SSO", corp), provider("mixup", "Mixed Up", mixup),
 		provider("foreign", "Foreign Keys", foreign), provider("down", "Down IdP", down))
 	in := startCaddy(t, dir, cf, issuer)
+	in.gate = fmt.Sprintf("https://localhost:%d", gatePort)
 	return &fedLab{instance: in, gate: fmt.Sprintf("https://localhost:%d", gatePort), logFile: logFile}
 }
 
@@ -238,7 +239,24 @@ func (l *fedLab) signInWith(t *testing.T, b *browser, display string) *page {
 	if p.status != http.StatusOK || !strings.HasPrefix(p.url.String(), "http://localhost:") || len(p.forms) != 1 {
 		t.Fatalf("not the provider's login page: %d %s", p.status, p.url)
 	}
-	return b.submit(p, map[string]string{"username": "dana", "password": labPassword})
+	return followContinue(t, b, b.submit(p, map[string]string{"username": "dana", "password": labPassword}))
+}
+
+// followContinue moves on from the page shown after a sign-in at a
+// provider (a meta refresh), as a browser does.
+func followContinue(t *testing.T, b *browser, p *page) *page {
+	t.Helper()
+	const marker = `<meta http-equiv="refresh" content="0;url=`
+	i := strings.Index(p.body, marker)
+	if p.status != http.StatusOK || i < 0 {
+		return p
+	}
+	next := p.body[i+len(marker):]
+	u, err := p.url.Parse(html.UnescapeString(next[:strings.IndexByte(next, '"')]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.get(u.String())
 }
 
 func (l *fedLab) logs(t *testing.T) string {

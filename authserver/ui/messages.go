@@ -50,6 +50,10 @@ var english = catalog{
 		"login.submit":          "Sign in",
 		"login.forgot":          "Forgot password?",
 		"login.providers":       "Sign in with another account",
+		"continue.title":        "Signing you in",
+		"continue.heading":      "You're signed in",
+		"continue.message":      "Taking you back to where you were going.",
+		"continue.link":         "Continue",
 		"login.with_provider":   "Sign in with %s",
 		"login.or":              "or",
 

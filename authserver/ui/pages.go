@@ -18,6 +18,9 @@ type Base struct {
 	Title    string   // optional override of the page's default title
 	CSSURL   string   // where the stylesheet is served, set by the caller
 	Branding Branding // filled by Render from the Renderer
+	// Refresh, when set, is a same-site path the page moves on to at once
+	// (a meta refresh: no script).
+	Refresh string
 }
 
 // LoginPage asks for a username and password. The form posts "ar", "csrf",
@@ -203,6 +206,15 @@ type AccountSettingsPage struct {
 
 func (AccountSettingsPage) templateName() string { return "account_settings.html" }
 
+// ContinuePage is shown after a sign-in at an upstream provider: it moves
+// on (Base.Refresh) and offers the same step as a link.
+type ContinuePage struct {
+	Base
+	ContinueURL string
+}
+
+func (ContinuePage) templateName() string { return "continue.html" }
+
 // IdentityView is a linked upstream account on the account page.
 type IdentityView struct {
 	Provider   string // the provider's display name
@@ -284,7 +296,9 @@ var registered = []Page{
 		Base: sampleBase, FormAction: "/login", AuthRequest: "ar", CSRFToken: "csrf",
 		Username: "alice", Error: "Error", ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
 		ForgotURL: "/account/forgot-password",
+		Providers: []LoginProvider{{Name: "Corp SSO", URL: "/federation/corp/start?ar=ar", IconURL: "https://corp.example/icon.svg"}},
 	},
+	ContinuePage{Base: Base{Title: "Title", CSSURL: "/gatehouse.css", Refresh: "/federation/continue?ar=ar"}, ContinueURL: "/federation/continue?ar=ar"},
 	ForgotPasswordPage{Base: sampleBase, FormAction: "/account/forgot-password", CSRFToken: "csrf", Email: "a@example.com",
 		Error: "Error", Sent: true, SignInURL: "/account/apps"},
 	ConsentPage{
@@ -328,6 +342,8 @@ var registered = []Page{
 			{ID: "s2", Browser: "Safari", SignedInAt: time.Date(2030, 1, 1, 3, 4, 5, 0, time.UTC)},
 			{ID: "s3"},
 		},
+		Identities: []IdentityView{{Provider: "Corp SSO", Email: "alice@corp.example", LinkedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+			LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)}},
 		Notice: "Notice", Error: "Error", ErrorIn: "password", AppsURL: "/account/apps",
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},

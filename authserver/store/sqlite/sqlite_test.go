@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
+	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlstore"
 	"github.com/gatehouse-auth/gatehouse/authserver/store/storetest"
 )
 
@@ -100,11 +101,13 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	if len(applied) == 0 {
 		t.Fatal("no migrations recorded")
 	}
-	// Versions ascend, each once (helpers working in parallel reserve
-	// numbers, so the list may have gaps until they are merged).
+	want := sqlstore.MigrationVersions()
+	if len(applied) != len(want) {
+		t.Fatalf("migrations %v, want versions %v", applied, want)
+	}
 	for i, m := range applied {
-		if m.version <= int64(i) || (i > 0 && m.version <= applied[i-1].version) || m.appliedAt != created.UnixMilli() {
-			t.Fatalf("migrations %v, want ascending versions from 1 applied at the time Open was given (%d)", applied, created.UnixMilli())
+		if m.version != want[i] || m.appliedAt != created.UnixMilli() {
+			t.Fatalf("migrations %v, want versions %v applied at the time Open was given (%d)", applied, want, created.UnixMilli())
 		}
 	}
 
@@ -236,9 +239,10 @@ func TestConcurrentOpen(t *testing.T) {
 			stores[i].Close()
 		}
 		applied := migrationsOf(t, path)
+		want := sqlstore.MigrationVersions()
 		for i, m := range applied {
-			if i > 0 && m.version <= applied[i-1].version {
-				t.Fatalf("round %d: migrations recorded %v, want each version once", round, applied)
+			if len(applied) != len(want) || m.version != want[i] {
+				t.Fatalf("round %d: migrations recorded %v, want each of %v once", round, applied, want)
 			}
 		}
 	}

@@ -256,6 +256,18 @@ var migrations = []migration{
 	}},
 }
 
+// MigrationVersions are the versions of the schema's migrations, in the
+// order they apply, for backends' tests to compare with what a database
+// records. Helpers working in parallel reserve version numbers, so the
+// list may have gaps until their work is merged.
+func MigrationVersions() []int64 {
+	out := make([]int64, len(migrations))
+	for i, m := range migrations {
+		out[i] = m.version
+	}
+	return out
+}
+
 // latestVersion is the schema version this code writes.
 func latestVersion() int64 { return migrations[len(migrations)-1].version }
 
