@@ -139,12 +139,13 @@ type fedLab struct {
 	*instance
 	gate    string
 	logFile string
+	admin   string // http://127.0.0.1:port
 }
 
 func startFedLab(t *testing.T) *fedLab {
 	t.Helper()
 	dir := t.TempDir()
-	issuerPort, gatePort := freePort(t), freePort(t)
+	issuerPort, gatePort, adminPort := freePort(t), freePort(t), freePort(t)
 	issuer := fmt.Sprintf("https://localhost:%d", issuerPort)
 	cb := func(name string) string { return issuer + "/federation/" + name + "/callback" }
 	corp := startUpstreamGatehouse(t, cb("corp"), nil)
@@ -202,12 +203,13 @@ https://localhost:%[3]d {
 		reverse_proxy %[4]s
 	}
 }
-`, globalPreamble(preambleOptions{dir: dir, logFile: logFile, logLevel: "INFO"}), issuer, gatePort, echo.addr(),
+`, globalPreamble(preambleOptions{dir: dir, logFile: logFile, logLevel: "INFO", adminPort: adminPort}), issuer, gatePort, echo.addr(),
 		provider("corp", "Corp SSO", corp), provider("mixup", "Mixed Up", mixup),
 		provider("foreign", "Foreign Keys", foreign), provider("down", "Down IdP", down))
 	in := startCaddy(t, dir, cf, issuer)
 	in.gate = fmt.Sprintf("https://localhost:%d", gatePort)
-	return &fedLab{instance: in, gate: fmt.Sprintf("https://localhost:%d", gatePort), logFile: logFile}
+	return &fedLab{instance: in, gate: fmt.Sprintf("https://localhost:%d", gatePort), logFile: logFile,
+		admin: fmt.Sprintf("http://127.0.0.1:%d", adminPort)}
 }
 
 // providerLink returns the login page's link to sign in with display.
@@ -342,6 +344,37 @@ func TestFederationThroughCaddy(t *testing.T) {
 	}
 	if idt.Subject != sub || claims.IDP != "corp" || strings.Join(claims.Groups, ",") != "eng,oncall" {
 		t.Errorf("ID token sub %s idp %q groups %v", idt.Subject, claims.IDP, claims.Groups)
+	}
+
+	// The admin API lists the linked identity; unlinking it keeps the
+	// user (and her id); the next sign-in with it is a first one again,
+	// refused because her email belongs to that user and linking by
+	// email is off.
+	var user struct {
+		ID         string `json:"id"`
+		Identities []struct {
+			Provider        string `json:"provider"`
+			UpstreamSubject string `json:"upstream_subject"`
+			Email           string `json:"email"`
+		} `json:"identities"`
+	}
+	mustJSONBody(t, call(t, http.DefaultClient, http.MethodGet, l.admin+"/gatehouse/users/"+sub, nil, nil), &user)
+	if user.ID != sub || len(user.Identities) != 1 || user.Identities[0].Provider != "corp" ||
+		user.Identities[0].UpstreamSubject != "dana-at-upstream" || user.Identities[0].Email != "dana@corp.example" {
+		t.Fatalf("admin API user %+v", user)
+	}
+	unlink := l.admin + "/gatehouse/users/" + sub + "/identities/corp/dana-at-upstream"
+	if r := call(t, http.DefaultClient, http.MethodDelete, unlink, nil, nil); r.status != http.StatusNoContent {
+		t.Fatalf("unlink: %d %s", r.status, r.body)
+	}
+	call(t, http.DefaultClient, http.MethodDelete, unlink, nil, nil).errorIs(t, "unlink twice", http.StatusNotFound, "not_found", "the user has no such linked identity")
+	user.Identities = nil
+	mustJSONBody(t, call(t, http.DefaultClient, http.MethodGet, l.admin+"/gatehouse/users/"+sub, nil, nil), &user)
+	if user.ID != sub || len(user.Identities) != 0 {
+		t.Errorf("after unlinking: %+v", user)
+	}
+	if p := l.signInWith(t, l.newBrowser(), "Corp SSO"); p.status != http.StatusForbidden || !strings.Contains(p.body, "already uses this email") {
+		t.Errorf("sign-in after unlinking: %d\n%s", p.status, p.body)
 	}
 
 	failures := []struct {
