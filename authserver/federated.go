@@ -290,16 +290,19 @@ func (s *Server) federatedUser(ctx context.Context, p *FederatedProvider, up *fe
 			return nil, problem, err
 		}
 	}
+	if _, err := s.cfg.Users.UserByID(ctx, link.UserID); errors.Is(err, identity.ErrNotFound) {
+		return nil, "disabled", nil // disabled users are not in the directory
+	} else if err != nil {
+		return nil, "", err
+	}
 	if err := fs.TouchLinkedIdentity(ctx, p.Name(), up.Subject, up.Email, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, "", err
 	}
 	if err := s.syncFederatedGroups(ctx, link.UserID, up); err != nil {
 		return nil, "", err
 	}
+	// Read again: the groups may have just changed.
 	u, err = s.cfg.Users.UserByID(ctx, link.UserID)
-	if errors.Is(err, identity.ErrNotFound) {
-		return nil, "disabled", nil // disabled users are not in the directory
-	}
 	return u, "", err
 }
 

@@ -295,3 +295,43 @@ func TestFederatedLinking(t *testing.T) {
 		})
 	}
 }
+
+// TestFederatedAccountAndDisabled: a sign-in for the account page (no
+// app) ends on it; a disabled user cannot sign in through their link, and
+// gets a page saying so.
+func TestFederatedAccountAndDisabled(t *testing.T) {
+	e := newFedEnv(t, fedOptions{jit: true})
+	b := e.down.NewBrowser(t)
+	page := b.Follow(b.Get("/account/apps"))
+	ar := page.Form("/login").Values.Get("ar")
+	res := b.Get("/federation/corp/start?" + url.Values{"ar": {ar}}.Encode())
+	if res.Code != http.StatusSeeOther || res.Location() == nil {
+		t.Fatalf("start from the account login: %s", res)
+	}
+	res = e.callback(b, e.upstreamSignIn(t, res.Location(), carol))
+	if res.Code != http.StatusOK || !strings.Contains(res.Body, "Connected apps") {
+		t.Fatalf("the account sign-in did not end on the account page: %s", res)
+	}
+	links, _ := e.down.Store.(store.FederationStore).ListLinkedIdentities(t.Context(), mustLink(t, e).UserID)
+	if len(links) != 1 {
+		t.Fatalf("links %+v", links)
+	}
+
+	if err := e.down.Accounts.SetDisabled(t.Context(), links[0].UserID, true); err != nil {
+		t.Fatal(err)
+	}
+	b2 := e.down.NewBrowser(t)
+	res = e.callback(b2, e.upstreamSignIn(t, e.start(t, b2, e.down.AuthorizeQuery(ast.FirstParty, "openid")), carol))
+	if res.Code != http.StatusForbidden || !strings.Contains(res.Body, "disabled") || b2.Cookie("gatehouse_session") != nil {
+		t.Fatalf("a disabled user's sign-in: %s", res)
+	}
+}
+
+func mustLink(t *testing.T, e *fedEnv) store.LinkedIdentity {
+	t.Helper()
+	l, err := e.down.Store.(store.FederationStore).GetLinkedIdentity(t.Context(), "corp", "upstream-carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
