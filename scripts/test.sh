@@ -95,6 +95,18 @@ elif [ "${CI:-}" = "true" ]; then
 	exit 1
 fi
 
+# The certified oidc-provider, the upstream identity provider of
+# integration/federation_node_test.go, pinned by
+# integration/oidcprovider/package-lock.json (node_modules is gitignored).
+if command -v npm >/dev/null; then
+	op_dir=integration/oidcprovider
+	if [ ! -d "$op_dir/node_modules/oidc-provider" ] ||
+		[ "$op_dir/package-lock.json" -nt "$op_dir/node_modules/.package-lock.json" ]; then
+		echo "== oidc-provider (npm ci)"
+		setup "oidc-provider" npm ci --silent --no-audit --no-fund --prefix "$op_dir"
+	fi
+fi
+
 echo "== gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
 if [ -n "$unformatted" ]; then
