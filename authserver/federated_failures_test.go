@@ -212,6 +212,19 @@ func TestFederatedLoginPage(t *testing.T) {
 	if loc.Query().Get("login_hint") != "carol@corp.example" {
 		t.Errorf("login_hint not passed on: %s", loc)
 	}
+	if loc.Query().Get("prompt") != "" || loc.Query().Get("max_age") != "" {
+		t.Errorf("prompt/max_age sent upstream unasked: %s", loc)
+	}
+	// prompt=login and max_age are passed on: the provider must
+	// authenticate the user afresh too.
+	q.Set("prompt", "login")
+	q.Set("max_age", "60")
+	loc = b.Follow(b.Get("/authorize?" + q.Encode())).Location()
+	if loc == nil || loc.Query().Get("prompt") != "login" || loc.Query().Get("max_age") != "60" {
+		t.Errorf("prompt=login and max_age not passed on: %v", loc)
+	}
+	q.Del("prompt")
+	q.Del("max_age")
 	q.Set("idp_hint", "nonesuch")
 	if res := b.Follow(b.Get("/authorize?" + q.Encode())); res.Code != http.StatusOK || !strings.Contains(res.Body, "Sign in with Corp SSO") {
 		t.Errorf("an unknown idp_hint must show the login page: %s", res)
