@@ -179,6 +179,10 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *bro
 	if signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()}); err == nil {
 		page.SignOutAction, page.SignOutRequest = s.prefix+"/logout", signOut
 	}
+	if page.Identities, err = s.linkedIdentityViews(r.Context(), sess.Subject); err != nil {
+		s.accountChangeFailed(w, r, err)
+		return
+	}
 	for _, other := range list {
 		browser, system := deviceOf(other.UserAgent)
 		v := ui.SessionView{ID: other.IDHash, Browser: browser, System: system,

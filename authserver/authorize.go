@@ -35,8 +35,11 @@ type authRequest struct {
 	Prompt           []string `json:"p,omitempty"`
 	MaxAge           int64    `json:"ma"` // seconds; -1 when absent
 	LoginHint        string   `json:"lh,omitempty"`
-	Resources        []string `json:"res,omitempty"`
-	IssuedAt         int64    `json:"iat"` // unix milliseconds
+	// IDPHint names the upstream provider to sign in with (idp_hint),
+	// skipping the login page; ignored unless it names a configured one.
+	IDPHint   string   `json:"ih,omitempty"`
+	Resources []string `json:"res,omitempty"`
+	IssuedAt  int64    `json:"iat"` // unix milliseconds
 }
 
 func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
@@ -221,6 +224,9 @@ func (s *Server) checkAuthorizeForm(ctx context.Context, form url.Values, dup *d
 		ar.MaxAge = n
 	}
 	ar.Nonce, ar.LoginHint = form.Get("nonce"), form.Get("login_hint")
+	if hint := form.Get("idp_hint"); hint != "" && len(s.cfg.Providers) > 0 && s.provider(hint) != nil {
+		ar.IDPHint = hint
+	}
 	if !isParamText(ar.Nonce) || !isParamText(ar.LoginHint) {
 		return ar, client, oautherr.InvalidRequest("nonce and login_hint must be printable UTF-8 of at most %d bytes", maxParamLength)
 	}
@@ -279,6 +285,10 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest
 	if sess == nil {
 		if ar.hasPrompt("none") {
 			s.silentError(w, r, ar, client, oautherr.LoginRequired("the user is not signed in"))
+			return
+		}
+		if ar.IDPHint != "" && s.provider(ar.IDPHint) != nil {
+			s.redirectToPage(w, r, federationStartPath(ar.IDPHint), ar)
 			return
 		}
 		s.redirectToPage(w, r, "/login", ar)

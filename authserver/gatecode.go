@@ -40,6 +40,8 @@ type GateLogin struct {
 	GrantID           string
 	// SessionIDHash identifies the issuer session the login was made in.
 	SessionIDHash string
+	// IDP names the upstream provider the user signed in through, or "".
+	IDP string
 }
 
 // RedeemGateCode redeems an authorization code issued to the gates'
@@ -113,5 +115,8 @@ func (s *Server) redeemGateCode(ctx context.Context, req GateCodeRequest, now ti
 	l.Email, _ = claims["email"].(string)
 	l.EmailVerified, _ = claims["email_verified"].(bool)
 	l.Groups, _ = claims["groups"].([]string)
+	if o := s.sessionOrigin(ctx, rc.grant.SessionIDHash); o != nil {
+		l.IDP = o.IDP
+	}
 	return l, nil
 }

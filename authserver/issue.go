@@ -31,7 +31,11 @@ func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
 
 // issueTokens mints the access token (RFC 9068) and, for openid requests,
 // the ID token (OIDC Core §2, §3.1.3.3).
-func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, error) {
+func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse, error) {
+	// How the user signed in, when an upstream provider did it
+	// (federated.go): nil otherwise, and without a store read when no
+	// provider is configured.
+	origin := s.sessionOrigin(ctx, p.grant.SessionIDHash)
 	lifetime := s.accessTokenLifetime(p.client)
 	aud := p.audience
 	switch {
@@ -55,6 +59,9 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		JWTID:    randomID(),
 		AuthTime: token.NewNumericDate(p.grant.AuthTime),
 		GrantID:  p.grant.ID,
+	}
+	if origin != nil {
+		at.IDP = origin.IDP
 	}
 	accessToken, err := s.cfg.Keys.Sign("ES256", accessTokenType, at)
 	if err != nil {
@@ -85,6 +92,14 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		// token to this session.
 		if sid := sessionSID(p.grant.SessionIDHash); sid != "" {
 			claims["sid"] = sid
+		}
+		if origin != nil {
+			// idp names the provider the user signed in through; amr
+			// passes on its RFC 8176 methods (OIDC Core §2).
+			claims["idp"] = origin.IDP
+			if len(origin.UpstreamAMR) > 0 {
+				claims["amr"] = origin.UpstreamAMR
+			}
 		}
 		if resp.IDToken, err = s.cfg.Keys.Sign(alg, "JWT", claims); err != nil {
 			return nil, err

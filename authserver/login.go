@@ -85,15 +85,34 @@ func (s *Server) sessionRecord(r *http.Request) (*store.Session, error) {
 // session fixed before login is never promoted (session fixation), and
 // revokes the browser's previous session.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User) (*browserSession, error) {
+	return s.startSessionFrom(w, r, u, upstreamSignIn{})
+}
+
+// upstreamSignIn is how a user signed in through an upstream identity
+// provider (federated.go); zero for Gatehouse's own sign-in.
+type upstreamSignIn struct {
+	IDP      string
+	AMR      []string
+	AuthTime time.Time // when the user authenticated upstream; zero: now
+}
+
+// startSessionFrom is startSession for a sign-in through a provider.
+func (s *Server) startSessionFrom(w http.ResponseWriter, r *http.Request, u *identity.User, up upstreamSignIn) (*browserSession, error) {
 	now := s.now()
+	authTime := now
+	if !up.AuthTime.IsZero() {
+		authTime = up.AuthTime
+	}
 	raw, hash := randomToken(sessionIDPrefix)
 	rec := store.Session{
-		IDHash:    hash,
-		Subject:   u.ID,
-		AuthTime:  now,
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
-		UserAgent: shortUserAgent(r.UserAgent()),
+		IDHash:      hash,
+		Subject:     u.ID,
+		AuthTime:    authTime,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(s.cfg.Lifetimes.Session),
+		UserAgent:   shortUserAgent(r.UserAgent()),
+		IDP:         up.IDP,
+		UpstreamAMR: up.AMR,
 	}
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
@@ -106,13 +125,13 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 		}
 	}
 	value, err := s.sessions.Encode(sessionCookie, sessionCookieValue{
-		ID: raw, Subject: u.ID, AuthTime: now.Unix(), Expires: rec.ExpiresAt.Unix(),
+		ID: raw, Subject: u.ID, AuthTime: authTime.Unix(), Expires: rec.ExpiresAt.Unix(),
 	})
 	if err != nil {
 		return nil, err
 	}
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, value, s.cfg.Lifetimes.Session))
-	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: now, User: u}, nil
+	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: authTime, User: u}, nil
 }
 
 // handleLogin serves the login page (GET) and checks credentials (POST).
@@ -134,6 +153,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	setCSP(w.Header(), formActionSource(ar.RedirectURI))
 	if r.Method != http.MethodPost {
 		s.renderLogin(w, r, form.Get("ar"), ar, client, ar.LoginHint, "", http.StatusOK)
+		return
+	}
+	if s.cfg.PasswordLoginOff {
+		s.renderLogin(w, r, form.Get("ar"), ar, client, "", ui.Message("login.error.password_off"), http.StatusForbidden)
 		return
 	}
 	if !s.checkCSRF(r, form) {
@@ -227,8 +250,10 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, sealed stri
 		CSRFToken:   s.csrfToken(w, r),
 		Username:    username,
 		Error:       msg,
+		Providers:   s.loginProviders(sealed),
+		PasswordOff: s.cfg.PasswordLoginOff,
 	}
-	if s.forgot != nil {
+	if s.forgot != nil && !s.cfg.PasswordLoginOff {
 		page.ForgotURL = s.prefix + forgotPasswordPath
 	}
 	if client != nil {

@@ -146,6 +146,12 @@ type Config struct {
 	// AuditRecords reads them; Run writes them and deletes expired ones.
 	// Zero: events are not kept.
 	AuditRetention time.Duration
+	// Providers are the upstream identity providers users may sign in
+	// with (federated.go); they need a store.FederationStore.
+	Providers []FederatedProvider
+	// PasswordLoginOff hides the login page's password form and refuses
+	// password sign-ins: users sign in only through Providers.
+	PasswordLoginOff bool
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -212,6 +218,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: GCInterval must not be negative")
 	case cfg.AuditRetention < 0:
 		return nil, errors.New("authserver: AuditRetention must not be negative")
+	}
+	if err := checkFederation(cfg); err != nil {
+		return nil, err
 	}
 	// The keys must outlive every token they sign (keyschedule.go).
 	if err := checkKeyRetention(cfg.Keys, cfg.Lifetimes, cfg.Clients); err != nil {
@@ -398,6 +407,14 @@ func (s *Server) routes() {
 			handle("GET POST", forgotPasswordPath, s.pageHandler(s.handleForgotPassword))
 			handle("GET POST", verifyEmailPath, s.pageHandler(s.handleVerifyEmail))
 		}
+	}
+	if len(s.cfg.Providers) > 0 {
+		handle("GET", federationContinuePath, s.pageHandler(s.handleFederationContinue))
+	}
+	for i := range s.cfg.Providers {
+		p := &s.cfg.Providers[i]
+		handle("GET", federationStartPath(p.Name()), s.pageHandler(s.handleFederationStart(p)))
+		handle("GET", federationCallbackPath(p.Name()), s.pageHandler(s.handleFederationCallback(p)))
 	}
 	if p := s.cfg.HealthPath; p != "" && !s.paths[p] {
 		handleAt("GET HEAD", p, s.handleHealthz)

@@ -33,6 +33,9 @@ type userJSON struct {
 	CreatedAt     *time.Time `json:"created_at,omitempty"`
 	UpdatedAt     *time.Time `json:"updated_at,omitempty"`
 	LastLoginAt   *time.Time `json:"last_login_at"`
+	// Identities are the upstream accounts linked to the user (GET of
+	// one user only).
+	Identities []identityJSON `json:"identities,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -91,6 +94,8 @@ func (a *AdminUsers) serveAccounts(w http.ResponseWriter, r *http.Request) error
 			return methodNotAllowed(w, "POST")
 		}
 		return a.userAction(w, r, parts[0], strings.Join(parts[1:], "/"))
+	case len(parts) == 4 && parts[1] == "identities":
+		return a.unlinkIdentity(w, r, parts[0], parts[2], parts[3])
 	}
 	return apiError(http.StatusNotFound, adminNotFound, "no such resource; see /gatehouse/users")
 }
@@ -170,7 +175,11 @@ func (a *AdminUsers) getUser(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		return a.failUser(r, err)
 	}
-	return writeAdminJSON(w, http.StatusOK, toUserJSON(u))
+	j := toUserJSON(u)
+	if j.Identities, err = a.linkedIdentities(r, id); err != nil {
+		return a.failUser(r, err)
+	}
+	return writeAdminJSON(w, http.StatusOK, j)
 }
 
 // userFields are the members a create or update may carry.

@@ -134,6 +134,12 @@ type App struct {
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
 	ClientAuthThrottle *ThrottleConfig `json:"client_auth_throttle,omitempty"`
+	// Providers are upstream identity providers users may sign in with
+	// (federation_config.go). Default: none.
+	Providers []*ProviderConfig `json:"providers,omitempty"`
+	// PasswordOff hides the password form: users sign in only through
+	// Providers (at least one is then required).
+	PasswordOff bool `json:"password_off,omitempty"`
 
 	server      *authserver.Server
 	keys        *token.KeyManager
@@ -355,6 +361,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if mailer != nil {
 		cfg.Mailer = mailer
 	}
+	if cfg.Providers, err = a.providers(repl, nil); err != nil {
+		return err
+	}
+	cfg.PasswordLoginOff = a.PasswordOff
 	a.server, err = authserver.New(cfg)
 	if err != nil {
 		return errorf("%v", err)

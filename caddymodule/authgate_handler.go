@@ -93,7 +93,7 @@ type AuthGate struct {
 	// Headers maps claims to request headers for the upstream, replacing
 	// the default header of each claim named; an empty header name
 	// removes that claim's header. Claims: sub, preferred_username, email,
-	// email_verified, name, groups, scope, client_id, iss, auth_source.
+	// email_verified, name, groups, scope, client_id, iss, auth_source, idp.
 	Headers map[string]string `json:"headers,omitempty"`
 
 	gate         *gate.Gate

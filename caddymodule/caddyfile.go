@@ -122,6 +122,8 @@ func init() {
 //			contacts|contact <address>...
 //			software_id|software_version <text>
 //		}
+//		provider <name> { ... }	(federation_config.go)
+//		password on|off
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	app := new(App)
@@ -277,6 +279,18 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.Clients = append(app.Clients, c)
+		case "provider":
+			p, err := parseProvider(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Providers = append(app.Providers, p)
+		case "password":
+			var on bool
+			if err := onOffArg(d, &on); err != nil {
+				return nil, err
+			}
+			app.PasswordOff = !on
 		default:
 			return nil, d.Errf("gatehouse: unknown option %q", key)
 		}

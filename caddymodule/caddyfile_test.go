@@ -171,6 +171,12 @@ func TestProvisionErrors(t *testing.T) {
 		{"bad primary color", "issuer https://a.example\n ui {\n primary_color red\n }", "ui:"},
 		{"pre-publication not shorter than rotation", "issuer https://a.example\n key_rotation_interval 1h\n key_prepublication 1h", "key_prepublication (1h0m0s) must be shorter than key_rotation_interval"},
 		{"pre-publication within a reload", "issuer https://a.example\n key_prepublication 1m\n key_reload_interval 1m", "key_prepublication (1m0s) must be longer than key_reload_interval"},
+		{"provider bad name", "issuer https://a.example\n provider Corp {\n type oidc\n issuer https://x.example\n client_id a\n client_secret b\n }", `provider name "Corp"`},
+		{"provider http issuer", "issuer https://a.example\n provider corp {\n type oidc\n issuer http://x.example\n client_id a\n client_secret b\n }", "must use https"},
+		{"provider without secret", "issuer https://a.example\n provider corp {\n type oidc\n issuer https://x.example\n client_id a\n }", "provider corp: client_secret is required"},
+		{"provider http icon", "issuer https://a.example\n provider corp {\n type github\n client_id a\n client_secret b\n icon http://x.example/i.png\n }", "icon must be an https URL"},
+		{"provider twice", "issuer https://a.example\n provider corp {\n type github\n client_id a\n client_secret b\n }\n provider corp {\n type github\n client_id a\n client_secret b\n }", `provider "corp" is configured twice`},
+		{"password off without providers", "issuer https://a.example\n password off", "password sign-in is off and no provider is configured"},
 		{"default pre-publication within a reload", "issuer https://a.example\n key_rotation_interval 2m\n key_reload_interval 1m", "must be longer than key_reload_interval"},
 	}
 	for _, tc := range tests {

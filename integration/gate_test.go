@@ -95,6 +95,7 @@ func TestGateStripsSpoofedHeaders(t *testing.T) {
 		"X-Gatehouse-Client-Id":   "evil-app",
 		"X-Gatehouse-Scopes":      "admin",
 		"X-Gatehouse-Auth-Source": "bearer",
+		"X-Gatehouse-Idp":         "corp",
 		"Accept":                  "application/json",
 	}
 	hits := echo.count()
@@ -122,6 +123,7 @@ func TestGateStripsSpoofedHeaders(t *testing.T) {
 		"X-Gatehouse-Client-Id":   nil,
 		"X-Gatehouse-Scopes":      nil,
 		"X-Gatehouse-Auth-Source": {"session"},
+		"X-Gatehouse-Idp":         nil, // alice signed in with her password
 	} {
 		if g := got.Headers.Values(h); fmt.Sprint(g) != fmt.Sprint(want) && !(len(g) == 0 && len(want) == 0) {
 			t.Errorf("upstream %s = %q, want %q", h, g, want)

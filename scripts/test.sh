@@ -80,33 +80,26 @@ if [ "$mode" = full ]; then
 	export GATEHOUSE_AXE_JS="$PWD/$axe_js"
 fi
 
-# The official MCP SDK for integration/mcp_node_test.go, pinned by
-# integration/mcpclient/package-lock.json (node_modules is gitignored).
-# Quick mode runs that test too, so both modes install it.
-if command -v npm >/dev/null; then
-	mcp_dir=integration/mcpclient
-	if [ ! -d "$mcp_dir/node_modules/@modelcontextprotocol/sdk" ] ||
-		[ "$mcp_dir/package-lock.json" -nt "$mcp_dir/node_modules/.package-lock.json" ]; then
-		echo "== MCP SDK (npm ci)"
-		setup "the MCP SDK" npm ci --silent --no-audit --no-fund --prefix "$mcp_dir"
+# The Node packages of the integration tests, each pinned by the
+# package-lock.json of its directory (node_modules is gitignored), installed
+# with npm ci when missing or older than the lockfile. Quick mode runs those
+# tests too, so both modes install them.
+#   integration/mcpclient:    the official MCP SDK (mcp_node_test.go)
+#   integration/oidcclient:   openid-client, PAR and the device flow (openid_client_test.go)
+#   integration/oidcprovider: the certified oidc-provider as an upstream identity
+#                             provider (federation_node_test.go)
+npm_pinned() { # <directory> <package the tests need> <name to print>
+	if [ ! -d "$1/node_modules/$2" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+		echo "== $3 (npm ci)"
+		setup "$3" npm ci --silent --no-audit --no-fund --prefix "$1"
 	fi
-elif [ "${CI:-}" = "true" ]; then
-	echo "npm is missing (CI=true: the MCP SDK end-to-end test needs Node)" >&2
-	exit 1
-fi
-
-# openid-client for integration/openid_client_test.go (PAR and the device
-# flow), pinned by integration/oidcclient/package-lock.json (node_modules is
-# gitignored).
+}
 if command -v npm >/dev/null; then
-	oidc_dir=integration/oidcclient
-	if [ ! -d "$oidc_dir/node_modules/openid-client" ] ||
-		[ "$oidc_dir/package-lock.json" -nt "$oidc_dir/node_modules/.package-lock.json" ]; then
-		echo "== openid-client (npm ci)"
-		setup "openid-client" npm ci --silent --no-audit --no-fund --prefix "$oidc_dir"
-	fi
+	npm_pinned integration/mcpclient @modelcontextprotocol/sdk "the MCP SDK"
+	npm_pinned integration/oidcclient openid-client "openid-client"
+	npm_pinned integration/oidcprovider oidc-provider "oidc-provider"
 elif [ "${CI:-}" = "true" ]; then
-	echo "npm is missing (CI=true: the openid-client test needs Node)" >&2
+	echo "npm is missing (CI=true: the MCP SDK, openid-client and oidc-provider tests need Node)" >&2
 	exit 1
 fi
 

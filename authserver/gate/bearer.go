@@ -76,6 +76,7 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		ClientID: c.ClientID,
 		Issuer:   c.Issuer,
 		Source:   bearerSource(c.IsClientToken()),
+		IDP:      c.IDP,
 		grantID:  c.GrantID,
 		tokenID:  c.JWTID,
 	}

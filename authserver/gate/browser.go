@@ -30,6 +30,7 @@ type sessionValue struct {
 	GrantID       string   `json:"gid,omitempty"`
 	SessionID     string   `json:"sid,omitempty"`
 	AuthTime      int64    `json:"at,omitempty"`
+	IDP           string   `json:"idp,omitempty"`
 	Created       int64    `json:"c"`
 	LastSeen      int64    `json:"l"`
 }
@@ -75,7 +76,7 @@ func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin st
 		}
 		id = &Identity{
 			Subject: v.Subject, Username: v.Username, Email: v.Email, EmailVerified: v.EmailVerified,
-			Name: v.Name, Groups: v.Groups, Issuer: v.Issuer, Source: SourceSession,
+			Name: v.Name, Groups: v.Groups, Issuer: v.Issuer, Source: SourceSession, IDP: v.IDP,
 			grantID: v.GrantID, sessionID: v.SessionID,
 		}
 		lastSeen = v.LastSeen
@@ -238,7 +239,7 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	v := sessionValue{
 		ID: randomString(16), Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
 		Name: id.Name, Groups: id.Groups, Issuer: issuer, GrantID: login.GrantID, SessionID: login.SessionID,
-		AuthTime: login.AuthTime, Created: now, LastSeen: now,
+		AuthTime: login.AuthTime, IDP: id.IDP, Created: now, LastSeen: now,
 	}
 	if err := g.writeSession(w, origin, v); err != nil {
 		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)

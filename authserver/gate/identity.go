@@ -40,6 +40,9 @@ type Identity struct {
 	ClientID      string   // the app the token was issued to (Bearer tokens)
 	Issuer        string
 	Source        Source
+	// IDP names the upstream identity provider the user signed in
+	// through at the issuer (its idp claim), or "".
+	IDP string
 
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
@@ -84,6 +87,8 @@ func claimIndex(name string) int {
 		return 8
 	case "auth_source":
 		return 9
+	case "idp":
+		return 10
 	}
 	return -1
 }
@@ -120,6 +125,8 @@ func (id *Identity) claim(name string) string {
 		return id.Issuer
 	case "auth_source":
 		return string(id.Source)
+	case "idp":
+		return id.IDP
 	}
 	return ""
 }

@@ -65,6 +65,7 @@ func (p *LocalProvider) Exchange(ctx context.Context, r AuthRequest, code string
 			EmailVerified: l.EmailVerified,
 			Name:          l.Name,
 			Groups:        l.Groups,
+			IDP:           l.IDP,
 			Issuer:        p.Server.Issuer(),
 			Source:        SourceSession,
 		},

@@ -265,6 +265,7 @@ func identityFromClaims(c *token.IDTokenClaims) Identity {
 		Groups:   c.Groups,
 		Issuer:   c.Issuer,
 		Source:   SourceSession,
+		IDP:      c.IDP,
 	}
 	if c.EmailVerified != nil {
 		id.EmailVerified = *c.EmailVerified

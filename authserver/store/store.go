@@ -67,6 +67,11 @@ type Session struct {
 	// UserAgent is the browser's User-Agent when the session started
 	// (shortened), for the user's list of their sessions.
 	UserAgent string
+	// IDP names the upstream identity provider the user signed in
+	// through ("" for Gatehouse's own sign-in), and UpstreamAMR are the
+	// RFC 8176 authentication methods that provider reported.
+	IDP         string
+	UpstreamAMR []string
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.

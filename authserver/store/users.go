@@ -98,8 +98,8 @@ type UserStore interface {
 	// user (as RevokeUserSessions). ErrNotFound if no user.
 	SetUserDisabled(ctx context.Context, id string, disabled bool, now time.Time) error
 	// DeleteUser deletes the user, revokes their sessions and grants at
-	// now and deletes their consents and unused tokens, all at once. The
-	// id stays reserved. ErrNotFound if there is none.
+	// now and deletes their consents, unused tokens and linked identities,
+	// all at once. The id stays reserved. ErrNotFound if there is none.
 	DeleteUser(ctx context.Context, id string, now time.Time) error
 	// RevokeUserSessions revokes at now every unrevoked session of subject
 	// except the one whose id hash is keep (empty: none is kept), and every

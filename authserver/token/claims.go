@@ -116,6 +116,9 @@ type AccessTokenClaims struct {
 	// issued under, so that revoking the grant revokes the token (checked at
 	// introspection). Empty for grants without a user (client credentials).
 	GrantID string `json:"grant_id,omitempty"`
+	// IDP is a private claim naming the upstream identity provider the
+	// user signed in through, when one did; gates pass it on.
+	IDP string `json:"idp,omitempty"`
 }
 
 // Scopes returns the scope claim split on spaces.
@@ -150,6 +153,9 @@ type IDTokenClaims struct {
 	// PhoneNumberVerified follows the same rule as EmailVerified.
 	PhoneNumberVerified *bool    `json:"phone_number_verified,omitempty"`
 	Groups              []string `json:"groups,omitempty"`
+	// IDP is Gatehouse's private claim naming the upstream provider the
+	// user signed in through.
+	IDP string `json:"idp,omitempty"`
 }
 
 // MarshalJSON encodes the claims, adding email_verified (and

@@ -18,6 +18,9 @@ type Base struct {
 	Title    string   // optional override of the page's default title
 	CSSURL   string   // where the stylesheet is served, set by the caller
 	Branding Branding // filled by Render from the Renderer
+	// Refresh, when set, is a same-site path the page moves on to at once
+	// (a meta refresh: no script).
+	Refresh string
 }
 
 // LoginPage asks for a username and password. The form posts "ar", "csrf",
@@ -34,6 +37,17 @@ type LoginPage struct {
 	// ForgotURL links to the "forgot password" page (optional: only when
 	// the server can send email).
 	ForgotURL string
+	// Providers are the "Sign in with ..." buttons, one per upstream
+	// identity provider; PasswordOff hides the password form.
+	Providers   []LoginProvider
+	PasswordOff bool
+}
+
+// LoginProvider is one upstream identity provider's button.
+type LoginProvider struct {
+	Name    string // display name
+	URL     string // where the button leads (a GET that starts the sign-in)
+	IconURL string // optional https image
 }
 
 func (LoginPage) templateName() string { return "login.html" }
@@ -203,13 +217,32 @@ type AccountSettingsPage struct {
 	Notice        string // already-localised confirmation of the last change
 	Error         string // already-localised problem with the last change
 	// ErrorIn is the form the error is about: "profile" or "password".
-	ErrorIn        string
+	ErrorIn string
+	// Identities are the upstream accounts (providers) linked to this one.
+	Identities     []IdentityView
 	AppsURL        string
 	SignOutAction  string
 	SignOutRequest string
 }
 
 func (AccountSettingsPage) templateName() string { return "account_settings.html" }
+
+// ContinuePage is shown after a sign-in at an upstream provider: it moves
+// on (Base.Refresh) and offers the same step as a link.
+type ContinuePage struct {
+	Base
+	ContinueURL string
+}
+
+func (ContinuePage) templateName() string { return "continue.html" }
+
+// IdentityView is a linked upstream account on the account page.
+type IdentityView struct {
+	Provider   string // the provider's display name
+	Email      string // what the provider last said, may be empty
+	LinkedAt   time.Time
+	LastUsedAt time.Time // zero until used after linking
+}
 
 // VerifyEmailPage confirms a new email address from the link sent to it.
 // The form posts "token" and "csrf"; with Done set it says the address
@@ -284,7 +317,9 @@ var registered = []Page{
 		Base: sampleBase, FormAction: "/login", AuthRequest: "ar", CSRFToken: "csrf",
 		Username: "alice", Error: "Error", ClientName: "App", ClientLogoURI: "https://app.example/logo.png",
 		ForgotURL: "/account/forgot-password",
+		Providers: []LoginProvider{{Name: "Corp SSO", URL: "/federation/corp/start?ar=ar", IconURL: "https://corp.example/icon.svg"}},
 	},
+	ContinuePage{Base: Base{Title: "Title", CSSURL: "/gatehouse.css", Refresh: "/federation/continue?ar=ar"}, ContinueURL: "/federation/continue?ar=ar"},
 	ForgotPasswordPage{Base: sampleBase, FormAction: "/account/forgot-password", CSRFToken: "csrf", Email: "a@example.com",
 		Error: "Error", Sent: true, SignInURL: "/account/apps"},
 	ConsentPage{
@@ -328,6 +363,8 @@ var registered = []Page{
 			{ID: "s2", Browser: "Safari", SignedInAt: time.Date(2030, 1, 1, 3, 4, 5, 0, time.UTC)},
 			{ID: "s3"},
 		},
+		Identities: []IdentityView{{Provider: "Corp SSO", Email: "alice@corp.example", LinkedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+			LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)}},
 		Notice: "Notice", Error: "Error", ErrorIn: "password", AppsURL: "/account/apps",
 		SignOutAction: "/logout", SignOutRequest: "lr",
 	},

@@ -273,6 +273,23 @@ var migrations = []migration{
 		// RFC 9126 §6 client metadata.
 		`ALTER TABLE gatehouse_clients ADD COLUMN require_pushed_authorization_requests BIGINT NOT NULL DEFAULT 0`,
 	}},
+	{version: 12, stmts: []string{
+		// Accounts at upstream identity providers linked to users
+		// (federation.go): one link per upstream account.
+		`CREATE TABLE gatehouse_linked_identities (
+			provider         TEXT   NOT NULL,
+			upstream_subject TEXT   NOT NULL,
+			user_id          TEXT   NOT NULL,
+			email            TEXT   NOT NULL,
+			created_at       BIGINT NOT NULL,
+			last_login_at    BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (provider, upstream_subject)
+		)`,
+		`CREATE INDEX gatehouse_linked_identities_user_id ON gatehouse_linked_identities (user_id)`,
+		// How a session's user signed in when an upstream provider did it.
+		`ALTER TABLE gatehouse_sessions ADD COLUMN idp TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_sessions ADD COLUMN upstream_amr TEXT NOT NULL DEFAULT '[]'`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.

@@ -192,7 +192,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_consents WHERE subject = ?`), id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_user_tokens WHERE user_id = ?`), id)
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_user_tokens WHERE user_id = ?`), id); err != nil {
+			return err
+		}
+		// The upstream accounts are free again: signing in with one later
+		// makes a new user (or a new link), never the deleted one.
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_linked_identities WHERE user_id = ?`), id)
 		return err
 	})
 	return s.wrap("delete user", err)

@@ -14,10 +14,12 @@ func testSessionRoundTrip(t *testing.T, open opener) {
 	revoked := newSession("revoked")
 	revoked.AuthTime = revoked.AuthTime.In(time.FixedZone("UTC+5:30", 5*3600+1800))
 	revoked.RevokedAt = t0.Add(30 * time.Minute)
-	for _, sess := range []store.Session{live, revoked} {
+	federated := newSession("federated")
+	federated.IDP, federated.UpstreamAMR = "corp", []string{"pwd", "mfa"}
+	for _, sess := range []store.Session{live, revoked, federated} {
 		must(t, "CreateSession", s.CreateSession(t.Context(), sess))
 	}
-	for _, want := range []store.Session{live, revoked} {
+	for _, want := range []store.Session{live, revoked, federated} {
 		got, err := s.GetSession(t.Context(), want.IDHash)
 		must(t, "GetSession", err)
 		checkEqual(t, "session", got, want)

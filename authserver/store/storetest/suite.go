@@ -83,6 +83,10 @@ var contractTests = []struct {
 	{"User/Delete", testUserDelete},
 	{"User/Tokens", testUserTokens},
 
+	{"LinkedIdentity/RoundTrip", testLinkRoundTrip},
+	{"LinkedIdentity/Refusals", testLinkRefusals},
+	{"LinkedIdentity/DeleteUserUnlinks", testLinkDeleteUser},
+
 	{"Audit/RoundTrip", testAuditRoundTrip},
 	{"Audit/Query", testAuditQuery},
 	{"Audit/DeleteBefore", testAuditDeleteBefore},
@@ -114,6 +118,7 @@ var concurrencyTests = []struct {
 	{"UseUserTokenOnce", testConcurrentUseUserToken},
 	{"RedeemDeviceOnce", testConcurrentRedeemDevice},
 	{"UsePushedRequestOnce", testConcurrentUsePushedRequest},
+	{"LinkIdentityOnce", testConcurrentLinkIdentity},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
