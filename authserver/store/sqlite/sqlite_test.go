@@ -274,4 +274,3 @@ func TestWithLeaderLockAlwaysRuns(t *testing.T) {
 		t.Fatal("an empty lock name was accepted")
 	}
 }
-
