@@ -26,6 +26,8 @@ var gcSteps = []string{
 		SELECT jti FROM gatehouse_denylisted_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 	`DELETE FROM gatehouse_user_tokens WHERE hash IN (
 		SELECT hash FROM gatehouse_user_tokens WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_used_jtis WHERE id IN (
+		SELECT id FROM gatehouse_used_jtis WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 }
 
 // GarbageCollect implements store.Store. Records of each kind (auth codes,

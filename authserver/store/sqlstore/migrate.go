@@ -237,6 +237,20 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_audit_subject ON gatehouse_audit (subject, id)`,
 		`CREATE INDEX gatehouse_audit_client_id ON gatehouse_audit (client_id, id)`,
 	}},
+	{version: 11, stmts: []string{
+		// private_key_jwt clients' keys (RFC 7591 §2 jwks, jwks_uri) and
+		// DPoP-bound access tokens (RFC 9449 §5.2).
+		`ALTER TABLE gatehouse_clients ADD COLUMN jwks TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_clients ADD COLUMN dpop_bound_access_tokens BIGINT NOT NULL DEFAULT 0`,
+		// One-time identifiers seen (client assertion and DPoP proof jti),
+		// kept until they could no longer be accepted anyway.
+		`CREATE TABLE gatehouse_used_jtis (
+			id         TEXT   NOT NULL PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX gatehouse_used_jtis_expires_at ON gatehouse_used_jtis (expires_at)`,
+	}},
 }
 
 // latestVersion is the schema version this code writes.
