@@ -54,6 +54,7 @@ func setMetadata(rec *store.Client, md Metadata) {
 	rec.GrantTypes, rec.TokenEndpointAuthMethod, rec.IDTokenSigningAlg = md.GrantTypes, md.TokenEndpointAuthMethod, md.IDTokenSigningAlg
 	rec.AccessTokenLifetime, rec.RefreshTokenLifetime = md.AccessTokenLifetime, md.RefreshTokenLifetime
 	rec.BypassConsentForOfflineAccess = md.BypassConsentForOfflineAccess
+	rec.JWKS, rec.JWKSURI, rec.DPoPBoundAccessTokens = md.JWKS, md.JWKSURI, md.DPoPBoundAccessTokens
 	rec.Contacts, rec.SoftwareID, rec.SoftwareVersion = md.Contacts, md.SoftwareID, md.SoftwareVersion
 }
 
@@ -68,6 +69,7 @@ func metadataOf(rec *store.Client) Metadata {
 		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
 		BypassConsentForOfflineAccess: rec.BypassConsentForOfflineAccess,
 		Contacts:                      rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
+		JWKS:                          rec.JWKS, JWKSURI: rec.JWKSURI, DPoPBoundAccessTokens: rec.DPoPBoundAccessTokens,
 	}
 }
 
