@@ -46,6 +46,10 @@ type providerMetadata struct {
 	// draft-ietf-oauth-client-id-metadata-document: https client ids are
 	// resolved by fetching their metadata document.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// RFC 8414 §2: only with private_key_jwt on.
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -78,6 +82,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	if s.cfg.Registration.enabled() {
 		m.RegistrationEndpoint = s.endpoint("/register")
 	}
+	s.advertiseExtensions(&m) // discovery_extensions.go
 	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
 	return json.MarshalIndent(m, "", "  ")
 }

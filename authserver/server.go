@@ -82,6 +82,11 @@ type Config struct {
 	// pages. Nil: only the users of Users, read-only.
 	Accounts *accounts.Manager
 	Clients  clients.Source
+	// ClientKeys, when set, turns on private_key_jwt client
+	// authentication (RFC 7523, client_assertion.go): it finds the
+	// clients' public keys. Nil: assertions are refused and discovery
+	// does not list the method.
+	ClientKeys *clients.KeySets
 	// ClientIDMetadataDocuments says that Clients resolves https client
 	// ids by their metadata documents (clients.MetadataDocuments), which
 	// the metadata then advertises (client_id_metadata_document_supported).

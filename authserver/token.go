@@ -118,6 +118,9 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	if err != nil {
 		return nil, oautherr.InvalidClient("malformed Basic authorization header")
 	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return s.authenticateAssertion(r, form, basic) // client_assertion.go
+	}
 	if basic {
 		if form.Has("client_secret") {
 			return nil, oautherr.InvalidRequest("use only one client authentication method")

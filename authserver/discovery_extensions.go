@@ -1,0 +1,25 @@
+package authserver
+
+import (
+	"slices"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+)
+
+// advertiseExtensions adds to the discovery document what is only there
+// when enabled: private_key_jwt (RFC 8414 §2, with the algorithms of RFC
+// 8414's *_auth_signing_alg_values_supported).
+func (s *Server) advertiseExtensions(m *providerMetadata) {
+	if s.cfg.ClientKeys != nil {
+		algs := make([]string, 0, len(clients.AssertionAlgs))
+		for _, a := range clients.AssertionAlgs {
+			algs = append(algs, string(a))
+		}
+		for _, methods := range []*[]string{&m.TokenEndpointAuthMethodsSupported, &m.IntrospectionEndpointAuthMethodsSupported, &m.RevocationEndpointAuthMethodsSupported} {
+			*methods = append(slices.Clip(*methods), clients.AuthMethodPrivateKeyJWT)
+		}
+		m.TokenEndpointAuthSigningAlgValuesSupported = algs
+		m.IntrospectionEndpointAuthSigningAlgValuesSupported = algs
+		m.RevocationEndpointAuthSigningAlgValuesSupported = algs
+	}
+}
