@@ -69,7 +69,7 @@ func metadataOf(rec *store.Client) Metadata {
 		AccessTokenLifetime: rec.AccessTokenLifetime, RefreshTokenLifetime: rec.RefreshTokenLifetime,
 		BypassConsentForOfflineAccess: rec.BypassConsentForOfflineAccess,
 		Contacts:                      rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
-		JWKS:                          rec.JWKS, JWKSURI: rec.JWKSURI, DPoPBoundAccessTokens: rec.DPoPBoundAccessTokens,
+		JWKS: rec.JWKS, JWKSURI: rec.JWKSURI, DPoPBoundAccessTokens: rec.DPoPBoundAccessTokens,
 	}
 }
 
