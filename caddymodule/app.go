@@ -125,6 +125,9 @@ type App struct {
 	// ClientIDMetadataDocuments, when set, resolves https client ids by
 	// their metadata documents. Default: off.
 	ClientIDMetadataDocuments *MetadataDocumentsConfig `json:"client_id_metadata_documents,omitempty"`
+	// PrivateKeyJWT, when set, lets clients authenticate with signed
+	// assertions (RFC 7523). Default: off.
+	PrivateKeyJWT *PrivateKeyJWTConfig `json:"private_key_jwt,omitempty"`
 	// LoginThrottle and ClientAuthThrottle slow down password and client
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
@@ -344,6 +347,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if mailer != nil {
 		cfg.Mailer = mailer
+	}
+	if a.PrivateKeyJWT != nil {
+		if cfg.ClientKeys, err = a.PrivateKeyJWT.keySets(); err != nil {
+			return err
+		}
+	} else if err := refuseKeyClients(a.Clients); err != nil {
+		return err
 	}
 	a.server, err = authserver.New(cfg)
 	if err != nil {

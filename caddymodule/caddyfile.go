@@ -51,6 +51,10 @@ func init() {
 //			allow_network <cidr>...       # non-public networks they may come from
 //			root_certificate_file <pem>...
 //		}]
+//		private_key_jwt [{                   # client authentication with signed assertions (RFC 7523)
+//			allow_network <cidr>...       # non-public networks jwks_uri may point to
+//			root_certificate_file <pem>...
+//		}]
 //		login_throttle|client_auth_throttle off
 //		login_throttle|client_auth_throttle {
 //			max_failures <n>
@@ -220,6 +224,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.ClientIDMetadataDocuments = mc
+		case "private_key_jwt":
+			pc, err := parsePrivateKeyJWT(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PrivateKeyJWT = pc
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {
@@ -441,7 +451,7 @@ func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
 		var value any
 		var err error
 		switch spec.Kind {
-		case clients.KindString:
+		case clients.KindString, clients.KindJSON:
 			var v string
 			err = oneArg(d, &v)
 			value = v
