@@ -105,6 +105,9 @@ type Grant struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // absolute end of the grant and its refresh tokens
 	RevokedAt     time.Time // zero while live
+	// DPoPJKT binds the grant's refresh tokens to a DPoP key (RFC 9449
+	// §5: public clients); its JWK SHA-256 thumbprint, or "".
+	DPoPJKT string
 }
 
 // RefreshToken is one member of a grant's refresh token family, stored by

@@ -243,6 +243,8 @@ var migrations = []migration{
 		`ALTER TABLE gatehouse_clients ADD COLUMN jwks TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE gatehouse_clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT ''`,
 		`ALTER TABLE gatehouse_clients ADD COLUMN dpop_bound_access_tokens BIGINT NOT NULL DEFAULT 0`,
+		// A public client's refresh tokens bound to its DPoP key (RFC 9449 §5).
+		`ALTER TABLE gatehouse_grants ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`,
 		// One-time identifiers seen (client assertion and DPoP proof jti),
 		// kept until they could no longer be accepted anyway.
 		`CREATE TABLE gatehouse_used_jtis (
