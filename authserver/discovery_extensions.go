@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/dpop"
 )
 
 // advertiseExtensions adds to the discovery document what is only there
@@ -21,5 +22,8 @@ func (s *Server) advertiseExtensions(m *providerMetadata) {
 		m.TokenEndpointAuthSigningAlgValuesSupported = algs
 		m.IntrospectionEndpointAuthSigningAlgValuesSupported = algs
 		m.RevocationEndpointAuthSigningAlgValuesSupported = algs
+	}
+	if s.cfg.DPoP != nil {
+		m.DPoPSigningAlgValuesSupported = dpop.Algorithms() // RFC 9449 §5.1
 	}
 }

@@ -45,6 +45,11 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	if !req.now.Before(rt.ExpiresAt) || !req.now.Before(grant.ExpiresAt) {
 		return nil, oautherr.InvalidGrant("the refresh token has expired")
 	}
+	// RFC 9449 §5: a public client's refresh token bound to a DPoP key is
+	// used only with a proof of that key.
+	if grant.DPoPJKT != "" && req.jkt != grant.DPoPJKT {
+		return nil, oautherr.InvalidGrant("the refresh token is bound to a DPoP key this request does not prove")
+	}
 	scopes := grant.Scopes
 	if req.form.Has("scope") {
 		// RFC 6749 §6: a narrower scope may be requested, never a wider one.
@@ -89,7 +94,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	s.touchConsent(ctx, req.client, grant.Subject, req.now)
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: user, grant: grant, scopes: scopes, audience: audience,
-		refreshToken: newRaw, now: req.now,
+		refreshToken: newRaw, jkt: req.jkt, now: req.now,
 	})
 }
 

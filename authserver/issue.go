@@ -19,7 +19,12 @@ type issueParams struct {
 	audience     []string // resource indicators; empty means the issuer
 	nonce        string
 	refreshToken string // raw refresh token to return, if any
-	now          time.Time
+	// jkt binds the access token to a DPoP key (RFC 9449 §6); "" for a
+	// Bearer token.
+	jkt string
+	// actor is who acts for the user (token exchange, RFC 8693 §4.1).
+	actor *token.Actor
+	now   time.Time
 }
 
 func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
@@ -55,6 +60,12 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		JWTID:    randomID(),
 		AuthTime: token.NewNumericDate(p.grant.AuthTime),
 		GrantID:  p.grant.ID,
+		Actor:    p.actor,
+	}
+	tokenType := "Bearer"
+	if p.jkt != "" {
+		at.Confirmation = &token.Confirmation{JKT: p.jkt}
+		tokenType = "DPoP" // RFC 9449 §5.1
 	}
 	accessToken, err := s.cfg.Keys.Sign("ES256", accessTokenType, at)
 	if err != nil {
@@ -62,7 +73,7 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 	}
 	resp := &tokenResponse{
 		AccessToken:  accessToken,
-		TokenType:    "Bearer",
+		TokenType:    tokenType,
 		ExpiresIn:    int64(lifetime / time.Second),
 		Scope:        joinScopes(p.scopes),
 		RefreshToken: p.refreshToken,

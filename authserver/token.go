@@ -21,6 +21,9 @@ type tokenRequest struct {
 	client *clients.Client
 	form   url.Values
 	now    time.Time
+	// jkt is the thumbprint of the request's DPoP key (RFC 9449 §5), ""
+	// for a Bearer request.
+	jkt string
 }
 
 // tokenResponse is the successful response of RFC 6749 §5.1 and OIDC
@@ -74,7 +77,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, client, oautherr.UnauthorizedClient("this app may not use grant_type %s", gt))
 		return
 	}
-	resp, err := grant(r.Context(), &tokenRequest{client: client, form: form, now: s.now()})
+	jkt, oerr := s.tokenProof(w, r, client.DPoPBoundAccessTokens) // dpop_server.go
+	if oerr != nil {
+		s.tokenError(w, r, client, oerr)
+		return
+	}
+	resp, err := grant(r.Context(), &tokenRequest{client: client, form: form, now: s.now(), jkt: jkt})
 	if err != nil {
 		s.tokenError(w, r, client, err)
 		return
