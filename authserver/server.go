@@ -83,6 +83,9 @@ type Config struct {
 	// pages. Nil: only the users of Users, read-only.
 	Accounts *accounts.Manager
 	Clients  clients.Source
+	// TokenExchange turns on the token exchange grant (RFC 8693,
+	// grant_token_exchange.go) for clients whose grant types list it.
+	TokenExchange bool
 	// DPoP, when set, turns on DPoP (RFC 9449, dpop_server.go). Nil: DPoP
 	// headers are ignored and tokens are Bearer tokens.
 	DPoP *DPoPConfig

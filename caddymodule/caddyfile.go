@@ -55,6 +55,10 @@ func init() {
 //			allow_network <cidr>...       # non-public networks jwks_uri may point to
 //			root_certificate_file <pem>...
 //		}]
+//		dpop [{                              # DPoP-bound tokens (RFC 9449)
+//			require_nonce
+//		}]
+//		token_exchange                       # RFC 8693 for clients whose grant_types list it
 //		login_throttle|client_auth_throttle off
 //		login_throttle|client_auth_throttle {
 //			max_failures <n>
@@ -230,6 +234,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.PrivateKeyJWT = pc
+		case "dpop":
+			dc, err := parseDPoP(d)
+			if err != nil {
+				return nil, err
+			}
+			app.DPoP = dc
+		case "token_exchange":
+			if d.NextArg() {
+				return nil, d.Errf("token_exchange takes no value")
+			}
+			app.TokenExchange = true
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {

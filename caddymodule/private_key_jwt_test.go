@@ -89,3 +89,23 @@ func TestParseClientKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDPoPAndTokenExchange(t *testing.T) {
+	app, err := parseApp(t, "dpop {\nrequire_nonce\n}\ntoken_exchange")
+	if err != nil || app.DPoP == nil || !app.DPoP.RequireNonce || !app.TokenExchange {
+		t.Fatalf("parsed %+v, %v", app, err)
+	}
+	if app, err := parseApp(t, "dpop"); err != nil || app.DPoP == nil || app.DPoP.RequireNonce {
+		t.Fatalf("bare dpop: %+v, %v", app, err)
+	}
+	for input, wantErr := range map[string]string{
+		"dpop on":                      `unexpected argument "on"`,
+		"dpop {\nrequire_nonce yes\n}": "takes no value",
+		"dpop {\nmax_age 1m\n}":        `unknown option "max_age"`,
+		"token_exchange on":            "takes no value",
+	} {
+		if _, err := parseApp(t, input); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: got %v, want %q", input, err, wantErr)
+		}
+	}
+}
