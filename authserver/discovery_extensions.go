@@ -23,6 +23,9 @@ func (s *Server) advertiseExtensions(m *providerMetadata) {
 		m.IntrospectionEndpointAuthSigningAlgValuesSupported = algs
 		m.RevocationEndpointAuthSigningAlgValuesSupported = algs
 	}
+	if s.cfg.TokenExchange {
+		m.GrantTypesSupported = append(slices.Clip(m.GrantTypesSupported), clients.GrantTypeTokenExchange) // RFC 8693 §2.1
+	}
 	if s.cfg.DPoP != nil {
 		m.DPoPSigningAlgValuesSupported = dpop.Algorithms() // RFC 9449 §5.1
 	}

@@ -24,7 +24,10 @@ type issueParams struct {
 	jkt string
 	// actor is who acts for the user (token exchange, RFC 8693 §4.1).
 	actor *token.Actor
-	now   time.Time
+	// notAfter, when set, caps the access token's expiry (an exchanged
+	// token outlives not the one it came from).
+	notAfter time.Time
+	now      time.Time
 }
 
 func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
@@ -38,6 +41,9 @@ func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
 // the ID token (OIDC Core §2, §3.1.3.3).
 func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, error) {
 	lifetime := s.accessTokenLifetime(p.client)
+	if !p.notAfter.IsZero() && p.now.Add(lifetime).After(p.notAfter) {
+		lifetime = p.notAfter.Sub(p.now)
+	}
 	aud := p.audience
 	switch {
 	case len(aud) == 0:

@@ -35,6 +35,8 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType answers a token exchange (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 	// What the tokens were issued for, for the token_issued event; not
 	// part of the response.
 	subject, grantID string
@@ -46,10 +48,14 @@ type tokenResponse struct {
 type grantHandler func(ctx context.Context, req *tokenRequest) (*tokenResponse, error)
 
 func (s *Server) grants() map[string]grantHandler {
-	return map[string]grantHandler{
+	g := map[string]grantHandler{
 		"authorization_code": s.grantAuthorizationCode,
 		"refresh_token":      s.grantRefreshToken,
 	}
+	if s.cfg.TokenExchange {
+		g[clients.GrantTypeTokenExchange] = s.grantTokenExchange // grant_token_exchange.go
+	}
+	return g
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
