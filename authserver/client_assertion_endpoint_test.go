@@ -238,3 +238,45 @@ func TestClientAssertionOff(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterKeyedClient: with an initial access token an app registers
+// as a private_key_jwt client (no secret issued) and authenticates with an
+// assertion; a server with private_key_jwt or DPoP off refuses such
+// metadata with invalid_client_metadata.
+func TestRegisterKeyedClient(t *testing.T) {
+	key := newAssertionKey(t, "r1")
+	body := `{"redirect_uris":["https://keyed.example/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":` + key.jwks(t) + `}`
+	for _, on := range []bool{false, true} {
+		f := ast.New(t, ast.Options{Registration: authserver.RegistrationToken, Configure: func(c *authserver.Config) {
+			if on {
+				c.ClientKeys = clients.NewKeySets(clients.KeySetOptions{})
+			}
+		}})
+		res := f.Serve(t, jsonRequest(f, http.MethodPost, "/register", body, ast.InitialAccessToken))
+		if !on {
+			if res.Code != http.StatusBadRequest || res.OAuthError() != "invalid_client_metadata" {
+				t.Fatalf("private_key_jwt registration with it off: %s", res)
+			}
+			res = f.Serve(t, jsonRequest(f, http.MethodPost, "/register", `{"redirect_uris":["https://keyed.example/cb"],"dpop_bound_access_tokens":true}`, ast.InitialAccessToken))
+			if res.Code != http.StatusBadRequest || !strings.Contains(res.String(), "dpop_bound_access_tokens") {
+				t.Fatalf("dpop_bound_access_tokens registration with DPoP off: %s", res)
+			}
+			continue
+		}
+		var reg struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		if res.Code != http.StatusCreated {
+			t.Fatalf("private_key_jwt registration: %s", res)
+		}
+		res.JSON(&reg)
+		if reg.ClientSecret != "" {
+			t.Fatalf("a private_key_jwt client was issued a secret: %s", res)
+		}
+		form := ast.Edit(assertionForm(key.sign(t, assertionClaims(reg.ClientID, ast.Issuer, f.Clock.Now()))), url.Values{"token": {"x"}})
+		if res := postAssertion(t, f, "/introspect", form); res.Code != http.StatusOK {
+			t.Fatalf("registered client's assertion: %s", res)
+		}
+	}
+}

@@ -30,3 +30,16 @@ func (s *Server) advertiseExtensions(m *providerMetadata) {
 		m.DPoPSigningAlgValuesSupported = dpop.Algorithms() // RFC 9449 §5.1
 	}
 }
+
+// featuresEnabled refuses registration metadata that asks for a feature
+// this server has off, which discovery does not list either (RFC 7591
+// §3.2.2 invalid_client_metadata).
+func (s *Server) featuresEnabled(md clients.Metadata) error {
+	switch {
+	case md.TokenEndpointAuthMethod == clients.AuthMethodPrivateKeyJWT && s.cfg.ClientKeys == nil:
+		return &clients.MetadataError{Field: "token_endpoint_auth_method", Reason: "private_key_jwt is not enabled on this server"}
+	case md.DPoPBoundAccessTokens && s.cfg.DPoP == nil:
+		return &clients.MetadataError{Field: "dpop_bound_access_tokens", Reason: "DPoP is not enabled on this server"}
+	}
+	return nil
+}

@@ -84,6 +84,19 @@ func TestDPoPPublicClient(t *testing.T) {
 		t.Fatalf("token_type %q, cnf %v; want DPoP bound to %s", tok.TokenType, cnf, key.JKT(t))
 	}
 
+	// Introspection tells a resource server the token is bound, and to
+	// which key (RFC 9449 §6.2).
+	intro := f.ClientPost(t, "/introspect", ast.FirstParty, url.Values{"token": {tok.AccessToken}})
+	var ir struct {
+		Active    bool              `json:"active"`
+		TokenType string            `json:"token_type"`
+		Cnf       map[string]string `json:"cnf"`
+	}
+	intro.JSON(&ir)
+	if !ir.Active || ir.TokenType != "DPoP" || ir.Cnf["jkt"] != key.JKT(t) {
+		t.Fatalf("introspection of a DPoP token: %s", intro)
+	}
+
 	good := func(o ast.ProofOptions) string {
 		o.IssuedAt, o.AccessToken = now, tok.AccessToken
 		return key.Proof(t, "GET", userinfoURL, o)

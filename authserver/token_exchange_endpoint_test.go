@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,9 @@ func TestTokenExchange(t *testing.T) {
 	// Introspection shows it active until the user's grant is revoked.
 	if !introspect(t, f, exchanger, out.AccessToken, nil).Active {
 		t.Fatal("exchanged token inactive at introspection")
+	}
+	if res := f.ClientPost(t, "/introspect", exchanger, url.Values{"token": {out.AccessToken}}); !strings.Contains(res.String(), `"act":{"sub":"`+exchanger+`"`) {
+		t.Fatalf("introspection does not show the actor: %s", res)
 	}
 
 	other := f.TokensFor(t, ast.ThirdPartyPublic, "openid")

@@ -132,7 +132,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 	if len(raw) > MaxProofSize {
 		return nil, invalid("the DPoP proof is too large")
 	}
-	jws, err := jose.ParseSigned(raw, clients.AssertionAlgs)
+	jws, err := jose.ParseSignedCompact(raw, clients.AssertionAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, invalid("the DPoP proof is not a JWS signed with an asymmetric algorithm (with a public jwk)")
 	}
