@@ -112,7 +112,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 // mode is allowed.
 func (s *Server) corsHandler(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if allowCORS(w, r, "GET, POST, OPTIONS", "WWW-Authenticate") {
+		if allowCORS(w, r, "GET, POST, OPTIONS", "WWW-Authenticate, DPoP-Nonce") {
 			return
 		}
 		h(w, r)
@@ -131,7 +131,7 @@ func allowCORS(w http.ResponseWriter, r *http.Request, methods, expose string) (
 		return false
 	}
 	hd.Set("Access-Control-Allow-Methods", methods)
-	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP") // DPoP: RFC 9449 §4.1
 	hd.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

@@ -254,3 +254,23 @@ func tokenType(res *ast.Response) string {
 	res.JSON(&v)
 	return v.TokenType
 }
+
+// TestDPoPCORS: a browser app may send the DPoP header cross-origin and
+// read DPoP-Nonce (RFC 9449 §8).
+func TestDPoPCORS(t *testing.T) {
+	f := dpopFixture(t, true, true)
+	r := f.NewRequest(http.MethodOptions, "/token", nil)
+	r.Header.Set("Origin", "https://spa.example")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	r.Header.Set("Access-Control-Request-Headers", "dpop")
+	if res := f.Serve(t, r); !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "DPoP") {
+		t.Fatalf("preflight does not allow the DPoP header: %v", res.Header)
+	}
+	r = f.NewRequest(http.MethodPost, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {ast.ThirdPartyPublic}})
+	r.Header.Set("Origin", "https://spa.example")
+	r.Header.Set("DPoP", ast.NewDPoPKey(t).Proof(t, "POST", f.URL("/token"), ast.ProofOptions{IssuedAt: f.Clock.Now()}))
+	res := f.Serve(t, r)
+	if res.OAuthError() != "use_dpop_nonce" || !strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "DPoP-Nonce") {
+		t.Fatalf("cross-origin nonce answer: %s %v", res, res.Header)
+	}
+}
