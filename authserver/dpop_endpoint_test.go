@@ -219,6 +219,18 @@ func TestDPoPNonce(t *testing.T) {
 	if res.Code != http.StatusOK {
 		t.Fatalf("proof with the server's nonce: %s", res)
 	}
+	// UserInfo asks for the nonce the same way, under the DPoP scheme.
+	var tok ast.Tokens
+	res.JSON(&tok)
+	res = userinfoWith(t, f, "DPoP "+tok.AccessToken, key.Proof(t, "GET", f.URL("/userinfo"), ast.ProofOptions{IssuedAt: now, AccessToken: tok.AccessToken}))
+	nonce = res.Header.Get("DPoP-Nonce")
+	if res.Code != http.StatusUnauthorized || !strings.Contains(res.Header.Get("WWW-Authenticate"), `error="use_dpop_nonce"`) || nonce == "" {
+		t.Fatalf("userinfo proof without a nonce: %s %v", res, res.Header)
+	}
+	res = userinfoWith(t, f, "DPoP "+tok.AccessToken, key.Proof(t, "GET", f.URL("/userinfo"), ast.ProofOptions{IssuedAt: now, AccessToken: tok.AccessToken, Nonce: nonce}))
+	if res.Code != http.StatusOK {
+		t.Fatalf("userinfo proof with the nonce: %s", res)
+	}
 }
 
 // TestDPoPOff: without Config.DPoP a proof is ignored (RFC 9449 §5), the
