@@ -90,6 +90,14 @@ if command -v npm >/dev/null; then
 		echo "== MCP SDK (npm ci)"
 		setup "the MCP SDK" npm ci --silent --no-audit --no-fund --prefix "$mcp_dir"
 	fi
+	# oauth4webapi for integration/oauth4webapi_test.go (private_key_jwt,
+	# DPoP), pinned by integration/oauthclient/package-lock.json.
+	o4w_dir=integration/oauthclient
+	if [ ! -d "$o4w_dir/node_modules/oauth4webapi" ] ||
+		[ "$o4w_dir/package-lock.json" -nt "$o4w_dir/node_modules/.package-lock.json" ]; then
+		echo "== oauth4webapi (npm ci)"
+		setup "oauth4webapi" npm ci --silent --no-audit --no-fund --prefix "$o4w_dir"
+	fi
 elif [ "${CI:-}" = "true" ]; then
 	echo "npm is missing (CI=true: the MCP SDK end-to-end test needs Node)" >&2
 	exit 1
