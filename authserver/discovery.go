@@ -53,6 +53,13 @@ type providerMetadata struct {
 	RequirePushedAuthorizationRequests *bool  `json:"require_pushed_authorization_requests,omitempty"`
 	// RFC 8628 §4: present only when the device grant is on.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// RFC 8414 §2: only with private_key_jwt on.
+	TokenEndpointAuthSigningAlgValuesSupported         []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	IntrospectionEndpointAuthSigningAlgValuesSupported []string `json:"introspection_endpoint_auth_signing_alg_values_supported,omitempty"`
+	RevocationEndpointAuthSigningAlgValuesSupported    []string `json:"revocation_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// RFC 9449 §5.1: only with DPoP on.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// RFC 8693: listed in grant_types_supported only when on.
 }
 
 func (s *Server) discoveryDocument() ([]byte, error) {
@@ -85,6 +92,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	if s.cfg.Registration.enabled() {
 		m.RegistrationEndpoint = s.endpoint("/register")
 	}
+	s.advertiseExtensions(&m) // discovery_extensions.go
 	m.ClientIDMetadataDocumentSupported = s.cfg.ClientIDMetadataDocuments
 	if s.cfg.ClientCredentials {
 		m.GrantTypesSupported = append(m.GrantTypesSupported, "client_credentials")
@@ -122,7 +130,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 // mode is allowed.
 func (s *Server) corsHandler(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if allowCORS(w, r, "GET, POST, OPTIONS", "WWW-Authenticate") {
+		if allowCORS(w, r, "GET, POST, OPTIONS", "WWW-Authenticate, DPoP-Nonce") {
 			return
 		}
 		h(w, r)
@@ -141,7 +149,7 @@ func allowCORS(w http.ResponseWriter, r *http.Request, methods, expose string) (
 		return false
 	}
 	hd.Set("Access-Control-Allow-Methods", methods)
-	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+	hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP") // DPoP: RFC 9449 §4.1
 	hd.Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 	return true

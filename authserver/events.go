@@ -42,6 +42,9 @@ const (
 	// EventThrottled is a request refused by a brute-force or rate
 	// defence. Kind: login, client_auth, registration.
 	EventThrottled EventType = "throttled"
+	// EventReplay is a one-time proof presented again and refused. Kind:
+	// client_assertion (RFC 7523 §3), dpop_proof (RFC 9449 §11.1).
+	EventReplay EventType = "replay"
 )
 
 // Event is one security-relevant action. It never holds a secret, code,

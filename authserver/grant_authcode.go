@@ -22,6 +22,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 		verifier:    req.form.Get("code_verifier"),
 		resources:   req.form["resource"],
 		refresh:     true,
+		jkt:         req.jkt,
 		now:         req.now,
 	})
 	if err != nil {
@@ -29,7 +30,7 @@ func (s *Server) grantAuthorizationCode(ctx context.Context, req *tokenRequest) 
 	}
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: rc.user, grant: rc.grant, scopes: rc.code.Scopes, audience: rc.audience,
-		nonce: rc.code.Nonce, refreshToken: rc.refreshToken, now: req.now,
+		nonce: rc.code.Nonce, refreshToken: rc.refreshToken, jkt: req.jkt, now: req.now,
 	})
 }
 
@@ -48,7 +49,10 @@ type codeRedemption struct {
 	// check, if set, is one more check of the stored code; like every
 	// other it runs before the code is consumed.
 	check func(store.AuthCode) *oautherr.Error
-	now   time.Time
+	// jkt is the DPoP key of the request; a public client's refresh
+	// tokens are bound to it (RFC 9449 §5).
+	jkt string
+	now time.Time
 }
 
 // redeemedCode is what redeeming a code created.
@@ -122,6 +126,9 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 		AuthTime:      code.AuthTime,
 		CreatedAt:     r.now,
 		ExpiresAt:     r.now.Add(s.accessTokenLifetime(r.client)),
+	}
+	if r.client.Type.Public() {
+		grant.DPoPJKT = r.jkt
 	}
 	var rt *store.RefreshToken
 	var rawRefresh string

@@ -45,6 +45,11 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	if !req.now.Before(rt.ExpiresAt) || !req.now.Before(grant.ExpiresAt) {
 		return nil, oautherr.InvalidGrant("the refresh token has expired")
 	}
+	// RFC 9449 §5: a public client's refresh token bound to a DPoP key is
+	// used only with a proof of that key.
+	if grant.DPoPJKT != "" && req.jkt != grant.DPoPJKT {
+		return nil, oautherr.InvalidGrant("the refresh token is bound to a DPoP key this request does not prove")
+	}
 	scopes := grant.Scopes
 	if req.form.Has("scope") {
 		// RFC 6749 §6: a narrower scope may be requested, never a wider one.
@@ -88,7 +93,7 @@ func (s *Server) grantRefreshToken(ctx context.Context, req *tokenRequest) (*tok
 	s.log.InfoContext(ctx, "refresh token used", "client_id", req.client.ID, "sub", grant.Subject, "grant_id", grant.ID, "rotated", newRaw != "")
 	return s.issueTokens(ctx, issueParams{
 		client: req.client, user: user, grant: grant, scopes: scopes, audience: audience,
-		refreshToken: newRaw, now: req.now,
+		refreshToken: newRaw, jkt: req.jkt, now: req.now,
 	})
 }
 

@@ -29,6 +29,10 @@ type introspectionResponse struct {
 	Audience  token.Audience `json:"aud,omitempty"`
 	Issuer    string         `json:"iss,omitempty"`
 	JWTID     string         `json:"jti,omitempty"`
+	// Confirmation is a DPoP-bound token's key (RFC 9449 §6.2), Actor an
+	// exchanged token's acting party (RFC 8693 §2.2.1, §4.1).
+	Confirmation *token.Confirmation `json:"cnf,omitempty"`
+	Actor        *token.Actor        `json:"act,omitempty"`
 }
 
 // handleIntrospect is the introspection endpoint (RFC 7662 §2).
@@ -127,21 +131,28 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 }
 
 // accessTokenIntrospection describes an active access token (RFC 7662
-// §2.2).
+// §2.2); a DPoP-bound one has token_type DPoP and its cnf (RFC 9449
+// §6.2), an exchanged one its act (RFC 8693 §4.1).
 func accessTokenIntrospection(claims *token.AccessTokenClaims, username string) *introspectionResponse {
+	tokenType := "Bearer"
+	if claims.Confirmation != nil && claims.Confirmation.JKT != "" {
+		tokenType = "DPoP"
+	}
 	return &introspectionResponse{
-		Active:    true,
-		Scope:     claims.Scope,
-		ClientID:  claims.ClientID,
-		Username:  username,
-		TokenType: "Bearer",
-		Expiry:    int64(claims.Expiry),
-		IssuedAt:  int64(claims.IssuedAt),
-		NotBefore: int64(claims.NotBefore),
-		Subject:   claims.Subject,
-		Audience:  claims.Audience,
-		Issuer:    claims.Issuer,
-		JWTID:     claims.JWTID,
+		Active:       true,
+		Confirmation: claims.Confirmation,
+		Actor:        claims.Actor,
+		Scope:        claims.Scope,
+		ClientID:     claims.ClientID,
+		Username:     username,
+		TokenType:    tokenType,
+		Expiry:       int64(claims.Expiry),
+		IssuedAt:     int64(claims.IssuedAt),
+		NotBefore:    int64(claims.NotBefore),
+		Subject:      claims.Subject,
+		Audience:     claims.Audience,
+		Issuer:       claims.Issuer,
+		JWTID:        claims.JWTID,
 	}
 }
 

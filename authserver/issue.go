@@ -19,7 +19,15 @@ type issueParams struct {
 	audience     []string // resource indicators; empty means the issuer
 	nonce        string
 	refreshToken string // raw refresh token to return, if any
-	now          time.Time
+	// jkt binds the access token to a DPoP key (RFC 9449 §6); "" for a
+	// Bearer token.
+	jkt string
+	// actor is who acts for the user (token exchange, RFC 8693 §4.1).
+	actor *token.Actor
+	// notAfter, when set, caps the access token's expiry (an exchanged
+	// token outlives not the one it came from).
+	notAfter time.Time
+	now      time.Time
 }
 
 func (s *Server) accessTokenLifetime(c *clients.Client) time.Duration {
@@ -37,6 +45,9 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 	// provider is configured.
 	origin := s.sessionOrigin(ctx, p.grant.SessionIDHash)
 	lifetime := s.accessTokenLifetime(p.client)
+	if !p.notAfter.IsZero() && p.now.Add(lifetime).After(p.notAfter) {
+		lifetime = p.notAfter.Sub(p.now)
+	}
 	aud := p.audience
 	switch {
 	case len(aud) == 0:
@@ -59,6 +70,12 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 		JWTID:    randomID(),
 		AuthTime: token.NewNumericDate(p.grant.AuthTime),
 		GrantID:  p.grant.ID,
+		Actor:    p.actor,
+	}
+	tokenType := "Bearer"
+	if p.jkt != "" {
+		at.Confirmation = &token.Confirmation{JKT: p.jkt}
+		tokenType = "DPoP" // RFC 9449 §5.1
 	}
 	if origin != nil {
 		at.IDP = origin.IDP
@@ -69,7 +86,7 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 	}
 	resp := &tokenResponse{
 		AccessToken:  accessToken,
-		TokenType:    "Bearer",
+		TokenType:    tokenType,
 		ExpiresIn:    int64(lifetime / time.Second),
 		Scope:        joinScopes(p.scopes),
 		RefreshToken: p.refreshToken,

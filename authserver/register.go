@@ -169,6 +169,9 @@ func (s *Server) registerClient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	md, err := clients.DecodeRegistration(body, reg.request(""))
+	if err == nil {
+		err = s.featuresEnabled(md) // discovery_extensions.go
+	}
 	if err != nil {
 		s.registrationFailed(w, r, "", err)
 		return
@@ -237,6 +240,9 @@ func (s *Server) manageRegistration(w http.ResponseWriter, r *http.Request, id s
 			return
 		}
 		md, err := clients.DecodeRegistration(body, reg.request(cur.Type))
+		if err == nil {
+			err = s.featuresEnabled(md)
+		}
 		if err != nil {
 			s.registrationFailed(w, r, id, err)
 			return

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/dpop"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/mail"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
@@ -82,6 +83,17 @@ type Config struct {
 	// pages. Nil: only the users of Users, read-only.
 	Accounts *accounts.Manager
 	Clients  clients.Source
+	// TokenExchange turns on the token exchange grant (RFC 8693,
+	// grant_token_exchange.go) for clients whose grant types list it.
+	TokenExchange bool
+	// DPoP, when set, turns on DPoP (RFC 9449, dpop_server.go). Nil: DPoP
+	// headers are ignored and tokens are Bearer tokens.
+	DPoP *DPoPConfig
+	// ClientKeys, when set, turns on private_key_jwt client
+	// authentication (RFC 7523, client_assertion.go): it finds the
+	// clients' public keys. Nil: assertions are refused and discovery
+	// does not list the method.
+	ClientKeys *clients.KeySets
 	// ClientIDMetadataDocuments says that Clients resolves https client
 	// ids by their metadata documents (clients.MetadataDocuments), which
 	// the metadata then advertises (client_id_metadata_document_supported).
@@ -193,6 +205,8 @@ type Server struct {
 	ticker func(job string, interval time.Duration) (ticks <-chan time.Time, stop func())
 	// audit keeps events in the store (audit_store.go); nil when off.
 	audit *auditWriter
+	// dpop checks DPoP proofs; nil when DPoP is off.
+	dpop *dpop.Verifier
 }
 
 // New validates cfg and builds a Server.
@@ -268,6 +282,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Accounts != nil {
 		s.routeAccountEvents(cfg.Accounts)
 	}
+	s.dpop = s.newDPoPVerifier()
 	var sessionKeys, requestKeys, deviceKeys []session.KeyPair
 	for _, secret := range cfg.CookieSecrets {
 		sk, err := session.DeriveKeyPair(secret, "issuer session")

@@ -21,6 +21,9 @@ type tokenRequest struct {
 	client *clients.Client
 	form   url.Values
 	now    time.Time
+	// jkt is the thumbprint of the request's DPoP key (RFC 9449 §5), ""
+	// for a Bearer request.
+	jkt string
 }
 
 // tokenResponse is the successful response of RFC 6749 §5.1 and OIDC
@@ -32,6 +35,8 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType answers a token exchange (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 	// What the tokens were issued for, for the token_issued event; not
 	// part of the response.
 	subject, grantID string
@@ -54,6 +59,9 @@ func (s *Server) grants() map[string]grantHandler {
 	}
 	if s.cfg.DeviceAuthorization {
 		g[clients.GrantDeviceCode] = s.grantDeviceCode
+	}
+	if s.cfg.TokenExchange {
+		g[clients.GrantTypeTokenExchange] = s.grantTokenExchange // grant_token_exchange.go
 	}
 	return g
 }
@@ -83,7 +91,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.tokenError(w, r, client, oautherr.UnauthorizedClient("this app may not use grant_type %s", gt))
 		return
 	}
-	resp, err := grant(r.Context(), &tokenRequest{client: client, form: form, now: s.now()})
+	jkt, oerr := s.tokenProof(w, r, client.DPoPBoundAccessTokens) // dpop_server.go
+	if oerr != nil {
+		s.tokenError(w, r, client, oerr)
+		return
+	}
+	resp, err := grant(r.Context(), &tokenRequest{client: client, form: form, now: s.now(), jkt: jkt})
 	if err != nil {
 		s.tokenError(w, r, client, err)
 		return
@@ -126,6 +139,9 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	id, secret, basic, err := basicCredentials(r)
 	if err != nil {
 		return nil, oautherr.InvalidClient("malformed Basic authorization header")
+	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return s.authenticateAssertion(r, form, basic) // client_assertion.go
 	}
 	if basic {
 		if form.Has("client_secret") {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/dpop"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
@@ -19,7 +20,7 @@ import (
 // Authorization header (RFC 6750 §2.1) or, for POST, the form body (§2.2);
 // never in the query (RFC 9700 §4.3.2 discourages it).
 func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
-	raw, oerr := bearerToken(w, r)
+	scheme, raw, oerr := authorizationToken(w, r) // dpop_server.go
 	if oerr != nil {
 		s.userinfoError(w, r, oerr)
 		return
@@ -33,6 +34,10 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	var claims token.AccessTokenClaims
 	if err := s.verifier.Verify(r.Context(), raw, &claims); err != nil {
 		s.userinfoError(w, r, oautherr.InvalidToken("the access token is invalid or expired"))
+		return
+	}
+	if oerr := s.resourceProof(w, r, scheme, raw, &claims); oerr != nil {
+		s.userinfoError(w, r, oerr)
 		return
 	}
 	// The UserInfo endpoint is a resource of this issuer: a token whose
@@ -118,7 +123,12 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *oautherr.Erro
 // nothing about the token, so it has none.
 func (s *Server) userinfoError(w http.ResponseWriter, r *http.Request, err *oautherr.Error) {
 	err.Log(r.Context(), s.log, "userinfo request failed")
-	if err.Code != oautherr.CodeServerError && err.Code != oautherr.CodeTemporarilyUnavailable {
+	switch {
+	case err.Code == oautherr.CodeServerError || err.Code == oautherr.CodeTemporarilyUnavailable:
+	case s.dpop != nil && strings.HasPrefix(strings.ToLower(r.Header.Get("Authorization")), "dpop "),
+		err.Code == oautherr.CodeInvalidDPoPProof || err.Code == oautherr.CodeUseDPoPNonce:
+		w.Header().Set("WWW-Authenticate", oautherr.DPoPChallenge(s.Issuer(), err, dpop.Algorithms()))
+	default:
 		w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(s.Issuer(), err))
 	}
 	oautherr.WriteJSON(w, err)

@@ -130,6 +130,14 @@ type App struct {
 	// ProtocolSwitches turn on the opt-in grants and endpoints
 	// (protocol_switches.go). Default: all off.
 	ProtocolSwitches
+	// PrivateKeyJWT, when set, lets clients authenticate with signed
+	// assertions (RFC 7523). Default: off.
+	PrivateKeyJWT *PrivateKeyJWTConfig `json:"private_key_jwt,omitempty"`
+	// DPoP, when set, turns on DPoP-bound tokens (RFC 9449). Default: off.
+	DPoP *DPoPConfig `json:"dpop,omitempty"`
+	// TokenExchange, when true, turns on the token exchange grant (RFC
+	// 8693) for clients whose grant_types list it. Default: off.
+	TokenExchange bool `json:"token_exchange,omitempty"`
 	// LoginThrottle and ClientAuthThrottle slow down password and client
 	// secret guessing. On by default (see ThrottleConfig).
 	LoginThrottle      *ThrottleConfig `json:"login_throttle,omitempty"`
@@ -365,6 +373,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	cfg.PasswordLoginOff = a.PasswordOff
+	cfg.DPoP = a.DPoP.core()
+	cfg.TokenExchange = a.TokenExchange
+	if a.PrivateKeyJWT != nil {
+		if cfg.ClientKeys, err = a.PrivateKeyJWT.keySets(); err != nil {
+			return err
+		}
+	} else if err := refuseKeyClients(a.Clients); err != nil {
+		return err
+	}
 	a.server, err = authserver.New(cfg)
 	if err != nil {
 		return errorf("%v", err)

@@ -185,6 +185,7 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 			Revocations: app.revocations,
 		}
 		cfg.Revocations = app.revocations
+		cfg.DPoP = app.gateVerifier() // dpop.go
 	default:
 		if h.ClientID == "" {
 			return errors.New("authgate: client_id is required with an external issuer")

@@ -51,6 +51,14 @@ func init() {
 //			allow_network <cidr>...       # non-public networks they may come from
 //			root_certificate_file <pem>...
 //		}]
+//		private_key_jwt [{                   # client authentication with signed assertions (RFC 7523)
+//			allow_network <cidr>...       # non-public networks jwks_uri may point to
+//			root_certificate_file <pem>...
+//		}]
+//		dpop [{                              # DPoP-bound tokens (RFC 9449)
+//			require_nonce
+//		}]
+//		token_exchange                       # RFC 8693 for clients whose grant_types list it
 //		login_throttle|client_auth_throttle off
 //		login_throttle|client_auth_throttle {
 //			max_failures <n>
@@ -235,6 +243,23 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			if err := parseProtocolSwitch(d, app, key); err != nil {
 				return nil, err
 			}
+		case "private_key_jwt":
+			pc, err := parsePrivateKeyJWT(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PrivateKeyJWT = pc
+		case "dpop":
+			dc, err := parseDPoP(d)
+			if err != nil {
+				return nil, err
+			}
+			app.DPoP = dc
+		case "token_exchange":
+			if d.NextArg() {
+				return nil, d.Errf("token_exchange takes no value")
+			}
+			app.TokenExchange = true
 		case "ui":
 			u, err := parseUI(d)
 			if err != nil {
@@ -474,7 +499,7 @@ func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
 		var value any
 		var err error
 		switch spec.Kind {
-		case clients.KindString:
+		case clients.KindString, clients.KindJSON:
 			var v string
 			err = oneArg(d, &v)
 			value = v

@@ -228,7 +228,8 @@ func TestAdminClientValidation(t *testing.T) {
 		{"unsupported grant type", valid(func(m map[string]any) { m["grant_types"] = []string{"authorization_code", "password"} }), "grant_types:"},
 		{"refresh_token alone", valid(func(m map[string]any) { m["grant_types"] = []string{"refresh_token"} }), "grant_types:"},
 		{"none for a confidential client", valid(func(m map[string]any) { m["token_endpoint_auth_method"] = "none" }), "token_endpoint_auth_method:"},
-		{"unsupported auth method", valid(func(m map[string]any) { m["token_endpoint_auth_method"] = "private_key_jwt" }), "token_endpoint_auth_method:"},
+		{"unsupported auth method", valid(func(m map[string]any) { m["token_endpoint_auth_method"] = "tls_client_auth" }), "token_endpoint_auth_method:"},
+		{"private_key_jwt without keys", valid(func(m map[string]any) { m["token_endpoint_auth_method"] = "private_key_jwt" }), "jwks:"},
 		{"a secret for a public client", valid(func(m map[string]any) {
 			m["type"], m["token_endpoint_auth_method"] = "third_party_public", "client_secret_basic"
 		}), "token_endpoint_auth_method:"},

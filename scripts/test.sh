@@ -88,6 +88,7 @@ fi
 #   integration/oidcclient:   openid-client, PAR and the device flow (openid_client_test.go)
 #   integration/oidcprovider: the certified oidc-provider as an upstream identity
 #                             provider (federation_node_test.go)
+#   integration/oauthclient:  oauth4webapi, private_key_jwt and DPoP (oauth4webapi_test.go)
 npm_pinned() { # <directory> <package the tests need> <name to print>
 	if [ ! -d "$1/node_modules/$2" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
 		echo "== $3 (npm ci)"
@@ -98,8 +99,9 @@ if command -v npm >/dev/null; then
 	npm_pinned integration/mcpclient @modelcontextprotocol/sdk "the MCP SDK"
 	npm_pinned integration/oidcclient openid-client "openid-client"
 	npm_pinned integration/oidcprovider oidc-provider "oidc-provider"
+	npm_pinned integration/oauthclient oauth4webapi "oauth4webapi"
 elif [ "${CI:-}" = "true" ]; then
-	echo "npm is missing (CI=true: the MCP SDK, openid-client and oidc-provider tests need Node)" >&2
+	echo "npm is missing (CI=true: the MCP SDK, openid-client, oidc-provider and oauth4webapi tests need Node)" >&2
 	exit 1
 fi
 

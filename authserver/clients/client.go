@@ -113,8 +113,12 @@ func (c *Client) Prepare(supportedScopes []string) error {
 	if c.Type.Public() && len(c.SecretHashes) > 0 {
 		return errf("secret_hash", "public client type %s must not have a secret", c.Type)
 	}
-	if !c.Type.Public() && len(c.SecretHashes) == 0 {
+	keyAuth := c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT
+	if !c.Type.Public() && !keyAuth && len(c.SecretHashes) == 0 {
 		return errf("secret_hash", "confidential client type %s requires a secret hash", c.Type)
+	}
+	if keyAuth && len(c.SecretHashes) > 0 {
+		return errf("secret_hash", "a private_key_jwt client authenticates with its keys and has no secret")
 	}
 	c.secrets = c.secrets[:0]
 	for _, h := range c.SecretHashes {
@@ -134,6 +138,10 @@ func (c *Client) AllowsScope(scope string, supported []string) bool {
 	}
 	return slices.Contains(c.Scopes, scope)
 }
+
+// UsesKeys reports whether the client authenticates with a signed
+// assertion (private_key_jwt) instead of a secret.
+func (c *Client) UsesKeys() bool { return c.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT }
 
 // AllowsGrant reports whether the client may use grant type gt.
 func (c *Client) AllowsGrant(gt string) bool {

@@ -50,6 +50,10 @@ const (
 	KindBool
 	// KindDuration is a duration such as "15m", "720h" or "30d".
 	KindDuration
+	// KindJSON is a JSON object; also accepted as a string holding one,
+	// which is how the Caddyfile and the command line give it (one
+	// argument).
+	KindJSON
 )
 
 // field is one member of client metadata in JSON.
@@ -103,7 +107,7 @@ var fields = []field{
 		str: func(m *Metadata) *string { return &m.TOSURI }},
 	{name: "grant_types", kind: KindList, usage: "allowed grant type: authorization_code, refresh_token (default both), client_credentials, urn:ietf:params:oauth:grant-type:device_code",
 		list: func(m *Metadata) *[]string { return &m.GrantTypes }},
-	{name: "token_endpoint_auth_method", kind: KindString, usage: "client_secret_basic (default for confidential types), client_secret_post or none",
+	{name: "token_endpoint_auth_method", kind: KindString, usage: "client_secret_basic (default for confidential types), client_secret_post, private_key_jwt or none",
 		str: func(m *Metadata) *string { return &m.TokenEndpointAuthMethod }},
 	{name: "id_token_signed_response_alg", kind: KindString, usage: "RS256 (default), ES256, PS256 or EdDSA: one the server has keys for",
 		str: func(m *Metadata) *string { return &m.IDTokenSigningAlg }},
@@ -121,6 +125,12 @@ var fields = []field{
 		str: func(m *Metadata) *string { return &m.SoftwareID }},
 	{name: "software_version", kind: KindString, usage: "version of the app's software",
 		str: func(m *Metadata) *string { return &m.SoftwareVersion }},
+	{name: "jwks", kind: KindJSON, usage: "private_key_jwt: the app's public keys, a JSON Web Key Set",
+		str: func(m *Metadata) *string { return &m.JWKS }},
+	{name: "jwks_uri", kind: KindString, usage: "private_key_jwt: https URL of the app's JSON Web Key Set",
+		str: func(m *Metadata) *string { return &m.JWKSURI }},
+	{name: "dpop_bound_access_tokens", kind: KindBool, usage: "require DPoP proofs (RFC 9449) at the token endpoint",
+		flag: func(m *Metadata) *bool { return &m.DPoPBoundAccessTokens }},
 }
 
 // written is the name d writes f under: RFC 7591's for registration, the
@@ -211,6 +221,12 @@ func (f *field) decode(m *Metadata, raw json.RawMessage, spaced bool, d Dialect)
 			return errors.New("must be true or false")
 		}
 		*f.flag(m) = b
+	case f.kind == KindJSON:
+		v, err := decodeJSONObject(raw)
+		if err != nil {
+			return err
+		}
+		*f.str(m) = v
 	case f.kind == KindDuration:
 		v, err := decodeDuration(raw, d)
 		if err != nil {
@@ -219,6 +235,36 @@ func (f *field) decode(m *Metadata, raw json.RawMessage, spaced bool, d Dialect)
 		*f.dur(m) = v
 	}
 	return nil
+}
+
+// maxJSONMember bounds a JSON object member such as jwks.
+const maxJSONMember = 16 * 1024
+
+// decodeJSONObject reads a JSON object, given as itself or as a string
+// holding one, into its compact form; null or "" clear it.
+func decodeJSONObject(raw json.RawMessage) (string, error) {
+	if string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "" {
+			return "", nil
+		}
+		raw = json.RawMessage(s)
+	}
+	if len(raw) > maxJSONMember {
+		return "", fmt.Errorf("must be at most %d bytes", maxJSONMember)
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return "", errors.New("must be a JSON object")
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return "", errors.New("must be a JSON object")
+	}
+	return b.String(), nil
 }
 
 // maxLifetime bounds what a lifetime may be written as, far above what
@@ -331,6 +377,12 @@ func (m *Metadata) Fields(d Dialect) Object {
 		case KindBool:
 			b := *f.flag(m)
 			v, empty = b, !b
+		case KindJSON:
+			s := *f.str(m)
+			v, empty = json.RawMessage(s), s == ""
+			if empty {
+				v = nil
+			}
 		case KindDuration:
 			dur := *f.dur(m)
 			v, empty = int64(dur), dur == 0

@@ -152,7 +152,8 @@ func TestFields(t *testing.T) {
 			`"post_logout_redirect_uris":[],"backchannel_logout_uri":"","scopes":["openid","email"],"logo_uri":"","client_uri":"",` +
 			`"policy_uri":"","tos_uri":"","grant_types":[],"token_endpoint_auth_method":"client_secret_basic",` +
 			`"id_token_signed_response_alg":"","access_token_lifetime":"15m","refresh_token_lifetime":"",` +
-			`"bypass_consent_for_offline_access":false,"require_pushed_authorization_requests":false,"contacts":[],"software_id":"","software_version":""}`},
+			`"bypass_consent_for_offline_access":false,"require_pushed_authorization_requests":false,"contacts":[],"software_id":"","software_version":"",` +
+			`"jwks":null,"jwks_uri":"","dpop_bound_access_tokens":false}`},
 		{ConfigJSON, `{"name":"App","type":"third_party","redirect_uris":["https://a.example/cb"],"scopes":["openid","email"],` +
 			`"token_endpoint_auth_method":"client_secret_basic","access_token_lifetime":900000000000}`},
 		{RegistrationJSON, `{"client_name":"App","redirect_uris":["https://a.example/cb"],"scope":"openid email",` +

@@ -14,10 +14,13 @@ const (
 	GrantClientCredentials = "client_credentials"
 	// GrantDeviceCode is RFC 8628 §3.4's grant type.
 	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+	// GrantTypeTokenExchange is RFC 8693 §2.1's grant type: a service
+	// trades a user's token for one aimed at another resource.
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
 // grantTypes are the grant types Gatehouse implements.
-var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode}
+var grantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode, GrantTypeTokenExchange}
 
 // usesRedirects reports whether the client takes part in the
 // authorization code flow, the only one that sends a browser back to it:

@@ -49,8 +49,19 @@ type Metadata struct {
 	// refresh_token.
 	GrantTypes []string
 	// TokenEndpointAuthMethod: none for public types, client_secret_basic
-	// (the default for confidential types) or client_secret_post.
+	// (the default for confidential types), client_secret_post or
+	// private_key_jwt (RFC 7523 §2.2, with JWKS or JWKSURI).
 	TokenEndpointAuthMethod string
+	// JWKS (a JSON Web Key Set, compact JSON) or JWKSURI (where the
+	// client publishes one) hold a private_key_jwt client's public keys
+	// (RFC 7591 §2); exactly one of them with that method, neither
+	// otherwise.
+	JWKS    string
+	JWKSURI string
+	// DPoPBoundAccessTokens makes DPoP (RFC 9449) mandatory for the
+	// client: its token requests without a proof are refused (RFC 9449
+	// §5.2 dpop_bound_access_tokens).
+	DPoPBoundAccessTokens bool
 	// IDTokenSigningAlg (id_token_signed_response_alg, OpenID Connect
 	// Dynamic Client Registration 1.0 §2) signs the client's ID tokens:
 	// RS256 (the default, DefaultIDTokenAlg), ES256, PS256 or EdDSA, and
@@ -118,6 +129,9 @@ const (
 	authMethodNone  = "none"
 	authMethodBasic = "client_secret_basic"
 	authMethodPost  = "client_secret_post"
+	// AuthMethodPrivateKeyJWT is client authentication with a signed
+	// assertion (RFC 7523 §2.2, OpenID Connect Core 1.0 §9).
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
 )
 
 // normalize fills in defaults that depend on other fields: the token
@@ -192,17 +206,23 @@ func (m *Metadata) validate(supported []string, limits bool) error {
 	if err := m.checkGrantTypes(); err != nil {
 		return err
 	}
+	if slices.Contains(m.GrantTypes, GrantTypeTokenExchange) && m.Type.Public() {
+		return metadataErr("grant_types", "token exchange is for confidential clients")
+	}
 	switch m.TokenEndpointAuthMethod {
 	case authMethodNone:
 		if !m.Type.Public() {
 			return metadataErr("token_endpoint_auth_method", "none is only for public client types")
 		}
-	case authMethodBasic, authMethodPost:
+	case authMethodBasic, authMethodPost, AuthMethodPrivateKeyJWT:
 		if m.Type.Public() {
 			return metadataErr("token_endpoint_auth_method", "a public client authenticates with none")
 		}
 	default:
-		return metadataErr("token_endpoint_auth_method", "unsupported method %q (supported: none, client_secret_basic, client_secret_post)", truncate(m.TokenEndpointAuthMethod, 64))
+		return metadataErr("token_endpoint_auth_method", "unsupported method %q (supported: none, client_secret_basic, client_secret_post, private_key_jwt)", truncate(m.TokenEndpointAuthMethod, 64))
+	}
+	if err := m.validateKeys(limits); err != nil {
+		return err
 	}
 	if m.IDTokenSigningAlg != "" && !slices.Contains(idTokenAlgs, m.IDTokenSigningAlg) {
 		return metadataErr("id_token_signed_response_alg", "unsupported algorithm %q (supported: %s)", truncate(m.IDTokenSigningAlg, 64), strings.Join(idTokenAlgs, ", "))

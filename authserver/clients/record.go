@@ -55,6 +55,7 @@ func setMetadata(rec *store.Client, md Metadata) {
 	rec.AccessTokenLifetime, rec.RefreshTokenLifetime = md.AccessTokenLifetime, md.RefreshTokenLifetime
 	rec.BypassConsentForOfflineAccess = md.BypassConsentForOfflineAccess
 	rec.RequirePushedAuthorizationRequests = md.RequirePushedAuthorizationRequests
+	rec.JWKS, rec.JWKSURI, rec.DPoPBoundAccessTokens = md.JWKS, md.JWKSURI, md.DPoPBoundAccessTokens
 	rec.Contacts, rec.SoftwareID, rec.SoftwareVersion = md.Contacts, md.SoftwareID, md.SoftwareVersion
 }
 
@@ -70,6 +71,7 @@ func metadataOf(rec *store.Client) Metadata {
 		BypassConsentForOfflineAccess:      rec.BypassConsentForOfflineAccess,
 		RequirePushedAuthorizationRequests: rec.RequirePushedAuthorizationRequests,
 		Contacts:                           rec.Contacts, SoftwareID: rec.SoftwareID, SoftwareVersion: rec.SoftwareVersion,
+		JWKS: rec.JWKS, JWKSURI: rec.JWKSURI, DPoPBoundAccessTokens: rec.DPoPBoundAccessTokens,
 	}
 }
 

@@ -57,9 +57,9 @@ func DecodeRegistration(body map[string]json.RawMessage, req RegistrationRequest
 		if (req.Current == "" && req.Open) || req.Current.Public() {
 			md.TokenEndpointAuthMethod = authMethodNone
 		}
-	case authMethodNone, authMethodBasic, authMethodPost:
+	case authMethodNone, authMethodBasic, authMethodPost, AuthMethodPrivateKeyJWT:
 	default:
-		return md, metadataErr("token_endpoint_auth_method", "unsupported method %q (supported: none, client_secret_basic, client_secret_post)", truncate(md.TokenEndpointAuthMethod, 64))
+		return md, metadataErr("token_endpoint_auth_method", "unsupported method %q (supported: none, client_secret_basic, client_secret_post, private_key_jwt)", truncate(md.TokenEndpointAuthMethod, 64))
 	}
 	md.Type = ThirdParty
 	if md.TokenEndpointAuthMethod == authMethodNone {

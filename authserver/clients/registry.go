@@ -287,7 +287,7 @@ func (r *Registry) create(ctx context.Context, md Metadata, regTokenHash string)
 	rec := store.Client{CreatedAt: now, UpdatedAt: now, Dynamic: regTokenHash != "", RegistrationAccessTokenHash: regTokenHash}
 	setMetadata(&rec, md)
 	var secret string
-	if !md.Type.Public() {
+	if !md.Type.Public() && md.TokenEndpointAuthMethod != AuthMethodPrivateKeyJWT {
 		var hash string
 		secret, hash = newSecret()
 		rec.SecretHashes = []string{hash}
@@ -337,6 +337,9 @@ func (r *Registry) Update(ctx context.Context, id string, edit func(*Metadata) e
 			return metadataErr("type", "cannot change between a public and a confidential type; create a new client instead")
 		}
 		md.normalize()
+		if (md.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) != (rec.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) && !Type(rec.Type).Public() {
+			return metadataErr("token_endpoint_auth_method", "cannot change between private_key_jwt and a client secret; create a new client instead")
+		}
 		if err := md.Validate(r.scopes); err != nil {
 			return err
 		}
@@ -374,7 +377,7 @@ func (r *Registry) StartSecretRotation(ctx context.Context, id string) (Info, st
 	var secret string
 	rec, err := r.modify(ctx, id, func(rec *store.Client) error {
 		switch {
-		case Type(rec.Type).Public():
+		case Type(rec.Type).Public(), rec.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT:
 			return ErrNoSecret
 		case rec.PendingSecretHash != "":
 			return ErrRotationInProgress

@@ -80,6 +80,9 @@ func (g *Gate) bearer(ctx context.Context, header, resource string) (*Identity, 
 		grantID:  c.GrantID,
 		tokenID:  c.JWTID,
 	}
+	if c.Confirmation != nil {
+		id.jkt = c.Confirmation.JKT
+	}
 	if g.revoked(id) {
 		return nil, token.ErrInvalidSignature
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-auth/gatehouse/authserver/dpop"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/ui"
@@ -68,6 +69,9 @@ type Config struct {
 	// PlaceholderPrefix+claim, computed once per identity.
 	PlaceholderPrefix string
 	Logger            *slog.Logger
+	// DPoP checks the proofs of DPoP-bound tokens (RFC 9449 §7, dpop.go);
+	// nil: such tokens are refused.
+	DPoP *dpop.Verifier
 	// Now is the gate's clock, time.Now if nil. The providers of this
 	// package take it too, so expiry checks, discovery back-off and
 	// revocation times all follow one clock.
@@ -235,8 +239,11 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 	var id *Identity
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		var err error
-		if id, err = g.bearer(r.Context(), auth, g.resource(origin)); err != nil {
-			if unverifiable(err) {
+		if id, err = g.credential(r, auth, origin); err != nil { // dpop.go
+			var pe *errProof
+			if errors.As(err, &pe) {
+				g.proofChallenge(w, r, origin, pe)
+			} else if unverifiable(err) {
 				g.unavailable(w, r, err)
 			} else {
 				g.unauthorized(w, r, origin, err)

@@ -47,6 +47,7 @@ type Identity struct {
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
 	tokenID   string // access token jti, for revocation checks
+	jkt       string // the DPoP key the token is bound to (cnf.jkt), or ""
 
 	prep *prepared // set once, before the identity is shared (prepared.go)
 }

@@ -36,6 +36,8 @@ var (
 	ErrRefreshTokenReused = errors.New("store: refresh token reused")
 	// ErrRevoked means the grant behind a token has been revoked.
 	ErrRevoked = errors.New("store: revoked")
+	// ErrReplay means a one-time identifier (UseOnce) was used before.
+	ErrReplay = errors.New("store: one-time identifier already used")
 )
 
 // ErrUnavailable means the database could not be asked: it did not answer
@@ -108,6 +110,9 @@ type Grant struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // absolute end of the grant and its refresh tokens
 	RevokedAt     time.Time // zero while live
+	// DPoPJKT binds the grant's refresh tokens to a DPoP key (RFC 9449
+	// §5: public clients); its JWK SHA-256 thumbprint, or "".
+	DPoPJKT string
 }
 
 // RefreshToken is one member of a grant's refresh token family, stored by
@@ -253,6 +258,12 @@ type Store interface {
 	// at now, until expiresAt (after which the token is refused anyway).
 	// Denylisting a jti again keeps the first record.
 	DenylistToken(ctx context.Context, jti string, now, expiresAt time.Time) error
+	// UseOnce records the one-time identifier id (a client assertion's or
+	// a DPoP proof's jti, namespaced by the caller) until expiresAt.
+	// ErrReplay when it is already recorded and unexpired at now; the
+	// store alone decides between two concurrent uses, so the check holds
+	// across instances.
+	UseOnce(ctx context.Context, id string, now, expiresAt time.Time) error
 	// IsTokenDenylisted reports whether jti has been denylisted (and not
 	// yet garbage collected).
 	IsTokenDenylisted(ctx context.Context, jti string) (bool, error)
@@ -325,8 +336,15 @@ type Client struct {
 	TOSURI                 string
 	GrantTypes             []string // empty means authorization_code and refresh_token
 	// TokenEndpointAuthMethod as registered (RFC 7591 §2): none,
-	// client_secret_basic or client_secret_post.
-	TokenEndpointAuthMethod       string
+	// client_secret_basic, client_secret_post or private_key_jwt.
+	TokenEndpointAuthMethod string
+	// JWKS (a JSON Web Key Set, as JSON) or JWKSURI hold the public keys
+	// of a private_key_jwt client (RFC 7591 §2); at most one is set.
+	JWKS    string
+	JWKSURI string
+	// DPoPBoundAccessTokens: the client's access tokens are always
+	// DPoP-bound (RFC 9449 §5.2).
+	DPoPBoundAccessTokens         bool
 	IDTokenSigningAlg             string
 	AccessTokenLifetime           time.Duration // zero: the server's default; kept to the millisecond
 	RefreshTokenLifetime          time.Duration // zero: the server's default; kept to the millisecond

@@ -119,6 +119,25 @@ type AccessTokenClaims struct {
 	// IDP is a private claim naming the upstream identity provider the
 	// user signed in through, when one did; gates pass it on.
 	IDP string `json:"idp,omitempty"`
+	// Confirmation binds the token to a key (RFC 7800 §3.1); for DPoP,
+	// the key's thumbprint (RFC 9449 §6.1). Nil: a bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+	// Actor is the party acting for the subject (RFC 8693 §4.1), in a
+	// token obtained by token exchange.
+	Actor *Actor `json:"act,omitempty"`
+}
+
+// Confirmation is the cnf claim (RFC 7800 §3.1).
+type Confirmation struct {
+	JKT string `json:"jkt,omitempty"` // RFC 9449 §6.1
+}
+
+// Actor is the act claim (RFC 8693 §4.1): who acts, and for a chain of
+// delegations, who acted before.
+type Actor struct {
+	Subject  string `json:"sub"`
+	ClientID string `json:"client_id,omitempty"`
+	Actor    *Actor `json:"act,omitempty"`
 }
 
 // Scopes returns the scope claim split on spaces.

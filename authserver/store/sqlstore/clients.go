@@ -19,6 +19,7 @@ var clientColumns = []string{
 	"access_token_lifetime", "refresh_token_lifetime", "bypass_consent_for_offline_access",
 	"contacts", "software_id", "software_version", "dynamic", "registration_access_token_hash",
 	"created_at", "updated_at", "revision", "require_pushed_authorization_requests",
+	"jwks", "jwks_uri", "dpop_bound_access_tokens",
 }
 
 // The statements are built once from clientColumns so the three cannot
@@ -167,6 +168,7 @@ func clientArgs(c store.Client) ([]any, error) {
 		c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), boolInt(c.BypassConsentForOfflineAccess),
 		lists[5], c.SoftwareID, c.SoftwareVersion, boolInt(c.Dynamic), c.RegistrationAccessTokenHash,
 		millis(c.CreatedAt), millis(c.UpdatedAt), c.Revision, boolInt(c.RequirePushedAuthorizationRequests),
+		c.JWKS, c.JWKSURI, boolInt(c.DPoPBoundAccessTokens),
 	}, nil
 }
 
@@ -177,14 +179,15 @@ func scanClient(row rowScanner) (store.Client, error) {
 		grantTypes, contacts                   string
 		accessLifetime, refreshLifetime        int64
 		bypass, dynamic, createdAt, updatedAt  int64
-		requirePAR                             int64
+		requirePAR, dpopBound                  int64
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Description, &c.Type, &secrets, &c.PendingSecretHash,
 		&redirects, &postLogout, &c.BackchannelLogoutURI, &scopes, &c.LogoURI, &c.ClientURI, &c.PolicyURI, &c.TOSURI,
 		&grantTypes, &c.TokenEndpointAuthMethod, &c.IDTokenSigningAlg,
 		&accessLifetime, &refreshLifetime, &bypass,
 		&contacts, &c.SoftwareID, &c.SoftwareVersion, &dynamic, &c.RegistrationAccessTokenHash,
-		&createdAt, &updatedAt, &c.Revision, &requirePAR)
+		&createdAt, &updatedAt, &c.Revision, &requirePAR,
+		&c.JWKS, &c.JWKSURI, &dpopBound)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -204,6 +207,7 @@ func scanClient(row rowScanner) (store.Client, error) {
 	c.BypassConsentForOfflineAccess = bypass != 0
 	c.Dynamic = dynamic != 0
 	c.RequirePushedAuthorizationRequests = requirePAR != 0
+	c.DPoPBoundAccessTokens = dpopBound != 0
 	c.CreatedAt = fromMillis(createdAt)
 	c.UpdatedAt = fromMillis(updatedAt)
 	return c, nil

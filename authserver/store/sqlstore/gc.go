@@ -30,6 +30,8 @@ var gcSteps = []string{
 		SELECT device_code_hash FROM gatehouse_device_authorizations WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 	`DELETE FROM gatehouse_pushed_requests WHERE hash IN (
 		SELECT hash FROM gatehouse_pushed_requests WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
+	`DELETE FROM gatehouse_used_jtis WHERE id IN (
+		SELECT id FROM gatehouse_used_jtis WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`,
 }
 
 // GarbageCollect implements store.Store. Records of each kind (auth codes,

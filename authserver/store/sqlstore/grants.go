@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-const grantColumns = `id, client_id, subject, session_id_hash, scopes, resources, auth_time, created_at, expires_at, revoked_at`
+const grantColumns = `id, client_id, subject, session_id_hash, scopes, resources, auth_time, created_at, expires_at, revoked_at, dpop_jkt`
 
 // GetGrant implements store.Store.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
@@ -53,9 +53,9 @@ func (s *Store) insertGrant(ctx context.Context, tx *txn, g store.Grant) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		g.ID, g.ClientID, g.Subject, g.SessionIDHash, scopes, resources,
-		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt))
+		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt), g.DPoPJKT)
 	return s.insertErr(err)
 }
 
@@ -70,7 +70,7 @@ type grantRow struct {
 // dest returns the scan destinations for grantColumns, in order.
 func (r *grantRow) dest() []any {
 	return []any{&r.g.ID, &r.g.ClientID, &r.g.Subject, &r.g.SessionIDHash, &r.scopes, &r.resources,
-		&r.authTime, &r.createdAt, &r.expiresAt, &r.revokedAt}
+		&r.authTime, &r.createdAt, &r.expiresAt, &r.revokedAt, &r.g.DPoPJKT}
 }
 
 func (r *grantRow) grant() (store.Grant, error) {

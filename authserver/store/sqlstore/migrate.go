@@ -273,6 +273,22 @@ var migrations = []migration{
 		// RFC 9126 §6 client metadata.
 		`ALTER TABLE gatehouse_clients ADD COLUMN require_pushed_authorization_requests BIGINT NOT NULL DEFAULT 0`,
 	}},
+	{version: 11, stmts: []string{
+		// private_key_jwt clients' keys (RFC 7591 §2 jwks, jwks_uri) and
+		// DPoP-bound access tokens (RFC 9449 §5.2).
+		`ALTER TABLE gatehouse_clients ADD COLUMN jwks TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_clients ADD COLUMN jwks_uri TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE gatehouse_clients ADD COLUMN dpop_bound_access_tokens BIGINT NOT NULL DEFAULT 0`,
+		// A public client's refresh tokens bound to its DPoP key (RFC 9449 §5).
+		`ALTER TABLE gatehouse_grants ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT ''`,
+		// One-time identifiers seen (client assertion and DPoP proof jti),
+		// kept until they could no longer be accepted anyway.
+		`CREATE TABLE gatehouse_used_jtis (
+			id         TEXT   NOT NULL PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX gatehouse_used_jtis_expires_at ON gatehouse_used_jtis (expires_at)`,
+	}},
 	{version: 12, stmts: []string{
 		// Accounts at upstream identity providers linked to users
 		// (federation.go): one link per upstream account.

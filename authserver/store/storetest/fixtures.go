@@ -66,6 +66,9 @@ func grantFor(c store.AuthCode) store.Grant {
 		AuthTime:      c.AuthTime,
 		CreatedAt:     redeemAt,
 		ExpiresAt:     t0.Add(30 * 24 * time.Hour),
+		// Every grant carries a DPoP key binding, so each path that
+		// reads a grant is checked to return it.
+		DPoPJKT: "jkt-" + c.GrantID,
 	}
 }
 

@@ -52,6 +52,8 @@ var contractTests = []struct {
 	{"Grant/ListBySession", testListGrantsBySession},
 
 	{"Denylist", testDenylist},
+	{"UseOnce", testUseOnce},
+	{"UseOnce/Concurrent", testUseOnceConcurrent},
 
 	{"SigningKey/Empty", testSigningKeysEmpty},
 	{"SigningKey/RoundTripOldestFirst", testSigningKeysRoundTrip},
