@@ -67,6 +67,9 @@ type Session struct {
 	// UserAgent is the browser's User-Agent when the session started
 	// (shortened), for the user's list of their sessions.
 	UserAgent string
+	// AMR lists how the user authenticated (RFC 8176 values, e.g. "pwd",
+	// "otp", "mfa"), in the order the methods were used.
+	AMR []string
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.
@@ -83,6 +86,7 @@ type AuthCode struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	AuthTime            time.Time
+	AMR                 []string // the session's authentication methods (RFC 8176)
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	RedeemedAt          time.Time // zero until redeemed
@@ -100,6 +104,7 @@ type Grant struct {
 	Scopes        []string
 	Resources     []string
 	AuthTime      time.Time
+	AMR           []string // how the user authenticated (RFC 8176), kept for refreshed tokens
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // absolute end of the grant and its refresh tokens
 	RevokedAt     time.Time // zero while live
@@ -281,6 +286,7 @@ type Store interface {
 
 	ClientStore
 	UserStore
+	FactorStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----

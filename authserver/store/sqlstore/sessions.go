@@ -9,12 +9,16 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at, user_agent`
+const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at, user_agent, amr`
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	_, err := s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent)
+	amr, err := encodeList(sess.AMR)
+	if err != nil {
+		return s.wrap("create session", err)
+	}
+	_, err = s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent, amr)
 	return s.wrap("create session", s.insertErr(err))
 }
 
@@ -43,8 +47,13 @@ func scanSession(row rowScanner) (store.Session, error) {
 	var (
 		sess                                      store.Session
 		authTime, createdAt, expiresAt, revokedAt int64
+		amr                                       string
 	)
-	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt, &sess.UserAgent); err != nil {
+	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt, &sess.UserAgent, &amr); err != nil {
+		return store.Session{}, err
+	}
+	var err error
+	if sess.AMR, err = decodeList(amr); err != nil {
 		return store.Session{}, err
 	}
 	sess.AuthTime = fromMillis(authTime)

@@ -82,6 +82,12 @@ var contractTests = []struct {
 	{"User/Delete", testUserDelete},
 	{"User/Tokens", testUserTokens},
 
+	{"Factor/RoundTrip", testFactorRoundTrip},
+	{"Factor/Steps", testFactorSteps},
+	{"Factor/Delete", testFactorDelete},
+	{"Factor/RecoveryCodes", testRecoveryCodes},
+	{"Factor/DeleteUserDropsFactors", testDeleteUserDropsFactors},
+
 	{"Audit/RoundTrip", testAuditRoundTrip},
 	{"Audit/Query", testAuditQuery},
 	{"Audit/DeleteBefore", testAuditDeleteBefore},
@@ -104,6 +110,8 @@ var concurrencyTests = []struct {
 	{"UpdateClientOnce", testConcurrentUpdateClient},
 	{"CreateUserOnce", testConcurrentCreateUser},
 	{"UseUserTokenOnce", testConcurrentUseUserToken},
+	{"UseFactorStepOnce", testConcurrentUseFactorStep},
+	{"UseRecoveryCodeOnce", testConcurrentUseRecoveryCode},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
