@@ -56,6 +56,9 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		AuthTime: token.NewNumericDate(p.grant.AuthTime),
 		GrantID:  p.grant.ID,
 	}
+	// Grants made before amr was recorded were all password sign-ins.
+	amr := sessionAMR(p.grant.AMR)
+	at.AMR, at.ACR = amr, acrOf(amr)
 	accessToken, err := s.cfg.Keys.Sign("ES256", accessTokenType, at)
 	if err != nil {
 		return nil, err
@@ -77,6 +80,8 @@ func (s *Server) issueTokens(_ context.Context, p issueParams) (*tokenResponse, 
 		claims["iat"] = p.now.Unix()
 		claims["exp"] = p.now.Add(s.cfg.Lifetimes.IDToken).Unix()
 		claims["auth_time"] = p.grant.AuthTime.Unix()
+		claims["amr"] = amr // OIDC Core §2, RFC 8176
+		claims["acr"] = at.ACR
 		claims["at_hash"] = token.AtHash(alg, accessToken)
 		if p.nonce != "" {
 			claims["nonce"] = p.nonce

@@ -22,7 +22,9 @@ type browserSession struct {
 	IDHash   string
 	Subject  string
 	AuthTime time.Time
-	User     *identity.User
+	// AMR is how the user authenticated (RFC 8176), never empty.
+	AMR  []string
+	User *identity.User
 }
 
 // sessionCookieValue is what the session cookie carries, encrypted.
@@ -50,7 +52,7 @@ func (s *Server) currentSession(r *http.Request) (*browserSession, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, User: u}, nil
+	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, AMR: sessionAMR(rec.AMR), User: u}, nil
 }
 
 // sessionRecord returns the live server-side record of the browser's
@@ -83,8 +85,8 @@ func (s *Server) sessionRecord(r *http.Request) (*store.Session, error) {
 
 // startSession creates a new session for u, always with a fresh id so a
 // session fixed before login is never promoted (session fixation), and
-// revokes the browser's previous session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User) (*browserSession, error) {
+// revokes the browser's previous session. amr is how u authenticated.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User, amr []string) (*browserSession, error) {
 	now := s.now()
 	raw, hash := randomToken(sessionIDPrefix)
 	rec := store.Session{
@@ -94,6 +96,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
 		UserAgent: shortUserAgent(r.UserAgent()),
+		AMR:       amr,
 	}
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
@@ -112,7 +115,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identit
 		return nil, err
 	}
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, value, s.cfg.Lifetimes.Session))
-	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: now, User: u}, nil
+	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: now, AMR: amr, User: u}, nil
 }
 
 // handleLogin serves the login page (GET) and checks credentials (POST).
@@ -202,7 +205,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Accounts != nil {
 		s.cfg.Accounts.AfterLogin(r.Context(), u, password)
 	}
-	sess, err := s.startSession(w, r, u)
+	// A second factor, when one is due, comes before any session exists
+	// (mfa.go): the password alone signs nobody in.
+	step, err := s.factorNeeded(r.Context(), client, ar, u.ID, []string{amrPassword})
+	if err != nil {
+		s.renderUserLookupFailed(w, r, err)
+		return
+	}
+	if step != factorNone {
+		s.log.InfoContext(r.Context(), "password accepted, second factor due", "sub", u.ID, "client_id", clientIDOf(client))
+		s.startSecondFactor(w, r, form.Get("ar"), client, u, step)
+		return
+	}
+	sess, err := s.startSession(w, r, u, []string{amrPassword})
 	if err != nil {
 		s.renderFailure(w, r, err, "starting a session failed", ui.ProblemText("problem.sign_in_failed"))
 		return
