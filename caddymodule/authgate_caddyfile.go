@@ -37,6 +37,7 @@ func init() {
 //		session_cache_size <entries> # decoded session cookies remembered; default 10000
 //		allow user|username|email|email_domain|group|scope|client <value>...
 //		deny client <client_id>...
+//		require mfa|acr <value>      # step-up for browsers; RFC 9470 401 for Bearer tokens
 //		header <claim> <Header-Name>|-
 //	}
 func parseAuthGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -118,6 +119,23 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 			g.Allow.Clients = append(g.Allow.Clients, values...)
 		default:
 			return d.Errf("allow: unknown rule kind %q (want user, username, email, email_domain, group, scope or client)", kind)
+		}
+		return nil
+	case "require":
+		if g.Require == nil {
+			g.Require = new(RequireConfig)
+		}
+		args := d.RemainingArgs()
+		switch {
+		case len(args) == 1 && args[0] == "mfa":
+			g.Require.MFA = true
+		case len(args) == 2 && args[0] == "acr" && args[1] != "":
+			if g.Require.ACR != "" && g.Require.ACR != args[1] {
+				return d.Errf("require acr: given twice (%q and %q)", g.Require.ACR, args[1])
+			}
+			g.Require.ACR = args[1]
+		default:
+			return d.Errf("require: expected mfa, or acr <value>")
 		}
 		return nil
 	case "deny":

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -71,6 +72,11 @@ func TestParseAuthGateErrors(t *testing.T) {
 		{"name arity", "authgate {\n name\n}", "name"},
 		{"header arity", "authgate {\n header email\n}", "header: expected <claim> <Header-Name>"},
 		{"bad duration", "authgate {\n session_idle forever\n}", "session_idle"},
+		{"require nothing", "authgate {\n require\n}", "require: expected mfa, or acr <value>"},
+		{"require unknown", "authgate {\n require otp\n}", "require: expected mfa, or acr <value>"},
+		{"require acr without value", "authgate {\n require acr\n}", "require: expected mfa, or acr <value>"},
+		{"require mfa extra", "authgate {\n require mfa now\n}", "require: expected mfa, or acr <value>"},
+		{"require acr twice", "authgate {\n require acr a\n require acr b\n}", `require acr: given twice ("a" and "b")`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,5 +119,29 @@ func TestAuthGateProvisionErrors(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseAuthGateRequire: require mfa and require acr <value> set the
+// gate's authentication requirement; they survive the JSON round trip.
+func TestParseAuthGateRequire(t *testing.T) {
+	h, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(`authgate {
+		require mfa
+		require acr urn:gatehouse:acr:mfa
+	}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := h.(*AuthGate)
+	if g.Require == nil || !g.Require.MFA || g.Require.ACR != "urn:gatehouse:acr:mfa" {
+		t.Fatalf("require = %+v", g.Require)
+	}
+	raw, err := json.Marshal(g)
+	if err != nil || !strings.Contains(string(raw), `"require":{"mfa":true,"acr":"urn:gatehouse:acr:mfa"}`) {
+		t.Errorf("JSON %s (%v)", raw, err)
+	}
+	plain, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser("authgate")})
+	if err != nil || plain.(*AuthGate).Require != nil {
+		t.Errorf("a gate without require: %+v, %v", plain, err)
 	}
 }

@@ -90,10 +90,15 @@ type AuthGate struct {
 	SessionCacheSize int `json:"session_cache_size,omitempty"`
 	// Deny refuses the apps it lists, whatever Allow says.
 	Deny *DenyConfig `json:"deny,omitempty"`
+	// Require asks for a strong user authentication: browsers are sent
+	// through a step-up login, Bearer tokens without it get 401
+	// insufficient_user_authentication (RFC 9470).
+	Require *RequireConfig `json:"require,omitempty"`
 	// Headers maps claims to request headers for the upstream, replacing
 	// the default header of each claim named; an empty header name
 	// removes that claim's header. Claims: sub, preferred_username, email,
-	// email_verified, name, groups, scope, client_id, iss, auth_source.
+	// email_verified, name, groups, scope, client_id, iss, auth_source,
+	// amr, acr.
 	Headers map[string]string `json:"headers,omitempty"`
 
 	gate         *gate.Gate
@@ -115,6 +120,15 @@ type PolicyConfig struct {
 	// Clients, when set, are the only apps (client_id) whose Bearer
 	// tokens are accepted; browser sessions are not affected.
 	Clients []string `json:"clients,omitempty"`
+}
+
+// RequireConfig is how strongly a caller must have authenticated.
+type RequireConfig struct {
+	// MFA: more than one factor (amr contains "mfa").
+	MFA bool `json:"mfa,omitempty"`
+	// ACR: this authentication class, or for Gatehouse's own classes
+	// (urn:gatehouse:acr:pwd, urn:gatehouse:acr:mfa) a stronger one.
+	ACR string `json:"acr,omitempty"`
 }
 
 // DenyConfig lists who may not pass.
@@ -166,6 +180,9 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 	}
 	if h.Deny != nil {
 		cfg.Policy.DenyClients = h.Deny.Clients
+	}
+	if h.Require != nil {
+		cfg.Policy.RequireMFA, cfg.Policy.RequireACR = h.Require.MFA, h.Require.ACR
 	}
 	headers, err := mergeHeaders(h.Headers)
 	if err != nil {

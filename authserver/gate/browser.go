@@ -30,6 +30,8 @@ type sessionValue struct {
 	GrantID       string   `json:"gid,omitempty"`
 	SessionID     string   `json:"sid,omitempty"`
 	AuthTime      int64    `json:"at,omitempty"`
+	ACR           string   `json:"acr,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
 	Created       int64    `json:"c"`
 	LastSeen      int64    `json:"l"`
 }
@@ -42,6 +44,9 @@ type pendingLogin struct {
 	Verifier    string `json:"v"`
 	ReturnTo    string `json:"r"`
 	RedirectURI string `json:"ru"`
+	// StepUp: this login asked for a stronger authentication; a login
+	// that still falls short is refused, not sent round again.
+	StepUp bool `json:"su,omitempty"`
 }
 
 // cookieValueName binds encoded cookies to the site: the name securecookie
@@ -76,6 +81,7 @@ func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin st
 		id = &Identity{
 			Subject: v.Subject, Username: v.Username, Email: v.Email, EmailVerified: v.EmailVerified,
 			Name: v.Name, Groups: v.Groups, Issuer: v.Issuer, Source: SourceSession,
+			ACR: v.ACR, AMR: v.AMR, AuthTime: v.AuthTime,
 			grantID: v.GrantID, sessionID: v.SessionID,
 		}
 		lastSeen = v.LastSeen
@@ -130,7 +136,14 @@ func (g *Gate) clearSession(w http.ResponseWriter) {
 // startLogin sends a browser to the provider's authorization endpoint with
 // fresh state, nonce and PKCE verifier (RFC 9700 §2.1.1, §4.7).
 func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string) {
+	g.startLoginFor(w, r, origin, "")
+}
+
+// startLoginFor starts a login asking for the authentication class acr
+// ("" for none: a plain login).
+func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin, acr string) {
 	p := pendingLogin{
+		StepUp:      acr != "",
 		State:       randomString(32),
 		Nonce:       randomString(32),
 		Verifier:    oauth2.GenerateVerifier(), // 32 random octets (RFC 7636 §4.1)
@@ -139,6 +152,7 @@ func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string)
 	}
 	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
 		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
+		ACRValues: acr,
 	})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
@@ -238,7 +252,14 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	v := sessionValue{
 		ID: randomString(16), Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
 		Name: id.Name, Groups: id.Groups, Issuer: issuer, GrantID: login.GrantID, SessionID: login.SessionID,
-		AuthTime: login.AuthTime, Created: now, LastSeen: now,
+		AuthTime: login.AuthTime, ACR: id.ACR, AMR: id.AMR, Created: now, LastSeen: now,
+	}
+	// A step-up that came back no stronger (the provider could not or
+	// would not) is refused here rather than sent round again.
+	if p.StepUp && !g.cfg.Policy.authenticationMet(&id) {
+		g.log.InfoContext(r.Context(), "step-up login fell short of the gate's requirement", "sub", id.Subject, "acr", id.ACR)
+		g.renderError(w, http.StatusForbidden, "problem.gate_step_up_failed", oautherr.CodeAccessDenied)
+		return
 	}
 	if err := g.writeSession(w, origin, v); err != nil {
 		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)

@@ -25,12 +25,13 @@ func DefaultHeaders() []HeaderMapping {
 		{"scope", "X-Gatehouse-Scopes"},
 		{"client_id", "X-Gatehouse-Client-Id"},
 		{"auth_source", "X-Gatehouse-Auth-Source"},
+		{"amr", "X-Gatehouse-Amr"},
 	}
 }
 
 // KnownClaims returns the claims a mapping may name.
 func KnownClaims() []string {
-	return []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source"}
+	return []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source", "amr", "acr"}
 }
 
 // ownedPrefix is the gate's header namespace: whatever a client sends

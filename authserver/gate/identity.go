@@ -25,6 +25,11 @@ type Identity struct {
 	ClientID      string   // the app the token was issued to (Bearer tokens)
 	Issuer        string
 	Source        Source
+	// ACR and AMR say how the user authenticated (OIDC Core §2, RFC
+	// 8176), AuthTime when (Unix seconds; 0 when unknown).
+	ACR      string
+	AMR      []string
+	AuthTime int64
 
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
@@ -69,6 +74,10 @@ func claimIndex(name string) int {
 		return 8
 	case "auth_source":
 		return 9
+	case "amr":
+		return 10
+	case "acr":
+		return 11
 	}
 	return -1
 }
@@ -102,6 +111,10 @@ func (id *Identity) claim(name string) string {
 		return id.Issuer
 	case "auth_source":
 		return string(id.Source)
+	case "amr":
+		return strings.Join(id.AMR, " ")
+	case "acr":
+		return id.ACR
 	}
 	return ""
 }

@@ -265,6 +265,9 @@ func identityFromClaims(c *token.IDTokenClaims) Identity {
 		Groups:   c.Groups,
 		Issuer:   c.Issuer,
 		Source:   SourceSession,
+		ACR:      c.ACR,
+		AMR:      c.AMR,
+		AuthTime: int64(c.AuthTime),
 	}
 	if c.EmailVerified != nil {
 		id.EmailVerified = *c.EmailVerified

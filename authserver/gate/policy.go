@@ -22,6 +22,42 @@ type Policy struct {
 	Scopes       []string
 	Clients      []string // client ids allowed to call with a token; empty: any
 	DenyClients  []string // client ids refused
+	// RequireMFA admits only callers who proved more than one factor
+	// (amr contains "mfa", RFC 8176). RequireACR admits only callers
+	// whose acr is that class or, for Gatehouse's own classes, a stronger
+	// one. Browsers are sent through a step-up login; Bearer tokens
+	// without it get RFC 9470's insufficient_user_authentication.
+	RequireMFA bool
+	RequireACR string
+}
+
+// Gatehouse's authentication classes, weakest first (authserver/amr.go).
+var gatehouseACRs = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
+
+// requiredACR is the class a step-up asks for; "" when none is required.
+func (p *Policy) requiredACR() string {
+	if p.RequireACR != "" {
+		return p.RequireACR
+	}
+	if p.RequireMFA {
+		return gatehouseACRs[1]
+	}
+	return ""
+}
+
+// authenticationMet reports whether id authenticated as strongly as the
+// policy requires.
+func (p *Policy) authenticationMet(id *Identity) bool {
+	if p.RequireMFA && !slices.Contains(id.AMR, "mfa") {
+		return false
+	}
+	if want := p.RequireACR; want != "" && id.ACR != want {
+		have, need := slices.Index(gatehouseACRs, id.ACR), slices.Index(gatehouseACRs, want)
+		if have < 0 || need < 0 || have < need {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Policy) hasIdentityRules() bool {

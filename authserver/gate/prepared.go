@@ -26,7 +26,7 @@ type prepared struct {
 }
 
 // numClaims is len(KnownClaims()); TestClaimIndex checks it.
-const numClaims = 10
+const numClaims = 12
 
 // prepare fills id's precomputed values for g. It runs before id is
 // shared (put in a cache), so no request ever sees it half done.

@@ -154,6 +154,9 @@ type IDTokenClaims struct {
 	// PhoneNumberVerified follows the same rule as EmailVerified.
 	PhoneNumberVerified *bool    `json:"phone_number_verified,omitempty"`
 	Groups              []string `json:"groups,omitempty"`
+	// ACR and AMR say how the user authenticated (OIDC Core §2).
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 }
 
 // MarshalJSON encodes the claims, adding email_verified (and

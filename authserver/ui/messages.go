@@ -367,9 +367,12 @@ var english = catalog{
 		"problem.gate_wrong_issuer.message": "It came from an unexpected identity provider.",
 		"problem.gate_wrong_issuer.hint":    "Go back to the page you wanted and try again.",
 
-		"problem.gate_cancelled.heading": "Sign-in was cancelled",
-		"problem.gate_cancelled.message": "Access was not granted.",
-		"problem.gate_cancelled.hint":    "Go back to the page you wanted to sign in again.",
+		"problem.gate_cancelled.heading":      "Sign-in was cancelled",
+		"problem.gate_cancelled.message":      "Access was not granted.",
+		"problem.gate_cancelled.hint":         "Go back to the page you wanted to sign in again.",
+		"problem.gate_step_up_failed.heading": "Two-step verification needed",
+		"problem.gate_step_up_failed.message": "This site requires a stronger sign-in than the one you completed.",
+		"problem.gate_step_up_failed.hint":    "Set up two-step verification on your account page, then try again.",
 
 		"problem.gate_not_completed.heading": "Sign-in did not complete",
 		"problem.gate_not_completed.message": "The identity provider could not sign you in.",
