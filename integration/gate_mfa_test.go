@@ -99,3 +99,24 @@ func TestGateRequireMFA(t *testing.T) {
 		t.Errorf("MFA token on the MFA route: %d, X-Gatehouse-Amr %q", resp.StatusCode, echo.last.Get("X-Gatehouse-Amr"))
 	}
 }
+
+// TestGateStepUpFallsShort: when the issuer cannot reach the class a
+// route requires (here MFA is off), the step-up login comes back no
+// stronger and the gate answers 403 with a page, not another login round.
+func TestGateStepUpFallsShort(t *testing.T) {
+	echo := newEcho(t)
+	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(),
+		edit: func(cf string) string {
+			return strings.Replace(cf, "\tauthgate\n", "\tauthgate {\n\t\trequire mfa\n\t}\n", 1)
+		}})
+	b := in.newBrowser()
+	p := b.get(in.gate + "/report")
+	if strings.HasSuffix(p.url.Path, "/login") {
+		b.submit(p, map[string]string{"username": "alice", "password": alicePassword})
+		// The redirects after a POST carry no Accept: navigate again.
+		p = b.get(in.gate + "/report")
+	}
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Two-step verification needed") || echo.count() != 0 {
+		t.Fatalf("a step-up that cannot succeed: %d %s (upstream hits %d)\n%s", p.status, p.url, echo.count(), p.body)
+	}
+}
