@@ -81,7 +81,8 @@ func (s *Server) factorNeeded(ctx context.Context, client *clients.Client, ar *a
 		return factorNone, nil
 	}
 	policy := s.mfaPolicyFor(client)
-	askedMFA := ar != nil && ar.ACR == ACRMFA
+	// A request for a class this session does not reach (acr_values).
+	askedMFA := ar != nil && ar.ACR != "" && !acrMeets(acrOf(amr), ar.ACR)
 	if !policy.Asks() && !askedMFA {
 		return factorNone, nil
 	}
