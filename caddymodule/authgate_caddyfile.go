@@ -1,6 +1,9 @@
 package caddymodule
 
 import (
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -37,7 +40,7 @@ func init() {
 //		session_cache_size <entries> # decoded session cookies remembered; default 10000
 //		allow user|username|email|email_domain|group|scope|client <value>...
 //		deny client <client_id>...
-//		require mfa|acr <value>      # step-up for browsers; RFC 9470 401 for Bearer tokens
+//		require mfa|acr <value>|max_age <duration>  # step-up for browsers; RFC 9470 401 for Bearer tokens
 //		header <claim> <Header-Name>|-
 //	}
 func parseAuthGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -134,8 +137,14 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 				return d.Errf("require acr: given twice (%q and %q)", g.Require.ACR, args[1])
 			}
 			g.Require.ACR = args[1]
+		case len(args) == 2 && args[0] == "max_age":
+			dur, err := caddy.ParseDuration(args[1])
+			if err != nil || dur < time.Second {
+				return d.Errf("require max_age: want a duration of at least 1s, not %q", args[1])
+			}
+			g.Require.MaxAge = caddy.Duration(dur)
 		default:
-			return d.Errf("require: expected mfa, or acr <value>")
+			return d.Errf("require: expected mfa, acr <value> or max_age <duration>")
 		}
 		return nil
 	case "deny":

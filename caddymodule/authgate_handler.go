@@ -129,6 +129,8 @@ type RequireConfig struct {
 	// ACR: this authentication class, or for Gatehouse's own classes
 	// (urn:gatehouse:acr:pwd, urn:gatehouse:acr:mfa) a stronger one.
 	ACR string `json:"acr,omitempty"`
+	// MaxAge: a sign-in at most this old (auth_time).
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
 }
 
 // DenyConfig lists who may not pass.
@@ -183,6 +185,7 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 	}
 	if h.Require != nil {
 		cfg.Policy.RequireMFA, cfg.Policy.RequireACR = h.Require.MFA, h.Require.ACR
+		cfg.Policy.MaxAge = time.Duration(h.Require.MaxAge)
 	}
 	headers, err := mergeHeaders(h.Headers)
 	if err != nil {

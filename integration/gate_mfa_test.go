@@ -25,7 +25,7 @@ func TestGateRequireMFA(t *testing.T) {
 			// Two gates that each admit must not both run on one request
 			// (the first removes the gate's cookie from what follows):
 			// the plain gate skips the MFA routes.
-			return strings.Replace(cf, "\tauthgate\n", "\tauthgate /mfa/* {\n\t\trequire mfa\n\t}\n\t@plain not path /mfa/*\n\tauthgate @plain\n", 1)
+			return strings.Replace(cf, "\tauthgate\n", "\tauthgate /mfa/* {\n\t\trequire mfa\n\t}\n\tauthgate /fresh/* {\n\t\trequire max_age 1s\n\t}\n\t@plain not path /mfa/* /fresh/*\n\tauthgate @plain\n", 1)
 		}})
 
 	// A token from a password-only sign-in (alice has no factor yet).
@@ -65,6 +65,14 @@ func TestGateRequireMFA(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(wa, `error="insufficient_user_authentication"`) ||
 		!strings.Contains(wa, `acr_values="urn:gatehouse:acr:mfa"`) || !strings.Contains(string(body), "insufficient_user_authentication") {
 		t.Errorf("password-only token on the MFA route: %d %q %s", resp.StatusCode, wa, body)
+	}
+	// require max_age: the password-only token's sign-in is over a
+	// second old (RFC 9470: max_age in the challenge).
+	time.Sleep(1100 * time.Millisecond)
+	resp = in.request(t, http.MethodGet, in.gate+"/fresh/x", nil, pwdAuth)
+	if wa := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.Contains(wa, `error="insufficient_user_authentication"`) || !strings.Contains(wa, `max_age="1"`) || strings.Contains(wa, "acr_values") {
+		t.Errorf("an old sign-in on the max_age route: %d %q", resp.StatusCode, wa)
 	}
 	forged := map[string]string{"Authorization": pwdAuth["Authorization"], "Accept": "application/json", "X-Gatehouse-Amr": "pwd otp mfa"}
 	hits := echo.count()

@@ -136,14 +136,21 @@ func (g *Gate) clearSession(w http.ResponseWriter) {
 // startLogin sends a browser to the provider's authorization endpoint with
 // fresh state, nonce and PKCE verifier (RFC 9700 §2.1.1, §4.7).
 func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string) {
-	g.startLoginFor(w, r, origin, "")
+	g.startLoginFor(w, r, origin, false)
 }
 
-// startLoginFor starts a login asking for the authentication class acr
-// ("" for none: a plain login).
-func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin, acr string) {
+// startLoginFor starts a login; a step-up asks the provider for the
+// policy's class (acr_values) and a fresh sign-in (max_age).
+func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin string, stepUp bool) {
+	var req AuthRequest
+	if stepUp {
+		req.ACRValues = g.cfg.Policy.requiredACR()
+		if g.cfg.Policy.MaxAge > 0 {
+			req.MaxAge = int64(g.cfg.Policy.MaxAge / time.Second)
+		}
+	}
 	p := pendingLogin{
-		StepUp:      acr != "",
+		StepUp:      stepUp,
 		State:       randomString(32),
 		Nonce:       randomString(32),
 		Verifier:    oauth2.GenerateVerifier(), // 32 random octets (RFC 7636 §4.1)
@@ -152,7 +159,7 @@ func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin, acr
 	}
 	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
 		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
-		ACRValues: acr,
+		ACRValues: req.ACRValues, MaxAge: req.MaxAge,
 	})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
@@ -256,7 +263,8 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	}
 	// A step-up that came back no stronger (the provider could not or
 	// would not) is refused here rather than sent round again.
-	if p.StepUp && !g.cfg.Policy.authenticationMet(&id) {
+	id.AuthTime = login.AuthTime
+	if p.StepUp && !g.cfg.Policy.authenticationMet(&id, g.now()) {
 		g.log.InfoContext(r.Context(), "step-up login fell short of the gate's requirement", "sub", id.Subject, "acr", id.ACR)
 		g.renderError(w, http.StatusForbidden, "problem.gate_step_up_failed", oautherr.CodeAccessDenied)
 		return

@@ -3,6 +3,7 @@ package gate
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Policy says who may pass. Identity rules (users, usernames, emails,
@@ -29,6 +30,10 @@ type Policy struct {
 	// without it get RFC 9470's insufficient_user_authentication.
 	RequireMFA bool
 	RequireACR string
+	// MaxAge, when positive, admits only callers who authenticated at
+	// most this long ago (auth_time; OIDC Core §3.1.2.1 max_age, RFC 9470
+	// §3). A caller whose auth_time is unknown is too old.
+	MaxAge time.Duration
 }
 
 // Gatehouse's authentication classes, weakest first (authserver/amr.go).
@@ -45,9 +50,12 @@ func (p *Policy) requiredACR() string {
 	return ""
 }
 
-// authenticationMet reports whether id authenticated as strongly as the
-// policy requires.
-func (p *Policy) authenticationMet(id *Identity) bool {
+// authenticationMet reports whether id authenticated as strongly, and
+// as recently (at now), as the policy requires.
+func (p *Policy) authenticationMet(id *Identity, now time.Time) bool {
+	if p.MaxAge > 0 && (id.AuthTime <= 0 || now.Sub(time.Unix(id.AuthTime, 0)) > p.MaxAge) {
+		return false
+	}
 	if p.RequireMFA && !slices.Contains(id.AMR, "mfa") {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -168,6 +169,9 @@ func (g *Gate) insufficientAuthentication(w http.ResponseWriter, r *http.Request
 	extra := []string{}
 	if acr := g.cfg.Policy.requiredACR(); acr != "" {
 		extra = append(extra, fmt.Sprintf("acr_values=%q", acr))
+	}
+	if ma := g.cfg.Policy.MaxAge; ma > 0 {
+		extra = append(extra, fmt.Sprintf("max_age=\"%d\"", int64(ma/time.Second)))
 	}
 	extra = append(extra, fmt.Sprintf("resource_metadata=%q", g.metadataURL(origin)))
 	g.log.DebugContext(r.Context(), "user authentication too weak", "path", r.URL.Path)
