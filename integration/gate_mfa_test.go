@@ -110,21 +110,31 @@ func TestGateRequireMFA(t *testing.T) {
 
 // TestGateStepUpFallsShort: when the issuer cannot reach the class a
 // route requires (here MFA is off), the step-up login comes back no
-// stronger and the gate answers 403 with a page, not another login round.
+// stronger and the gate answers 403 with a page, not another login round;
+// also when the callback is served by the site's other gate, whose own
+// policy requires nothing (the requirement travels with the login).
 func TestGateStepUpFallsShort(t *testing.T) {
-	echo := newEcho(t)
-	in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(),
-		edit: func(cf string) string {
+	for name, edit := range map[string]func(string) string{
+		"one gate": func(cf string) string {
 			return strings.Replace(cf, "\tauthgate\n", "\tauthgate {\n\t\trequire mfa\n\t}\n", 1)
-		}})
-	b := in.newBrowser()
-	p := b.get(in.gate + "/report")
-	if strings.HasSuffix(p.url.Path, "/login") {
-		b.submit(p, map[string]string{"username": "alice", "password": alicePassword})
-		// The redirects after a POST carry no Accept: navigate again.
-		p = b.get(in.gate + "/report")
-	}
-	if p.status != http.StatusForbidden || !strings.Contains(p.body, "Two-step verification needed") || echo.count() != 0 {
-		t.Fatalf("a step-up that cannot succeed: %d %s (upstream hits %d)\n%s", p.status, p.url, echo.count(), p.body)
+		},
+		"callback at another gate": func(cf string) string {
+			return strings.Replace(cf, "\tauthgate\n", "\tauthgate /report* {\n\t\trequire mfa\n\t}\n\t@plain not path /report*\n\tauthgate @plain\n", 1)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			echo := newEcho(t)
+			in := startExampleWith(t, exampleSetup{dir: t.TempDir(), port: freePort(t), upstream: echo.addr(), edit: edit})
+			b := in.newBrowser()
+			p := b.get(in.gate + "/report")
+			if strings.HasSuffix(p.url.Path, "/login") {
+				b.submit(p, map[string]string{"username": "alice", "password": alicePassword})
+				// The redirects after a POST carry no Accept: navigate again.
+				p = b.get(in.gate + "/report")
+			}
+			if p.status != http.StatusForbidden || !strings.Contains(p.body, "Two-step verification needed") || echo.count() != 0 {
+				t.Fatalf("a step-up that cannot succeed: %d %s (upstream hits %d)\n%s", p.status, p.url, echo.count(), p.body)
+			}
+		})
 	}
 }

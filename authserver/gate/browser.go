@@ -45,8 +45,13 @@ type pendingLogin struct {
 	ReturnTo    string `json:"r"`
 	RedirectURI string `json:"ru"`
 	// StepUp: this login asked for a stronger authentication; a login
-	// that still falls short is refused, not sent round again.
-	StepUp bool `json:"su,omitempty"`
+	// that still falls short is refused, not sent round again. The
+	// requirement travels with it: the callback may be served by another
+	// gate of the site, with another policy.
+	StepUp     bool   `json:"su,omitempty"`
+	NeedMFA    bool   `json:"nm,omitempty"`
+	NeedACR    string `json:"na,omitempty"`
+	NeedMaxAge int64  `json:"nx,omitempty"` // seconds
 }
 
 // cookieValueName binds encoded cookies to the site: the name securecookie
@@ -157,6 +162,9 @@ func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin stri
 		ReturnTo:    r.URL.RequestURI(),
 		RedirectURI: g.CallbackURL(origin),
 	}
+	if stepUp {
+		p.NeedMFA, p.NeedACR, p.NeedMaxAge = g.cfg.Policy.RequireMFA, g.cfg.Policy.RequireACR, req.MaxAge
+	}
 	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
 		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
 		ACRValues: req.ACRValues, MaxAge: req.MaxAge,
@@ -264,7 +272,8 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	// A step-up that came back no stronger (the provider could not or
 	// would not) is refused here rather than sent round again.
 	id.AuthTime = login.AuthTime
-	if p.StepUp && !g.cfg.Policy.authenticationMet(&id, g.now()) {
+	need := Policy{RequireMFA: p.NeedMFA, RequireACR: p.NeedACR, MaxAge: time.Duration(p.NeedMaxAge) * time.Second}
+	if p.StepUp && !need.authenticationMet(&id, g.now()) {
 		g.log.InfoContext(r.Context(), "step-up login fell short of the gate's requirement", "sub", id.Subject, "acr", id.ACR)
 		g.renderError(w, http.StatusForbidden, "problem.gate_step_up_failed", oautherr.CodeAccessDenied)
 		return
