@@ -29,6 +29,11 @@ type introspectionResponse struct {
 	Audience  token.Audience `json:"aud,omitempty"`
 	Issuer    string         `json:"iss,omitempty"`
 	JWTID     string         `json:"jti,omitempty"`
+	// How the user authenticated, as the access token says (RFC 9470 §6.1
+	// lists acr and auth_time among the introspection response's claims).
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // handleIntrospect is the introspection endpoint (RFC 7662 §2).
@@ -106,6 +111,9 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 			IssuedAt: rt.CreatedAt.Unix(),
 			Subject:  g.Subject,
 			Issuer:   s.Issuer(),
+			AuthTime: g.AuthTime.Unix(),
+			ACR:      acrOf(sessionAMR(g.AMR)),
+			AMR:      sessionAMR(g.AMR),
 		}, nil
 	}
 	claims, active, err := s.activeAccessToken(ctx, raw)
@@ -129,6 +137,9 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 		NotBefore: int64(claims.NotBefore),
 		Subject:   claims.Subject,
 		Audience:  claims.Audience,
+		AuthTime:  int64(claims.AuthTime),
+		ACR:       claims.ACR,
+		AMR:       claims.AMR,
 		Issuer:    claims.Issuer,
 		JWTID:     claims.JWTID,
 	}, nil

@@ -162,6 +162,11 @@ func TestTOTPSignIn(t *testing.T) {
 			t.Errorf("%s: amr %v acr %v", name, c["amr"], c["acr"])
 		}
 	}
+	// Introspection says the same (RFC 9470 §6.1).
+	if in := introspect(t, f, ast.FirstParty, tok.AccessToken, nil); !in.Active || in.ACR != "urn:gatehouse:acr:mfa" ||
+		!slices.Equal(in.AMR, []string{"pwd", "otp", "mfa"}) || in.AuthTime != f.Clock.Now().Unix() {
+		t.Errorf("introspection: %+v", in)
+	}
 
 	// The same code in another browser, within its window: refused.
 	other := f.NewBrowser(t)

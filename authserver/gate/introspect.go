@@ -32,6 +32,10 @@ type Introspection struct {
 	Subject   string         `json:"sub"`
 	Audience  token.Audience `json:"aud"`
 	Issuer    string         `json:"iss"`
+	// RFC 9470 §6.1: how the user authenticated.
+	AuthTime int64    `json:"auth_time"`
+	ACR      string   `json:"acr"`
+	AMR      []string `json:"amr"`
 }
 
 // errInactive is an introspected token the provider says is not active.
@@ -78,6 +82,9 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 		ClientID: res.ClientID,
 		Issuer:   res.Issuer,
 		Source:   SourceBearer,
+		ACR:      res.ACR,
+		AMR:      res.AMR,
+		AuthTime: res.AuthTime,
 	}
 	return id, expires, nil
 }
