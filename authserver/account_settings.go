@@ -27,6 +27,7 @@ var settingsNotices = map[string]string{
 	"ended_session": "settings.notice.ended_session",
 	"ended_others":  "settings.notice.ended_others",
 	"email_sent":    "settings.notice.email_sent",
+	"two_step_off":  "factor.notice.removed",
 }
 
 // handleAccount is the account page. GET shows it; POST (csrf, action)
@@ -175,6 +176,10 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess *bro
 		MinLength:     s.cfg.Accounts.Policy().MinLength,
 		Notice:        notice, Error: problem, ErrorIn: problemIn,
 		AppsURL: s.prefix + accountAppsPath,
+	}
+	if page.TwoStep, err = s.twoStepView(r, sess); err != nil {
+		s.accountChangeFailed(w, r, err)
+		return
 	}
 	if signOut, err := s.requests.Encode(logoutRequestName, &logoutRequest{IssuedAt: s.now().UnixMilli()}); err == nil {
 		page.SignOutAction, page.SignOutRequest = s.prefix+"/logout", signOut

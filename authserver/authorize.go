@@ -39,7 +39,10 @@ type authRequest struct {
 	// skipping the login page; ignored unless it names a configured one.
 	IDPHint   string   `json:"ih,omitempty"`
 	Resources []string `json:"res,omitempty"`
-	IssuedAt  int64    `json:"iat"` // unix milliseconds
+	// ACR is the class acr_values asked for: the first value this server
+	// supports (amr.go), "" for none.
+	ACR      string `json:"acr,omitempty"`
+	IssuedAt int64  `json:"iat"` // unix milliseconds
 }
 
 func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.Prompt, p) }
@@ -223,6 +226,20 @@ func (s *Server) checkAuthorizeForm(ctx context.Context, form url.Values, dup *d
 		}
 		ar.MaxAge = n
 	}
+	// OIDC Core §3.1.2.1: acr_values lists classes in order of
+	// preference; the first one this server knows is the one it works to
+	// reach (step-up), and values it does not know are ignored.
+	if av := form.Get("acr_values"); av != "" {
+		if !isParamText(av) {
+			return ar, client, oautherr.InvalidRequest("acr_values must be printable UTF-8 of at most %d bytes", maxParamLength)
+		}
+		for _, v := range strings.Fields(av) {
+			if slices.Contains(s.acrValuesSupported(), v) {
+				ar.ACR = v
+				break
+			}
+		}
+	}
 	ar.Nonce, ar.LoginHint = form.Get("nonce"), form.Get("login_hint")
 	if hint := form.Get("idp_hint"); hint != "" && len(s.cfg.Providers) > 0 && s.provider(hint) != nil {
 		ar.IDPHint = hint
@@ -292,6 +309,20 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ar *authRequest
 			return
 		}
 		s.redirectToPage(w, r, "/login", ar)
+		return
+	}
+	// Step-up (OIDC Core §3.1.2.1 acr_values; mfa.go): a session weaker
+	// than the app or the request asks for proves a second factor first.
+	switch step, err := s.factorNeeded(r.Context(), client, ar, sess.Subject, sess.AMR); {
+	case err != nil:
+		s.redirectError(w, r, ar, userLookupFailed(err))
+		return
+	case step != factorNone:
+		if ar.hasPrompt("none") {
+			s.silentError(w, r, ar, client, oautherr.InteractionRequired("a second factor is required"))
+			return
+		}
+		s.redirectToPage(w, r, secondFactorPath, ar)
 		return
 	}
 	need, err := s.needsConsent(r, ar, client, sess)
@@ -391,6 +422,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, ar *authReque
 		Nonce:         ar.Nonce,
 		CodeChallenge: ar.CodeChallenge,
 		AuthTime:      sess.AuthTime,
+		AMR:           sess.AMR,
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(s.cfg.Lifetimes.AuthCode),
 	}

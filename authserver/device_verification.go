@@ -162,6 +162,21 @@ func (s *Server) fillDevicePage(page *ui.DevicePage, d store.DeviceAuthorization
 // app, the consent.
 func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, sess *browserSession, d store.DeviceAuthorization, client *clients.Client, allow bool, page ui.DevicePage) {
 	now := s.now()
+	if allow {
+		// The app's second-factor policy (mfa.go) holds for the device
+		// grant too: a session without the factor it asks for cannot
+		// approve. (This page does not lead through the second step
+		// itself; the user signs in again with it.)
+		switch step, err := s.factorNeeded(r.Context(), client, nil, sess.Subject, sess.AMR); {
+		case err != nil:
+			s.renderFailure(w, r, err, "checking the second-factor policy failed", ui.ProblemText("problem.sign_in_failed"))
+			return
+		case step != factorNone:
+			page.Step, page.Error = "confirm", ui.Message("device.error.second_factor")
+			s.renderDevicePage(w, r, http.StatusForbidden, page)
+			return
+		}
+	}
 	if allow && !client.Type.Trusted() {
 		c := store.Consent{Subject: sess.Subject, ClientID: client.ID, Scopes: d.Scopes, Resources: d.Resources, CreatedAt: now, UpdatedAt: now}
 		if prev, err := s.cfg.Store.GetConsent(r.Context(), sess.Subject, client.ID); err == nil {

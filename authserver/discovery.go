@@ -25,6 +25,8 @@ type providerMetadata struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	// OIDC Discovery §3: the classes acr_values may ask for (amr.go).
+	ACRValuesSupported []string `json:"acr_values_supported"`
 	// RFC 9207 §3: the iss parameter is sent on every authorization response.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 	// OIDC Discovery §3 defaults request_uri_parameter_supported to true,
@@ -78,7 +80,9 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "sid"},
+			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "sid",
+			"acr", "amr"},
+		ACRValuesSupported:                         s.acrValuesSupported(),
 		PromptValuesSupported:                      []string{"none", "login", "consent", "select_account"},
 		AuthorizationResponseIssParameterSupported: true,
 		IntrospectionEndpoint:                      s.endpoint("/introspect"),

@@ -35,7 +35,10 @@ func wantMetadata(issuer string, registration bool) map[string]any {
 		"revocation_endpoint_auth_methods_supported":    auth,
 		"code_challenge_methods_supported":              []any{"S256"},
 		"claims_supported": []any{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "sid"},
+			"name", "preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "sid",
+			"acr", "amr"},
+		// Without MFA only the password class is reachable.
+		"acr_values_supported":                           []any{"urn:gatehouse:acr:pwd"},
 		"prompt_values_supported":                        []any{"none", "login", "consent", "select_account"},
 		"authorization_response_iss_parameter_supported": true,
 		"request_parameter_supported":                    false,

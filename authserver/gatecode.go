@@ -37,7 +37,10 @@ type GateLogin struct {
 	EmailVerified     bool
 	Groups            []string
 	AuthTime          time.Time
-	GrantID           string
+	// AMR and ACR say how the user authenticated (RFC 8176; amr.go).
+	AMR     []string
+	ACR     string
+	GrantID string
 	// SessionIDHash identifies the issuer session the login was made in.
 	SessionIDHash string
 	// IDP names the upstream provider the user signed in through, or "".
@@ -107,6 +110,8 @@ func (s *Server) redeemGateCode(ctx context.Context, req GateCodeRequest, now ti
 	l := &GateLogin{
 		Subject:       rc.user.ID,
 		AuthTime:      rc.grant.AuthTime,
+		AMR:           sessionAMR(rc.grant.AMR),
+		ACR:           acrOf(sessionAMR(rc.grant.AMR)),
 		GrantID:       rc.grant.ID,
 		SessionIDHash: rc.grant.SessionIDHash,
 	}

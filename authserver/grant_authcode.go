@@ -124,6 +124,7 @@ func (s *Server) redeemCode(ctx context.Context, r codeRedemption) (*redeemedCod
 		Scopes:        code.Scopes,
 		Resources:     code.Resources,
 		AuthTime:      code.AuthTime,
+		AMR:           code.AMR,
 		CreatedAt:     r.now,
 		ExpiresAt:     r.now.Add(s.accessTokenLifetime(r.client)),
 	}

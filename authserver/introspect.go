@@ -33,6 +33,11 @@ type introspectionResponse struct {
 	// exchanged token's acting party (RFC 8693 §2.2.1, §4.1).
 	Confirmation *token.Confirmation `json:"cnf,omitempty"`
 	Actor        *token.Actor        `json:"act,omitempty"`
+	// How the user authenticated, as the access token says (RFC 9470 §6.1
+	// lists acr and auth_time among the introspection response's claims).
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // handleIntrospect is the introspection endpoint (RFC 7662 §2).
@@ -110,6 +115,9 @@ func (s *Server) introspect(ctx context.Context, raw string) (*introspectionResp
 			IssuedAt: rt.CreatedAt.Unix(),
 			Subject:  g.Subject,
 			Issuer:   s.Issuer(),
+			AuthTime: g.AuthTime.Unix(),
+			ACR:      acrOf(sessionAMR(g.AMR)),
+			AMR:      sessionAMR(g.AMR),
 		}, nil
 	}
 	claims, active, err := s.activeAccessToken(ctx, raw)
@@ -153,6 +161,9 @@ func accessTokenIntrospection(claims *token.AccessTokenClaims, username string) 
 		Audience:     claims.Audience,
 		Issuer:       claims.Issuer,
 		JWTID:        claims.JWTID,
+		AuthTime:     int64(claims.AuthTime),
+		ACR:          claims.ACR,
+		AMR:          claims.AMR,
 	}
 }
 

@@ -3,6 +3,7 @@ package authserver_test
 import (
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -12,17 +13,20 @@ import (
 
 // introspection is the part of an RFC 7662 §2.2 answer the tests read.
 type introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope"`
-	ClientID  string `json:"client_id"`
-	Username  string `json:"username"`
-	TokenType string `json:"token_type"`
-	Exp       int64  `json:"exp"`
-	Iat       int64  `json:"iat"`
-	Sub       string `json:"sub"`
-	Aud       any    `json:"aud"`
-	Iss       string `json:"iss"`
-	JTI       string `json:"jti"`
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope"`
+	ClientID  string   `json:"client_id"`
+	Username  string   `json:"username"`
+	TokenType string   `json:"token_type"`
+	Exp       int64    `json:"exp"`
+	Iat       int64    `json:"iat"`
+	Sub       string   `json:"sub"`
+	Aud       any      `json:"aud"`
+	Iss       string   `json:"iss"`
+	JTI       string   `json:"jti"`
+	AuthTime  int64    `json:"auth_time"`
+	ACR       string   `json:"acr"`
+	AMR       []string `json:"amr"`
 }
 
 func introspect(t *testing.T, f *ast.Fixture, clientID, tok string, extra url.Values) introspection {
@@ -55,8 +59,9 @@ func TestIntrospect(t *testing.T) {
 	t.Run("own access token", func(t *testing.T) {
 		in := introspect(t, f, ast.ThirdParty, third.AccessToken, nil)
 		want := introspection{Active: true, Scope: "openid email offline_access", ClientID: ast.ThirdParty, Username: ast.Alice,
-			TokenType: "Bearer", Exp: now + 600, Iat: now, Sub: ast.AliceID, Aud: ast.Issuer, Iss: ast.Issuer, JTI: in.JTI}
-		if in != want || in.JTI == "" {
+			TokenType: "Bearer", Exp: now + 600, Iat: now, Sub: ast.AliceID, Aud: ast.Issuer, Iss: ast.Issuer, JTI: in.JTI,
+			AuthTime: now, ACR: "urn:gatehouse:acr:pwd", AMR: []string{"pwd"}}
+		if !reflect.DeepEqual(in, want) || in.JTI == "" {
 			t.Errorf("got %+v, want %+v", in, want)
 		}
 	})

@@ -80,6 +80,9 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 	if origin != nil {
 		at.IDP = origin.IDP
 	}
+	// Grants made before amr was recorded were all password sign-ins.
+	amr := sessionAMR(p.grant.AMR)
+	at.AMR, at.ACR = amr, acrOf(amr)
 	accessToken, err := s.cfg.Keys.Sign("ES256", accessTokenType, at)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,8 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 		claims["iat"] = p.now.Unix()
 		claims["exp"] = p.now.Add(s.cfg.Lifetimes.IDToken).Unix()
 		claims["auth_time"] = p.grant.AuthTime.Unix()
+		claims["amr"] = amr // OIDC Core §2, RFC 8176
+		claims["acr"] = at.ACR
 		claims["at_hash"] = token.AtHash(alg, accessToken)
 		if p.nonce != "" {
 			claims["nonce"] = p.nonce
@@ -111,12 +116,9 @@ func (s *Server) issueTokens(ctx context.Context, p issueParams) (*tokenResponse
 			claims["sid"] = sid
 		}
 		if origin != nil {
-			// idp names the provider the user signed in through; amr
-			// passes on its RFC 8176 methods (OIDC Core §2).
+			// idp names the provider the user signed in through; its RFC
+			// 8176 methods are the session's amr, carried by the grant.
 			claims["idp"] = origin.IDP
-			if len(origin.UpstreamAMR) > 0 {
-				claims["amr"] = origin.UpstreamAMR
-			}
 		}
 		if resp.IDToken, err = s.cfg.Keys.Sign(alg, "JWT", claims); err != nil {
 			return nil, err

@@ -22,7 +22,9 @@ type browserSession struct {
 	IDHash   string
 	Subject  string
 	AuthTime time.Time
-	User     *identity.User
+	// AMR is how the user authenticated (RFC 8176), never empty.
+	AMR  []string
+	User *identity.User
 }
 
 // sessionCookieValue is what the session cookie carries, encrypted.
@@ -50,7 +52,7 @@ func (s *Server) currentSession(r *http.Request) (*browserSession, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, User: u}, nil
+	return &browserSession{IDHash: rec.IDHash, Subject: rec.Subject, AuthTime: rec.AuthTime, AMR: sessionAMR(rec.AMR), User: u}, nil
 }
 
 // sessionRecord returns the live server-side record of the browser's
@@ -83,20 +85,23 @@ func (s *Server) sessionRecord(r *http.Request) (*store.Session, error) {
 
 // startSession creates a new session for u, always with a fresh id so a
 // session fixed before login is never promoted (session fixation), and
-// revokes the browser's previous session.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User) (*browserSession, error) {
-	return s.startSessionFrom(w, r, u, upstreamSignIn{})
+// revokes the browser's previous session. amr is how u authenticated
+// (RFC 8176 values).
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *identity.User, amr []string) (*browserSession, error) {
+	return s.startSessionFrom(w, r, u, upstreamSignIn{AMR: amr})
 }
 
-// upstreamSignIn is how a user signed in through an upstream identity
-// provider (federated.go); zero for Gatehouse's own sign-in.
+// upstreamSignIn is how a user signed in: the methods (RFC 8176), and for
+// a sign-in through an upstream identity provider (federated.go) its name
+// and when the user authenticated there.
 type upstreamSignIn struct {
 	IDP      string
 	AMR      []string
 	AuthTime time.Time // when the user authenticated upstream; zero: now
 }
 
-// startSessionFrom is startSession for a sign-in through a provider.
+// startSessionFrom is startSession for a sign-in through a provider, whose
+// reported methods become the session's amr.
 func (s *Server) startSessionFrom(w http.ResponseWriter, r *http.Request, u *identity.User, up upstreamSignIn) (*browserSession, error) {
 	now := s.now()
 	authTime := now
@@ -105,14 +110,14 @@ func (s *Server) startSessionFrom(w http.ResponseWriter, r *http.Request, u *ide
 	}
 	raw, hash := randomToken(sessionIDPrefix)
 	rec := store.Session{
-		IDHash:      hash,
-		Subject:     u.ID,
-		AuthTime:    authTime,
-		CreatedAt:   now,
-		ExpiresAt:   now.Add(s.cfg.Lifetimes.Session),
-		UserAgent:   shortUserAgent(r.UserAgent()),
-		IDP:         up.IDP,
-		UpstreamAMR: up.AMR,
+		IDHash:    hash,
+		Subject:   u.ID,
+		AuthTime:  authTime,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.Lifetimes.Session),
+		UserAgent: shortUserAgent(r.UserAgent()),
+		AMR:       up.AMR,
+		IDP:       up.IDP,
 	}
 	if err := s.cfg.Store.CreateSession(r.Context(), rec); err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func (s *Server) startSessionFrom(w http.ResponseWriter, r *http.Request, u *ide
 		return nil, err
 	}
 	http.SetCookie(w, s.cookies.Cookie(sessionCookie, value, s.cfg.Lifetimes.Session))
-	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: authTime, User: u}, nil
+	return &browserSession{IDHash: hash, Subject: u.ID, AuthTime: authTime, AMR: up.AMR, User: u}, nil
 }
 
 // handleLogin serves the login page (GET) and checks credentials (POST).
@@ -225,7 +230,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Accounts != nil {
 		s.cfg.Accounts.AfterLogin(r.Context(), u, password)
 	}
-	sess, err := s.startSession(w, r, u)
+	// A second factor, when one is due, comes before any session exists
+	// (mfa.go): the password alone signs nobody in.
+	step, err := s.factorNeeded(r.Context(), client, ar, u.ID, []string{amrPassword})
+	if err != nil {
+		s.renderUserLookupFailed(w, r, err)
+		return
+	}
+	if step != factorNone {
+		s.log.InfoContext(r.Context(), "password accepted, second factor due", "sub", u.ID, "client_id", clientIDOf(client))
+		s.startSecondFactor(w, r, form.Get("ar"), client, u, step)
+		return
+	}
+	sess, err := s.startSession(w, r, u, []string{amrPassword})
 	if err != nil {
 		s.renderFailure(w, r, err, "starting a session failed", ui.ProblemText("problem.sign_in_failed"))
 		return

@@ -19,9 +19,11 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/dpop"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/mail"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
+	"github.com/gatehouse-auth/gatehouse/authserver/seal"
 	"github.com/gatehouse-auth/gatehouse/authserver/session"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 	"github.com/gatehouse-auth/gatehouse/authserver/throttle"
@@ -164,6 +166,13 @@ type Config struct {
 	// PasswordLoginOff hides the login page's password form and refuses
 	// password sign-ins: users sign in only through Providers.
 	PasswordLoginOff bool
+	// MFA is the server's second-factor policy (mfa.go): off ("" too),
+	// optional or required. A client's own policy (clients.Client.MFA)
+	// replaces it for that client unless it is off.
+	MFA factor.Policy
+	// Sealer seals second-factor secrets at rest; required unless MFA is
+	// off.
+	Sealer *seal.Sealer
 }
 
 // Server is the authorization server. It is an http.Handler.
@@ -232,6 +241,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("authserver: GCInterval must not be negative")
 	case cfg.AuditRetention < 0:
 		return nil, errors.New("authserver: AuditRetention must not be negative")
+	case cfg.MFA.Asks() && cfg.Sealer == nil:
+		return nil, errors.New("authserver: MFA needs a Sealer for the factors' secrets")
+	}
+	if cfg.MFA != "" {
+		if _, err := factor.ParsePolicy(string(cfg.MFA)); err != nil {
+			return nil, fmt.Errorf("authserver: %w", err)
+		}
 	}
 	if err := checkFederation(cfg); err != nil {
 		return nil, err
@@ -389,6 +405,10 @@ func (s *Server) routes() {
 	handle("GET POST", "/authorize", s.pageHandler(s.handleAuthorize))
 	handle("GET POST", "/login", s.pageHandler(s.handleLogin))
 	handle("GET POST", "/consent", s.pageHandler(s.handleConsent))
+	if s.mfaOn() {
+		handle("GET POST", secondFactorPath, s.pageHandler(s.handleSecondFactor))
+		handle("GET POST", accountTwoStepPath, s.pageHandler(s.handleAccountTwoStep))
+	}
 	handle("POST OPTIONS", "/token", s.corsHandler(s.handleToken))
 	handle("GET POST OPTIONS", "/userinfo", s.corsHandler(s.handleUserinfo))
 	handle("GET OPTIONS", "/jwks.json", s.corsHandler(s.handleJWKS))

@@ -89,7 +89,8 @@ func (a *AdminUsers) serveAccounts(w http.ResponseWriter, r *http.Request) error
 		}
 		return methodNotAllowed(w, "GET, PATCH, DELETE")
 	case len(parts) == 2 && slices.Contains([]string{"password", "disable", "enable", "invite", "reset-link"}, parts[1]),
-		len(parts) == 3 && parts[1] == "sessions" && parts[2] == "revoke":
+		len(parts) == 3 && parts[1] == "sessions" && parts[2] == "revoke",
+		len(parts) == 3 && parts[1] == "factors" && parts[2] == "reset":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(w, "POST")
 		}
@@ -339,6 +340,16 @@ func (a *AdminUsers) userAction(w http.ResponseWriter, r *http.Request, id, acti
 			return a.failUser(r, err)
 		}
 		return writeAdminJSON(w, http.StatusOK, map[string]int{"sessions_revoked": sessions, "grants_revoked": grants})
+	case "factors/reset":
+		// Any user's factors, a configured one's too (a lost device).
+		if _, err := m.Get(ctx, id); err != nil && !errors.Is(err, accounts.ErrStatic) {
+			return a.failUser(r, err)
+		}
+		n, err := m.ResetFactors(ctx, id, "admin")
+		if err != nil {
+			return a.failUser(r, err)
+		}
+		return writeAdminJSON(w, http.StatusOK, map[string]int{"factors_deleted": n})
 	}
 	issue := m.Invite
 	if action == "reset-link" {

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
@@ -99,6 +100,13 @@ type App struct {
 	// where GET /gatehouse/audit on the admin endpoint reads them.
 	// Default 2160h (90 days).
 	AuditRetention caddy.Duration `json:"audit_retention,omitempty"`
+
+	// MFA is the second-factor policy: off (the default), optional
+	// (users may set up an authenticator app on their account page and
+	// are then asked for a code at sign-in) or required (users without a
+	// factor set one up at their next sign-in). A client's own mfa
+	// replaces it for that client unless it is off.
+	MFA string `json:"mfa,omitempty"`
 
 	// Users who can sign in, defined in the configuration (read-only at
 	// run time). Users created at run time (admin API, CLI) are kept in
@@ -197,6 +205,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	mfa, err := parseMFA(a.MFA)
+	if err != nil {
+		return errorf("mfa: %v", err)
+	}
 	issuer := repl.ReplaceKnown(a.Issuer, "")
 	if issuer == "" {
 		return errorf("issuer is required (e.g. issuer https://auth.example.com)")
@@ -365,6 +377,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Observers:                 []authserver.Observer{metrics(), authserver.AuditLog(auditLogger(ctx))},
 		HealthPath:                a.HealthPath,
 		AuditRetention:            a.auditRetention(),
+		MFA:                       mfa,
+		Sealer:                    sealer,
 	}
 	if mailer != nil {
 		cfg.Mailer = mailer
@@ -552,4 +566,12 @@ func signingAlgorithms(configured []string) ([]string, error) {
 		}
 	}
 	return algs, nil
+}
+
+// parseMFA reads an mfa option; empty is off.
+func parseMFA(s string) (factor.Policy, error) {
+	if s == "" {
+		return factor.Off, nil
+	}
+	return factor.ParsePolicy(s)
 }

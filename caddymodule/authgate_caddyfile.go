@@ -1,6 +1,9 @@
 package caddymodule
 
 import (
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -37,6 +40,7 @@ func init() {
 //		session_cache_size <entries> # decoded session cookies remembered; default 10000
 //		allow user|username|email|email_domain|group|scope|client <value>...
 //		deny client <client_id>...
+//		require mfa|acr <value>|max_age <duration>  # step-up for browsers; RFC 9470 401 for Bearer tokens
 //		header <claim> <Header-Name>|-
 //	}
 func parseAuthGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -118,6 +122,29 @@ func parseAuthGateOption(d *caddyfile.Dispenser, g *AuthGate) error {
 			g.Allow.Clients = append(g.Allow.Clients, values...)
 		default:
 			return d.Errf("allow: unknown rule kind %q (want user, username, email, email_domain, group, scope or client)", kind)
+		}
+		return nil
+	case "require":
+		if g.Require == nil {
+			g.Require = new(RequireConfig)
+		}
+		args := d.RemainingArgs()
+		switch {
+		case len(args) == 1 && args[0] == "mfa":
+			g.Require.MFA = true
+		case len(args) == 2 && args[0] == "acr" && args[1] != "":
+			if g.Require.ACR != "" && g.Require.ACR != args[1] {
+				return d.Errf("require acr: given twice (%q and %q)", g.Require.ACR, args[1])
+			}
+			g.Require.ACR = args[1]
+		case len(args) == 2 && args[0] == "max_age":
+			dur, err := caddy.ParseDuration(args[1])
+			if err != nil || dur < time.Second {
+				return d.Errf("require max_age: want a duration of at least 1s, not %q", args[1])
+			}
+			g.Require.MaxAge = caddy.Duration(dur)
+		default:
+			return d.Errf("require: expected mfa, acr <value> or max_age <duration>")
 		}
 		return nil
 	case "deny":

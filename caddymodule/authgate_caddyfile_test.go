@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -71,6 +73,13 @@ func TestParseAuthGateErrors(t *testing.T) {
 		{"name arity", "authgate {\n name\n}", "name"},
 		{"header arity", "authgate {\n header email\n}", "header: expected <claim> <Header-Name>"},
 		{"bad duration", "authgate {\n session_idle forever\n}", "session_idle"},
+		{"require nothing", "authgate {\n require\n}", "require: expected mfa, acr <value> or max_age <duration>"},
+		{"require unknown", "authgate {\n require otp\n}", "require: expected mfa, acr <value> or max_age <duration>"},
+		{"require acr without value", "authgate {\n require acr\n}", "require: expected mfa, acr <value> or max_age <duration>"},
+		{"require mfa extra", "authgate {\n require mfa now\n}", "require: expected mfa, acr <value> or max_age <duration>"},
+		{"require max_age bad", "authgate {\n require max_age soon\n}", `require max_age: want a duration of at least 1s, not "soon"`},
+		{"require max_age too short", "authgate {\n require max_age 10ms\n}", "require max_age: want a duration of at least 1s"},
+		{"require acr twice", "authgate {\n require acr a\n require acr b\n}", `require acr: given twice ("a" and "b")`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,5 +122,30 @@ func TestAuthGateProvisionErrors(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseAuthGateRequire: require mfa and require acr <value> set the
+// gate's authentication requirement; they survive the JSON round trip.
+func TestParseAuthGateRequire(t *testing.T) {
+	h, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser(`authgate {
+		require mfa
+		require acr urn:gatehouse:acr:mfa
+		require max_age 15m
+	}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := h.(*AuthGate)
+	if g.Require == nil || !g.Require.MFA || g.Require.ACR != "urn:gatehouse:acr:mfa" || time.Duration(g.Require.MaxAge) != 15*time.Minute {
+		t.Fatalf("require = %+v", g.Require)
+	}
+	raw, err := json.Marshal(g)
+	if err != nil || !strings.Contains(string(raw), `"require":{"mfa":true,"acr":"urn:gatehouse:acr:mfa","max_age":900000000000}`) {
+		t.Errorf("JSON %s (%v)", raw, err)
+	}
+	plain, err := parseAuthGate(httpcaddyfile.Helper{Dispenser: caddyfile.NewTestDispenser("authgate")})
+	if err != nil || plain.(*AuthGate).Require != nil {
+		t.Errorf("a gate without require: %+v, %v", plain, err)
 	}
 }

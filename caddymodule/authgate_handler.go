@@ -90,10 +90,15 @@ type AuthGate struct {
 	SessionCacheSize int `json:"session_cache_size,omitempty"`
 	// Deny refuses the apps it lists, whatever Allow says.
 	Deny *DenyConfig `json:"deny,omitempty"`
+	// Require asks for a strong user authentication: browsers are sent
+	// through a step-up login, Bearer tokens without it get 401
+	// insufficient_user_authentication (RFC 9470).
+	Require *RequireConfig `json:"require,omitempty"`
 	// Headers maps claims to request headers for the upstream, replacing
 	// the default header of each claim named; an empty header name
 	// removes that claim's header. Claims: sub, preferred_username, email,
-	// email_verified, name, groups, scope, client_id, iss, auth_source, idp.
+	// email_verified, name, groups, scope, client_id, iss, auth_source, idp,
+	// amr, acr.
 	Headers map[string]string `json:"headers,omitempty"`
 
 	gate         *gate.Gate
@@ -115,6 +120,17 @@ type PolicyConfig struct {
 	// Clients, when set, are the only apps (client_id) whose Bearer
 	// tokens are accepted; browser sessions are not affected.
 	Clients []string `json:"clients,omitempty"`
+}
+
+// RequireConfig is how strongly a caller must have authenticated.
+type RequireConfig struct {
+	// MFA: more than one factor (amr contains "mfa").
+	MFA bool `json:"mfa,omitempty"`
+	// ACR: this authentication class, or for Gatehouse's own classes
+	// (urn:gatehouse:acr:pwd, urn:gatehouse:acr:mfa) a stronger one.
+	ACR string `json:"acr,omitempty"`
+	// MaxAge: a sign-in at most this old (auth_time).
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
 }
 
 // DenyConfig lists who may not pass.
@@ -166,6 +182,10 @@ func (h *AuthGate) Provision(ctx caddy.Context) error {
 	}
 	if h.Deny != nil {
 		cfg.Policy.DenyClients = h.Deny.Clients
+	}
+	if h.Require != nil {
+		cfg.Policy.RequireMFA, cfg.Policy.RequireACR = h.Require.MFA, h.Require.ACR
+		cfg.Policy.MaxAge = time.Duration(h.Require.MaxAge)
 	}
 	headers, err := mergeHeaders(h.Headers)
 	if err != nil {

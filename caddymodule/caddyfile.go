@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 )
 
 func init() {
@@ -69,6 +70,7 @@ func init() {
 //		revocation_poll_interval <duration>
 //		health_path <path>
 //		audit_retention <duration>
+//		mfa off|optional|required
 //		signing_algorithms <PS256|EdDSA...>
 //		key_rotation_interval <duration>
 //		key_prepublication <duration>
@@ -129,6 +131,7 @@ func init() {
 //			bypass_consent_for_offline_access [true|false]
 //			contacts|contact <address>...
 //			software_id|software_version <text>
+//			mfa off|optional|required
 //		}
 //		provider <name> { ... }	(federation_config.go)
 //		password on|off
@@ -195,6 +198,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			}
 		case "audit_retention":
 			if err := durationArg(d, &app.AuditRetention); err != nil {
+				return nil, err
+			}
+		case "mfa":
+			if err := mfaArg(d, &app.MFA); err != nil {
 				return nil, err
 			}
 		case "revocation_poll_interval":
@@ -492,6 +499,12 @@ func parseClient(d *caddyfile.Dispenser) (*ClientConfig, error) {
 			}
 			continue
 		}
+		if key == "mfa" {
+			if err := mfaArg(d, &c.MFA); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		spec, ok := clients.LookupSpec(key)
 		if !ok {
 			return nil, d.Errf("client %s: unknown option %q", c.ID, key)
@@ -600,3 +613,16 @@ func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 
 // Interface guards
 var _ httpcaddyfile.UnmarshalGlobalFunc = parseGlobalOption
+
+// mfaArg reads an mfa policy: off, optional or required.
+func mfaArg(d *caddyfile.Dispenser, dst *string) error {
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return d.Errf("mfa: expected one of off, optional, required")
+	}
+	if _, err := factor.ParsePolicy(v); err != nil {
+		return d.Errf("mfa: %v", err)
+	}
+	*dst = v
+	return nil
+}

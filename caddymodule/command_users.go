@@ -128,6 +128,7 @@ unverified unless --email-verified says otherwise.
 	enable := simple("enable", "Enables a disabled user", "enable")
 	del := simple("delete", "Deletes a user; their sessions and grants end", "")
 	revoke := simple("revoke-sessions", "Ends every session and grant of a user (configured users too)", "sessions/revoke")
+	resetFactors := simple("reset-factors", "Deletes a user's second factors and recovery codes (a lost device; configured users too)", "factors/reset")
 	invite := simple("invite", "Prints a single-use link with which the user chooses a password", "invite")
 	reset := simple("reset-link", "Prints a single-use password reset link for the user", "reset-link")
 
@@ -143,7 +144,7 @@ unverified unless --email-verified says otherwise.
 			return userCall(cmd, args[0], http.MethodPost, "password", map[string]any{"password": pw})
 		},
 	}
-	users.AddCommand(create, list, get, update, disable, enable, del, setPassword, invite, reset, revoke)
+	users.AddCommand(create, list, get, update, disable, enable, del, setPassword, invite, reset, revoke, resetFactors)
 	return users
 }
 
@@ -259,6 +260,14 @@ func userCall(cmd *cobra.Command, arg, method, action string, body any) error {
 		}
 		_, err := fmt.Fprintf(out, "Ended %d sessions and %d grants. Gates refuse them within the revocation poll interval.\n",
 			n["sessions_revoked"], n["grants_revoked"])
+		return err
+	case action == "factors/reset":
+		var n map[string]int
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return fmt.Errorf("unexpected response from the admin API: %v", err)
+		}
+		_, err := fmt.Fprintf(out, "Deleted %d second factors and every recovery code. The user's sessions are kept: end them with revoke-sessions.\n",
+			n["factors_deleted"])
 		return err
 	}
 	return printUserRaw(cmd, raw)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 )
 
@@ -76,6 +77,9 @@ type ClientConfig struct {
 	// Metadata describes the client; the name defaults to the id, the
 	// scopes to every supported one.
 	clients.Metadata
+	// MFA is the client's second-factor policy (off, optional, required),
+	// replacing the server's mfa for this client; empty keeps it.
+	MFA string
 }
 
 // MarshalJSON writes the client as the Caddyfile adapter emits it.
@@ -84,7 +88,11 @@ func (c ClientConfig) MarshalJSON() ([]byte, error) {
 	if len(c.SecretHashes) > 0 {
 		obj = append(obj, clients.Member{Name: "secret_hashes", Value: c.SecretHashes})
 	}
-	return json.Marshal(append(obj, c.Fields(clients.ConfigJSON)...))
+	obj = append(obj, c.Fields(clients.ConfigJSON)...)
+	if c.MFA != "" {
+		obj = append(obj, clients.Member{Name: "mfa", Value: c.MFA})
+	}
+	return json.Marshal(obj)
 }
 
 // UnmarshalJSON reads a client of the JSON configuration with the
@@ -105,8 +113,17 @@ func (c *ClientConfig) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("client %q: secret_hashes: must be an array of strings", c.ID)
 		}
 	}
+	if raw, ok := obj["mfa"]; ok {
+		if err := json.Unmarshal(raw, &c.MFA); err != nil {
+			return fmt.Errorf("client %q: mfa: must be a string", c.ID)
+		}
+		if _, err := factor.ParsePolicy(c.MFA); err != nil {
+			return fmt.Errorf("client %q: %w", c.ID, err)
+		}
+	}
 	delete(obj, "id")
 	delete(obj, "secret_hashes")
+	delete(obj, "mfa")
 	if err := c.Decode(obj, clients.ConfigJSON); err != nil {
 		return fmt.Errorf("client %q: %w", c.ID, err)
 	}
@@ -114,7 +131,7 @@ func (c *ClientConfig) UnmarshalJSON(b []byte) error {
 }
 
 func (c *ClientConfig) client() *clients.Client {
-	return &clients.Client{ID: c.ID, Metadata: c.Metadata, SecretHashes: c.SecretHashes}
+	return &clients.Client{ID: c.ID, Metadata: c.Metadata, SecretHashes: c.SecretHashes, MFA: factor.Policy(c.MFA)}
 }
 
 // Interface guards

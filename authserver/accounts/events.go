@@ -12,7 +12,8 @@ type Event struct {
 	// Name is the stable event name: user.created, user.updated,
 	// user.password_changed, user.disabled, user.enabled, user.deleted,
 	// user.sessions_revoked, user.invited, user.reset_requested,
-	// user.invite_used, user.reset_used, user.email_verified, ...
+	// user.invite_used, user.reset_used, user.email_verified,
+	// user.factors_reset, ...
 	Name string
 	// Subject is the user's id; Username is set when the change names it
 	// (user.created).

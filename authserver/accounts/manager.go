@@ -397,6 +397,20 @@ func (m *Manager) RevokeSessions(ctx context.Context, subject, keep, reason stri
 	return sessions, grants, nil
 }
 
+// ResetFactors deletes every second factor and recovery code of subject
+// (any user, a configured one's too), for a user who lost their device:
+// their next sign-in asks for the password alone, or leads them through
+// enrolment where a factor is required. Sessions are kept; end them with
+// RevokeSessions. It returns how many factors it deleted.
+func (m *Manager) ResetFactors(ctx context.Context, subject, reason string) (int, error) {
+	n, err := m.cfg.Store.DeleteFactors(ctx, subject)
+	if err != nil {
+		return 0, err
+	}
+	m.event(ctx, "user.factors_reset", subject, "reason", reason, "factors", n)
+	return n, nil
+}
+
 // AfterLogin records a stored user's successful sign-in and, when their
 // hash was made with other parameters than the ones in force, replaces it
 // with a new hash of the password they just proved (the one moment it is

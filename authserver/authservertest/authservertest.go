@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/accounts"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
 	"github.com/gatehouse-auth/gatehouse/authserver/revocation"
 	"github.com/gatehouse-auth/gatehouse/authserver/seal"
@@ -134,6 +135,9 @@ type Options struct {
 	SigningAlgorithms []string
 	// Logger receives the server's logs; default: none.
 	Logger *slog.Logger
+	// MFA is the server's second-factor policy; default off. The
+	// fixture's sealer seals the factors' secrets.
+	MFA factor.Policy
 	// Configure, if set, edits the configuration last, just before
 	// authserver.New.
 	Configure func(*authserver.Config)
@@ -308,6 +312,8 @@ func New(t testing.TB, opts Options) *Fixture {
 		LoginThrottle:  throttleOf(opts.LoginThrottle),
 		ClientThrottle: throttleOf(opts.ClientThrottle),
 		Revocations:    revocations,
+		MFA:            opts.MFA,
+		Sealer:         sealer,
 	}
 	if opts.Registration != "" {
 		cfg.Registration = authserver.Registration{Policy: opts.Registration, Clients: registry,

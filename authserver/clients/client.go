@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 )
 
 // Type is one of the four Connected App types.
@@ -50,6 +52,10 @@ type Client struct {
 	// their redirect URIs, so errors are redirected to them only after
 	// the user has seen the consent page (RFC 9700 §4.18).
 	Dynamic bool
+	// MFA is this client's second-factor policy, replacing the server's
+	// (authserver.Config.MFA) unless that is off; "" keeps the server's.
+	// Set for configured clients only.
+	MFA factor.Policy
 
 	secrets []*secret
 }

@@ -31,6 +31,8 @@ type sessionValue struct {
 	SessionID     string   `json:"sid,omitempty"`
 	AuthTime      int64    `json:"at,omitempty"`
 	IDP           string   `json:"idp,omitempty"`
+	ACR           string   `json:"acr,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
 	Created       int64    `json:"c"`
 	LastSeen      int64    `json:"l"`
 }
@@ -43,6 +45,14 @@ type pendingLogin struct {
 	Verifier    string `json:"v"`
 	ReturnTo    string `json:"r"`
 	RedirectURI string `json:"ru"`
+	// StepUp: this login asked for a stronger authentication; a login
+	// that still falls short is refused, not sent round again. The
+	// requirement travels with it: the callback may be served by another
+	// gate of the site, with another policy.
+	StepUp     bool   `json:"su,omitempty"`
+	NeedMFA    bool   `json:"nm,omitempty"`
+	NeedACR    string `json:"na,omitempty"`
+	NeedMaxAge int64  `json:"nx,omitempty"` // seconds
 }
 
 // cookieValueName binds encoded cookies to the site: the name securecookie
@@ -77,6 +87,7 @@ func (g *Gate) sessionIdentity(w http.ResponseWriter, r *http.Request, origin st
 		id = &Identity{
 			Subject: v.Subject, Username: v.Username, Email: v.Email, EmailVerified: v.EmailVerified,
 			Name: v.Name, Groups: v.Groups, Issuer: v.Issuer, Source: SourceSession, IDP: v.IDP,
+			ACR: v.ACR, AMR: v.AMR, AuthTime: v.AuthTime,
 			grantID: v.GrantID, sessionID: v.SessionID,
 		}
 		lastSeen = v.LastSeen
@@ -131,15 +142,33 @@ func (g *Gate) clearSession(w http.ResponseWriter) {
 // startLogin sends a browser to the provider's authorization endpoint with
 // fresh state, nonce and PKCE verifier (RFC 9700 §2.1.1, §4.7).
 func (g *Gate) startLogin(w http.ResponseWriter, r *http.Request, origin string) {
+	g.startLoginFor(w, r, origin, false)
+}
+
+// startLoginFor starts a login; a step-up asks the provider for the
+// policy's class (acr_values) and a fresh sign-in (max_age).
+func (g *Gate) startLoginFor(w http.ResponseWriter, r *http.Request, origin string, stepUp bool) {
+	var req AuthRequest
+	if stepUp {
+		req.ACRValues = g.cfg.Policy.requiredACR()
+		if g.cfg.Policy.MaxAge > 0 {
+			req.MaxAge = int64(g.cfg.Policy.MaxAge / time.Second)
+		}
+	}
 	p := pendingLogin{
+		StepUp:      stepUp,
 		State:       randomString(32),
 		Nonce:       randomString(32),
 		Verifier:    oauth2.GenerateVerifier(), // 32 random octets (RFC 7636 §4.1)
 		ReturnTo:    r.URL.RequestURI(),
 		RedirectURI: g.CallbackURL(origin),
 	}
+	if stepUp {
+		p.NeedMFA, p.NeedACR, p.NeedMaxAge = g.cfg.Policy.RequireMFA, g.cfg.Policy.RequireACR, req.MaxAge
+	}
 	authURL, err := g.cfg.Provider.AuthCodeURL(r.Context(), AuthRequest{
 		RedirectURI: p.RedirectURI, State: p.State, Nonce: p.Nonce, Verifier: p.Verifier, Scopes: g.cfg.Scopes,
+		ACRValues: req.ACRValues, MaxAge: req.MaxAge,
 	})
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "starting a login failed", "error", err)
@@ -239,7 +268,16 @@ func (g *Gate) handleCallback(w http.ResponseWriter, r *http.Request, origin str
 	v := sessionValue{
 		ID: randomString(16), Subject: id.Subject, Username: id.Username, Email: id.Email, EmailVerified: id.EmailVerified,
 		Name: id.Name, Groups: id.Groups, Issuer: issuer, GrantID: login.GrantID, SessionID: login.SessionID,
-		AuthTime: login.AuthTime, IDP: id.IDP, Created: now, LastSeen: now,
+		AuthTime: login.AuthTime, IDP: id.IDP, ACR: id.ACR, AMR: id.AMR, Created: now, LastSeen: now,
+	}
+	// A step-up that came back no stronger (the provider could not or
+	// would not) is refused here rather than sent round again.
+	id.AuthTime = login.AuthTime
+	need := Policy{RequireMFA: p.NeedMFA, RequireACR: p.NeedACR, MaxAge: time.Duration(p.NeedMaxAge) * time.Second}
+	if p.StepUp && !need.authenticationMet(&id, g.now()) {
+		g.log.InfoContext(r.Context(), "step-up login fell short of the gate's requirement", "sub", id.Subject, "acr", id.ACR)
+		g.renderError(w, http.StatusForbidden, "problem.gate_step_up_failed", oautherr.CodeAccessDenied)
+		return
 	}
 	if err := g.writeSession(w, origin, v); err != nil {
 		g.log.ErrorContext(r.Context(), "writing the gate session failed", "error", err)

@@ -269,6 +269,14 @@ func (g *Gate) Handle(w http.ResponseWriter, r *http.Request, origin string) *Id
 		g.forbidden(w, r, origin, id, missing)
 		return nil
 	}
+	if !g.cfg.Policy.authenticationMet(id, g.now()) {
+		if id.Source == SourceSession && isBrowserNavigation(r) {
+			g.startLoginFor(w, r, origin, true) // step-up
+		} else {
+			g.insufficientAuthentication(w, r, origin)
+		}
+		return nil
+	}
 	g.stripCookies(r)
 	g.SetHeaders(r, id)
 	return id

@@ -26,12 +26,13 @@ func DefaultHeaders() []HeaderMapping {
 		{"client_id", "X-Gatehouse-Client-Id"},
 		{"auth_source", "X-Gatehouse-Auth-Source"},
 		{"idp", "X-Gatehouse-Idp"},
+		{"amr", "X-Gatehouse-Amr"},
 	}
 }
 
 // KnownClaims returns the claims a mapping may name.
 func KnownClaims() []string {
-	return []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source", "idp"}
+	return []string{"sub", "preferred_username", "email", "email_verified", "name", "groups", "scope", "client_id", "iss", "auth_source", "idp", "amr", "acr"}
 }
 
 // ownedPrefix is the gate's header namespace: whatever a client sends

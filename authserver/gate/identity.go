@@ -43,6 +43,11 @@ type Identity struct {
 	// IDP names the upstream identity provider the user signed in
 	// through at the issuer (its idp claim), or "".
 	IDP string
+	// ACR and AMR say how the user authenticated (OIDC Core §2, RFC
+	// 8176), AuthTime when (Unix seconds; 0 when unknown).
+	ACR      string
+	AMR      []string
+	AuthTime int64
 
 	grantID   string // for revocation checks
 	sessionID string // issuer session id hash, for revocation checks
@@ -90,6 +95,10 @@ func claimIndex(name string) int {
 		return 9
 	case "idp":
 		return 10
+	case "amr":
+		return 11
+	case "acr":
+		return 12
 	}
 	return -1
 }
@@ -128,6 +137,10 @@ func (id *Identity) claim(name string) string {
 		return string(id.Source)
 	case "idp":
 		return id.IDP
+	case "amr":
+		return strings.Join(id.AMR, " ")
+	case "acr":
+		return id.ACR
 	}
 	return ""
 }

@@ -32,6 +32,10 @@ type Introspection struct {
 	Subject   string         `json:"sub"`
 	Audience  token.Audience `json:"aud"`
 	Issuer    string         `json:"iss"`
+	// RFC 9470 §6.1: how the user authenticated.
+	AuthTime int64    `json:"auth_time"`
+	ACR      string   `json:"acr"`
+	AMR      []string `json:"amr"`
 }
 
 // errInactive is an introspected token the provider says is not active.
@@ -79,7 +83,10 @@ func (g *Gate) introspect(ctx context.Context, in Introspector, raw, resource st
 		Issuer:   res.Issuer,
 		// RFC 9068 §2.2: a client's own token names the client as sub
 		// (client_credentials); it has no user.
-		Source: bearerSource(res.Subject == res.ClientID && res.Username == ""),
+		Source:   bearerSource(res.Subject == res.ClientID && res.Username == ""),
+		ACR:      res.ACR,
+		AMR:      res.AMR,
+		AuthTime: res.AuthTime,
 	}
 	return id, expires, nil
 }

@@ -266,6 +266,9 @@ func identityFromClaims(c *token.IDTokenClaims) Identity {
 		Issuer:   c.Issuer,
 		Source:   SourceSession,
 		IDP:      c.IDP,
+		ACR:      c.ACR,
+		AMR:      c.AMR,
+		AuthTime: int64(c.AuthTime),
 	}
 	if c.EmailVerified != nil {
 		id.EmailVerified = *c.EmailVerified

@@ -3,6 +3,7 @@ package gate
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Policy says who may pass. Identity rules (users, usernames, emails,
@@ -22,6 +23,49 @@ type Policy struct {
 	Scopes       []string
 	Clients      []string // client ids allowed to call with a token; empty: any
 	DenyClients  []string // client ids refused
+	// RequireMFA admits only callers who proved more than one factor
+	// (amr contains "mfa", RFC 8176). RequireACR admits only callers
+	// whose acr is that class or, for Gatehouse's own classes, a stronger
+	// one. Browsers are sent through a step-up login; Bearer tokens
+	// without it get RFC 9470's insufficient_user_authentication.
+	RequireMFA bool
+	RequireACR string
+	// MaxAge, when positive, admits only callers who authenticated at
+	// most this long ago (auth_time; OIDC Core §3.1.2.1 max_age, RFC 9470
+	// §3). A caller whose auth_time is unknown is too old.
+	MaxAge time.Duration
+}
+
+// Gatehouse's authentication classes, weakest first (authserver/amr.go).
+var gatehouseACRs = []string{"urn:gatehouse:acr:pwd", "urn:gatehouse:acr:mfa"}
+
+// requiredACR is the class a step-up asks for; "" when none is required.
+func (p *Policy) requiredACR() string {
+	if p.RequireACR != "" {
+		return p.RequireACR
+	}
+	if p.RequireMFA {
+		return gatehouseACRs[1]
+	}
+	return ""
+}
+
+// authenticationMet reports whether id authenticated as strongly, and
+// as recently (at now), as the policy requires.
+func (p *Policy) authenticationMet(id *Identity, now time.Time) bool {
+	if p.MaxAge > 0 && (id.AuthTime <= 0 || now.Sub(time.Unix(id.AuthTime, 0)) > p.MaxAge) {
+		return false
+	}
+	if p.RequireMFA && !slices.Contains(id.AMR, "mfa") {
+		return false
+	}
+	if want := p.RequireACR; want != "" && id.ACR != want {
+		have, need := slices.Index(gatehouseACRs, id.ACR), slices.Index(gatehouseACRs, want)
+		if have < 0 || need < 0 || have < need {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Policy) hasIdentityRules() bool {

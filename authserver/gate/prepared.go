@@ -26,7 +26,7 @@ type prepared struct {
 }
 
 // numClaims is len(KnownClaims()); TestClaimIndex checks it.
-const numClaims = 11
+const numClaims = 13
 
 // prepare fills id's precomputed values for g. It runs before id is
 // shared (put in a cache), so no request ever sees it half done.

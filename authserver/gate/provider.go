@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"net/url"
+	"strconv"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -37,6 +38,12 @@ type AuthRequest struct {
 	Nonce       string
 	Verifier    string // PKCE code_verifier; the challenge is its S256
 	Scopes      []string
+	// ACRValues, when set, asks the provider for that authentication
+	// class (OIDC Core §3.1.2.1 acr_values): a step-up.
+	ACRValues string
+	// MaxAge, when positive, asks for a sign-in at most that many seconds
+	// old (OIDC Core §3.1.2.1 max_age).
+	MaxAge int64
 }
 
 // Login is the outcome of a completed login.
@@ -57,5 +64,12 @@ func authorizeURL(endpoint, clientID string, p AuthRequest) (string, error) {
 		return "", err
 	}
 	c := oauth2.Config{ClientID: clientID, Endpoint: oauth2.Endpoint{AuthURL: endpoint}, RedirectURL: p.RedirectURI, Scopes: p.Scopes}
-	return c.AuthCodeURL(p.State, oidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)), nil
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)}
+	if p.ACRValues != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", p.ACRValues))
+	}
+	if p.MaxAge > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(p.MaxAge, 10)))
+	}
+	return c.AuthCodeURL(p.State, opts...), nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/oautherr"
 	"github.com/gatehouse-auth/gatehouse/authserver/token"
@@ -157,4 +158,23 @@ func (g *Gate) handleMetadata(w http.ResponseWriter, r *http.Request, origin str
 	h.Set("Cache-Control", "public, max-age=300")
 	h.Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(doc)
+}
+
+// insufficientAuthentication answers a caller whose user authentication
+// is weaker than the policy requires (RFC 9470 §3): 401 with error
+// insufficient_user_authentication and acr_values naming the class to
+// obtain a new token with.
+func (g *Gate) insufficientAuthentication(w http.ResponseWriter, r *http.Request, origin string) {
+	oe := oautherr.InsufficientUserAuthentication("a stronger authentication is required")
+	extra := []string{}
+	if acr := g.cfg.Policy.requiredACR(); acr != "" {
+		extra = append(extra, fmt.Sprintf("acr_values=%q", acr))
+	}
+	if ma := g.cfg.Policy.MaxAge; ma > 0 {
+		extra = append(extra, fmt.Sprintf("max_age=\"%d\"", int64(ma/time.Second)))
+	}
+	extra = append(extra, fmt.Sprintf("resource_metadata=%q", g.metadataURL(origin)))
+	g.log.DebugContext(r.Context(), "user authentication too weak", "path", r.URL.Path)
+	w.Header().Set("WWW-Authenticate", oautherr.BearerChallenge(origin, oe, extra...))
+	oautherr.WriteJSON(w, oe)
 }

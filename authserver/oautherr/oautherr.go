@@ -48,6 +48,8 @@ const (
 	// RFC 6750 §3.1.
 	CodeInvalidToken      Code = "invalid_token"
 	CodeInsufficientScope Code = "insufficient_scope"
+	// RFC 9470 §3: the user's authentication is too weak or too old.
+	CodeInsufficientUserAuthentication Code = "insufficient_user_authentication"
 
 	// RFC 8707 §2.
 	CodeInvalidTarget Code = "invalid_target"
@@ -218,6 +220,12 @@ func InvalidToken(format string, args ...any) *Error {
 
 func InsufficientScope(format string, args ...any) *Error {
 	return newError(CodeInsufficientScope, http.StatusForbidden, format, args)
+}
+
+// InsufficientUserAuthentication is RFC 9470 §3's 401: the token's user
+// authentication does not meet the resource's requirement.
+func InsufficientUserAuthentication(format string, args ...any) *Error {
+	return newError(CodeInsufficientUserAuthentication, http.StatusUnauthorized, format, args)
 }
 
 // RFC 8707 §2.

@@ -69,11 +69,13 @@ type Session struct {
 	// UserAgent is the browser's User-Agent when the session started
 	// (shortened), for the user's list of their sessions.
 	UserAgent string
+	// AMR lists how the user authenticated (RFC 8176 values, e.g. "pwd",
+	// "otp", "mfa"), in the order the methods were used.
+	AMR []string
 	// IDP names the upstream identity provider the user signed in
-	// through ("" for Gatehouse's own sign-in), and UpstreamAMR are the
-	// RFC 8176 authentication methods that provider reported.
-	IDP         string
-	UpstreamAMR []string
+	// through ("" for Gatehouse's own sign-in); AMR then holds the RFC
+	// 8176 methods that provider reported.
+	IDP string
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), stored by hash.
@@ -90,6 +92,7 @@ type AuthCode struct {
 	CodeChallenge       string
 	CodeChallengeMethod string
 	AuthTime            time.Time
+	AMR                 []string // the session's authentication methods (RFC 8176)
 	CreatedAt           time.Time
 	ExpiresAt           time.Time
 	RedeemedAt          time.Time // zero until redeemed
@@ -107,6 +110,7 @@ type Grant struct {
 	Scopes        []string
 	Resources     []string
 	AuthTime      time.Time
+	AMR           []string // how the user authenticated (RFC 8176), kept for refreshed tokens
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // absolute end of the grant and its refresh tokens
 	RevokedAt     time.Time // zero while live
@@ -303,6 +307,7 @@ type Store interface {
 	ClientStore
 	UserStore
 	DeviceStore
+	FactorStore
 }
 
 // ---- Clients created at run time (admin API, dynamic registration) ----

@@ -16,6 +16,11 @@ import (
 // AccountKey is the subject key of a known account.
 func AccountKey(userID string) string { return "user:" + userID }
 
+// FactorKey is the subject key of a user's second-factor codes, counted
+// apart from their password so neither can be guessed on the other's
+// budget.
+func FactorKey(userID string) string { return "factor:" + userID }
+
 // UsernameKey is the subject key of a name nobody has: the name as typed,
 // case-folded and trimmed as usernames are, so unknown names are
 // throttled exactly like real ones and a lock reveals nothing.

@@ -112,6 +112,10 @@ type AccessTokenClaims struct {
 	NotBefore NumericDate `json:"nbf,omitempty"`       // optional
 	JWTID     string      `json:"jti"`                 // required
 	AuthTime  NumericDate `json:"auth_time,omitempty"` // RFC 9068 §2.2.1, when a user authenticated
+	// ACR and AMR say how the user authenticated (RFC 9068 §2.2.1, OIDC
+	// Core §2); empty without a user.
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 	// GrantID is a private claim naming the store.Grant the token was
 	// issued under, so that revoking the grant revokes the token (checked at
 	// introspection). Empty for grants without a user (client credentials).
@@ -175,6 +179,9 @@ type IDTokenClaims struct {
 	// IDP is Gatehouse's private claim naming the upstream provider the
 	// user signed in through.
 	IDP string `json:"idp,omitempty"`
+	// ACR and AMR say how the user authenticated (OIDC Core §2).
+	ACR string   `json:"acr,omitempty"`
+	AMR []string `json:"amr,omitempty"`
 }
 
 // MarshalJSON encodes the claims, adding email_verified (and

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"html/template"
 	"reflect"
 	"time"
 )
@@ -51,6 +52,55 @@ type LoginProvider struct {
 }
 
 func (LoginPage) templateName() string { return "login.html" }
+
+// SecondFactorPage asks a user who gave their password for a code from
+// their authenticator app or a recovery code. The form posts "ar",
+// "pending", "csrf" and "code".
+type SecondFactorPage struct {
+	Base
+	FormAction  string
+	AuthRequest string
+	Pending     string // opaque hidden field "pending": the sign-in so far
+	CSRFToken   string
+	ClientName  string
+	Error       string // already-localised
+}
+
+func (SecondFactorPage) templateName() string { return "second_factor.html" }
+
+// EnrolFactorPage sets up an authenticator app: a QR code and the key to
+// type by hand, then a first code to confirm it ("action" confirm, with
+// "factor" and "code"). With RecoveryCodes set it shows them, once, and a
+// button to go on ("action" continue). Every form posts "ar", "pending"
+// and "csrf" too (empty on the account page).
+type EnrolFactorPage struct {
+	Base
+	FormAction  string
+	AuthRequest string
+	Pending     string
+	CSRFToken   string
+	// Required: the app being signed in to demands a second factor.
+	Required  bool
+	FactorID  string
+	QRImage   template.URL // a data: URL of the PNG rendered by the server
+	ManualKey string
+	Error     string
+	// RecoveryCodes are shown once, after a confirmed enrolment or when
+	// the user asks for new ones.
+	RecoveryCodes []string
+	// DoneURL is where the account page's "done" goes; empty in a sign-in,
+	// which continues with a form instead.
+	DoneURL string
+}
+
+func (EnrolFactorPage) templateName() string { return "enrol_factor.html" }
+
+// TwoStepView is the account page's two-step verification section.
+type TwoStepView struct {
+	On           bool // a confirmed factor exists
+	RecoveryLeft int
+	FormAction   string // POST target: "action" start, remove or recovery
+}
 
 // ForgotPasswordPage asks for the email address of an account whose
 // password is forgotten; the form posts "csrf" and "email". With Sent set
@@ -223,6 +273,9 @@ type AccountSettingsPage struct {
 	AppsURL        string
 	SignOutAction  string
 	SignOutRequest string
+	// TwoStep is the two-step verification section; nil when the server
+	// offers none.
+	TwoStep *TwoStepView
 }
 
 func (AccountSettingsPage) templateName() string { return "account_settings.html" }
@@ -367,7 +420,13 @@ var registered = []Page{
 			LastUsedAt: time.Date(2030, 1, 3, 3, 4, 5, 0, time.UTC)}},
 		Notice: "Notice", Error: "Error", ErrorIn: "password", AppsURL: "/account/apps",
 		SignOutAction: "/logout", SignOutRequest: "lr",
+		TwoStep: &TwoStepView{On: true, RecoveryLeft: 9, FormAction: "/account/two-step"},
 	},
+	SecondFactorPage{Base: sampleBase, FormAction: "/login/factor", AuthRequest: "ar", Pending: "p", CSRFToken: "csrf",
+		ClientName: "App", Error: "Error"},
+	EnrolFactorPage{Base: sampleBase, FormAction: "/login/factor", AuthRequest: "ar", Pending: "p", CSRFToken: "csrf",
+		Required: true, FactorID: "fac_1", QRImage: "data:image/png;base64,iVBORw0KGgo=", ManualKey: "ABCD EFGH",
+		Error: "Error", RecoveryCodes: []string{"abcd-efgh-jkmn-pqrs"}, DoneURL: "/account"},
 	HomePage{Base: sampleBase, AccountURL: "/account/apps", DiscoveryURL: "/.well-known/openid-configuration"},
 	VerifyEmailPage{Base: sampleBase, FormAction: "/account/verify-email", Token: "gh_vem_x", CSRFToken: "csrf",
 		Email: "alice@example.com", Username: "alice", Done: true, AccountURL: "/account"},
@@ -416,3 +475,8 @@ func withBase(p Page, fn func(*Base)) Page {
 	out, _ := c.Interface().(Page) // nil if only *T has templateName
 	return out
 }
+
+// PNGDataURL is a data: URL of a PNG image given in base64, for an image
+// the server renders (the QR code of an enrolment); the pages' CSP allows
+// data: images.
+func PNGDataURL(b64 string) template.URL { return template.URL("data:image/png;base64," + b64) }

@@ -923,7 +923,7 @@ func TestScopeDescription(t *testing.T) {
 // first, always spelt with one of the prefixes below.
 func TestMessagesAreUsed(t *testing.T) {
 	tmplRef := regexp.MustCompile(`\{\{-?\s*(?:[^}]*[\s(])?tb?\s+"([^"]+)"`)
-	goRef := regexp.MustCompile(`"((?:problem|login\.error|logout\.problem|gate|password\.error|settings\.error|settings\.notice|device\.error)\.[a-z_]+)"`)
+	goRef := regexp.MustCompile(`"((?:problem|login\.error|logout\.problem|gate|password\.error|settings\.error|settings\.notice|device\.error|factor\.error|factor\.notice)\.[a-z_]+)"`)
 	used := map[string]bool{}
 	use := func(where, id string) {
 		if _, ok := english.text[id]; ok {

@@ -10,7 +10,7 @@ import (
 )
 
 const authCodeColumns = `hash, grant_id, client_id, subject, session_id_hash, redirect_uri, scopes, resources,
-	nonce, code_challenge, code_challenge_method, auth_time, created_at, expires_at, redeemed_at`
+	nonce, code_challenge, code_challenge_method, auth_time, created_at, expires_at, redeemed_at, amr`
 
 // CreateAuthCode implements store.Store.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
@@ -22,11 +22,15 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	if err != nil {
 		return s.wrap("create auth code", err)
 	}
+	amr, err := encodeList(c.AMR)
+	if err != nil {
+		return s.wrap("create auth code", err)
+	}
 	_, err = s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_auth_codes (`+authCodeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Hash, c.GrantID, c.ClientID, c.Subject, c.SessionIDHash, c.RedirectURI, scopes, resources,
 		c.Nonce, c.CodeChallenge, c.CodeChallengeMethod,
-		millis(c.AuthTime), millis(c.CreatedAt), millis(c.ExpiresAt), millis(c.RedeemedAt))
+		millis(c.AuthTime), millis(c.CreatedAt), millis(c.ExpiresAt), millis(c.RedeemedAt), amr)
 	return s.wrap("create auth code", s.insertErr(err))
 }
 
@@ -120,11 +124,11 @@ func (s *Store) whyNotRedeemed(ctx context.Context, tx *txn, hash string, nowMs 
 func scanAuthCode(row rowScanner) (store.AuthCode, error) {
 	var (
 		c                                          store.AuthCode
-		scopes, resources                          string
+		scopes, resources, amr                     string
 		authTime, createdAt, expiresAt, redeemedAt int64
 	)
 	err := row.Scan(&c.Hash, &c.GrantID, &c.ClientID, &c.Subject, &c.SessionIDHash, &c.RedirectURI, &scopes, &resources,
-		&c.Nonce, &c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &createdAt, &expiresAt, &redeemedAt)
+		&c.Nonce, &c.CodeChallenge, &c.CodeChallengeMethod, &authTime, &createdAt, &expiresAt, &redeemedAt, &amr)
 	if err != nil {
 		return store.AuthCode{}, err
 	}
@@ -132,6 +136,9 @@ func scanAuthCode(row rowScanner) (store.AuthCode, error) {
 		return store.AuthCode{}, err
 	}
 	if c.Resources, err = decodeList(resources); err != nil {
+		return store.AuthCode{}, err
+	}
+	if c.AMR, err = decodeList(amr); err != nil {
 		return store.AuthCode{}, err
 	}
 	c.AuthTime = fromMillis(authTime)

@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-const grantColumns = `id, client_id, subject, session_id_hash, scopes, resources, auth_time, created_at, expires_at, revoked_at, dpop_jkt`
+const grantColumns = `id, client_id, subject, session_id_hash, scopes, resources, auth_time, created_at, expires_at, revoked_at, dpop_jkt, amr`
 
 // GetGrant implements store.Store.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
@@ -53,9 +53,13 @@ func (s *Store) insertGrant(ctx context.Context, tx *txn, g store.Grant) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	amr, err := encodeList(g.AMR)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO gatehouse_grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		g.ID, g.ClientID, g.Subject, g.SessionIDHash, scopes, resources,
-		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt), g.DPoPJKT)
+		millis(g.AuthTime), millis(g.CreatedAt), millis(g.ExpiresAt), millis(g.RevokedAt), g.DPoPJKT, amr)
 	return s.insertErr(err)
 }
 
@@ -63,14 +67,14 @@ func (s *Store) insertGrant(ctx context.Context, tx *txn, g store.Grant) error {
 // alone or as part of a join.
 type grantRow struct {
 	g                                         store.Grant
-	scopes, resources                         string
+	scopes, resources, amr                    string
 	authTime, createdAt, expiresAt, revokedAt int64
 }
 
 // dest returns the scan destinations for grantColumns, in order.
 func (r *grantRow) dest() []any {
 	return []any{&r.g.ID, &r.g.ClientID, &r.g.Subject, &r.g.SessionIDHash, &r.scopes, &r.resources,
-		&r.authTime, &r.createdAt, &r.expiresAt, &r.revokedAt, &r.g.DPoPJKT}
+		&r.authTime, &r.createdAt, &r.expiresAt, &r.revokedAt, &r.g.DPoPJKT, &r.amr}
 }
 
 func (r *grantRow) grant() (store.Grant, error) {
@@ -80,6 +84,9 @@ func (r *grantRow) grant() (store.Grant, error) {
 		return store.Grant{}, err
 	}
 	if g.Resources, err = decodeList(r.resources); err != nil {
+		return store.Grant{}, err
+	}
+	if g.AMR, err = decodeList(r.amr); err != nil {
 		return store.Grant{}, err
 	}
 	g.AuthTime = fromMillis(r.authTime)

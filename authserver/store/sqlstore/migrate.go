@@ -237,6 +237,36 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_audit_subject ON gatehouse_audit (subject, id)`,
 		`CREATE INDEX gatehouse_audit_client_id ON gatehouse_audit (client_id, id)`,
 	}},
+	{version: 9, stmts: []string{
+		// How the user authenticated (RFC 8176 amr values, a JSON list),
+		// carried from the session to the codes and grants made from it.
+		`ALTER TABLE gatehouse_sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '[]'`,
+		`ALTER TABLE gatehouse_auth_codes ADD COLUMN amr TEXT NOT NULL DEFAULT '[]'`,
+		`ALTER TABLE gatehouse_grants ADD COLUMN amr TEXT NOT NULL DEFAULT '[]'`,
+		// Second factors of any kind (factors.go): TOTP now, passkeys
+		// later. secret is sealed by the caller; last_step refuses a
+		// one-time code used before (RFC 6238 §5.2).
+		`CREATE TABLE gatehouse_user_factors (
+			id           TEXT   NOT NULL PRIMARY KEY,
+			user_id      TEXT   NOT NULL,
+			kind         TEXT   NOT NULL,
+			name         TEXT   NOT NULL,
+			secret       TEXT   NOT NULL,
+			created_at   BIGINT NOT NULL,
+			confirmed_at BIGINT NOT NULL DEFAULT 0,
+			last_used_at BIGINT NOT NULL DEFAULT 0,
+			last_step    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_user_factors_user_id ON gatehouse_user_factors (user_id)`,
+		// Single-use recovery codes, by hash.
+		`CREATE TABLE gatehouse_recovery_codes (
+			hash       TEXT   NOT NULL PRIMARY KEY,
+			user_id    TEXT   NOT NULL,
+			created_at BIGINT NOT NULL,
+			used_at    BIGINT NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX gatehouse_recovery_codes_user_id ON gatehouse_recovery_codes (user_id)`,
+	}},
 	{version: 10, stmts: []string{
 		// Device authorization requests (RFC 8628; device.go), found by
 		// the device code's hash when the device polls and by the user
@@ -304,7 +334,6 @@ var migrations = []migration{
 		`CREATE INDEX gatehouse_linked_identities_user_id ON gatehouse_linked_identities (user_id)`,
 		// How a session's user signed in when an upstream provider did it.
 		`ALTER TABLE gatehouse_sessions ADD COLUMN idp TEXT NOT NULL DEFAULT ''`,
-		`ALTER TABLE gatehouse_sessions ADD COLUMN upstream_amr TEXT NOT NULL DEFAULT '[]'`,
 	}},
 }
 

@@ -30,7 +30,7 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash string) (store.Refresh
 	err := s.reader.QueryRowContext(ctx, s.q(`
 		SELECT t.hash, t.grant_id, t.created_at, t.expires_at, t.rotated_at,
 			g.id, g.client_id, g.subject, g.session_id_hash, g.scopes, g.resources,
-			g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.dpop_jkt
+			g.auth_time, g.created_at, g.expires_at, g.revoked_at, g.dpop_jkt, g.amr
 		FROM gatehouse_refresh_tokens t JOIN gatehouse_grants g ON g.id = t.grant_id
 		WHERE t.hash = ?`), hash).Scan(append(t.dest(), g.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -9,17 +9,16 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
-const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at, user_agent, idp, upstream_amr`
+const sessionColumns = `id_hash, subject, auth_time, created_at, expires_at, revoked_at, user_agent, amr, idp`
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	amr, err := encodeList(sess.UpstreamAMR)
+	amr, err := encodeList(sess.AMR)
 	if err != nil {
 		return s.wrap("create session", err)
 	}
 	_, err = s.writer.ExecContext(ctx, s.q(`INSERT INTO gatehouse_sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent,
-		sess.IDP, amr)
+		sess.IDHash, sess.Subject, millis(sess.AuthTime), millis(sess.CreatedAt), millis(sess.ExpiresAt), millis(sess.RevokedAt), sess.UserAgent, amr, sess.IDP)
 	return s.wrap("create session", s.insertErr(err))
 }
 
@@ -50,11 +49,11 @@ func scanSession(row rowScanner) (store.Session, error) {
 		authTime, createdAt, expiresAt, revokedAt int64
 		amr                                       string
 	)
-	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt, &sess.UserAgent, &sess.IDP, &amr); err != nil {
+	if err := row.Scan(&sess.IDHash, &sess.Subject, &authTime, &createdAt, &expiresAt, &revokedAt, &sess.UserAgent, &amr, &sess.IDP); err != nil {
 		return store.Session{}, err
 	}
 	var err error
-	if sess.UpstreamAMR, err = decodeList(amr); err != nil {
+	if sess.AMR, err = decodeList(amr); err != nil {
 		return store.Session{}, err
 	}
 	sess.AuthTime = fromMillis(authTime)

@@ -171,7 +171,8 @@ func (s *Store) SetUserDisabled(ctx context.Context, id string, disabled bool, n
 	return s.wrap("set user disabled", err)
 }
 
-// DeleteUser implements store.Store. Sessions and grants are revoked, not
+// DeleteUser implements store.Store; the user's factors and recovery
+// codes go with them. Sessions and grants are revoked, not
 // deleted, so the revocation feed tells gates and caches about them.
 func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error {
 	nowMs, err := nowMillis(now)
@@ -190,6 +191,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) error 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_consents WHERE subject = ?`), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_user_factors WHERE user_id = ?`), id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_recovery_codes WHERE user_id = ?`), id); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM gatehouse_user_tokens WHERE user_id = ?`), id); err != nil {

@@ -32,6 +32,7 @@ func newSession(name string) store.Session {
 		CreatedAt: t0,
 		ExpiresAt: t0.Add(time.Hour),
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) " + name + " ✓",
+		AMR:       []string{"pwd", "otp", "mfa"},
 	}
 }
 
@@ -49,6 +50,7 @@ func newCode(name string) store.AuthCode {
 		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256",
 		AuthTime:            t0.Add(-2 * time.Minute),
+		AMR:                 []string{"pwd", "otp", "mfa"},
 		CreatedAt:           t0,
 		ExpiresAt:           t0.Add(time.Minute),
 	}
@@ -64,6 +66,7 @@ func grantFor(c store.AuthCode) store.Grant {
 		Scopes:        c.Scopes,
 		Resources:     c.Resources,
 		AuthTime:      c.AuthTime,
+		AMR:           c.AMR,
 		CreatedAt:     redeemAt,
 		ExpiresAt:     t0.Add(30 * 24 * time.Hour),
 		// Every grant carries a DPoP key binding, so each path that

@@ -15,7 +15,7 @@ func testSessionRoundTrip(t *testing.T, open opener) {
 	revoked.AuthTime = revoked.AuthTime.In(time.FixedZone("UTC+5:30", 5*3600+1800))
 	revoked.RevokedAt = t0.Add(30 * time.Minute)
 	federated := newSession("federated")
-	federated.IDP, federated.UpstreamAMR = "corp", []string{"pwd", "mfa"}
+	federated.IDP, federated.AMR = "corp", []string{"pwd", "mfa"}
 	for _, sess := range []store.Session{live, revoked, federated} {
 		must(t, "CreateSession", s.CreateSession(t.Context(), sess))
 	}

@@ -88,6 +88,11 @@ var contractTests = []struct {
 	{"LinkedIdentity/RoundTrip", testLinkRoundTrip},
 	{"LinkedIdentity/Refusals", testLinkRefusals},
 	{"LinkedIdentity/DeleteUserUnlinks", testLinkDeleteUser},
+	{"Factor/RoundTrip", testFactorRoundTrip},
+	{"Factor/Steps", testFactorSteps},
+	{"Factor/Delete", testFactorDelete},
+	{"Factor/RecoveryCodes", testRecoveryCodes},
+	{"Factor/DeleteUserDropsFactors", testDeleteUserDropsFactors},
 
 	{"Audit/RoundTrip", testAuditRoundTrip},
 	{"Audit/Query", testAuditQuery},
@@ -121,6 +126,8 @@ var concurrencyTests = []struct {
 	{"RedeemDeviceOnce", testConcurrentRedeemDevice},
 	{"UsePushedRequestOnce", testConcurrentUsePushedRequest},
 	{"LinkIdentityOnce", testConcurrentLinkIdentity},
+	{"UseFactorStepOnce", testConcurrentUseFactorStep},
+	{"UseRecoveryCodeOnce", testConcurrentUseRecoveryCode},
 }
 
 // Run runs the conformance suite. newStore must return a fresh, empty store
