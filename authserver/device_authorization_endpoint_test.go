@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-auth/gatehouse/authserver"
 	ast "github.com/gatehouse-auth/gatehouse/authserver/authservertest"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
+	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 	"github.com/gatehouse-auth/gatehouse/authserver/store"
 )
 
@@ -326,4 +327,45 @@ func TestDeviceCrossSiteLink(t *testing.T) {
 	}
 	d := startDevice(t, f, tvApp, nil)
 	approve(t, b, d.UserCode, "allow") // not throttled: nothing was counted
+}
+
+// TestDeviceMFARequired: the device grant honours the app's second-factor
+// policy. A password-only session cannot approve a code for an app that
+// requires two-step verification (no tokens, nothing recorded); the same
+// user signed in with a second factor can.
+func TestDeviceMFARequired(t *testing.T) {
+	grants := []string{clients.GrantDeviceCode}
+	strictTV := &clients.Client{ID: "strict-tv", MFA: factor.Required, Metadata: clients.Metadata{
+		Name: "Strict TV", Type: clients.FirstPartyPublic, GrantTypes: grants, Scopes: []string{"openid"}}}
+	f := ast.New(t, ast.Options{MFA: factor.Optional, Clients: []*clients.Client{strictTV},
+		Configure: func(c *authserver.Config) { c.DeviceAuthorization = true }})
+
+	d := startDevice(t, f, "strict-tv", query("scope", "openid"))
+	b := f.NewBrowser(t)
+	confirm := b.Login(b.Follow(b.Get("/device?user_code=" + d.UserCode)))
+	refused := b.Submit(confirm, "/device", url.Values{"decision": {"allow"}})
+	if refused.Code != http.StatusForbidden || !strings.Contains(pageText(refused), "needs two-step verification") {
+		t.Fatalf("a password-only session approved a code for an MFA-required app: %s", refused)
+	}
+	f.Clock.Advance(10 * time.Second)
+	wantJSONError(t, poll(t, f, "strict-tv", d.DeviceCode), 400, "authorization_pending")
+
+	// With a second factor: enrol on the account page, sign in again
+	// with the code, approve.
+	secret, _ := enrolTOTP(t, f, b)
+	mfa := f.NewBrowser(t)
+	login := mfa.Follow(mfa.Get("/device?user_code=" + d.UserCode))
+	step := mfa.Login(login)
+	if !mfa.OnPage(step, "/login/factor") {
+		t.Fatalf("a user with a factor was not asked for it: %s", step)
+	}
+	f.Clock.Advance(30 * time.Second)
+	confirm = mfa.Follow(submitCode(mfa, step, codeAt(t, secret, f.Clock.Now())))
+	if done := mfa.Submit(confirm, "/device", url.Values{"decision": {"allow"}}); !strings.Contains(pageText(done), "Device connected") {
+		t.Fatalf("an MFA session could not approve: %s", done)
+	}
+	f.Clock.Advance(10 * time.Second)
+	if tok := tokensOf(t, poll(t, f, "strict-tv", d.DeviceCode)); tok.AccessToken == "" {
+		t.Error("no tokens after the MFA approval")
+	}
 }

@@ -172,7 +172,7 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, sess *brow
 			s.renderFailure(w, r, err, "checking the second-factor policy failed", ui.ProblemText("problem.sign_in_failed"))
 			return
 		case step != factorNone:
-			page.Step, page.Error = "confirm", ui.Message("device.error.second_factor")
+			page.Step, page.Error = "enter", ui.Message("device.error.second_factor")
 			s.renderDevicePage(w, r, http.StatusForbidden, page)
 			return
 		}

@@ -227,7 +227,9 @@ func (s *Server) handleFederationContinue(w http.ResponseWriter, r *http.Request
 	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))
 	if !ok {
 		if _, ok := s.openAccountLogin(form.Get("ar")); ok {
-			http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
+			// A sign-in without an app: the account pages, or the device
+			// page it started from.
+			http.Redirect(w, r, s.afterAccountLogin(form.Get("ar")), http.StatusSeeOther)
 			return
 		}
 		s.renderExpiredFlow(w, r)

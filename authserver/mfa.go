@@ -378,14 +378,15 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	s.continueSignIn(w, r, ar, client, sess)
+	s.continueSignIn(w, r, sealedAR, ar, client, sess)
 }
 
 // continueSignIn goes on after a complete sign-in: to the app's
-// authorization request, or to the account pages.
-func (s *Server) continueSignIn(w http.ResponseWriter, r *http.Request, ar *authRequest, client *clients.Client, sess *browserSession) {
+// authorization request, or, for a sign-in without an app, where that
+// login returns (the account pages, or the device page; sealedAR).
+func (s *Server) continueSignIn(w http.ResponseWriter, r *http.Request, sealedAR string, ar *authRequest, client *clients.Client, sess *browserSession) {
 	if client == nil {
-		http.Redirect(w, r, s.prefix+accountAppsPath, http.StatusSeeOther)
+		http.Redirect(w, r, s.afterAccountLogin(sealedAR), http.StatusSeeOther)
 		return
 	}
 	s.proceed(w, r, ar, client, sess)
@@ -409,7 +410,7 @@ func (s *Server) stepUp(w http.ResponseWriter, r *http.Request, sealedAR string,
 		return
 	}
 	if step == factorNone {
-		s.continueSignIn(w, r, ar, client, sess)
+		s.continueSignIn(w, r, sealedAR, ar, client, sess)
 		return
 	}
 	p := pendingLogin{Subject: sess.Subject, AMR: sess.AMR, IssuedAt: s.now().UnixMilli()}
