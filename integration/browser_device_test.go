@@ -74,9 +74,7 @@ func TestBrowserDevicePage(t *testing.T) {
 	if resp.Status != http.StatusOK || entry.text("h1") != "Connect a device" {
 		t.Fatalf("/device: %d %q", resp.Status, entry.text("h1"))
 	}
-	if got := js[string](entry, `document.activeElement.id`); got != "user_code" {
-		t.Errorf("focus on load: %q, want the code field", got)
-	}
+	entry.wantFocus("#user_code") // on load (autofocus)
 	if got := js[string](entry, `document.querySelector("label[for=user_code]").innerText`); got != "Device code" {
 		t.Errorf("the code field's label: %q", got)
 	}

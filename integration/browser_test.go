@@ -32,9 +32,7 @@ func TestBrowser(t *testing.T) {
 		if got := js[string](b, `document.documentElement.lang`); got != "en" {
 			t.Errorf("lang = %q", got)
 		}
-		if got := js[string](b, `document.activeElement.id`); got != "username" {
-			t.Errorf("focus on load: %q, want the username field", got)
-		}
+		b.wantFocus("#username") // on load (autofocus)
 		for sel, want := range map[string]string{"#username": "username", "#password": "current-password"} {
 			if got := js[string](b, fmt.Sprintf(`document.querySelector(%q).autocomplete`, sel)); got != want {
 				t.Errorf("%s autocomplete = %q, want %q", sel, got, want)
@@ -134,6 +132,7 @@ func TestBrowser(t *testing.T) {
 		if got := js[string](b, `document.querySelector("#username").value + "|" + document.querySelector("#password").value`); got != "alice|" {
 			t.Errorf("fields after a failure = %q, want the username kept and the password empty", got)
 		}
+		b.wantFocus("#password")
 		if got := js[string](b, `document.activeElement.id + " " + document.activeElement.getAttribute("aria-invalid") + " " + document.activeElement.getAttribute("aria-describedby")`); got != "password true login-error" {
 			t.Errorf("focused field = %q, want the password, invalid, described by the alert", got)
 		}
