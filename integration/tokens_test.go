@@ -31,13 +31,18 @@ func TestIntrospection(t *testing.T) {
 				"active": true, "scope": "openid profile email offline_access", "client_id": "demo-web",
 				"username": "alice", "token_type": "Bearer", "sub": "alice", "aud": in.issuer, "iss": in.issuer,
 				"jti": at["jti"], "exp": at["exp"], "iat": at["iat"],
+				// How alice signed in (RFC 9470 §6.1): a password alone.
+				"auth_time": at["auth_time"], "acr": "urn:gatehouse:acr:pwd",
 			}
 			for k, v := range want {
 				if r[k] != v {
 					t.Errorf("hint %q: %s = %v, want %v", hint, k, r[k], v)
 				}
 			}
-			if len(r) != len(want) {
+			if amr, _ := r["amr"].([]any); len(amr) != 1 || amr[0] != "pwd" {
+				t.Errorf("hint %q: amr = %v, want [pwd]", hint, r["amr"])
+			}
+			if len(r) != len(want)+1 {
 				t.Errorf("hint %q: unexpected members in %v", hint, r)
 			}
 		}
