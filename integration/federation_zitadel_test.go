@@ -241,30 +241,35 @@ https://localhost:%[3]d {
 	}
 	h := got.Headers
 	sub := h.Get("X-Gatehouse-User-Id")
-	if h.Get("X-Gatehouse-Idp") != "zitadel" || !strings.HasPrefix(sub, "usr_") {
+	// The OP returns the profile and email claims from UserInfo only (OIDC
+	// Core §5.4); the username is made from its preferred_username.
+	if h.Get("X-Gatehouse-Idp") != "zitadel" || !strings.HasPrefix(sub, "usr_") ||
+		h.Get("X-Gatehouse-User") != "test-userlocalhost" || h.Get("X-Gatehouse-Email") != "test-user@zitadel.ch" {
 		t.Errorf("identity headers: %v", h)
 	}
 
 	// The user made here is linked to the OP's subject for its user.
 	var linked struct {
-		ID         string `json:"id"`
-		Username   string `json:"username"`
-		Identities []struct {
+		ID            string `json:"id"`
+		Username      string `json:"username"`
+		Name          string `json:"name"`
+		Email         string `json:"email"`
+		EmailVerified bool   `json:"email_verified"`
+		Identities    []struct {
 			Provider        string `json:"provider"`
 			UpstreamSubject string `json:"upstream_subject"`
 		} `json:"identities"`
 	}
 	mustJSONBody(t, call(t, http.DefaultClient, http.MethodGet, admin+"/gatehouse/users/"+url.PathEscape(sub), nil, nil), &linked)
-	if linked.ID != sub || len(linked.Identities) != 1 || linked.Identities[0].Provider != "zitadel" ||
+	if linked.ID != sub || linked.Name != "Test User" || linked.Email != "test-user@zitadel.ch" || !linked.EmailVerified ||
+		len(linked.Identities) != 1 || linked.Identities[0].Provider != "zitadel" ||
 		linked.Identities[0].UpstreamSubject != "id1" {
 		t.Fatalf("admin API user %+v", linked)
 	}
-	t.Logf("JIT user %s (%s) from the zitadel OP's subject id1; gate headers: user %q email %q",
-		linked.ID, linked.Username, h.Get("X-Gatehouse-User"), h.Get("X-Gatehouse-Email"))
 
 	// An app's code flow: the browser is signed in at the issuer, so the
 	// app gets its code at once; its ID token names the provider.
-	cfg := &oauth2.Config{ClientID: "demo-app", RedirectURL: "http://127.0.0.1/callback", Scopes: []string{"openid", "profile"},
+	cfg := &oauth2.Config{ClientID: "demo-app", RedirectURL: "http://127.0.0.1/callback", Scopes: []string{"openid", "profile", "email"},
 		Endpoint: oauth2.Endpoint{AuthURL: in.issuer + "/authorize", TokenURL: in.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 	verifier := oauth2.GenerateVerifier()
 	p = b.get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n0nce")))
@@ -286,13 +291,16 @@ https://localhost:%[3]d {
 		t.Fatal(err)
 	}
 	var claims struct {
-		IDP   string `json:"idp"`
-		Nonce string `json:"nonce"`
+		IDP      string `json:"idp"`
+		Nonce    string `json:"nonce"`
+		Email    string `json:"email"`
+		Username string `json:"preferred_username"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		t.Fatal(err)
 	}
-	if idt.Subject != sub || claims.IDP != "zitadel" || claims.Nonce != "n0nce" {
-		t.Errorf("ID token sub %s idp %q nonce %q, want %s zitadel n0nce", idt.Subject, claims.IDP, claims.Nonce, sub)
+	if idt.Subject != sub || claims.IDP != "zitadel" || claims.Nonce != "n0nce" ||
+		claims.Email != "test-user@zitadel.ch" || claims.Username != "test-userlocalhost" {
+		t.Errorf("ID token sub %s claims %+v, want %s with idp zitadel", idt.Subject, claims, sub)
 	}
 }
