@@ -164,7 +164,58 @@ func (o *oidcProvider) callback(ctx context.Context, redirectURI string, f Flow,
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fail(CauseIDToken, "claims: %v", err)
 	}
+	if err := o.addUserInfo(ctx, p, tok, idt.Subject, claims); err != nil {
+		return nil, err
+	}
 	return o.identity(idt.Subject, claims), nil
+}
+
+// addUserInfo fills the profile claims the ID token lacks from the
+// provider's UserInfo endpoint. OIDC Core §5.4: when an access token is
+// issued, a provider may return the profile and email scopes' claims
+// from UserInfo only (the zitadel/oidc OP does). The ID token's claims
+// win; UserInfo adds only the mapped profile claims (never amr or
+// auth_time, which describe the sign-in), and email_verified only with
+// its email. It is asked only when a mapped claim is missing and the
+// provider has the endpoint; a UserInfo answer for another subject is
+// refused (§5.3.2: it may have been substituted).
+func (o *oidcProvider) addUserInfo(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, sub string, claims map[string]any) error {
+	m := o.cfg.Claims
+	missing := false
+	for _, name := range []string{m.Username, m.Email, m.Name} {
+		if _, ok := claims[name]; !ok {
+			missing = true
+		}
+	}
+	if !missing || p.UserInfoEndpoint() == "" || tok.AccessToken == "" {
+		return nil
+	}
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fail(CauseProfile, "userinfo: %v", err)
+	}
+	if ui.Subject != sub {
+		return fail(CauseProfile, "the UserInfo answer is for subject %q, not the ID token's", ui.Subject)
+	}
+	var extra map[string]any
+	if err := ui.Claims(&extra); err != nil {
+		return fail(CauseProfile, "userinfo claims: %v", err)
+	}
+	for _, name := range []string{m.Username, m.Email, m.Name, m.Groups} {
+		v, ok := extra[name]
+		if _, have := claims[name]; have || !ok {
+			continue
+		}
+		claims[name] = v
+		if name == m.Email && m.Email == "email" {
+			if ev, ok := extra["email_verified"]; ok {
+				claims["email_verified"] = ev
+			} else {
+				delete(claims, "email_verified")
+			}
+		}
+	}
+	return nil
 }
 
 // idTokenError classifies go-oidc's verification errors. go-oidc exports
