@@ -18,8 +18,8 @@ func TestParseMetadataDocuments(t *testing.T) {
 		want    string // the config, printed; "" when nil
 		wantErr string
 	}{
-		{"client_id_metadata_documents", "&{[] []}", ""},
-		{"client_id_metadata_documents {\nallow_network 127.0.0.0/8 ::1/128\nroot_certificate_file /ca.pem\n}", "&{[127.0.0.0/8 ::1/128] [/ca.pem]}", ""},
+		{"client_id_metadata_documents", "&{{[] []}}", ""},
+		{"client_id_metadata_documents {\nallow_network 127.0.0.0/8 ::1/128\nroot_certificate_file /ca.pem\n}", "&{{[127.0.0.0/8 ::1/128] [/ca.pem]}}", ""},
 		{"client_id_metadata_documents on", "", `unexpected argument "on"`},
 		{"client_id_metadata_documents {\nallow_network localhost\n}", "", "want a CIDR prefix"},
 		{"client_id_metadata_documents {\nallow_network\n}", "", "expected at least one value"},
@@ -57,9 +57,9 @@ func TestMetadataDocumentsSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []*MetadataDocumentsConfig{
-		{AllowNetworks: []string{"10.0.0.0/33"}},
-		{RootCertificateFiles: []string{filepath.Join(t.TempDir(), "missing.pem")}},
-		{RootCertificateFiles: []string{bad}},
+		{OutboundFetch: OutboundFetch{AllowNetworks: []string{"10.0.0.0/33"}}},
+		{OutboundFetch: OutboundFetch{RootCertificateFiles: []string{filepath.Join(t.TempDir(), "missing.pem")}}},
+		{OutboundFetch: OutboundFetch{RootCertificateFiles: []string{bad}}},
 	} {
 		if _, err := c.source(clients.Static{}, nil); err == nil {
 			t.Errorf("%+v: no error", c)

@@ -14,8 +14,8 @@ func TestParsePrivateKeyJWT(t *testing.T) {
 		want    string // the config, printed
 		wantErr string
 	}{
-		{"private_key_jwt", "&{[] []}", ""},
-		{"private_key_jwt {\nallow_network 127.0.0.0/8 ::1/128\nroot_certificate_file /ca.pem\n}", "&{[127.0.0.0/8 ::1/128] [/ca.pem]}", ""},
+		{"private_key_jwt", "&{{[] []}}", ""},
+		{"private_key_jwt {\nallow_network 127.0.0.0/8 ::1/128\nroot_certificate_file /ca.pem\n}", "&{{[127.0.0.0/8 ::1/128] [/ca.pem]}}", ""},
 		{"private_key_jwt on", "", `unexpected argument "on"`},
 		{"private_key_jwt {\nallow_network localhost\n}", "", "want a CIDR prefix"},
 		{"private_key_jwt {\nallow_network\n}", "", "expected at least one value"},
@@ -53,15 +53,15 @@ func TestPrivateKeyJWTKeySetsErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []*PrivateKeyJWTConfig{
-		{AllowNetworks: []string{"10.0.0.0/33"}},
-		{RootCertificateFiles: []string{filepath.Join(t.TempDir(), "missing.pem")}},
-		{RootCertificateFiles: []string{bad}},
+		{OutboundFetch: OutboundFetch{AllowNetworks: []string{"10.0.0.0/33"}}},
+		{OutboundFetch: OutboundFetch{RootCertificateFiles: []string{filepath.Join(t.TempDir(), "missing.pem")}}},
+		{OutboundFetch: OutboundFetch{RootCertificateFiles: []string{bad}}},
 	} {
 		if _, err := c.keySets(); err == nil {
 			t.Errorf("%+v: no error", c)
 		}
 	}
-	if ks, err := (&PrivateKeyJWTConfig{AllowNetworks: []string{"127.0.0.0/8"}}).keySets(); err != nil || ks == nil {
+	if ks, err := (&PrivateKeyJWTConfig{OutboundFetch: OutboundFetch{AllowNetworks: []string{"127.0.0.0/8"}}}).keySets(); err != nil || ks == nil {
 		t.Fatalf("keySets: %v, %v", ks, err)
 	}
 }

@@ -2,18 +2,15 @@ package clients
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -75,20 +72,7 @@ func NewKeySets(opts KeySetOptions) *KeySets {
 		opts.Now = time.Now
 	}
 	k := &KeySets{opts: opts, cache: map[string]*cachedKeySet{}}
-	dialer := &net.Dialer{Timeout: opts.Timeout, Control: k.checkAddress}
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   opts.Timeout,
-		ResponseHeaderTimeout: opts.Timeout,
-		MaxIdleConns:          10,
-		IdleConnTimeout:       30 * time.Second,
-	}
-	if opts.RootCAs != nil {
-		transport.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
-	}
-	k.client = &http.Client{Transport: transport, Timeout: opts.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	k.client = outboundClient("a key set", opts.Timeout, opts.AllowNetworks, opts.RootCAs)
 	return k
 }
 
@@ -185,23 +169,6 @@ func (k *KeySets) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, t
 	}
 	// Cache-Control decides, within [the floor, a day].
 	return set, min(max(documentTTL(resp.Header), jwksRefetchFloor), maxJWKSTTL), nil
-}
-
-func (k *KeySets) checkAddress(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("unexpected address %q", address)
-	}
-	ip := ap.Addr().Unmap()
-	for _, p := range k.opts.AllowNetworks {
-		if p.Contains(ip) {
-			return nil
-		}
-	}
-	if !isPublicAddress(ip) {
-		return fmt.Errorf("refusing to fetch a key set from the non-public address %s", ip)
-	}
-	return nil
 }
 
 // matchKeys picks the keys that may verify a signature: the key id

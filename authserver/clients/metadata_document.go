@@ -2,21 +2,18 @@ package clients
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -109,26 +106,9 @@ func NewMetadataDocuments(next Source, opts MetadataDocumentOptions) *MetadataDo
 	}
 	m := &MetadataDocuments{next: next, opts: opts, idTokenAlgs: runTimeIDTokenAlgs(opts.IDTokenAlgorithms), cache: map[string]cachedDocument{},
 		fetches: rate.NewLimiter(fetchRate, fetchBurst)}
-	dialer := &net.Dialer{Timeout: opts.Timeout, Control: m.checkAddress}
-	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would dial for us, unchecked
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   opts.Timeout,
-		ResponseHeaderTimeout: opts.Timeout,
-		MaxIdleConns:          10,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	if opts.RootCAs != nil {
-		transport.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
-	}
-	m.client = &http.Client{
-		Transport: transport,
-		Timeout:   opts.Timeout,
-		// The draft forbids following redirects: the document must be
-		// at the URL that is the client id.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// The draft forbids following redirects: the document must be at the
+	// URL that is the client id.
+	m.client = outboundClient("a client metadata document", opts.Timeout, opts.AllowNetworks, opts.RootCAs)
 	return m
 }
 
@@ -296,25 +276,6 @@ func documentTTL(h http.Header) time.Duration {
 		}
 	}
 	return min(ttl, maxDocumentTTL)
-}
-
-// checkAddress is the dialer's check of the address it is about to
-// connect to, after name resolution.
-func (m *MetadataDocuments) checkAddress(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("unexpected address %q", address)
-	}
-	ip := ap.Addr().Unmap()
-	for _, p := range m.opts.AllowNetworks {
-		if p.Contains(ip) {
-			return nil
-		}
-	}
-	if !isPublicAddress(ip) {
-		return fmt.Errorf("refusing to fetch a client metadata document from the non-public address %s", ip)
-	}
-	return nil
 }
 
 // nonPublic are special-purpose ranges netip's predicates do not cover.
