@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
-	"github.com/gatehouse-auth/gatehouse/authserver/factor"
 )
 
 func init() {
@@ -330,93 +328,6 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-func parseStorage(d *caddyfile.Dispenser) ([]byte, error) {
-	if !d.NextArg() {
-		return nil, d.Errf("storage: expected a backend name (sqlite or postgres)")
-	}
-	switch backend := d.Val(); backend {
-	case "sqlite":
-		s := new(SQLiteStorage)
-		if d.NextArg() {
-			s.Path = d.Val()
-		}
-		if d.NextArg() {
-			return nil, d.ArgErr()
-		}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			switch key := d.Val(); key {
-			case "timeout":
-				if err := durationArg(d, &s.Timeout); err != nil {
-					return nil, err
-				}
-			default:
-				return nil, d.Errf("storage sqlite: unknown option %q (known: timeout)", key)
-			}
-		}
-		return caddyconfig.JSONModuleObject(s, "backend", "sqlite", nil), nil
-	case "postgres":
-		s, err := parsePostgres(d)
-		if err != nil {
-			return nil, err
-		}
-		return caddyconfig.JSONModuleObject(s, "backend", "postgres", nil), nil
-	default:
-		return nil, d.Errf("storage: unknown backend %q (supported: sqlite, postgres)", backend)
-	}
-}
-
-func parsePostgres(d *caddyfile.Dispenser) (*PostgresStorage, error) {
-	if d.NextArg() {
-		return nil, d.Errf("storage postgres: takes a block, not arguments (put the connection string in dsn)")
-	}
-	s := new(PostgresStorage)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch key := d.Val(); key {
-		case "dsn":
-			err = oneArg(d, &s.DSN)
-		case "schema":
-			err = oneArg(d, &s.Schema)
-		case "max_conns":
-			err = intArg(d, &s.MaxConns)
-		case "max_idle_conns":
-			err = intArg(d, &s.MaxIdleConns)
-		case "conn_max_lifetime":
-			err = durationArg(d, &s.ConnMaxLifetime)
-		case "conn_max_idle_time":
-			err = durationArg(d, &s.ConnMaxIdleTime)
-		case "statement_timeout":
-			err = durationArg(d, &s.StatementTimeout)
-		case "timeout":
-			err = durationArg(d, &s.Timeout)
-		default:
-			// The value is not echoed: it could be a misplaced password.
-			err = d.Errf("storage postgres: unknown option %q", key)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if s.DSN == "" {
-		return nil, d.Errf("storage postgres: dsn is required (e.g. dsn {env.GATEHOUSE_DATABASE_URL})")
-	}
-	return s, nil
-}
-
-func intArg(d *caddyfile.Dispenser, dst *int) error {
-	key := d.Val()
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return d.Errf("%s: expected a positive whole number", key)
-	}
-	*dst = n
-	return nil
-}
-
 func parseUI(d *caddyfile.Dispenser) (*UIConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
@@ -556,73 +467,5 @@ func parseAuthServer(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error
 	return new(AuthServerHandler), nil
 }
 
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	key := d.Val()
-	if !d.NextArg() {
-		return d.Errf("%s: expected one value", key)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s: expected one value, got more", key)
-	}
-	return nil
-}
-
-func manyArgs(d *caddyfile.Dispenser, dst *[]string) error {
-	key := d.Val()
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.Errf("%s: expected at least one value", key)
-	}
-	*dst = append(*dst, args...)
-	return nil
-}
-
-func flagArg(d *caddyfile.Dispenser, dst *bool) error {
-	key := d.Val()
-	*dst = true
-	if d.NextArg() {
-		v, err := strconv.ParseBool(d.Val())
-		if err != nil {
-			return d.Errf("%s: expected no value, true or false", key)
-		}
-		*dst = v
-	}
-	if d.NextArg() {
-		return d.Errf("%s: too many values", key)
-	}
-	return nil
-}
-
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	key := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil {
-		return d.Errf("%s: %v", key, err)
-	}
-	if dur <= 0 {
-		return d.Errf("%s: must be positive", key)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
 // Interface guards
 var _ httpcaddyfile.UnmarshalGlobalFunc = parseGlobalOption
-
-// mfaArg reads an mfa policy: off, optional or required.
-func mfaArg(d *caddyfile.Dispenser, dst *string) error {
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return d.Errf("mfa: expected one of off, optional, required")
-	}
-	if _, err := factor.ParsePolicy(v); err != nil {
-		return d.Errf("mfa: %v", err)
-	}
-	*dst = v
-	return nil
-}
