@@ -30,34 +30,8 @@ func startOIDCProvider(t *testing.T, callback, secret string) string {
 	issuer := fmt.Sprintf("http://localhost:%d", port)
 	cmd := exec.Command(node, "server.mjs", issuer, fmt.Sprint(port), secret, callback)
 	cmd.Dir = dir
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan bool, 1)
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			if strings.TrimSpace(s.Text()) == "ready" {
-				ready <- true
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("oidc-provider exited before it was ready")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("oidc-provider did not start within 30 s")
-	}
+	startUntilReady(t, cmd, "oidc-provider", 30*time.Second)
 	return issuer
 }
 
@@ -136,5 +110,39 @@ https://localhost:%[3]d {
 		h.Get("X-Gatehouse-User") != "frank" || h.Get("X-Gatehouse-Email") != "frank@node.example" ||
 		!strings.HasPrefix(h.Get("X-Gatehouse-User-Id"), "usr_") {
 		t.Errorf("identity headers: %v", h)
+	}
+}
+
+// startUntilReady starts cmd, whose stdout must print a line "ready" once
+// it serves, and waits for that line at most timeout; cmd is killed when
+// the test ends. what names it in failures.
+func startUntilReady(t *testing.T, cmd *exec.Cmd, what string, timeout time.Duration) {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() {
+		s := bufio.NewScanner(out)
+		for s.Scan() {
+			if strings.TrimSpace(s.Text()) == "ready" {
+				ready <- true
+				return
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatalf("%s exited before it was ready", what)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s did not start within %s", what, timeout)
 	}
 }

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -134,21 +133,13 @@ func startZitadelOP(t *testing.T, callback string) string {
 	port := freePort(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "REDIRECT_URI="+callback)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "zitadel-op.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// Registered before startUntilReady's kill, so it runs after it.
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		logFile.Close()
 		if t.Failed() {
 			if b, err := os.ReadFile(logFile.Name()); err == nil {
@@ -156,25 +147,7 @@ func startZitadelOP(t *testing.T, callback string) string {
 			}
 		}
 	})
-	ready := make(chan bool, 1)
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			if strings.TrimSpace(s.Text()) == "ready" {
-				ready <- true
-				return
-			}
-		}
-		ready <- false
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("the zitadel example OP exited before it was ready")
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the zitadel example OP did not start within 20 s")
-	}
+	startUntilReady(t, cmd, "the zitadel example OP", 20*time.Second)
 	return fmt.Sprintf("http://localhost:%d/", port)
 }
 
