@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,19 +15,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-auth/gatehouse/authserver"
 	"github.com/gatehouse-auth/gatehouse/authserver/clients"
 	"github.com/gatehouse-auth/gatehouse/authserver/identity"
-	"github.com/gatehouse-auth/gatehouse/authserver/seal"
-	"github.com/gatehouse-auth/gatehouse/authserver/store/sqlite"
-	"github.com/gatehouse-auth/gatehouse/authserver/token"
-	"github.com/gatehouse-auth/gatehouse/authserver/ui"
 )
 
 // Sign in with another identity provider, through a real Caddy: the
@@ -44,44 +37,11 @@ func startUpstreamGatehouse(t *testing.T, callback string, wrap func(http.Handle
 	t.Helper()
 	l := httptest.NewUnstartedServer(nil)
 	issuer := "http://localhost:" + strings.Split(l.Listener.Addr().String(), ":")[1]
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "upstream.db"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sealer, err := seal.New(seal.GenerateKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := token.NewKeyManager(st, sealer, token.KeyOptions{})
-	if err := keys.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ph, err := identity.ParsePasswordHash(cheapHash(t, labPassword))
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := identity.NewStaticDirectory([]*identity.User{{ID: "dana-at-upstream", Username: "dana", Name: "Dana Scully",
-		Email: "dana@corp.example", EmailVerified: true, Groups: []string{"eng", "oncall"}, Password: ph}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	static, err := clients.NewStatic([]*clients.Client{{ID: "downstream", SecretHashes: []string{clients.HashSecret(fedSecret)},
-		Metadata: clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{callback}}}}, authserver.SupportedScopes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	renderer, err := ui.New(ui.Branding{ProductName: "Corp IdP"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := authserver.New(authserver.Config{
-		Issuer: issuer, Store: st, Keys: keys, Users: users, Clients: static, UI: renderer,
-		CookieSecrets: [][]byte{[]byte("upstream-issuer-cookie-secret-0123456789")},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dana := identity.User{ID: "dana-at-upstream", Username: "dana", Name: "Dana Scully",
+		Email: "dana@corp.example", EmailVerified: true, Groups: []string{"eng", "oncall"}}
+	srv, _, _ := newCoreIssuerFor(t, issuer, dana, "Corp IdP", []*clients.Client{{ID: "downstream",
+		SecretHashes: []string{clients.HashSecret(fedSecret)},
+		Metadata:     clients.Metadata{Type: clients.FirstParty, RedirectURIs: []string{callback}}}})
 	var h http.Handler = srv
 	if wrap != nil {
 		h = wrap(srv)

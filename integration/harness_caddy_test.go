@@ -541,6 +541,14 @@ const labPassword = "lab-password"
 // outside Caddy, with the user erin and the given clients.
 func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*authserver.Server, *token.KeyManager, store.Store) {
 	t.Helper()
+	erin := identity.User{ID: "erin-id", Username: "erin", Email: "erin@external.example", EmailVerified: true}
+	return newCoreIssuerFor(t, issuer, erin, "External IdP", configured)
+}
+
+// newCoreIssuerFor is newCoreIssuer with user (password labPassword) and
+// the product name its pages show.
+func newCoreIssuerFor(t testing.TB, issuer string, user identity.User, product string, configured []*clients.Client) (*authserver.Server, *token.KeyManager, store.Store) {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "core.db"), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -558,7 +566,8 @@ func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, err := identity.NewStaticDirectory([]*identity.User{{ID: "erin-id", Username: "erin", Email: "erin@external.example", EmailVerified: true, Password: ph}})
+	user.Password = ph
+	users, err := identity.NewStaticDirectory([]*identity.User{&user})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +575,7 @@ func newCoreIssuer(t testing.TB, issuer string, configured []*clients.Client) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	renderer, err := ui.New(ui.Branding{ProductName: "External IdP"}, "")
+	renderer, err := ui.New(ui.Branding{ProductName: product}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
