@@ -227,6 +227,16 @@ func (s *Server) openAccountLogin(sealed string) (*authRequest, bool) {
 	return &authRequest{MaxAge: -1, IssuedAt: al.IssuedAt}, true
 }
 
+// openSignIn decodes the sealed request a sign-in step carries: an app's
+// authorization request, or a login for the account pages (no client).
+func (s *Server) openSignIn(r *http.Request, sealed string) (*authRequest, *clients.Client, bool) {
+	if ar, client, ok := s.openAuthRequest(r, sealed); ok {
+		return ar, client, true
+	}
+	ar, ok := s.openAccountLogin(sealed)
+	return ar, nil, ok
+}
+
 // clientIDOf is c's id, or "" for a login without an app.
 func clientIDOf(c *clients.Client) string {
 	if c == nil {

@@ -120,10 +120,7 @@ func (s *Server) handleFederationStart(p *FederatedProvider) http.HandlerFunc {
 			return
 		}
 		sealed := form.Get("ar")
-		ar, _, ok := s.openAuthRequest(r, sealed)
-		if !ok {
-			ar, ok = s.openAccountLogin(sealed)
-		}
+		ar, _, ok := s.openSignIn(r, sealed)
 		if !ok {
 			s.renderExpiredFlow(w, r)
 			return

@@ -146,11 +146,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderFormError(w, r, err)
 		return
 	}
-	ar, client, ok := s.openAuthRequest(r, form.Get("ar"))
-	if !ok {
-		// A login for the account page has no app (account.go).
-		ar, ok = s.openAccountLogin(form.Get("ar"))
-	}
+	ar, client, ok := s.openSignIn(r, form.Get("ar"))
 	if !ok {
 		s.renderExpiredFlow(w, r)
 		return

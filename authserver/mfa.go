@@ -290,10 +290,7 @@ func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sealedAR := form.Get("ar")
-	ar, client, ok := s.openAuthRequest(r, sealedAR)
-	if !ok {
-		ar, ok = s.openAccountLogin(sealedAR)
-	}
+	ar, client, ok := s.openSignIn(r, sealedAR)
 	if !ok {
 		s.renderExpiredFlow(w, r)
 		return
